@@ -1,0 +1,205 @@
+"""The `newsbot` command line: ask, index, eval, info and run over the same pipeline as the bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from index import Answer, BuildReport, NewsbotError, Searcher
+
+from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `newsbot` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        _setup_logging(settings, args.verbose)
+        return args.func(args, settings)
+    except NewsbotError as e:
+        print(f"newsbot: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsbot", description="Answer questions from news coverage.")
+    p.add_argument(
+        "--config", help="settings file (default: $NEWSBOT_CONFIG or config/settings.toml)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one or more questions")
+    ask.add_argument("questions", nargs="+", metavar="QUESTION")
+    ask.add_argument("-k", type=_positive, default=None, help="passages per question")
+    ask.add_argument("--json", action="store_true", help="one JSON object per line per question")
+    ask.set_defaults(func=cmd_ask)
+
+    idx = sub.add_parser("index", help="build or update the index from the articles folder")
+    idx.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    idx.set_defaults(func=cmd_index)
+
+    ev = sub.add_parser("eval", help="measure retrieval on DIR/articles and DIR/questions.jsonl")
+    ev.add_argument("dir", type=Path)
+    ev.add_argument("-k", type=_positive, default=10)
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument(
+        "--dense-weight",
+        type=_weights,
+        default=None,
+        help="fusion weight(s) to score, comma-separated (1 = dense alone, 0 = lexical alone)",
+    )
+    ev.set_defaults(func=cmd_eval)
+
+    info = sub.add_parser("info", help="show the model and the index")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_info)
+
+    run = sub.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
+    run.set_defaults(func=cmd_run)
+    return p
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return n
+
+
+def _weights(value: str) -> list[float]:
+    try:
+        weights = [float(w) for w in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("weights are numbers between 0 and 1") from None
+    if not all(0 <= w <= 1 for w in weights):
+        raise argparse.ArgumentTypeError("weights are numbers between 0 and 1")
+    return weights
+
+
+def _setup_logging(settings: Settings, verbose: bool) -> None:
+    level = logging.DEBUG if verbose else getattr(logging, settings.log_level, logging.INFO)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Library chatter drowns the answers; operators can ask for it with -v.
+    for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:
+        logging.getLogger("index").setLevel(max(level, logging.WARNING))
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    questions = [q for q in args.questions]
+    for q in questions:
+        # Check every question before the model loads: a typo should not cost seconds.
+        from index.search import check_question
+
+        check_question(q, settings.index)
+    searcher = Searcher.open(settings.index)
+    for answer in searcher.batch_ask(questions, args.k):
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer), flush=True)
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """Readable text: the answer, its numbered sources, then the passages."""
+    lines = [f"Q: {answer.question}", "", answer.text]
+    if answer.no_answer:
+        return "\n".join(lines) + "\n"
+    lines.append("")
+    for n, h in enumerate(answer.hits, 1):
+        where = " / ".join(x for x in (h.title, h.section) if x)
+        meta = " ".join(x for x in (h.outlet, h.published) if x)
+        lines.append(f"[{n}] {where}" + (f" ({meta})" if meta else ""))
+        for url in h.sources:
+            lines.append(f"    {url}")
+    lines.append("")
+    for n, h in enumerate(answer.hits, 1):
+        lines.append(f"--- [{n}] score {h.score:.3f} · {h.article}")
+        lines.append(h.text)
+    return "\n".join(lines) + "\n"
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    searcher = Searcher(settings.index)
+    bar = None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        report = searcher.reindex(rebuild=args.rebuild, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(format_report(report))
+    return 0
+
+
+def format_report(report: BuildReport) -> str:
+    """What changed, in a few lines (also used by the bot's /reindex summary)."""
+    lines = []
+    for label, names in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+    ):
+        for name in names:
+            lines.append(f"{label}: {name}")
+    for name, reason in report.skipped:
+        lines.append(f"skipped: {name}: {reason}")
+    lines.append(
+        f"{report.articles} articles, {report.passages} passages "
+        f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
+        f" in {report.seconds:.1f}s"
+    )
+    return "\n".join(lines)
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from index.evaluate import evaluate
+
+    searcher = Searcher(settings.index)
+    result = evaluate(args.dir, searcher, args.k, args.dense_weight)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    for name, m in result.items():
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in m.items()))
+    return 0
+
+
+def cmd_info(args, settings: Settings) -> int:
+    searcher = Searcher.open(replace(settings.index), build_missing=False)
+    info = searcher.info()
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_run(args, settings: Settings) -> int:
+    from .runner import run
+
+    return run(settings)

@@ -1,0 +1,68 @@
+"""Compose a short answer from the top passages' own sentences, each with its citation."""
+
+from __future__ import annotations
+
+import re
+
+from .text import char_ngrams, find_urls, split_sentences
+from .types import Answer, Hit
+
+NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
+NO_ANSWER_EN = "Sorry, the coverage does not answer this question."
+# Lines that carry metadata or ask rather than tell are never part of an answer.
+_SKIP = re.compile(r"^(公開日|さらに読む|出典|画像元)|[?？]。?$")
+_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def no_answer(question: str) -> Answer:
+    """The honest reply when nothing in the coverage answers, in the question's language."""
+    ja = bool(_KANA_KANJI.search(question)) or not re.search(r"[A-Za-z]", question)
+    return Answer(question, NO_ANSWER_JA if ja else NO_ANSWER_EN, True, ())
+
+
+def compose(
+    question: str, hits: list[Hit], weights: dict[str, float], max_sentences: int = 3
+) -> Answer:
+    """Pick up to max_sentences sentences that best match the question, verbatim and cited.
+
+    Args:
+        question: the user's question.
+        hits: ranked passages; citation [n] points to hits[n-1].
+        weights: idf of the question's n-grams (from the lexical index).
+        max_sentences: upper bound on answer length.
+    """
+    total = sum(weights.values()) or 1.0
+    scored: list[tuple[float, int, int, str]] = []
+    for rank, hit in enumerate(hits[:3]):
+        # Earlier passages are more likely right; sentence overlap decides within them.
+        prior = 1.0 / (1.0 + 0.5 * rank)
+        for pos, sentence in enumerate(split_sentences(hit.text)):
+            if len(sentence) < 6 or _SKIP.search(sentence) or find_urls(sentence):
+                continue
+            grams = set(char_ngrams(sentence))
+            overlap = sum(w for g, w in weights.items() if g in grams) / total
+            scored.append((overlap * prior, rank, pos, sentence))
+    scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+    chosen: list[tuple[int, int, str]] = []
+    seen: list[set[str]] = []
+    best = scored[0][0] if scored else 0.0
+    for score, rank, pos, sentence in scored:
+        if len(chosen) == max_sentences or score < 0.5 * best:
+            break
+        grams = {g for g in char_ngrams(sentence) if len(g) == 2}
+        if any(_similar(grams, s) for s in seen):
+            continue  # the seed repeats points in summary bullets and in the body
+        chosen.append((rank, pos, sentence))
+        seen.append(grams)
+    if not chosen and hits:
+        chosen = [(0, 0, split_sentences(hits[0].text)[0])]
+    # Read in article order: by passage rank, then position within the passage.
+    chosen.sort()
+    text = " ".join(f"{s}[{rank + 1}]" for rank, _, s in chosen)
+    return Answer(question, text, False, tuple(hits), tuple(r + 1 for r, _, _ in chosen))
+
+
+def _similar(a: set[str], b: set[str]) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) > 0.6

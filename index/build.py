@@ -1,0 +1,206 @@
+"""Build or update the index: reuse unchanged embeddings, write beside the old one, swap."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from . import layout
+from .chunker import Passage, chunk_article
+from .embedder import Embedder
+from .errors import BuildInProgressError
+from .lexical import Lexical
+from .loader import Article, load_articles
+from .options import IndexOptions
+from .store import DenseStore
+from .types import BuildReport
+
+log = logging.getLogger(__name__)
+
+# progress(stage, done, total): stage is "embed" while encoding passages.
+BuildProgress = Callable[[str, int, int], None]
+
+
+def embed_text(p: Passage) -> str:
+    """What the model reads: title and heading give a short passage its context."""
+    return "\n".join(x for x in (p.title, p.section, p.text) if x)
+
+
+def passage_key(model: str, p: Passage) -> bytes:
+    """Content hash that lets a reindex reuse this passage's embedding."""
+    data = f"{model}\x1e{embed_text(p)}".encode()
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def build(
+    options: IndexOptions,
+    embedder: Embedder,
+    articles_dir: Path | None = None,
+    root: Path | None = None,
+    rebuild: bool = False,
+    progress: BuildProgress | None = None,
+) -> BuildReport:
+    """Index the articles folder into root (default: the data folder), reusing what it can.
+
+    Returns:
+        A BuildReport; the new index is live on disk when this returns.
+    """
+    started = time.perf_counter()
+    root = Path(root or options.index_dir)
+    articles, skipped = load_articles(
+        Path(articles_dir or options.articles_dir), options.max_article_bytes
+    )
+    with _build_lock(root):
+        previous = None if rebuild else _previous(root, embedder)
+        report = _diff(articles, previous[0] if previous else None)
+        report.skipped = [(s.file, s.reason) for s in skipped]
+        passages = [p for a in articles for p in chunk_article(a, options.max_passage_chars)]
+        report.articles, report.passages = len(articles), len(passages)
+        if previous and not report.changed_anything and _same_shape(previous[0], options):
+            report.seconds = time.perf_counter() - started
+            report.path = str(layout.current_version(root))
+            return report
+        keys = [passage_key(embedder.name, p) for p in passages]
+        vectors, report.embedded = _vectors(keys, passages, embedder, previous, progress)
+        folder = layout.new_build_dir(root)
+        try:
+            _write(folder, passages, keys, vectors, options)
+            manifest = {
+                "model": embedder.name,
+                "dim": embedder.dim,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "articles": {a.file: {"digest": a.digest, "title": a.title} for a in articles},
+                "passages": len(passages),
+                "max_passage_chars": options.max_passage_chars,
+                "skipped": report.skipped,
+            }
+            report.path = str(layout.commit(root, folder, manifest))
+        except BaseException:
+            # A failed build leaves the old index serving; its scraps are removed.
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "Indexed %d articles, %d passages (%d embedded) in %.1fs",
+        report.articles,
+        report.passages,
+        report.embedded,
+        report.seconds,
+    )
+    return report
+
+
+@contextmanager
+def _build_lock(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildInProgressError("another reindex is already running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _previous(root: Path, embedder: Embedder) -> tuple[dict, Path] | None:
+    """The live index's manifest and folder if its embeddings can be reused."""
+    try:
+        folder = layout.current_version(root)
+        manifest = layout.read_manifest(folder, verify=True)
+    except Exception as e:  # a missing or damaged index only means a full build
+        log.info("No reusable index (%s); building from scratch", e)
+        return None
+    if manifest.get("model") != embedder.name or manifest.get("dim") != embedder.dim:
+        log.info("Index was built with %s; re-embedding everything", manifest.get("model"))
+        return None
+    return manifest, folder
+
+
+def _same_shape(manifest: dict, options: IndexOptions) -> bool:
+    return manifest.get("max_passage_chars") == options.max_passage_chars
+
+
+def _diff(articles: list[Article], manifest: dict | None) -> BuildReport:
+    old = (manifest or {}).get("articles", {})
+    report = BuildReport()
+    for a in articles:
+        if a.file not in old:
+            report.added.append(a.file)
+        elif old[a.file]["digest"] != a.digest:
+            report.changed.append(a.file)
+        else:
+            report.unchanged += 1
+    names = {a.file for a in articles}
+    report.removed = sorted(f for f in old if f not in names)
+    return report
+
+
+def _vectors(keys, passages, embedder, previous, progress) -> tuple[np.ndarray, int]:
+    """Vectors for every passage: copied from the old index by key, the rest encoded."""
+    vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
+    todo = list(range(len(passages)))
+    if previous:
+        folder = previous[1]
+        old_keys = np.load(folder / "keys.npy")
+        old_vecs = DenseStore.load(folder).vectors()
+        row = {k.tobytes(): i for i, k in enumerate(old_keys)}
+        todo = []
+        for i, k in enumerate(keys):
+            j = row.get(k)
+            if j is None:
+                todo.append(i)
+            else:
+                vectors[i] = old_vecs[j]
+    if todo:
+        texts = [embed_text(passages[i]) for i in todo]
+        report = (lambda d, t: progress("embed", d, t)) if progress else None
+        vectors[todo] = embedder.encode_passages(texts, progress=report)
+    return vectors, len(todo)
+
+
+def _write(folder, passages, keys, vectors, options) -> None:
+    sections: list[dict] = []
+    index_of: dict[tuple, int] = {}
+    owner = np.zeros(len(passages), dtype=np.int32)
+    for i, p in enumerate(passages):
+        sid = (p.article, p.section)
+        if sid not in index_of:
+            index_of[sid] = len(sections)
+            sections.append(
+                {
+                    "article": p.article,
+                    "title": p.title,
+                    "section": p.section,
+                    "sources": list(p.sources),
+                    "published": p.published,
+                    "outlet": p.outlet,
+                }
+            )
+        owner[i] = index_of[sid]
+    (folder / "sections.json").write_text(json.dumps(sections, ensure_ascii=False))
+    np.save(folder / "passage_section.npy", owner)
+    # Raw 16-byte rows: a fixed-width bytes dtype would drop trailing zero bytes.
+    np.save(folder / "keys.npy", np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16))
+    blobs = [p.text.encode("utf-8") for p in passages]
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(b) for b in blobs])
+    (folder / "text.bin").write_bytes(b"".join(blobs))
+    np.save(folder / "text_offsets.npy", offsets)
+    DenseStore.build(vectors, flat_max=options.flat_max).save(folder)
+    Lexical.build([lexical_text(p) for p in passages]).save(folder)
+
+
+def lexical_text(p: Passage) -> str:
+    """What BM25 matches: the passage with its title, so 'what is X' finds X's article."""
+    return f"{p.title}\n{p.text}"

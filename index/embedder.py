@@ -1,0 +1,122 @@
+"""Sentence-transformers embeddings: the default model offline, or any name or path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+def resolve_model(model: str, cache_dir: Path) -> Path | str:
+    """Map a settings value to what SentenceTransformer loads: a local directory or a hub name."""
+    from .default_model import DEFAULT_MODEL, ensure_default_model
+
+    if model == DEFAULT_MODEL:
+        return ensure_default_model(cache_dir)
+    path = Path(model).expanduser()
+    if path.exists() or model.startswith((".", "/", "~")):
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ModelError(f"model path {model!r} is not a sentence-transformers model folder")
+        return path.resolve()
+    return model
+
+
+class Embedder:
+    """Encodes passages and queries with the model's own prompts, normalized for cosine."""
+
+    def __init__(
+        self,
+        model: str,
+        cache_dir: Path,
+        batch_size: int = 32,
+        threads: int = 0,
+        query_prompt: str | None = None,
+        passage_prompt: str | None = None,
+    ):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        # Weight-loading progress bars are noise in a bot's log and in CLI output.
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        source = resolve_model(model, Path(cache_dir))
+        self.model = _load(SentenceTransformer, model, source)
+        self.name = model
+        self.model_dir = str(_local_dir(self.model, source))
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim())
+        self.batch_size = batch_size
+        prompts = self.model.prompts or {}
+        self.query_prompt = query_prompt if query_prompt is not None else prompts.get("query", "")
+        default_passage = prompts.get("passage", prompts.get("document", ""))
+        self.passage_prompt = passage_prompt if passage_prompt is not None else default_passage
+        log.info("Loaded model %s from %s (dim %d)", model, self.model_dir, self.dim)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions (float32, unit length)."""
+        return self._encode(texts, self.query_prompt)
+
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed passages in slices so a caller can show progress."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sort by length once so each batch pads little; slices keep the progress bar moving.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        step = self.batch_size * 8
+        for start in range(0, len(texts), step):
+            idx = order[start : start + step]
+            out[idx] = self._encode([texts[i] for i in idx], self.passage_prompt)
+            if progress:
+                progress(min(start + step, len(texts)), len(texts))
+        return out
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            list(texts),
+            prompt=prompt or None,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def _load(cls, model: str, source: Path | str):
+    # A hub name is tried from the local cache first, so an offline server never waits on
+    # the network; only if it is not cached is the hub asked.
+    attempts = [True] if isinstance(source, Path) else [True, False]
+    error: Exception | None = None
+    for local_only in attempts:
+        try:
+            return cls(str(source), device="cpu", local_files_only=local_only)
+        except Exception as e:  # the library raises many types for a missing or broken model
+            error = e
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise ModelError(f"cannot load model {model!r}: {first}") from error
+
+
+def _local_dir(model, source: Path | str) -> Path | str:
+    if isinstance(source, Path):
+        return source
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(source, local_files_only=True))
+    except Exception:
+        return source

@@ -1,0 +1,33 @@
+"""Domain errors raised by the retrieval core; the bot and CLI turn them into short replies."""
+
+
+class NewsbotError(Exception):
+    """Base class for errors a user or operator can act on."""
+
+
+class QuestionError(NewsbotError, ValueError):
+    """The question is empty, too long or has nothing to search for."""
+
+
+class ArticleError(NewsbotError):
+    """One article file cannot be read or parsed; it is skipped, the rest are indexed."""
+
+
+class ArticlesDirError(NewsbotError):
+    """The articles folder is missing or unreadable."""
+
+
+class ModelError(NewsbotError):
+    """The embedding model cannot be found, converted or loaded."""
+
+
+class IndexNotBuiltError(NewsbotError):
+    """No index has been built yet in the data folder."""
+
+
+class IndexCorruptError(NewsbotError):
+    """The index on disk is damaged or was built with another model."""
+
+
+class BuildInProgressError(NewsbotError):
+    """A reindex is already running."""

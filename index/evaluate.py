@@ -1,0 +1,84 @@
+"""Retrieval quality on a question set: recall@k and MRR@10 at section level."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from .build import build
+from .errors import ArticlesDirError
+from .searcher import Searcher
+
+log = logging.getLogger(__name__)
+
+
+def load_questions(path: Path) -> list[dict]:
+    """Read questions.jsonl: one {"question", "article", "section"} object a line."""
+    if not path.is_file():
+        raise ArticlesDirError(f"no questions file at {path}")
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                q = json.loads(line)
+                out.append(
+                    {"question": q["question"], "article": q["article"], "section": q["section"]}
+                )
+            except (ValueError, KeyError, TypeError) as e:
+                raise ArticlesDirError(
+                    f"{path.name} line {n}: not a question object ({e})"
+                ) from None
+    return out
+
+
+def metrics(ranked: list[list[tuple[str, str]]], gold: list[tuple[str, str]]) -> dict:
+    """recall@1/5/10 and MRR@10 from each question's ranked (article, section) list."""
+    n = len(gold) or 1
+    ranks = [
+        next((i for i, r in enumerate(rs[:10]) if r == g), None) for rs, g in zip(ranked, gold)
+    ]
+    out = {f"recall@{k}": sum(r is not None and r < k for r in ranks) / n for k in (1, 5, 10)}
+    out["mrr@10"] = sum(1 / (r + 1) for r in ranks if r is not None) / n
+    out["questions"] = len(gold)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def evaluate(
+    folder: Path, searcher: Searcher, k: int = 10, dense_weights: list[float] | None = None
+) -> dict:
+    """Index folder/articles into a temporary place and score folder/questions.jsonl.
+
+    Args:
+        folder: holds articles/ and questions.jsonl.
+        searcher: supplies the model and options (its own index is left alone).
+        k: passages retrieved per question (at least 10 for the metrics).
+        dense_weights: fusion weights to score (default: the settings' one).
+
+    Returns:
+        {"dense_weight=W": metrics, ...} plus build figures.
+    """
+    questions = load_questions(folder / "questions.jsonl")
+    gold = [(q["article"], q["section"]) for q in questions]
+    texts = [q["question"] for q in questions]
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as tmp:
+        report = build(searcher.options, searcher.embedder, folder / "articles", Path(tmp))
+        for w in dense_weights or [searcher.options.dense_weight]:
+            options = replace(searcher.options, dense_weight=w)
+            scratch = Searcher(options, searcher.embedder, root=Path(tmp))
+            scratch.load()
+            started = time.perf_counter()
+            hits = scratch.batch_search(texts, max(k, 10))
+            ms = (time.perf_counter() - started) * 1000 / max(len(texts), 1)
+            result = metrics([[(h.article, h.section) for h in hs] for hs in hits], gold)
+            out[f"dense_weight={w:g}"] = dict(result, ms_per_question=round(ms, 1))
+    out["build"] = {
+        "seconds": round(report.seconds, 1),
+        "passages": report.passages,
+        "passages_per_second": round(report.embedded / max(report.seconds, 1e-9), 1),
+    }
+    return out

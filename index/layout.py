@@ -1,0 +1,126 @@
+"""Where an index lives on disk: versioned folders, a CURRENT pointer and a checked manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import zlib
+from pathlib import Path
+
+from .errors import IndexCorruptError, IndexNotBuiltError
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+
+
+def current_version(root: Path) -> Path:
+    """The folder CURRENT names; raises IndexNotBuiltError when there is none."""
+    try:
+        name = (root / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotBuiltError(f"no index in {root}; run 'newsbot index' first") from None
+    folder = root / name
+    if not name or "/" in name or not (folder / MANIFEST).is_file():
+        raise IndexCorruptError(f"{root / CURRENT} points to a missing index ({name!r})")
+    return folder
+
+
+def read_manifest(folder: Path, verify: bool = True) -> dict:
+    """Load the manifest and check every file's size (and checksum when verify)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexCorruptError(f"unreadable manifest in {folder.name}: {e}") from None
+    if manifest.get("format") != FORMAT:
+        raise IndexCorruptError(f"index format {manifest.get('format')} is not {FORMAT}")
+    for name, meta in manifest.get("files", {}).items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise IndexCorruptError(f"index file {name} is missing") from None
+        if size != meta["size"]:
+            raise IndexCorruptError(f"index file {name} is truncated or changed")
+        if verify and checksum(path) != meta["crc32"]:
+            raise IndexCorruptError(f"index file {name} fails its checksum")
+    return manifest
+
+
+def checksum(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def new_build_dir(root: Path) -> Path:
+    """A fresh hidden folder to build into; it only becomes visible by commit()."""
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / f".build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder
+
+
+def commit(root: Path, build: Path, manifest: dict) -> Path:
+    """Seal a finished build (checksums, manifest, fsync) and point CURRENT at it atomically."""
+    manifest = dict(manifest, format=FORMAT, files={})
+    for path in sorted(build.iterdir()):
+        _fsync(path)
+        manifest["files"][path.name] = {"size": path.stat().st_size, "crc32": checksum(path)}
+    _write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    final = root / build.name.replace(".build-", "v-", 1)
+    os.replace(build, final)
+    # The pointer flips in one rename: a reader sees the old index or the new one, never a mix.
+    _write_synced(root / f"{CURRENT}.tmp", final.name)
+    os.replace(root / f"{CURRENT}.tmp", root / CURRENT)
+    _fsync(root)
+    cleanup(root, keep={final.name})
+    return final
+
+
+def cleanup(root: Path, keep: set[str]) -> None:
+    """Remove abandoned builds and superseded versions (loaded copies stay mapped in memory)."""
+    for path in root.iterdir():
+        if path.is_dir() and path.name not in keep and path.name.startswith((".build-", "v-")):
+            if path.name.startswith(".build-") and _owner_alive(path.name):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_alive(name: str) -> bool:
+    try:
+        pid = int(name.rsplit("-", 1)[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,42 @@
+"""The retrieval settings the core needs, passed down from the one settings loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .default_model import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Everything that shapes indexing and search; defaults are the tuned values."""
+
+    articles_dir: Path = Path("articles")
+    data_dir: Path = Path("data")
+    model: str = DEFAULT_MODEL
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
+    max_passage_chars: int = 400
+    # Dense share of the fused score; lexical gets the rest (tuned on jsquad-dev).
+    dense_weight: float = 0.35
+    candidates: int = 100
+    top_k: int = 5
+    # Below this confidence the bot says the coverage does not answer the question.
+    min_confidence: float = 0.5
+    answer_sentences: int = 3
+    batch_size: int = 32
+    threads: int = 0
+    flat_max: int = 200_000
+    max_article_bytes: int = 5_000_000
+    max_question_chars: int = 2000
+    # Where the converted default model is kept (default: data_dir/models).
+    model_cache_dir: Path | None = None
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def model_cache(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"

@@ -1,0 +1,140 @@
+"""A loaded index and hybrid search: dense and lexical scores fused per query."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import layout
+from .embedder import Embedder
+from .errors import IndexCorruptError, QuestionError
+from .lexical import Lexical
+from .options import IndexOptions
+from .store import DenseStore
+from .text import char_ngrams, normalize
+from .types import Hit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Scores behind a ranking, kept for the answer step's confidence."""
+
+    ids: np.ndarray  # passage ids, best first, one per section
+    fused: np.ndarray
+    dense: np.ndarray  # raw cosine of each
+    lexical: np.ndarray  # share of the question's n-grams each passage contains
+
+
+class Index:
+    """A read-only index version; swap a new one in to update."""
+
+    def __init__(self, folder: Path, manifest: dict, dense: DenseStore, lexical: Lexical):
+        self.folder = folder
+        self.manifest = manifest
+        self.dense = dense
+        self.lexical = lexical
+        self.sections = json.loads((folder / "sections.json").read_text(encoding="utf-8"))
+        self.passage_section = np.load(folder / "passage_section.npy", mmap_mode="r")
+        self.offsets = np.load(folder / "text_offsets.npy", mmap_mode="r")
+        self._text = (
+            np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if self.offsets[-1] else b""
+        )
+        self.vectors = dense.vectors()
+        if dense.size != len(self.passage_section) or lexical.size != dense.size:
+            raise IndexCorruptError(f"index {folder.name} has inconsistent passage counts")
+
+    @classmethod
+    def load(cls, folder: Path, verify: bool = True) -> Index:
+        """Load one version folder (see layout.current_version)."""
+        manifest = layout.read_manifest(folder, verify=verify)
+        try:
+            return cls(folder, manifest, DenseStore.load(folder), Lexical.load(folder))
+        except IndexCorruptError:
+            raise
+        except Exception as e:  # numpy/faiss report damage in many ways
+            raise IndexCorruptError(f"cannot read index {folder.name}: {e}") from e
+
+    @property
+    def size(self) -> int:
+        return self.dense.size
+
+    def text(self, i: int) -> str:
+        return bytes(self._text[self.offsets[i] : self.offsets[i + 1]]).decode("utf-8")
+
+    def hit(self, i: int, score: float) -> Hit:
+        s = self.sections[int(self.passage_section[i])]
+        return Hit(
+            article=s["article"],
+            title=s["title"],
+            section=s["section"],
+            text=self.text(i),
+            sources=tuple(s["sources"]),
+            published=s["published"],
+            outlet=s["outlet"],
+            score=float(score),
+            passage_id=int(i),
+        )
+
+    def rank(self, query: str, qvec: np.ndarray, options: IndexOptions) -> Ranked:
+        """Fuse dense and lexical scores over both sides' candidates; best passage per section."""
+        if self.size == 0:
+            empty = np.zeros(0)
+            return Ranked(empty.astype(np.int64), empty, empty, empty)
+        m = options.candidates
+        _, dense_ids = self.dense.search(qvec[None, :], m)
+        lex = self.lexical.scores(query)
+        top_lex = (
+            np.argpartition(-lex, min(m, self.size) - 1)[:m]
+            if self.size > m
+            else np.arange(self.size)
+        )
+        cand = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], top_lex]))
+        d = self.vectors[cand] @ qvec
+        lx = lex[cand]
+        d_n = (d - d.min()) / max(float(d.max() - d.min()), 1e-6)
+        l_n = lx / max(float(lx.max()), 1e-6)
+        w = options.dense_weight
+        fused = w * d_n + (1 - w) * l_n
+        order = np.argsort(-fused, kind="stable")
+        cand, fused, d = cand[order], fused[order], d[order]
+        # One passage per section: the best one speaks for it.
+        _, first = np.unique(np.asarray(self.passage_section)[cand], return_index=True)
+        keep = np.sort(first)
+        cand = cand[keep]
+        return Ranked(cand, fused[keep], d[keep], self._coverage(query, cand))
+
+    def _coverage(self, query: str, ids: np.ndarray) -> np.ndarray:
+        """Share of the query's distinct n-grams found in each passage (cheap, top ids only)."""
+        grams = set(char_ngrams(query))
+        if not grams:
+            return np.zeros(len(ids))
+        out = np.zeros(len(ids))
+        for j, i in enumerate(ids[:10]):
+            text = normalize(self.text(int(i)))
+            out[j] = sum(g in text for g in grams) / len(grams)
+        return out
+
+
+def check_question(question: str, options: IndexOptions) -> str:
+    """Return the question cleaned for search, or raise QuestionError saying what is wrong."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("質問が空です。")
+    if len(question) > options.max_question_chars:
+        raise QuestionError(
+            f"質問が長すぎます（{len(question)}文字、上限{options.max_question_chars}文字）。"
+        )
+    q = normalize(question)
+    if not char_ngrams(q):
+        raise QuestionError("質問に検索できる文字がありません。")
+    return q
+
+
+def encode(embedder: Embedder, questions: Sequence[str]) -> np.ndarray:
+    return embedder.encode_queries(list(questions))

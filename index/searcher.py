@@ -1,0 +1,149 @@
+"""The front door: ask questions of the live index and swap in rebuilt ones atomically."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import layout
+from .answer import compose, no_answer
+from .build import BuildProgress, build
+from .embedder import Embedder
+from .errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError
+from .options import IndexOptions
+from .search import Index, Ranked, check_question
+from .types import Answer, BuildReport, Hit
+
+log = logging.getLogger(__name__)
+
+
+class Searcher:
+    """Holds the model and the live index; every query reads one consistent index."""
+
+    def __init__(
+        self, options: IndexOptions, embedder: Embedder | None = None, root: Path | None = None
+    ):
+        self.options = options
+        self.root = Path(root or options.index_dir)
+        self.embedder = embedder or Embedder(
+            options.model,
+            options.model_cache,
+            options.batch_size,
+            options.threads,
+            options.query_prompt,
+            options.passage_prompt,
+        )
+        self._index: Index | None = None
+        self._build_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, options: IndexOptions, build_missing: bool = True, **kwargs) -> Searcher:
+        """Load the live index, building it first when missing, damaged or from another model."""
+        searcher = cls(options, **kwargs)
+        try:
+            searcher.load()
+        except (IndexNotBuiltError, IndexCorruptError) as e:
+            if not build_missing:
+                raise
+            log.warning("%s; building the index", e)
+            searcher.reindex(rebuild=True)
+        return searcher
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            raise IndexNotBuiltError("the index is not loaded; run 'newsbot index'")
+        return self._index
+
+    def load(self) -> Index:
+        """(Re)load the version CURRENT points to and make it live."""
+        index = Index.load(layout.current_version(self.root))
+        if (
+            index.manifest.get("model") != self.embedder.name
+            or index.dense.dim != self.embedder.dim
+        ):
+            raise IndexCorruptError(
+                f"index was built with model {index.manifest.get('model')!r}, "
+                f"settings say {self.embedder.name!r}"
+            )
+        self._index = index  # one reference assignment: queries see old or new, never a mix
+        log.info("Loaded index %s: %d passages", index.folder.name, index.size)
+        return index
+
+    def reindex(self, rebuild: bool = False, progress: BuildProgress | None = None) -> BuildReport:
+        """Build beside the live index and swap it in; the old one serves until then."""
+        if not self._build_lock.acquire(blocking=False):
+            raise BuildInProgressError("another reindex is already running")
+        try:
+            report = build(
+                self.options, self.embedder, root=self.root, rebuild=rebuild, progress=progress
+            )
+            if self._index is None or report.path != str(self._index.folder):
+                self.load()
+            return report
+        finally:
+            self._build_lock.release()
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        """Top-k passages (one per section) for a question."""
+        return self.batch_search([question], k)[0]
+
+    def batch_search(self, questions: Sequence[str], k: int | None = None) -> list[list[Hit]]:
+        index = self.index
+        k = k or self.options.top_k
+        cleaned = [check_question(q, self.options) for q in questions]
+        qvecs = self.embedder.encode_queries(cleaned)
+        out = []
+        for q, v in zip(cleaned, qvecs):
+            r = index.rank(q, v, self.options)
+            out.append([index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])])
+        return out
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        """Answer from the coverage's own sentences, or say it does not cover the question."""
+        return self.batch_ask([question], k)[0]
+
+    def batch_ask(self, questions: Sequence[str], k: int | None = None) -> list[Answer]:
+        index = self.index
+        k = k or self.options.top_k
+        cleaned = [check_question(q, self.options) for q in questions]
+        qvecs = self.embedder.encode_queries(cleaned)
+        answers = []
+        for question, q, v in zip(questions, cleaned, qvecs):
+            r = index.rank(q, v, self.options)
+            if confidence(r) < self.options.min_confidence:
+                answers.append(no_answer(question))
+                continue
+            hits = [index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])]
+            answers.append(
+                compose(
+                    question, hits, index.lexical.term_weights(q), self.options.answer_sentences
+                )
+            )
+        return answers
+
+    def info(self) -> dict:
+        index = self._index
+        return {
+            "model": self.embedder.name,
+            "model_dir": self.embedder.model_dir,
+            "dim": self.embedder.dim,
+            "articles": len(index.manifest["articles"]) if index else 0,
+            "passages": index.size if index else 0,
+            "index_dir": str(self.root),
+            "version": index.folder.name if index else None,
+            "built_at": index.manifest.get("built_at") if index else None,
+            "dense_index": index.dense.kind if index else None,
+            "skipped": index.manifest.get("skipped", []) if index else [],
+        }
+
+
+def confidence(r: Ranked) -> float:
+    """How sure the top passage answers: its cosine and how much of the question it contains."""
+    if not len(r.ids):
+        return 0.0
+    return float(np.clip((r.dense[0] - 0.75) / 0.15, 0, 1) * 0.5 + r.lexical[0] * 0.5)

@@ -1,0 +1,66 @@
+"""The dense side: a FAISS inner-product index over unit vectors, chosen by corpus size."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FILE = "dense.faiss"
+
+
+class DenseStore:
+    """Exact flat search while it is fast enough, HNSW beyond `flat_max` vectors."""
+
+    def __init__(self, index: faiss.Index):
+        self.index = index
+
+    @property
+    def size(self) -> int:
+        return self.index.ntotal
+
+    @property
+    def dim(self) -> int:
+        return self.index.d
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if isinstance(self.index, faiss.IndexHNSWFlat) else "flat"
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, flat_max: int = 200_000, hnsw_m: int = 32) -> DenseStore:
+        """Index unit-length float32 vectors; row i answers as id i."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        if len(vectors) <= flat_max:
+            index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = 96
+        index.add(vectors)
+        return cls(index)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query; ids are -1 where fewer than k exist."""
+        k = max(1, min(k, self.size))
+        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def vectors(self) -> np.ndarray:
+        """A zero-copy (n × dim) view of the stored vectors, for exact rescoring."""
+        flat = self.index.storage if isinstance(self.index, faiss.IndexHNSW) else self.index
+        flat = faiss.downcast_index(flat)
+        if self.size == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return faiss.rev_swig_ptr(flat.get_xb(), self.size * self.dim).reshape(self.size, self.dim)
+
+    def save(self, folder: Path) -> None:
+        faiss.write_index(self.index, str(folder / FILE))
+
+    @classmethod
+    def load(cls, folder: Path) -> DenseStore:
+        return cls(faiss.read_index(str(folder / FILE)))

