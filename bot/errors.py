@@ -1,0 +1,88 @@
+"""The one place where errors become short, polite Japanese replies (never tracebacks or paths)."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import discord
+from discord import app_commands
+
+from index.errors import (
+    ArticlesDirError,
+    BuildInProgressError,
+    IndexCorruptError,
+    IndexNotBuiltError,
+    ModelError,
+    NewsbotError,
+    QuestionError,
+)
+
+log = logging.getLogger(__name__)
+
+GENERIC = "エラーが発生しました。しばらくしてからもう一度お試しください。"
+ADMIN_ONLY = "このコマンドは管理者だけが使えます。"
+BUSY = "再構築はすでに実行中です。"
+# Checked in order: the first matching class gives the reply. Core messages are not shown
+# because some carry file-system paths.
+_MESSAGES: tuple[tuple[type[Exception], str], ...] = (
+    (BuildInProgressError, BUSY),
+    (ArticlesDirError, "記事フォルダが見つからないか、読めません。"),
+    (ModelError, "埋め込みモデルを読み込めません。"),
+    (IndexNotBuiltError, "検索用の索引がまだありません。管理者に /reindex を依頼してください。"),
+    (IndexCorruptError, "検索用の索引が壊れています。管理者に /reindex を依頼してください。"),
+    (NewsbotError, "今はこの操作を実行できません。しばらくしてからもう一度お試しください。"),
+)
+
+
+def cooldown_message(retry_after: float) -> str:
+    return f"少し待ってからもう一度お試しください（あと{max(1, math.ceil(retry_after))}秒）。"
+
+
+def user_message(error: BaseException, where: str = "bot") -> str:
+    """The reply for an error; unexpected ones are logged with their traceback."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, QuestionError):
+        return str(error)  # the core words these for the person who asked, in Japanese
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return cooldown_message(error.retry_after)
+    if isinstance(error, app_commands.CheckFailure):
+        return ADMIN_ONLY
+    for cls, text in _MESSAGES:
+        if isinstance(error, cls):
+            log.warning("%s: %s: %s", where, type(error).__name__, error)
+            return text
+    log.exception("Unexpected error in %s", where, exc_info=error)
+    return GENERIC
+
+
+def build_failure(error: BaseException) -> str:
+    """One line for the admin when a reindex fails; the old index keeps serving."""
+    if isinstance(error, BuildInProgressError):
+        return BUSY
+    if isinstance(error, NewsbotError):
+        reason = user_message(error, "reindex")
+    else:
+        log.exception("Reindex failed", exc_info=error)
+        reason = f"予期しないエラー（{type(error).__name__}）。詳細はログを確認してください。"
+    return f"⚠️ 再構築できませんでした: {reason} 以前の索引で回答を続けます。"
+
+
+async def handle(interaction: discord.Interaction, error: BaseException) -> None:
+    """Reply to a failed command or button, whatever state the interaction is in."""
+    where = interaction.command.qualified_name if interaction.command else "component"
+    await send(interaction, user_message(error, where))
+
+
+async def send(interaction: discord.Interaction, text: str) -> None:
+    """Send text ephemerally, before or after the interaction was deferred or answered."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True)
+        else:
+            # After a public defer this fills the "thinking…" message, which Discord keeps
+            # public: visibility is fixed when deferring. Checks that can fail run before it.
+            await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException as e:
+        log.warning("Cannot send an error reply: %s", e)

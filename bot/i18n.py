@@ -1,0 +1,48 @@
+"""Command names and descriptions in Japanese and English, for Discord's per-locale display."""
+
+from __future__ import annotations
+
+from discord import Locale, app_commands
+from discord.app_commands import locale_str
+
+# key → locale → text; the default (unlocalized) text is the English message of each locale_str.
+TRANSLATIONS: dict[str, dict[str, str]] = {
+    "ask.name": {"ja": "質問", "en-US": "ask", "en-GB": "ask"},
+    "ask.description": {
+        "ja": "ニュース記事について質問し、引用付きの回答を受け取ります",
+        "en-US": "Ask a question about the news coverage and get a cited answer",
+        "en-GB": "Ask a question about the news coverage and get a cited answer",
+    },
+    "ask.question.name": {"ja": "質問文", "en-US": "question", "en-GB": "question"},
+    "ask.question.description": {
+        "ja": "知りたいこと（例: ロシアの停戦条件は?）",
+        "en-US": "What you want to know, e.g. ロシアの停戦条件は?",
+        "en-GB": "What you want to know, e.g. ロシアの停戦条件は?",
+    },
+    "reindex.name": {"ja": "再構築", "en-US": "reindex", "en-GB": "reindex"},
+    "reindex.description": {
+        "ja": "記事フォルダから検索用の索引を作り直します（管理者のみ）",
+        "en-US": "Rebuild the search index from the articles folder (admins only)",
+        "en-GB": "Rebuild the search index from the articles folder (admins only)",
+    },
+    "reindex.rebuild.name": {"ja": "全件", "en-US": "rebuild", "en-GB": "rebuild"},
+    "reindex.rebuild.description": {
+        "ja": "変更のない記事も含めてすべて埋め込み直す",
+        "en-US": "Re-embed every article, not only the changed ones",
+        "en-GB": "Re-embed every article, not only the changed ones",
+    },
+}
+
+
+def _(key: str) -> locale_str:
+    """A translatable string whose default is the English text for key."""
+    return locale_str(TRANSLATIONS[key]["en-US"], key=key)
+
+
+class Translator(app_commands.Translator):
+    """Looks command strings up by their key; anything else stays untranslated."""
+
+    async def translate(
+        self, string: locale_str, locale: Locale, context: app_commands.TranslationContext
+    ) -> str | None:
+        return TRANSLATIONS.get(string.extras.get("key", ""), {}).get(locale.value)
