@@ -19,7 +19,7 @@ class IndexOptions:
     passage_prompt: str | None = None
     max_passage_chars: int = 400
     # Dense share of the fused score; lexical gets the rest (tuned on jsquad-dev).
-    dense_weight: float = 0.35
+    dense_weight: float = 0.45
     candidates: int = 100
     top_k: int = 5
     # Below this confidence the bot says the coverage does not answer the question.
