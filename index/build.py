@@ -18,7 +18,7 @@ from . import layout
 from .chunker import Passage, chunk_article
 from .embedder import Embedder
 from .errors import BuildInProgressError
-from .lexical import Lexical
+from .lexical import LEXICAL_PARAMS, Lexical
 from .loader import Article, load_articles
 from .options import IndexOptions
 from .store import DenseStore
@@ -81,6 +81,7 @@ def build(
                 "articles": {a.file: {"digest": a.digest, "title": a.title} for a in articles},
                 "passages": len(passages),
                 "max_passage_chars": options.max_passage_chars,
+                "lexical": LEXICAL_PARAMS,
                 "skipped": report.skipped,
             }
             report.path = str(layout.commit(root, folder, manifest))
@@ -128,7 +129,11 @@ def _previous(root: Path, embedder: Embedder) -> tuple[dict, Path] | None:
 
 
 def _same_shape(manifest: dict, options: IndexOptions) -> bool:
-    return manifest.get("max_passage_chars") == options.max_passage_chars
+    """True when the old index was cut and scored the way this build would do it."""
+    return (
+        manifest.get("max_passage_chars") == options.max_passage_chars
+        and manifest.get("lexical") == LEXICAL_PARAMS
+    )
 
 
 def _diff(articles: list[Article], manifest: dict | None) -> BuildReport:
