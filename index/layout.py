@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import time
 import zlib
@@ -63,7 +64,9 @@ def checksum(path: Path) -> int:
 def new_build_dir(root: Path) -> Path:
     """A fresh hidden folder to build into; it only becomes visible by commit()."""
     root.mkdir(parents=True, exist_ok=True)
-    folder = root / f".build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    # Unique even for two builds in one second; the pid comes last so cleanup can check it.
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    folder = root / f".build-{stamp}-{os.getpid()}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     return folder
