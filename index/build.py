@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import layout
+from .anchors import ANCHORS, ANCHORS_DIGEST
 from .chunker import Passage, chunk_article
 from .embedder import Embedder
 from .errors import BuildInProgressError
@@ -22,6 +23,7 @@ from .lexical import LEXICAL_PARAMS, Lexical
 from .loader import Article, load_articles
 from .options import IndexOptions
 from .store import DenseStore
+from .text import sentence_spans
 from .types import BuildReport
 
 log = logging.getLogger(__name__)
@@ -68,12 +70,18 @@ def build(
         if previous and not report.changed_anything and _same_shape(previous[0], options):
             report.seconds = time.perf_counter() - started
             report.path = str(layout.current_version(root))
+            # Nothing to build, but a killed build's scraps still go.
+            layout.cleanup(root, keep={Path(report.path).name})
             return report
         keys = [passage_key(embedder.name, p) for p in passages]
-        vectors, report.embedded = _vectors(keys, passages, embedder, previous, progress)
-        folder = layout.new_build_dir(root)
+        vectors, sentences, report.embedded = _vectors(keys, passages, embedder, previous, progress)
         try:
-            _write(folder, passages, keys, vectors, options)
+            folder = layout.new_build_dir(root)
+        except OSError as e:
+            raise layout.write_error(root, e) from e
+        try:
+            _write(folder, passages, keys, vectors, sentences, options)
+            np.save(folder / "anchors.npy", _anchor_vectors(embedder, previous))
             manifest = {
                 "model": embedder.name,
                 "dim": embedder.dim,
@@ -82,12 +90,15 @@ def build(
                 "passages": len(passages),
                 "max_passage_chars": options.max_passage_chars,
                 "lexical": LEXICAL_PARAMS,
+                "anchors": ANCHORS_DIGEST,
                 "skipped": report.skipped,
             }
             report.path = str(layout.commit(root, folder, manifest))
-        except BaseException:
+        except BaseException as e:
             # A failed build leaves the old index serving; its scraps are removed.
             shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(e, OSError):  # disk full, read-only, no permission
+                raise layout.write_error(root, e) from e
             raise
     report.seconds = time.perf_counter() - started
     log.info(
@@ -102,8 +113,12 @@ def build(
 
 @contextmanager
 def _build_lock(root: Path):
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as f:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / ".lock", "w")  # closed by the with below
+    except OSError as e:
+        raise layout.write_error(root, e) from e
+    with lock as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -133,6 +148,7 @@ def _same_shape(manifest: dict, options: IndexOptions) -> bool:
     return (
         manifest.get("max_passage_chars") == options.max_passage_chars
         and manifest.get("lexical") == LEXICAL_PARAMS
+        and manifest.get("anchors") == ANCHORS_DIGEST
     )
 
 
@@ -151,14 +167,17 @@ def _diff(articles: list[Article], manifest: dict | None) -> BuildReport:
     return report
 
 
-def _vectors(keys, passages, embedder, previous, progress) -> tuple[np.ndarray, int]:
-    """Vectors for every passage: copied from the old index by key, the rest encoded."""
+def _vectors(keys, passages, embedder, previous, progress):
+    """Passage and sentence vectors: copied from the old index by key, the rest encoded."""
     vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
+    sentences: list[np.ndarray] = [np.zeros((0, embedder.dim), np.float32)] * len(passages)
     todo = list(range(len(passages)))
     if previous:
         folder = previous[1]
         old_keys = np.load(folder / "keys.npy")
         old_vecs = DenseStore.load(folder).vectors()
+        old_sent = np.load(folder / "sent_vectors.npy", mmap_mode="r")
+        old_off = np.load(folder / "sent_offsets.npy")
         row = {k.tobytes(): i for i, k in enumerate(old_keys)}
         todo = []
         for i, k in enumerate(keys):
@@ -167,14 +186,30 @@ def _vectors(keys, passages, embedder, previous, progress) -> tuple[np.ndarray, 
                 todo.append(i)
             else:
                 vectors[i] = old_vecs[j]
+                sentences[i] = np.asarray(old_sent[old_off[j] : old_off[j + 1]], np.float32)
     if todo:
-        texts = [embed_text(passages[i]) for i in todo]
+        texts, spans = [], []
+        for i in todo:
+            text = embed_text(passages[i])
+            base = len(text) - len(passages[i].text)
+            texts.append(text)
+            spans.append([(base + a, base + b) for a, b in sentence_spans(passages[i].text)])
         report = (lambda d, t: progress("embed", d, t)) if progress else None
-        vectors[todo] = embedder.encode_passages(texts, progress=report)
-    return vectors, len(todo)
+        new, pooled = embedder.encode_passages(texts, progress=report, spans=spans)
+        vectors[todo] = new
+        for i, rows in zip(todo, pooled):
+            sentences[i] = rows
+    return vectors, sentences, len(todo)
 
 
-def _write(folder, passages, keys, vectors, options) -> None:
+def _anchor_vectors(embedder, previous) -> np.ndarray:
+    """The off-topic anchors' vectors, reused when the old index has the same anchors."""
+    if previous and previous[0].get("anchors") == ANCHORS_DIGEST:
+        return np.load(previous[1] / "anchors.npy")
+    return embedder.encode_passages(ANCHORS)
+
+
+def _write(folder, passages, keys, vectors, sentences, options) -> None:
     sections: list[dict] = []
     index_of: dict[tuple, int] = {}
     owner = np.zeros(len(passages), dtype=np.int32)
@@ -195,6 +230,13 @@ def _write(folder, passages, keys, vectors, options) -> None:
         owner[i] = index_of[sid]
     (folder / "sections.json").write_text(json.dumps(sections, ensure_ascii=False))
     np.save(folder / "passage_section.npy", owner)
+    # Sentence vectors back the answer step and the 'not covered' check; float16 halves them.
+    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(s) for s in sentences])
+    np.save(folder / "sent_offsets.npy", offsets)
+    dim = vectors.shape[1]
+    stacked = np.concatenate(sentences) if sentences else np.zeros((0, dim), np.float32)
+    np.save(folder / "sent_vectors.npy", stacked.astype(np.float16))
     # Raw 16-byte rows: a fixed-width bytes dtype would drop trailing zero bytes.
     np.save(folder / "keys.npy", np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16))
     blobs = [p.text.encode("utf-8") for p in passages]

@@ -70,18 +70,78 @@ class Embedder:
         """Embed questions (float32, unit length)."""
         return self._encode(texts, self.query_prompt)
 
-    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        """Embed passages in slices so a caller can show progress."""
+    def encode_passages(
+        self,
+        texts: Sequence[str],
+        progress: Progress | None = None,
+        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+    ):
+        """Embed passages in slices so a caller can show progress.
+
+        Args:
+            texts: passages as the model should read them.
+            progress: called with (done, total) after each slice.
+            spans: per text, (start, end) character ranges (e.g. sentences) to embed as well.
+
+        Returns:
+            The (n × dim) vectors; with spans, also one (spans × dim) array per text.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        span_out: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
         # Sort by length once so each batch pads little; slices keep the progress bar moving.
         order = np.argsort([len(t) for t in texts], kind="stable")
         step = self.batch_size * 8
         for start in range(0, len(texts), step):
             idx = order[start : start + step]
-            out[idx] = self._encode([texts[i] for i in idx], self.passage_prompt)
+            batch = [texts[i] for i in idx]
+            if spans is None:
+                out[idx] = self._encode(batch, self.passage_prompt)
+            else:
+                vecs, pooled = self._encode_spans(batch, [spans[i] for i in idx])
+                out[idx] = vecs
+                for i, p in zip(idx, pooled):
+                    span_out[i] = p
             if progress:
                 progress(min(start + step, len(texts)), len(texts))
-        return out
+        return out if spans is None else (out, span_out)
+
+    def _encode_spans(self, texts, spans) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One forward pass gives both the passage vector and its sentences' vectors.
+
+        A sentence's vector is the mean of its tokens' contextual embeddings: sentence-level
+        evidence for free, instead of encoding every sentence a second time.
+        """
+        prompt = self.passage_prompt or ""
+        outputs = self.model.encode(
+            list(texts),
+            prompt=prompt or None,
+            batch_size=self.batch_size,
+            output_value=None,
+            show_progress_bar=False,
+        )
+        enc = self.model.tokenizer(
+            [prompt + t for t in texts],
+            return_offsets_mapping=True,
+            truncation=True,
+            max_length=self.model.max_seq_length,
+        )
+        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pooled = []
+        for j, (o, offsets, text_spans) in enumerate(zip(outputs, enc["offset_mapping"], spans)):
+            v = o["sentence_embedding"].float().numpy()
+            vecs[j] = v / max(float(np.linalg.norm(v)), 1e-12)
+            tokens = o["token_embeddings"][: len(offsets)].float().numpy()
+            starts = np.array([a for a, _ in offsets]) - len(prompt)
+            ends = np.array([b for _, b in offsets]) - len(prompt)
+            real = ends > starts
+            rows = np.zeros((len(text_spans), self.dim), dtype=np.float32)
+            for k, (a, b) in enumerate(text_spans):
+                inside = real & (starts >= a) & (ends <= b)
+                # A sentence cut off by truncation falls back to the passage's own vector.
+                rows[k] = tokens[inside].mean(axis=0) if inside.any() else v
+            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+            pooled.append(rows)
+        return vecs, pooled
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:

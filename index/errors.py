@@ -31,3 +31,7 @@ class IndexCorruptError(NewsbotError):
 
 class BuildInProgressError(NewsbotError):
     """A reindex is already running."""
+
+
+class IndexWriteError(NewsbotError):
+    """The new index could not be written (disk full, no permission); the old one stays live."""

@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
 import zlib
 from pathlib import Path
 
-from .errors import IndexCorruptError, IndexNotBuiltError
+from .errors import IndexCorruptError, IndexNotBuiltError, IndexWriteError
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: sentence vectors and anchors
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
+# What CURRENT may name: a version folder beside it, never a path elsewhere.
+VERSION_RE = re.compile(r"v-[A-Za-z0-9_-]+")
+VERSION_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def current_version(root: Path) -> Path:
@@ -26,8 +30,12 @@ def current_version(root: Path) -> Path:
         name = (root / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         raise IndexNotBuiltError(f"no index in {root}; run 'newsbot index' first") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexCorruptError(f"unreadable {root / CURRENT}: {e}") from None
+    if not VERSION_RE.fullmatch(name):
+        raise IndexCorruptError(f"{root / CURRENT} does not name an index version ({name[:40]!r})")
     folder = root / name
-    if not name or "/" in name or not (folder / MANIFEST).is_file():
+    if not (folder / MANIFEST).is_file():
         raise IndexCorruptError(f"{root / CURRENT} points to a missing index ({name!r})")
     return folder
 
@@ -38,9 +46,21 @@ def read_manifest(folder: Path, verify: bool = True) -> dict:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise IndexCorruptError(f"unreadable manifest in {folder.name}: {e}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"malformed manifest in {folder.name}")
     if manifest.get("format") != FORMAT:
         raise IndexCorruptError(f"index format {manifest.get('format')} is not {FORMAT}")
-    for name, meta in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    # A damaged manifest must read as damage, not crash the loader with a KeyError.
+    if not isinstance(files, dict) or not files:
+        raise IndexCorruptError(f"manifest in {folder.name} lists no files")
+    for name, meta in files.items():
+        if not isinstance(meta, dict) or not all(
+            isinstance(meta.get(k), int) for k in ("size", "crc32")
+        ):
+            raise IndexCorruptError(f"manifest entry for {name} is malformed")
+        if not VERSION_FILE_RE.fullmatch(name):
+            raise IndexCorruptError(f"manifest names a file outside the index: {name[:40]!r}")
         path = folder / name
         try:
             size = path.stat().st_size
@@ -81,16 +101,29 @@ def commit(root: Path, build: Path, manifest: dict) -> Path:
     _write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
     final = root / build.name.replace(".build-", "v-", 1)
     os.replace(build, final)
-    # The pointer flips in one rename: a reader sees the old index or the new one, never a mix.
-    _write_synced(root / f"{CURRENT}.tmp", final.name)
-    os.replace(root / f"{CURRENT}.tmp", root / CURRENT)
-    _fsync(root)
-    cleanup(root, keep={final.name})
+    pointer = root / f"{CURRENT}.tmp"
+    try:
+        # The pointer flips in one rename: a reader sees the old index or the new one, never
+        # a mix.
+        _write_synced(pointer, final.name)
+        os.replace(pointer, root / CURRENT)
+    except BaseException:
+        # Not live, so not kept: a failed build leaves no folder behind (disk full, killed).
+        pointer.unlink(missing_ok=True)
+        shutil.rmtree(final, ignore_errors=True)
+        raise
+    # The new index is live from here on; what follows only tidies and must not undo it.
+    try:
+        _fsync(root)
+        cleanup(root, keep={final.name})
+    except OSError as e:
+        log.warning("Index %s is live, but tidying %s failed: %s", final.name, root, e)
     return final
 
 
 def cleanup(root: Path, keep: set[str]) -> None:
     """Remove abandoned builds and superseded versions (loaded copies stay mapped in memory)."""
+    (root / f"{CURRENT}.tmp").unlink(missing_ok=True)
     for path in root.iterdir():
         if path.is_dir() and path.name not in keep and path.name.startswith((".build-", "v-")):
             if path.name.startswith(".build-") and _owner_alive(path.name):
@@ -127,3 +160,10 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_error(root: Path, error: OSError) -> IndexWriteError:
+    """The domain error for a failed write; the message names no path (it may reach users)."""
+    log.error("Cannot write the index in %s: %s", root, error)
+    reason = error.strerror or type(error).__name__
+    return IndexWriteError(f"cannot write the new index ({reason}); the previous index stays live")

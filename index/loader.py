@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ from .text import clean, find_urls
 log = logging.getLogger(__name__)
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
-HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# Trailing " #" marks are stripped in code: a lazy group before them backtracks
+# quadratically on a long line of spaces and hashes.
+HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
 ALLOWED_KEYS = {"title", "url", "published", "outlet", "tags", "author", "lang"}
 
@@ -61,43 +64,94 @@ class Skipped:
 
 
 def article_files(root: Path) -> list[Path]:
-    """The Markdown files under root, sorted, that stay inside root (symlinks included)."""
+    """The Markdown files under root, sorted (links to files included, see load_article)."""
+    return _scan(Path(root))[0]
+
+
+def _scan(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Markdown files under root, and the folders that are not walked (links, unreadable)."""
     if not root.is_dir():
         raise ArticlesDirError(f"articles folder not found: {root}")
-    # Hidden files and folders (editor swap files, .git) are not articles.
-    files = (p for p in root.rglob("*.md") if p.is_file() or p.is_symlink())
-    return sorted(p for p in files if not any(x.startswith(".") for x in p.relative_to(root).parts))
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+
+    def unreadable(e: OSError) -> None:
+        rel = Path(e.filename).relative_to(root).as_posix() if e.filename else "."
+        skipped.append(Skipped(rel + "/", f"cannot read folder ({e.strerror})"))
+
+    # os.walk does not follow links to folders: a linked folder could lead anywhere on the
+    # disk (or loop), so it is reported instead. Hidden files and folders (.git, editor swap
+    # files) are not articles.
+    for here, dirs, names in os.walk(root, onerror=unreadable):
+        folder = Path(here)
+        for d in [d for d in dirs if not d.startswith(".") and (folder / d).is_symlink()]:
+            skipped.append(
+                Skipped(
+                    (folder / d).relative_to(root).as_posix() + "/", _link_reason(folder / d, root)
+                )
+            )
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (folder / d).is_symlink())
+        files.extend(folder / n for n in names if n.endswith(".md") and not n.startswith("."))
+    return sorted(files), skipped
+
+
+def _link_reason(link: Path, root: Path) -> str:
+    try:
+        inside = link.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    if not inside:
+        return "link points outside the articles folder"
+    return "link to a folder (not followed; its articles are indexed under their own path)"
 
 
 def load_articles(root: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[Skipped]]:
     """Load every article under root; a file that cannot be used is skipped with its reason."""
     root = Path(root)
-    articles, skipped = [], []
-    for path in article_files(root):
+    files, skipped = _scan(root)
+    articles = []
+    for folder in skipped:
+        log.warning("Skipping %s: %s", folder.file, folder.reason)
+    for path in files:
         rel = path.relative_to(root).as_posix()
         try:
             articles.append(load_article(path, root, max_bytes))
         except ArticleError as e:
             log.warning("Skipping %s: %s", rel, e)
             skipped.append(Skipped(rel, str(e)))
+        except Exception as e:  # a bug must cost one article, never the whole build
+            log.exception("Skipping %s: unexpected error", rel)
+            skipped.append(Skipped(rel, f"cannot be parsed ({type(e).__name__})"))
     return articles, skipped
 
 
 def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:
     """Parse one file; raises ArticleError with a reason a person can act on."""
     rel = path.relative_to(root).as_posix()
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links
+        raise ArticleError("broken link (it loops)") from None
+    # Checked before anything is opened: a link must never make the bot read outside root.
     if not real.is_relative_to(root.resolve()):
         raise ArticleError("link points outside the articles folder")
     try:
+        if not real.exists():
+            raise ArticleError("broken link (its target does not exist)")
         if not real.is_file():
             raise ArticleError("not a regular file")
         size = real.stat().st_size
+        if size <= max_bytes:
+            # Read no more than the limit: the file may grow between stat and read.
+            with open(real, "rb") as f:
+                raw = f.read(max_bytes + 1)
+            size = max(size, len(raw))
         if size > max_bytes:
             raise ArticleError(f"too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.1f} MB)")
-        raw = real.read_bytes()
     except OSError as e:
         raise ArticleError(f"cannot read file ({e.strerror})") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ArticleError("UTF-16 text; save the file as UTF-8")
     if b"\x00" in raw:
         raise ArticleError("binary file, not Markdown text")
     try:
@@ -108,7 +162,7 @@ def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:
     title = _str_field(meta, "title", required=True)
     url = _str_field(meta, "url")
     if url is not None and not find_urls(url):
-        raise ArticleError(f"front matter 'url' is not an http(s) link: {url!r}")
+        raise ArticleError(f"front matter 'url' is not an http(s) link: {_show(url)}")
     sections = tuple(_sections(body))
     if not any(s.text for s in sections):
         raise ArticleError("no text after the front matter")
@@ -133,6 +187,8 @@ def _front_matter(text: str) -> tuple[dict, str]:
         where = getattr(e, "problem_mark", None)
         line = f" at line {where.line + 2}" if where else ""
         raise ArticleError(f"front matter is not valid YAML{line}") from None
+    except RecursionError:
+        raise ArticleError("front matter is nested too deeply") from None
     if not isinstance(meta, dict):
         raise ArticleError("front matter must be 'key: value' lines")
     unknown = sorted(str(k) for k in meta if k not in ALLOWED_KEYS)
@@ -167,7 +223,26 @@ def _published(meta: dict) -> str | None:
             return dt.date.fromisoformat(value.strip()[:10].replace("/", "-")).isoformat()
         except ValueError:
             pass
-    raise ArticleError(f"front matter 'published' must be a date like 2025-03-19, not {value!r}")
+    raise ArticleError(
+        f"front matter 'published' must be a date like 2025-03-19, not {_show(value)}"
+    )
+
+
+def _heading_text(text: str) -> str:
+    """A heading without its optional closing hashes ("## 見出し ##" → "見出し")."""
+    text = text.rstrip(" \t")
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        text = bare.rstrip(" \t")
+    return text
+
+
+def _show(value) -> str:
+    """A value for an error message: short, and never the repr of a (possibly huge) structure."""
+    if isinstance(value, (str, int, float)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(value).__name__}"
 
 
 def _outlet(meta: dict) -> str | None:
@@ -197,7 +272,7 @@ def _sections(body: str):
             lines.append(line)
             continue
         yield flush()
-        level, heading = len(m.group(1)), _plain(m.group(2)).strip()
+        level, heading = len(m.group(1)), _plain(_heading_text(m.group(2))).strip()
         path = [(lv, h) for lv, h in path if lv < level]
         if level > 1:  # a level-1 heading repeats the title; sections start at '##'
             path.append((level, heading))
@@ -205,17 +280,31 @@ def _sections(body: str):
     yield flush()
 
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))+(?:\s+\"[^\"]*\")?\)")
-_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M)
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Link text stops at "[" as well as "]": otherwise a long run of "[" backtracks quadratically.
+_MD_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()\s]|\([^()\s]*\))+(?:\s+\"[^\"]*\")?\)")
+_AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
+# Spaces and tabs only: with \s the pattern spans newlines and is quadratic on blank lines.
+_BULLET = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+", re.M)
 
 
 def _plain(markdown: str) -> str:
     """Markdown → the text a reader sees: links keep their words, bullets lose their marks."""
-    text = _HTML_COMMENT.sub("", clean(markdown))
+    text = _strip_comments(clean(markdown))
     text = _MD_LINK.sub(lambda m: m.group(1), text)
     text = _AUTOLINK.sub(lambda m: m.group(1), text)
     text = _BULLET.sub("", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
+
+
+def _strip_comments(text: str) -> str:
+    """Drop <!-- ... --> comments; an unclosed one is kept as text (linear, unlike a regex)."""
+    out, pos = [], 0
+    while (start := text.find("<!--", pos)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(text[pos:start])
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)

@@ -22,8 +22,11 @@ class IndexOptions:
     dense_weight: float = 0.45
     candidates: int = 100
     top_k: int = 5
-    # Below this confidence the bot says the coverage does not answer the question.
-    min_confidence: float = 0.5
+    # The coverage answers when its best sentence beats the off-topic anchors by min_margin
+    # (cosine), or when the top passage holds min_lexical of the question's words (idf-weighted).
+    min_margin: float = 0.02
+    min_lexical: float = 0.55
+    evidence_passages: int = 3
     answer_sentences: int = 3
     batch_size: int = 32
     threads: int = 0

@@ -13,7 +13,7 @@ import numpy as np
 from . import layout
 from .embedder import Embedder
 from .errors import IndexCorruptError, QuestionError
-from .lexical import Lexical
+from .lexical import Lexical, top_k
 from .options import IndexOptions
 from .store import DenseStore
 from .text import char_ngrams, normalize
@@ -29,7 +29,9 @@ class Ranked:
     ids: np.ndarray  # passage ids, best first, one per section
     fused: np.ndarray
     dense: np.ndarray  # raw cosine of each
-    lexical: np.ndarray  # share of the question's n-grams each passage contains
+    evidence: float = 0.0  # best sentence cosine among the top passages
+    background: float = 0.0  # best cosine to texts outside any coverage (anchors)
+    lexical: float = 0.0  # idf-weighted share of the question's bigrams in the top passage
 
 
 class Index:
@@ -47,6 +49,9 @@ class Index:
             np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if self.offsets[-1] else b""
         )
         self.vectors = dense.vectors()
+        self.sent_vectors = np.load(folder / "sent_vectors.npy", mmap_mode="r")
+        self.sent_offsets = np.load(folder / "sent_offsets.npy", mmap_mode="r")
+        self.anchors = np.load(folder / "anchors.npy")
         if dense.size != len(self.passage_section) or lexical.size != dense.size:
             raise IndexCorruptError(f"index {folder.name} has inconsistent passage counts")
 
@@ -91,15 +96,11 @@ class Index:
         """Fuse dense and lexical scores over both sides' candidates; best passage per section."""
         if self.size == 0:
             empty = np.zeros(0)
-            return Ranked(empty.astype(np.int64), empty, empty, empty)
+            return Ranked(empty.astype(np.int64), empty, empty)
         m = options.candidates
         _, dense_ids = self.dense.search(qvec[None, :], m)
         lex = self.lexical.scores(query)
-        top_lex = (
-            np.argpartition(-lex, min(m, self.size) - 1)[:m]
-            if self.size > m
-            else np.arange(self.size)
-        )
+        top_lex = top_k(lex, m)
         cand = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], top_lex]))
         d = self.vectors[cand] @ qvec
         lx = lex[cand]
@@ -113,18 +114,29 @@ class Index:
         _, first = np.unique(np.asarray(self.passage_section)[cand], return_index=True)
         keep = np.sort(first)
         cand = cand[keep]
-        return Ranked(cand, fused[keep], d[keep], self._coverage(query, cand))
+        top = cand[: options.evidence_passages]
+        evidence = max(float(self.sentence_scores(int(i), qvec).max(initial=-1)) for i in top)
+        background = float((self.anchors @ qvec).max(initial=-1))
+        return Ranked(
+            cand, fused[keep], d[keep], evidence, background, self._coverage(query, int(cand[0]))
+        )
 
-    def _coverage(self, query: str, ids: np.ndarray) -> np.ndarray:
-        """Share of the query's distinct n-grams found in each passage (cheap, top ids only)."""
-        grams = set(char_ngrams(query))
-        if not grams:
-            return np.zeros(len(ids))
-        out = np.zeros(len(ids))
-        for j, i in enumerate(ids[:10]):
-            text = normalize(self.text(int(i)))
-            out[j] = sum(g in text for g in grams) / len(grams)
-        return out
+    def sentence_scores(self, i: int, qvec: np.ndarray) -> np.ndarray:
+        """Cosine of the question with each sentence of passage i (see text.sentence_spans)."""
+        rows = self.sent_vectors[self.sent_offsets[i] : self.sent_offsets[i + 1]]
+        return np.asarray(rows, dtype=np.float32) @ qvec
+
+    def _coverage(self, query: str, i: int) -> float:
+        """Idf-weighted share of the question's bigrams found in passage i and its title."""
+        grams = {g for g in char_ngrams(query) if len(g) == 2} or set(char_ngrams(query))
+        weights = self.lexical.term_weights(query)
+        # A bigram the corpus never uses is as telling as the rarest one.
+        rare = float(np.log1p((self.size + 0.5) / 0.5))
+        hit = self.hit(i, 0.0)
+        text = normalize(f"{hit.title}\n{hit.text}")
+        total = sum(weights.get(g, rare) for g in grams)
+        found = sum(weights.get(g, rare) for g in grams if g in text)
+        return found / total if total else 0.0
 
 
 def check_question(question: str, options: IndexOptions) -> str:

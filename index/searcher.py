@@ -7,8 +7,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import layout
 from .answer import compose, no_answer
 from .build import BuildProgress, build
@@ -112,19 +110,18 @@ class Searcher:
         k = k or self.options.top_k
         cleaned = [check_question(q, self.options) for q in questions]
         qvecs = self.embedder.encode_queries(cleaned)
-        answers = []
+        out = []
         for question, q, v in zip(questions, cleaned, qvecs):
             r = index.rank(q, v, self.options)
-            if confidence(r) < self.options.min_confidence:
-                answers.append(no_answer(question))
+            if not answers(r, self.options):
+                out.append(no_answer(question))
                 continue
-            hits = [index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])]
-            answers.append(
-                compose(
-                    question, hits, index.lexical.term_weights(q), self.options.answer_sentences
-                )
-            )
-        return answers
+            ids = r.ids[:k]
+            hits = [index.hit(i, s) for i, s in zip(ids, r.fused[:k])]
+            scores = [index.sentence_scores(int(i), v) for i in ids]
+            weights = index.lexical.term_weights(q)
+            out.append(compose(question, hits, scores, weights, self.options.answer_sentences))
+        return out
 
     def info(self) -> dict:
         index = self._index
@@ -142,8 +139,8 @@ class Searcher:
         }
 
 
-def confidence(r: Ranked) -> float:
-    """How sure the top passage answers: its cosine and how much of the question it contains."""
+def answers(r: Ranked, options: IndexOptions) -> bool:
+    """Whether the coverage answers: semantic evidence above the background, or strong words."""
     if not len(r.ids):
-        return 0.0
-    return float(np.clip((r.dense[0] - 0.75) / 0.15, 0, 1) * 0.5 + r.lexical[0] * 0.5)
+        return False
+    return r.evidence - r.background >= options.min_margin or r.lexical >= options.min_lexical

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 FILE = "dense.faiss"
+# Read the stored vectors in place through mmap instead of copying them: loading takes no time
+# and no private memory (pages are shared with the OS cache). Older faiss lacks the flag.
+_MMAP = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
 
 
 class DenseStore:
@@ -51,16 +55,24 @@ class DenseStore:
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
     def vectors(self) -> np.ndarray:
-        """A zero-copy (n × dim) view of the stored vectors, for exact rescoring."""
+        """A zero-copy, read-only (n × dim) view of the stored vectors, for exact rescoring."""
         flat = self.index.storage if isinstance(self.index, faiss.IndexHNSW) else self.index
         flat = faiss.downcast_index(flat)
         if self.size == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return faiss.rev_swig_ptr(flat.get_xb(), self.size * self.dim).reshape(self.size, self.dim)
+        raw = faiss.rev_swig_ptr(flat.get_xb(), self.size * self.dim)
+        # rev_swig_ptr's array does not own its memory: a view of it dangled (garbage, or a
+        # crash once mapped) when its store was dropped, as in DenseStore.load(f).vectors().
+        # This buffer holds the index, so the view keeps it alive.
+        buf = (ctypes.c_float * raw.size).from_address(raw.ctypes.data)
+        buf._owner = self.index
+        view = np.frombuffer(buf, dtype=np.float32).reshape(self.size, self.dim)
+        view.flags.writeable = False  # a loaded index's vectors may be the mapped file itself
+        return view
 
     def save(self, folder: Path) -> None:
         faiss.write_index(self.index, str(folder / FILE))
 
     @classmethod
     def load(cls, folder: Path) -> DenseStore:
-        return cls(faiss.read_index(str(folder / FILE)))
+        return cls(faiss.read_index(str(folder / FILE), _MMAP))

@@ -29,14 +29,23 @@ def clean(text: str) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """Split Japanese or English text into sentences, keeping each one's punctuation."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text, surrounding whitespace excluded."""
     out, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        s = text[start : m.end()].strip()
-        start = m.end()
-        if s:
-            out.append(s)
-    tail = text[start:].strip()
-    return out + [tail] if tail else out
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    for end in [*ends, len(text)]:
+        a, b = start, end
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+        start = end
+    return out
 
 
 def find_urls(text: str) -> list[str]:
