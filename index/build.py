@@ -175,7 +175,9 @@ def _vectors(keys, passages, embedder, previous, progress):
     if previous:
         folder = previous[1]
         old_keys = np.load(folder / "keys.npy")
-        old_vecs = DenseStore.load(folder).vectors()
+        # Keep the store alive while copying: vectors() is a view into the FAISS index's memory.
+        old_store = DenseStore.load(folder)
+        old_vecs = old_store.vectors()
         old_sent = np.load(folder / "sent_vectors.npy", mmap_mode="r")
         old_off = np.load(folder / "sent_offsets.npy")
         row = {k.tobytes(): i for i, k in enumerate(old_keys)}

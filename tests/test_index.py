@@ -92,9 +92,16 @@ def test_reindex_embeds_only_changed_sections_and_drops_deleted_articles(
         text[:body_start] + "新しい一文を加えた。" + text[body_start:], encoding="utf-8"
     )
     (articles / "fuji-climbing.md").unlink()
+    old_keys = np.load(searcher.index.folder / "keys.npy")
+    before = {bytes(k): v.copy() for k, v in zip(old_keys, searcher.index.vectors)}
     counting.encoded.clear()
     report = searcher.reindex()
 
+    # Reused embeddings are the old ones, bit for bit.
+    after = zip(np.load(searcher.index.folder / "keys.npy"), searcher.index.vectors)
+    reused = [(bytes(k), v) for k, v in after if bytes(k) in before]
+    assert len(reused) == searcher.index.size - 1
+    assert all(np.array_equal(before[k], v) for k, v in reused)
     assert report.changed == ["nara-deer.md"] and report.removed == ["fuji-climbing.md"]
     assert len(counting.encoded) == 1 and "新しい一文を加えた。" in counting.encoded[0]
     assert {h.article for h in searcher.search("富士山の山小屋は何月に開く?", k=10)}.isdisjoint(
