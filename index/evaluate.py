@@ -12,7 +12,7 @@ from pathlib import Path
 from .build import build
 from .errors import ArticlesDirError
 from .search import check_question
-from .searcher import Searcher
+from .searcher import Searcher, answers
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,17 @@ def evaluate(
         for w in dense_weights or [searcher.options.dense_weight]:
             options = replace(searcher.options, dense_weight=w)
             started = time.perf_counter()
-            ranked = []
+            ranked, answered = [], 0
             for q, v in zip(cleaned, qvecs):
-                ids = index.rank(q, v, options).ids[: max(k, 10)]
-                ranked.append([index.section_of(int(i)) for i in ids])
+                r = index.rank(q, v, options)
+                answered += answers(r, options)
+                ranked.append([index.section_of(int(i)) for i in r.ids[: max(k, 10)]])
             ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
             out[f"dense_weight={w:g}"] = dict(
-                metrics(ranked, gold), encode_ms=round(encode_ms, 1), rank_ms=round(ms, 2)
+                metrics(ranked, gold),
+                answered=round(answered / max(len(questions), 1), 4),
+                encode_ms=round(encode_ms, 1),
+                rank_ms=round(ms, 2),
             )
     out["build"] = {
         "seconds": round(report.seconds, 1),

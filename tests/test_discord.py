@@ -1,4 +1,4 @@
-"""The real bot on real discord.py against simcord's offline Discord: /ask, buttons, DMs, /reindex."""
+"""The real bot on real discord.py against simcord's offline Discord: commands, buttons, DMs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ from bot.format import NO_ANSWER, NO_MORE, THANKS, usage
 from bot.runner import run
 from bot.settings import DiscordSettings, Settings
 from index import Searcher
-from index.errors import ArticlesDirError, BuildInProgressError, IndexNotBuiltError, QuestionError
+from index.errors import (
+    ArticlesDirError,
+    BuildInProgressError,
+    IndexNotBuiltError,
+    IndexWriteError,
+    QuestionError,
+)
 
 from .conftest import make_options
 from .discord_fixtures import (
@@ -56,7 +62,10 @@ def world(simcord_env):
     guild = env.create_guild("報道")
     mods = guild.create_role("mods", permissions=discord.Permissions(manage_guild=True))
     return SimpleNamespace(
-        env=env, bot=env.bot, guild=guild, ch=guild.create_text_channel("general"),
+        env=env,
+        bot=env.bot,
+        guild=guild,
+        ch=guild.create_text_channel("general"),
         alice=guild.add_member(env.create_user("alice")),
         bob=guild.add_member(env.create_user("bob")),
         admin=guild.add_member(env.create_user("admin"), roles=[mods]),
@@ -85,7 +94,8 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     assert question["max_length"] == 300 and question["description_localizations"]["ja"]
     assert sorted(ask["contexts"]) == [0, 1, 2] and sorted(ask["integration_types"]) == [0, 1]
     assert reindex["name_localizations"]["ja"] == "再構築"
-    assert int(reindex["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+    manage_guild = discord.Permissions(manage_guild=True).value
+    assert int(reindex["default_member_permissions"]) == manage_guild
     assert world.alice.available_commands(world.ch) == ("ask",)
     assert set(world.admin.available_commands(world.ch)) == {"ask", "reindex"}
 
@@ -119,7 +129,8 @@ async def test_unsearchable_question_is_refused_privately_before_any_work(world)
 async def test_mentions_in_a_question_never_ping(world):
     r = await world.alice.slash(world.ch, "ask", question=f"@everyone {world.bob.mention} {RUSSIA}")
     assert "@everyone" not in r.response.content and world.bob.mention not in r.response.content
-    sent = [r.json for r in world.env.http_requests if r.method == "POST" and "/webhooks/" in r.path]
+    requests = world.env.http_requests
+    sent = [q.json for q in requests if q.method == "POST" and "/webhooks/" in q.path]
     assert sent and all(body["allowed_mentions"] == {"parse": []} for body in sent)
 
 
@@ -133,6 +144,16 @@ async def test_more_results_page_through_further_passages_privately(world):
     assert all(e.url.startswith("https://") and e.description for e in first.response.embeds)
     seen_by_bob = [m.content for m in world.ch.history(viewer=world.bob)]
     assert not any("他の結果" in c for c in seen_by_bob)
+
+
+async def test_more_results_say_so_when_the_coverage_runs_out(world, monkeypatch, searcher):
+    async def only_the_answer(question, k):
+        return searcher.search(question, k=5)  # nothing beyond what the answer already cites
+
+    monkeypatch.setattr(world.bot, "search", only_the_answer)
+    r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
+    more = await world.alice.click(r.response, label="他の結果")
+    assert more.ephemeral and (more.response.content, more.response.embeds) == (NO_MORE, [])
 
 
 async def test_full_text_shows_the_cited_passages_privately(world, searcher):
@@ -151,7 +172,8 @@ async def test_votes_append_feedback_lines(world, settings):
     assert up.ephemeral and up.response.content == THANKS
     path = settings.index.data_dir / "feedback.jsonl"
     lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
-    assert [(x["user_id"], x["vote"]) for x in lines] == [(world.alice.id, "up"), (world.bob.id, "down")]
+    votes = [(x["user_id"], x["vote"]) for x in lines]
+    assert votes == [(world.alice.id, "up"), (world.bob.id, "down")]
     assert lines[0]["question"] == RUSSIA and lines[0]["answer"].endswith("[1]")
     assert lines[0]["sources"][0] == MAINICHI and lines[0]["time"].startswith("20")
 
@@ -195,7 +217,9 @@ async def test_oversized_answers_fit_discord_limits_end_to_end(world, monkeypatc
     assert [e.title[:5] for e in more.response.embeds] == ["[13] ", "[14] "]
 
 
-async def test_unexpected_error_after_defer_is_one_polite_line_and_logged(world, monkeypatch, caplog):
+async def test_unexpected_error_after_defer_is_one_polite_line_and_logged(
+    world, monkeypatch, caplog
+):
     async def broken(question):
         raise RuntimeError("index file /secret/path/text.bin vanished")
 
@@ -240,13 +264,14 @@ async def test_dm_question_is_answered_in_the_dm(world):
     assert full.ephemeral and full.response.embeds[0].url == MAINICHI
 
 
-@pytest.mark.parametrize("text", ["ヘルプ", "help", "？", "x" * 301])
-async def test_dm_help_empty_or_too_long_gets_guidance(world, text):
+@pytest.mark.parametrize("text", ["ヘルプ", "help", "？", "x" * 301], ids=["ja", "en", "?", "long"])
+async def test_dm_help_or_a_too_long_question_gets_guidance(world, text):
     user = world.env.create_user("dmuser")
     await user.send_dm(text)
     reply = user.dm_channel.history()[-1]
     expected = usage(world.bot.command_mention("ask"), world.bot.user.name)
-    assert reply.content == (expected if len(text) < 300 else "質問が長すぎます（301文字、上限300文字）。")
+    too_long = "質問が長すぎます（301文字、上限300文字）。"
+    assert reply.content == (expected if len(text) < 300 else too_long)
     assert "</ask:" in expected
 
 
@@ -264,6 +289,8 @@ async def test_mention_in_a_channel_is_answered_as_a_reply(world):
     assert reply.reference.message_id == asked.id
     assert reply.content == f"**質問:** {RUSSIA}"
     assert f"]({MAINICHI})" in reply.embeds[1].description
+    await world.bob.send(world.ch, f"{world.bot.user.mention} ")  # a bare mention: how to use
+    assert world.ch.history()[-1].content.startswith("ニュース記事について質問すると")
 
 
 async def test_reindex_is_hidden_from_members(world):
@@ -276,3 +303,162 @@ async def test_reindex_granted_to_a_member_is_still_refused_at_run_time(world):
     r = await world.alice.slash(world.ch, "reindex")
     assert r.ephemeral and r.response.content == ADMIN_ONLY
     assert [type(e) for e in world.env.errors] == [app_commands.CheckFailure]
+
+
+@pytest.mark.simcord(settle_timeout=60)
+class TestReindex:
+    """/reindex on a Searcher of its own: the session index is shared and must not change."""
+
+    @pytest.fixture
+    def fresh(self, tmp_path, embedder) -> Searcher:
+        articles = copy_articles(tmp_path / "articles", "nara-deer.md")
+        return Searcher.open(make_options(tmp_path, articles), embedder=embedder)
+
+    @pytest.fixture
+    def simcord_bot(self, fresh, tmp_path) -> NewsBot:
+        return create_bot(settings=settings_for(fresh.options, tmp_path), searcher=fresh)
+
+    async def test_admin_sees_progress_then_a_summary_and_the_new_index_answers(self, world, fresh):
+        articles = fresh.options.articles_dir
+        copy_articles(articles, "shogi-titles.md")
+        (articles / "broken.md").write_text("no front matter here", encoding="utf-8")
+        r = await world.admin.slash(world.ch, "reindex")
+        assert r.ephemeral
+        edits = [q.json["content"] for q in world.env.http_requests if q.method == "PATCH"]
+        assert edits[0].startswith("⏳ 再構築中… パッセージを埋め込み中 ")  # progress, then summary
+        summary = r.response.content
+        assert edits[-1] == summary and summary.startswith("✅ 再構築が完了しました")
+        assert "追加 1件: shogi-titles.md" in summary and "スキップ 1件: broken.md（" in summary
+        assert f"記事 3件・パッセージ {fresh.info()['passages']}件" in summary
+        shogi = "将棋のタイトル戦の挑戦者はどう決まる?"
+        asked = await world.alice.slash(world.ch, "ask", question=shogi)
+        assert "](https://example.com/news/shogi-titles)" in asked.response.embeds[1].description
+
+    async def test_second_reindex_is_told_one_is_running_while_ask_keeps_answering(
+        self, world, monkeypatch
+    ):
+        real = world.bot.reindex
+
+        async def slow(**kwargs):
+            await asyncio.sleep(600)  # a long build, parked until the test moves the clock
+            return await real(**kwargs)
+
+        monkeypatch.setattr(world.bot, "reindex", slow)
+        first = await world.admin.slash(world.ch, "reindex")
+        assert first.deferred
+        second = await world.admin.slash(world.ch, "reindex")
+        assert second.ephemeral and second.response.content == BUSY
+        asked = await world.alice.slash(world.ch, "ask", question=RUSSIA)
+        assert f"]({MAINICHI})" in asked.response.embeds[1].description
+        await world.env.advance_time(600)
+        assert first.response.content.startswith("✅ 再構築が完了しました")
+        assert [type(e.original) for e in world.env.errors] == [BuildInProgressError]
+
+    async def test_failed_build_keeps_the_old_index_and_says_why_in_one_line(self, world, fresh):
+        shutil.rmtree(fresh.options.articles_dir)
+        r = await world.admin.slash(world.ch, "reindex")
+        assert r.response.content == (
+            "⚠️ 再構築できませんでした: 記事フォルダが見つからないか、読めません。"
+            " 以前の索引で回答を続けます。"
+        )
+        asked = await world.alice.slash(world.ch, "ask", question=RUSSIA)
+        assert f"]({MAINICHI})" in asked.response.embeds[1].description
+
+    @pytest.mark.parametrize(
+        ("error", "expected"),
+        [
+            (BuildInProgressError("another reindex is already running"), BUSY),
+            (OSError(28, "No space left on device", "/srv/newsbot/data/index/v-2"), "OSError"),
+        ],
+    )
+    async def test_build_errors_from_the_searcher_are_one_line_without_paths(
+        self, world, fresh, caplog, error, expected
+    ):
+        world.bot.searcher = BrokenBuild(fresh, error)
+        r = await world.admin.slash(world.ch, "reindex")
+        text = r.response.content
+        assert expected in text and "\n" not in text and "/srv" not in text
+        logged = [x for x in caplog.records if x.exc_info and x.name == "bot.errors"]
+        assert bool(logged) == isinstance(error, OSError)  # the unexpected one, with traceback
+
+    async def test_in_dms_only_owners_may_reindex(self, world):
+        bot, stranger = world.bot, world.env.create_user("stranger")
+        owner = world.env.create_user("owner")
+        bot.settings = dataclasses.replace(
+            bot.settings, discord=dataclasses.replace(bot.settings.discord, owner_ids=(owner.id,))
+        )
+        refused = await stranger.slash("reindex")
+        assert refused.ephemeral and refused.response.content == ADMIN_ONLY
+        done = await owner.slash("reindex")
+        assert "記事の追加・変更・削除はありませんでした。" in done.response.content
+        assert [type(e) for e in world.env.errors] == [app_commands.CheckFailure]
+
+
+async def test_dev_guild_gets_the_commands_without_a_global_sync(options, searcher, tmp_path):
+    dev_id = 1234567890123456789
+    settings = settings_for(options, tmp_path, dev_guild_id=dev_id)
+    bot = create_bot(settings=settings, searcher=searcher)
+    env = simcord.Env(bot)
+    guild = env.create_guild("dev", id=dev_id)  # exists before the bot starts and syncs
+    await env.start()
+    try:
+        with env.time_context():
+            puts = [r.path for r in env.http_requests if r.method == "PUT"]
+            assert puts == [f"/applications/{bot.application_id}/guilds/{dev_id}/commands"]
+            member = guild.add_member(env.create_user("dev"))
+            r = await member.slash(guild.create_text_channel("dev"), "ask", question=RUSSIA)
+            assert f"]({MAINICHI})" in r.response.embeds[1].description
+    finally:
+        await env.shutdown()
+    env.raise_errors()
+
+
+def test_create_bot_wires_dependencies_without_privileged_intents(settings, searcher, monkeypatch):
+    opened = []
+    monkeypatch.setattr(Searcher, "open", lambda options: opened.append(options) or searcher)
+    bot = create_bot(settings=settings)
+    assert opened == [settings.index] and bot.searcher is searcher and bot.settings is settings
+    assert not (bot.intents.message_content or bot.intents.members or bot.intents.presences)
+    assert bot.intents.dm_messages and bot.intents.guild_messages
+    assert bot.allowed_mentions.to_dict() == {"parse": []}
+    assert not bot.is_ready() and bot.user is None
+
+
+def test_run_without_a_token_fails_in_one_line(capsys, monkeypatch):
+    monkeypatch.setattr("bot.client.create_bot", lambda settings: pytest.fail("must not start"))
+    assert run(Settings(token=None)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsbot: error: DISCORD_TOKEN is not set") and err.count("\n") == 1
+
+
+def test_run_with_a_rejected_token_fails_in_one_line_without_the_token(capsys, caplog, monkeypatch):
+    class Rejected:
+        def run(self, token, log_handler):
+            assert log_handler is None  # logging is configured once, by the runner
+            raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.setattr("bot.client.create_bot", lambda settings: Rejected())
+    assert run(Settings(token="sekrit.token.value")) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith("newsbot: error: Discord rejected the token")
+    assert out.err.count("\n") == 1
+    assert "sekrit" not in out.err + out.out + caplog.text
+    assert logging.getLogger("discord.http").level == logging.WARNING
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (QuestionError("質問が空です。"), "質問が空です。"),
+        (app_commands.CommandOnCooldown(app_commands.Cooldown(1, 30), 12.2), "（あと13秒）"),
+        (app_commands.MissingPermissions(["manage_guild"]), ADMIN_ONLY),
+        (BuildInProgressError("busy"), BUSY),
+        (ArticlesDirError("articles folder not found: /srv/x"), "記事フォルダが見つからないか"),
+        (IndexNotBuiltError("the index is not loaded; run 'newsbot index'"), "/reindex を依頼"),
+        (IndexWriteError("cannot write the new index in /srv/i (No space)"), "保存できません"),
+        (KeyError("/etc/passwd"), GENERIC),
+    ],
+)
+def test_errors_map_to_short_japanese_replies_without_paths(error, expected):
+    text = user_message(error)
+    assert expected in text and "/srv" not in text and "/etc" not in text and "\n" not in text

@@ -27,7 +27,9 @@ def russia(searcher) -> Answer:
 
 
 def hit(text: str = "本文です。", sources=(MAINICHI,), **kw) -> Hit:
-    fields = dict(article="a.md", title="見出し", section="節", outlet="毎日新聞", published="2025-03-19")
+    fields = dict(
+        article="a.md", title="見出し", section="節", outlet="毎日新聞", published="2025-03-19"
+    )
     return Hit(text=text, sources=tuple(sources), score=1.0, **{**fields, **kw})
 
 
@@ -36,7 +38,7 @@ def hit(text: str = "本文です。", sources=(MAINICHI,), **kw) -> Hit:
     [
         ("短い文。", 10, "短い文。"),
         ("一文目です。二文目です。三文目はとても長い文章です。", 16, "一文目です。二文目です。…"),
-        ("停戦を求めた。[1] 圧力はない。[2] さらに続く長い長い文章", 22, "停戦を求めた。[1] 圧力はない。[2]…"),
+        ("停戦した。[1] 圧力はない。[2] 続く長い長い文章", 20, "停戦した。[1] 圧力はない。[2]…"),
         ("句点のないとても長い文章がずっと続いていく", 10, "句点のないとても長…"),
         ("Version 3.5 is out. More text follows here", 24, "Version 3.5 is out.…"),
     ],
@@ -119,8 +121,13 @@ def test_unlinkable_sources_are_plain_text():
 
 def test_report_summary_lists_changes_and_skips_in_japanese():
     report = BuildReport(
-        added=["new_one.md"], removed=["old.md"], skipped=[("broken.md", "no front matter")],
-        articles=3, passages=25, embedded=8, seconds=1.25,
+        added=["new_one.md"],
+        removed=["old.md"],
+        skipped=[("broken.md", "no front matter")],
+        articles=3,
+        passages=25,
+        embedded=8,
+        seconds=1.25,
     )
     text = report_summary(report)
     assert text.startswith("✅ 再構築が完了しました（1.2秒）")
