@@ -12,8 +12,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index import check_question
 from index.errors import QuestionError
-from index.search import check_question
 
 from . import errors
 from .cooldown import UserCooldown

@@ -7,9 +7,18 @@ import logging
 
 from .errors import NewsbotError
 from .options import IndexOptions
+from .search import check_question
 from .searcher import Searcher
 from .types import Answer, BuildReport, Hit
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["Answer", "BuildReport", "Hit", "IndexOptions", "NewsbotError", "Searcher"]
+__all__ = [
+    "Answer",
+    "BuildReport",
+    "Hit",
+    "IndexOptions",
+    "NewsbotError",
+    "Searcher",
+    "check_question",
+]
