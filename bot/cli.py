@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from index import Answer, BuildReport, NewsbotError, Searcher
+from index.errors import QuestionError
 
 from .settings import Settings, load_settings
 
@@ -24,11 +25,27 @@ def main(argv: list[str] | None = None) -> int:
         _setup_logging(settings, args.verbose)
         return args.func(args, settings)
     except NewsbotError as e:
-        print(f"newsbot: error: {e}", file=sys.stderr)
+        print(f"newsbot: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, permissions, a closed pipe: the system's words suffice
+        print(f"newsbot: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("newsbot: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug: one line by default, the traceback with -v
+        if args.verbose:
+            log.exception("Unexpected error")
+        print(
+            f"newsbot: internal error: {type(e).__name__}: {_one_line(e)} "
+            "(run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,6 +122,9 @@ def cmd_ask(args, settings: Settings) -> int:
         # Check every question before the model loads: a typo should not cost seconds.
         from index.search import check_question
 
+        # Bytes that are not UTF-8 reach argv as lone surrogates, which the tokenizer rejects.
+        if any("\ud800" <= c <= "\udfff" for c in q):
+            raise QuestionError("質問に UTF-8 として読めない文字があります。")
         check_question(q, settings.index)
     searcher = Searcher.open(settings.index)
     for answer in searcher.batch_ask(questions, args.k):

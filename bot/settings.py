@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -13,6 +14,27 @@ from index import IndexOptions
 from index.errors import NewsbotError
 
 DEFAULT_FILE = Path("config/settings.toml")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Counts that must be 1 or more (other whole numbers must be 0 or more).
+POSITIVE = {
+    "index.max_passage_chars",
+    "index.candidates",
+    "index.top_k",
+    "index.evidence_passages",
+    "index.answer_sentences",
+    "index.batch_size",
+    "index.flat_max",
+    "index.max_article_bytes",
+    "index.max_question_chars",
+    "discord.cooldown_rate",
+    "discord.max_question_chars",
+    "discord.page_size",
+}
+# Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
+UNIT = {"index.dense_weight", "index.min_confidence", "index.min_lexical"}
+SIGNED = {"index.min_margin"}  # a margin may be negative
+# Discord refuses a string option longer than this.
+MAX_OPTION_CHARS = 6000
 
 
 class SettingsError(NewsbotError):
@@ -64,9 +86,11 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     log_level = data.pop("log_level", "INFO")
     if data:
-        raise SettingsError(f"unknown setting {sorted(data)[0]!r} in {path}")
-    if not isinstance(log_level, str):
-        raise SettingsError("setting 'log_level' must be text like \"INFO\"")
+        raise _unknown(sorted(data)[0], f"in {path}")
+    if not isinstance(log_level, str) or log_level.upper() not in LOG_LEVELS:
+        raise SettingsError(
+            f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
+        )
     _check_model(index)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
@@ -82,10 +106,19 @@ def _section(cls, values, name: str, base: Path):
     kwargs = {}
     for key, value in values.items():
         if key not in fields:
-            known = ", ".join(sorted(fields))
-            raise SettingsError(f"unknown setting '{name}.{key}' (known: {known})")
+            raise _unknown(f"{name}.{key}", f"(known: {', '.join(sorted(fields))})")
         kwargs[key] = _coerce(f"{name}.{key}", getattr(defaults, key), value, base)
     return cls(**kwargs)
+
+
+def _unknown(name: str, where: str) -> SettingsError:
+    # The value is never echoed: a misplaced secret must not end up in a log or a terminal.
+    if "token" in name.lower():
+        return SettingsError(
+            f"setting '{name}' is not read from the settings file; "
+            "the Discord token comes only from the DISCORD_TOKEN environment variable"
+        )
+    return SettingsError(f"unknown setting '{name}' {where}")
 
 
 def _coerce(name: str, default, value, base: Path):
@@ -107,11 +140,44 @@ def _coerce(name: str, default, value, base: Path):
         ok = isinstance(value, str)
     if not ok:
         want = type(default).__name__ if default is not None else "str"
+        if isinstance(default, Path) or name.endswith("_dir"):
+            want = "a folder path (non-empty text)"
         raise SettingsError(f"setting '{name}' must be {want}, not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_range(name, value)
     return value
 
 
+def _check_range(name: str, value: int | float) -> None:
+    """Reject values of the right type that cannot work (TOML also allows nan and inf)."""
+    if name in SIGNED:
+        ok, want = math.isfinite(value), "a finite number"
+    elif name in UNIT:
+        ok, want = 0 <= value <= 1, "between 0 and 1"
+    elif name == "discord.max_question_chars":
+        ok, want = 1 <= value <= MAX_OPTION_CHARS, f"between 1 and {MAX_OPTION_CHARS}"
+    elif name in POSITIVE:
+        ok, want = 1 <= value < math.inf, "1 or more"
+    else:
+        ok, want = 0 <= value < math.inf, "0 or more"
+    if not ok:
+        raise SettingsError(f"setting '{name}' must be {want}, not {value!r}")
+
+
 def _check_model(index: IndexOptions) -> None:
+    """Catch a bad model path here, with the setting's name, not after seconds of loading."""
     model = index.model
-    if model.startswith((".", "/", "~")) and not Path(model).expanduser().exists():
+    if not model.strip():
+        raise SettingsError("setting 'index.model' is empty; use a model name or folder")
+    if model == IndexOptions().model:
+        return
+    path = Path(model).expanduser()
+    # The same test as index.embedder.resolve_model: a path, or a name that exists as one.
+    if not (path.exists() or model.startswith((".", "/", "~"))):
+        return
+    if not path.exists():
         raise SettingsError(f"setting 'index.model': no such folder {model!r}")
+    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise SettingsError(
+            f"setting 'index.model': {model!r} is not a sentence-transformers model folder"
+        )

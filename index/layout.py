@@ -163,7 +163,9 @@ def _fsync(path: Path) -> None:
 
 
 def write_error(root: Path, error: OSError) -> IndexWriteError:
-    """The domain error for a failed write; the message names no path (it may reach users)."""
-    log.error("Cannot write the index in %s: %s", root, error)
-    reason = error.strerror or type(error).__name__
-    return IndexWriteError(f"cannot write the new index ({reason}); the previous index stays live")
+    """The domain error for a failed write (the Discord layer shows its own words, not these)."""
+    # numpy reports a short write without an errno ("N requested and M written").
+    reason = error.strerror or f"short write: {error}"
+    return IndexWriteError(
+        f"cannot write the new index in {root} ({reason}); the previous index stays live"
+    )
