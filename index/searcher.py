@@ -60,13 +60,15 @@ class Searcher:
     def load(self) -> Index:
         """(Re)load the version CURRENT points to and make it live."""
         index = Index.load(layout.current_version(self.root))
-        if (
-            index.manifest.get("model") != self.embedder.name
-            or index.dense.dim != self.embedder.dim
-        ):
+        if index.manifest.get("model") != self.embedder.name:
             raise IndexCorruptError(
                 f"index was built with model {index.manifest.get('model')!r}, "
                 f"settings say {self.embedder.name!r}"
+            )
+        if {index.manifest.get("dim"), index.dense.dim} != {self.embedder.dim}:
+            raise IndexCorruptError(
+                f"index vectors have dimension {index.dense.dim} (manifest: "
+                f"{index.manifest.get('dim')}), the model has {self.embedder.dim}"
             )
         self._index = index  # one reference assignment: queries see old or new, never a mix
         log.info("Loaded index %s: %d passages", index.folder.name, index.size)

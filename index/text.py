@@ -53,11 +53,16 @@ def find_urls(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for m in URL_RE.finditer(text):
         url = m.group(0)
-        # Markdown wraps links in (...) or <...>; a balanced ')' belongs to the URL.
-        while url and url[-1] in _URL_TRAIL:
-            if url[-1] == ")" and url.count("(") >= url.count(")"):
-                break
-            url = url[:-1]
+        # Markdown wraps links in (...) or <...>; a balanced ')' belongs to the URL. Counting
+        # once and moving an end index keeps a run of thousands of ')' linear.
+        end, opened, closed = len(url), url.count("("), url.count(")")
+        while end and url[end - 1] in _URL_TRAIL:
+            if url[end - 1] == ")":
+                if opened >= closed:
+                    break
+                closed -= 1
+            end -= 1
+        url = url[:end]
         if len(url) > len("https://"):
             seen.setdefault(url, None)
     return list(seen)

@@ -449,11 +449,6 @@ def test_index_from_a_model_of_another_dimension_is_rebuilt(live, embedder):
     assert [h.article for h in again.search(QUESTIONS[0])][:1] == [before[0][0][0]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Index.load / Searcher.load compare the model name and the vectors' dimension, but "
-    "not manifest['dim'] with the stored vectors (index/search.py, see the issue 6 report)",
-)
 def test_manifest_claiming_another_dimension_is_detected(copied, embedder):
     options, _ = copied
     edit_manifest(lambda m: {**m, "dim": 768})(layout.current_version(options.index_dir))

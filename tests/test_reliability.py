@@ -166,12 +166,6 @@ def test_odd_question_is_answered_from_the_coverage_only(searcher, options, ques
         assert echoed not in reply
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="index.search.check_question lets lone surrogates through and the tokenizer "
-    "raises TypeError; they should be refused with QuestionError (see the issue 6 report)",
-)
 def test_question_with_a_lone_surrogate_is_refused_cleanly(searcher):
     """JSON (Discord) can carry "\\ud800"; it must become a QuestionError, not a TypeError."""
     try:
