@@ -9,8 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from index import Answer, BuildReport, NewsbotError, Searcher
-from index.errors import QuestionError
+from index import Answer, BuildReport, NewsbotError, Searcher, check_question
 
 from .settings import Settings, load_settings
 
@@ -22,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        _setup_logging(settings, args.verbose)
+        _setup_logging(settings, args.verbose, quiet=args.command in ("ask", "eval", "info"))
         return args.func(args, settings)
     except NewsbotError as e:
         print(f"newsbot: error: {_one_line(e)}", file=sys.stderr)
@@ -104,7 +103,8 @@ def _weights(value: str) -> list[float]:
     return weights
 
 
-def _setup_logging(settings: Settings, verbose: bool) -> None:
+def _setup_logging(settings: Settings, verbose: bool, quiet: bool) -> None:
+    """Configure logging once for the process; `newsbot run` keeps it (see runner)."""
     level = logging.DEBUG if verbose else getattr(logging, settings.log_level, logging.INFO)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -112,19 +112,16 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
     # Library chatter drowns the answers; operators can ask for it with -v.
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose:
+    if quiet and not verbose:
+        # Answers on stdout should not be interleaved with the index's progress notes.
         logging.getLogger("index").setLevel(max(level, logging.WARNING))
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    questions = [q for q in args.questions]
+    questions = list(args.questions)
     for q in questions:
         # Check every question before the model loads: a typo should not cost seconds.
-        from index.search import check_question
-
-        # Bytes that are not UTF-8 reach argv as lone surrogates, which the tokenizer rejects.
-        if any("\ud800" <= c <= "\udfff" for c in q):
-            raise QuestionError("質問に UTF-8 として読めない文字があります。")
+        # (Bytes that are not UTF-8 reach argv as lone surrogates; this refuses them too.)
         check_question(q, settings.index)
     searcher = Searcher.open(settings.index)
     for answer in searcher.batch_ask(questions, args.k):

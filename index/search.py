@@ -146,7 +146,7 @@ def check_question(question: str, options: IndexOptions) -> str:
     try:
         question.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate can arrive in JSON and breaks the tokenizer
-        raise QuestionError("質問に読み取れない文字が含まれています。") from None
+        raise QuestionError("質問に UTF-8 として読めない文字が含まれています。") from None
     if len(question) > options.max_question_chars:
         raise QuestionError(
             f"質問が長すぎます（{len(question)}文字、上限{options.max_question_chars}文字）。"
