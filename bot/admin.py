@@ -68,6 +68,23 @@ class Progress:
             await asyncio.wrap_future(self._pending)
 
 
+async def finish(interaction: discord.Interaction, text: str) -> None:
+    """Put the outcome in the admin's reply; if that message cannot be edited, send it anew.
+
+    The reply is ephemeral, so the admin may have dismissed it (10008 Unknown Message) while
+    the build ran. An edit is safe to repeat, a new message is not: one attempt each.
+    """
+    try:
+        await interaction.edit_original_response(content=text)
+        return
+    except discord.HTTPException as e:
+        log.warning("Cannot show the reindex outcome in its reply: %s", e)
+    try:
+        await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException as e:
+        log.error("Cannot tell the admin the reindex outcome (%s): %s", e, text)
+
+
 class Admin(commands.Cog):
     """Index maintenance for server managers and the bot's owners."""
 
@@ -93,11 +110,11 @@ class Admin(commands.Cog):
             try:
                 report = await self.bot.reindex(rebuild=rebuild, progress=progress)
             except Exception as e:  # the old index is still live; tell the admin in one line
-                await progress.flush()
-                await interaction.edit_original_response(content=errors.build_failure(e))
-                return
+                text = errors.build_failure(e)
+            else:
+                text = report_summary(report)
             await progress.flush()
-            await interaction.edit_original_response(content=report_summary(report))
+            await finish(interaction, text)
 
 
 async def setup(bot: NewsBot) -> None:

@@ -105,9 +105,18 @@ class Ask(commands.Cog):
             await self._reply(message, content=errors.user_message(e, "message"))
             return
         view = AnswerView(answer, self.bot.settings.discord.page_size)
-        view.message = await self._reply(message, **answer_reply(answer).kwargs(), view=view)
-        if view.message is None:
+        reference = message.to_reference(fail_if_not_exists=False)
+        try:
+            view.message = await message.channel.send(
+                reference=reference, **answer_reply(answer).kwargs(), view=view
+            )
+        except discord.HTTPException as e:
             view.stop()
+            log.warning("Cannot send an answer in channel %s: %s", message.channel.id, e)
+            # Discord refused it, so nothing was posted: say so in a plain line. A 5xx, which
+            # discord.py has already retried, may have posted it after all: no second reply.
+            if e.status < 500:
+                await self._reply(message, content=errors.SEND_FAILED)
 
     async def _reply(self, message: discord.Message, **kwargs) -> discord.Message | None:
         # A reply ties the answer to its question; it must not fail if the question was deleted.

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 GENERIC = "エラーが発生しました。しばらくしてからもう一度お試しください。"
 ADMIN_ONLY = "このコマンドは管理者だけが使えます。"
 BUSY = "再構築はすでに実行中です。"
+SEND_FAILED = "返信を送れませんでした。しばらくしてからもう一度お試しください。"
 # Checked in order: the first matching class gives the reply. Core messages are not shown
 # because some carry file-system paths.
 _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
@@ -51,6 +52,10 @@ def user_message(error: BaseException, where: str = "bot") -> str:
         return cooldown_message(error.retry_after)
     if isinstance(error, app_commands.CheckFailure):
         return ADMIN_ONLY
+    if isinstance(error, discord.HTTPException):
+        # Discord refused or failed a reply: its status and code say which, no traceback needed.
+        log.warning("%s: Discord error while replying: %s", where, error)
+        return SEND_FAILED
     for cls, text in _MESSAGES:
         if isinstance(error, cls):
             log.warning("%s: %s: %s", where, type(error).__name__, error)
@@ -74,17 +79,56 @@ def build_failure(error: BaseException) -> str:
 async def handle(interaction: discord.Interaction, error: BaseException) -> None:
     """Reply to a failed command or button, whatever state the interaction is in."""
     where = interaction.command.qualified_name if interaction.command else "component"
-    await send(interaction, user_message(error, where))
+    await send(interaction, user_message(error, where), maybe_sent=_maybe_sent(error))
 
 
-async def send(interaction: discord.Interaction, text: str) -> None:
-    """Send text ephemerally, before or after the interaction was deferred or answered."""
+def _maybe_sent(error: BaseException) -> bool:
+    """Whether a reply that seemed to fail may have reached Discord all the same.
+
+    A 5xx can come after Discord stored the reply (discord.py retries it, and its retry then
+    meets 40060 "already acknowledged"); a 4xx means Discord refused it.
+    """
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    return isinstance(error, discord.HTTPException) and (error.status >= 500 or error.code == 40060)
+
+
+async def send(interaction: discord.Interaction, text: str, *, maybe_sent: bool = False) -> None:
+    """Send text ephemerally, before or after the interaction was deferred or answered.
+
+    An interaction gets one reply: once it has one, an error is only logged. When the bot
+    cannot know (maybe_sent, or a "thinking…" message a failed send may have filled), it asks
+    Discord rather than risk a second reply or a second acknowledgement (40060).
+    """
+    response = interaction.response
     try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(text, ephemeral=True)
+        if response.type is discord.InteractionResponseType.channel_message:
+            state = "sent"
+        elif response.type is discord.InteractionResponseType.deferred_channel_message:
+            state = await _reply_state(interaction)
+        elif not response.is_done():
+            state = await _reply_state(interaction) if maybe_sent else "none"
+        else:
+            state = "thinking"  # a deferred update: a followup is the one reply
+        if state == "sent":
+            log.info("Interaction %s already has its reply; not sending: %s", interaction.id, text)
+        elif state == "none" or (state == "unknown" and not response.is_done()):
+            await response.send_message(text, ephemeral=True)
         else:
             # After a public defer this fills the "thinking…" message, which Discord keeps
             # public: visibility is fixed when deferring. Checks that can fail run before it.
             await interaction.followup.send(text, ephemeral=True)
     except discord.HTTPException as e:
         log.warning("Cannot send an error reply: %s", e)
+
+
+async def _reply_state(interaction: discord.Interaction) -> str:
+    """What Discord shows for the interaction: "none", "thinking", "sent" or "unknown"."""
+    try:
+        original = await interaction.original_response()
+    except discord.NotFound:
+        return "none"
+    except discord.HTTPException as e:
+        log.warning("Cannot read the reply of interaction %s: %s", interaction.id, e)
+        return "unknown"  # rather a rare second line than a "thinking…" that never ends
+    return "thinking" if original.flags.loading else "sent"

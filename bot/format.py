@@ -35,6 +35,9 @@ ANSWER_FOOTER = "回答は記事の文章をそのまま引用しています。
 # Room kept for the sources embed so a long answer never crowds the links out.
 SOURCES_ROOM = 1800
 EXCERPT = 500
+# Control characters (line breaks and tabs become spaces first) and bidi embeddings/overrides.
+_UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BARE_LINK = re.compile(r"(?<!<)(https?://[^\s<>()]+)")
 # A sentence ends at 。！？!? (or a period before a space) and keeps its citation markers.
 _SENTENCE_END = re.compile(r"(?:[。！？!?]|\.(?=\s|$))(?:\[\d+\])*")
 
@@ -65,9 +68,12 @@ def clip(text: str, limit: int) -> str:
 
 
 def echo(question: str) -> str:
-    """The user's question as safe message text: mentions and Markdown are shown, never acted on."""
-    q = " ".join(question.split())
+    """The user's question as safe message text: mentions, Markdown and links are shown, never
+    acted on; control characters and the bidi overrides that make text read backwards go."""
+    q = " ".join(_UNSEEN.sub("", " ".join(question.split())).split())
     q = discord.utils.escape_mentions(discord.utils.escape_markdown(q))
+    # <link> shows a link without Discord's preview of it under the bot's name.
+    q = _BARE_LINK.sub(r"<\1>", q)
     return clip(f"**質問:** {q}", CONTENT)
 
 

@@ -39,13 +39,15 @@ class AnswerView(discord.ui.View):
     @discord.ui.button(label="他の結果", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button):
         start = self._next.get(interaction.user.id, len(self.answer.hits) + 1)
+        # Claim the page before any await: a double click is two interactions handled at
+        # once, and the second must get the next page, not the same one again.
+        self._next[interaction.user.id] = start + self.page_size
         await interaction.response.defer(ephemeral=True, thinking=True)
         hits = await interaction.client.search(self.answer.question, start - 1 + self.page_size)
         page = hits[start - 1 : start - 1 + self.page_size]
         if not page:
             await interaction.followup.send(NO_MORE, ephemeral=True)
             return
-        self._next[interaction.user.id] = start + len(page)
         note = f"**他の結果**（{start}〜{start + len(page) - 1}件目）"
         reply = passages_reply(page, start, note=note)
         await interaction.followup.send(**reply.kwargs(), ephemeral=True)

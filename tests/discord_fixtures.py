@@ -76,3 +76,47 @@ class BrokenBuild:
 
     def __getattr__(self, name):
         return getattr(self._searcher, name)
+
+
+class QuickBuild:
+    """A Searcher whose reindex reports progress once and succeeds at once, counting builds."""
+
+    def __init__(self, searcher):
+        self._searcher = searcher
+        self.builds = 0
+
+    def reindex(self, rebuild: bool = False, progress=None) -> BuildReport:
+        self.builds += 1
+        if progress:
+            progress("embed", 1, 2)
+        return BuildReport(added=["new.md"], articles=3, passages=30, embedded=5, seconds=0.1)
+
+    def __getattr__(self, name):
+        return getattr(self._searcher, name)
+
+
+def lose_response(monkeypatch, method: str, template: str, times: int = 1) -> None:
+    """Discord applies the request, but the bot gets a 500: a response lost on its way back.
+
+    simcord's `inject_error` fails a request before Discord acts on it; a duplicate reply comes
+    from the other case. This wraps the handler of one route in simcord's route table (3.2.1),
+    e.g. ("POST", "/webhooks/{webhook_id}/{token}") for interaction followups.
+    """
+    from simcord.backend.errors import BackendError
+    from simcord.http import router
+
+    segments = template.strip("/").split("/")
+    routes = list(router._ROUTES[method])
+    (i,) = [n for n, (t, _) in enumerate(routes) if t == segments]
+    real = routes[i][1]
+    left = [times]
+
+    def lossy(ctx):
+        result = real(ctx)
+        if left[0] > 0:
+            left[0] -= 1
+            raise BackendError(500, 0, "response lost after the request was applied (test)")
+        return result
+
+    routes[i] = (segments, lossy)
+    monkeypatch.setitem(router._ROUTES, method, routes)
