@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+# Up to this many texts are encoded on one thread (see _threads_for).
+_FEW = 8
 
 
 def resolve_model(model: str, cache_dir: Path) -> Path | str:
@@ -112,13 +115,14 @@ class Embedder:
         evidence for free, instead of encoding every sentence a second time.
         """
         prompt = self.passage_prompt or ""
-        outputs = self.model.encode(
-            list(texts),
-            prompt=prompt or None,
-            batch_size=self.batch_size,
-            output_value=None,
-            show_progress_bar=False,
-        )
+        with _threads_for(len(texts)):
+            outputs = self.model.encode(
+                list(texts),
+                prompt=prompt or None,
+                batch_size=self.batch_size,
+                output_value=None,
+                show_progress_bar=False,
+            )
         enc = self.model.tokenizer(
             [prompt + t for t in texts],
             return_offsets_mapping=True,
@@ -146,15 +150,36 @@ class Embedder:
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model.encode(
-            list(texts),
-            prompt=prompt or None,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with _threads_for(len(texts)):
+            vecs = self.model.encode(
+                list(texts),
+                prompt=prompt or None,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+@contextmanager
+def _threads_for(texts: int):
+    """Encode a few texts (a question, an edited passage) on this thread alone."""
+    # Their matrix products are small: splitting them across cores saves little, and on shared
+    # cores a descheduled worker stalls every one. On 2 shared cores a question took 200-480 ms
+    # on torch's 2 threads and 27-40 ms on one (benchmarks/README.md). Batches keep all threads.
+    import torch
+
+    before = torch.get_num_threads()
+    if texts > _FEW or before == 1:
+        yield
+        return
+    # Per calling thread under OpenMP: concurrent encodes in other threads keep their count.
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _load(cls, model: str, source: Path | str):

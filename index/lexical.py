@@ -127,20 +127,19 @@ class Lexical:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the k best scores: the set np.argpartition(-scores, k - 1)[:k] picks, found faster.
-
-    The k-th best block maximum bounds the k-th best score from below, so a cheap pass leaves a
-    few candidates to partition. When equal scores straddle the k-th place, which of them
-    argpartition keeps is its own business: then it is asked on the whole array.
-    """
-    n, block = len(scores), 16
+    """Ids of the k best scores: the set np.argpartition(-scores, k - 1)[:k] picks, found faster."""
+    n, groups = len(scores), 16
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     if k >= n:
         return np.arange(n)
-    if n >= 8 * k * block:
-        maxes = scores[: n - n % block].reshape(-1, block).max(axis=1)
-        floor = np.partition(maxes, len(maxes) - k)[len(maxes) - k]
+    if n >= 8 * k * groups:
+        # Each of k groups holds a score at least `floor`, so the k best are all >= floor: one
+        # pass leaves a few candidates to partition. Groups are strided (row i of 16 rows of
+        # n // 16 scores) so that taking their maxima is one vectorized elementwise maximum.
+        width = n // groups
+        maxes = scores[: width * groups].reshape(groups, width).max(axis=0)
+        floor = np.partition(maxes, width - k)[width - k]
         cand = np.flatnonzero(scores >= floor)
         if len(cand) <= n // 8:
             vals = scores[cand]
@@ -148,6 +147,8 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
             chosen = vals >= kth
             if int(chosen.sum()) == k:
                 return cand[chosen]
+    # Equal scores straddle the k-th place (or no cheap cut): which of them argpartition keeps
+    # is its own business, so it is asked on the whole array, as before.
     return np.argpartition(-scores, k - 1)[:k]
 
 

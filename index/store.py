@@ -15,6 +15,9 @@ FILE = "dense.faiss"
 # Read the stored vectors in place through mmap instead of copying them: loading takes no time
 # and no private memory (pages are shared with the OS cache). Older faiss lacks the flag.
 _MMAP = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
+# HNSW breadth at search time. At 1M synthetic passages recall@10 against exact search was
+# 0.936 at 96 (0.29 ms), 0.959 at 256 (0.56 ms): small change next to a 30 ms query encode.
+EF_SEARCH = 256
 
 
 class DenseStore:
@@ -45,14 +48,25 @@ class DenseStore:
         else:
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = 96
+            index.hnsw.efSearch = EF_SEARCH
         index.add(vectors)
         return cls(index)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) per query; ids are -1 where fewer than k exist."""
         k = max(1, min(k, self.size))
-        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if len(queries) > 1:
+            return self.index.search(queries, k)
+        # One query gains nothing from OpenMP's team but pays its wake-up and barrier, which on
+        # shared cores cost 45 ms against 7 for the search itself (50k flat). The setting is
+        # per calling thread.
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.index.search(queries, k)
+        finally:
+            faiss.omp_set_num_threads(before)
 
     def vectors(self) -> np.ndarray:
         """A zero-copy, read-only (n × dim) view of the stored vectors, for exact rescoring."""
@@ -75,4 +89,7 @@ class DenseStore:
 
     @classmethod
     def load(cls, folder: Path) -> DenseStore:
-        return cls(faiss.read_index(str(folder / FILE), _MMAP))
+        index = faiss.read_index(str(folder / FILE), _MMAP)
+        if isinstance(index, faiss.IndexHNSW):
+            index.hnsw.efSearch = EF_SEARCH  # also for indexes written with another value
+        return cls(index)
