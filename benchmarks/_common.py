@@ -118,8 +118,12 @@ def options(**overrides) -> IndexOptions:
 def real_embedder(opts: IndexOptions | None = None) -> Embedder:
     opts = opts or options()
     return Embedder(
-        opts.model, opts.model_cache, opts.batch_size, opts.threads,
-        opts.query_prompt, opts.passage_prompt,
+        opts.model,
+        opts.model_cache,
+        opts.batch_size,
+        opts.threads,
+        opts.query_prompt,
+        opts.passage_prompt,
     )
 
 

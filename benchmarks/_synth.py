@@ -194,7 +194,8 @@ def scale_root(n: int, real: Embedder, seed: int = 0) -> Path:
     _replicate_passages(base, folder, n, n0, copies)
     manifest["articles"] = {
         f"{name}#{c}" if c else name: meta
-        for c in range(copies) for name, meta in manifest["articles"].items()
+        for c in range(copies)
+        for name, meta in manifest["articles"].items()
     }
     manifest["passages"] = n
     for key in ("files", "format"):
@@ -252,7 +253,8 @@ def _replicate_passages(base: Path, folder: Path, n: int, n0: int, copies: int) 
     np.save(folder / "passage_section.npy", (owner0[rows] + copy * len(sections0)).astype(np.int32))
     sections = [
         dict(s, article=f"{s['article']}#{c}" if c else s["article"])
-        for c in range(int(copy[-1]) + 1) for s in sections0
+        for c in range(int(copy[-1]) + 1)
+        for s in sections0
     ]
     sections = sections[: int(owner0[rows[-1]] + copy[-1] * len(sections0)) + 1]  # used ones
     (folder / "sections.json").write_text(json.dumps(sections, ensure_ascii=False))

@@ -35,8 +35,12 @@ def main() -> None:
     def raw() -> float:
         started = time.perf_counter()
         model.encode(
-            texts, prompt=prompt, batch_size=args.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            texts,
+            prompt=prompt,
+            batch_size=args.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return len(texts) / (time.perf_counter() - started)
 

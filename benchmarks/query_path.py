@@ -74,7 +74,10 @@ def main() -> None:
         # The fastest way found to run both here: one thread each (see benchmarks/README.md).
         with one_thread():
             v = model.encode(
-                [q], prompt=prompt, normalize_embeddings=True, convert_to_numpy=True,
+                [q],
+                prompt=prompt,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
                 show_progress_bar=False,
             )
             flat.search(np.ascontiguousarray(v, dtype=np.float32), opts.candidates)

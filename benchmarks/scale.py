@@ -125,20 +125,35 @@ def plot(results: list[dict], path: Path) -> None:
 
     n = [r["passages"] for r in results]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, label in (("rank_ms", "rank (dense + BM25 + fusion)"), ("dense_ms", "dense search"),
-                       ("lexical_ms", "BM25 scores + top-k")):
+    for key, label in (
+        ("rank_ms", "rank (dense + BM25 + fusion)"),
+        ("dense_ms", "dense search"),
+        ("lexical_ms", "BM25 scores + top-k"),
+    ):
         left.plot(n, [r[key] for r in results], marker="o", label=label)
     for r in results:
-        left.annotate(r["dense_index"], (r["passages"], r["dense_ms"]), fontsize=8,
-                      textcoords="offset points", xytext=(4, -10))
-    left.set(xscale="log", yscale="log", xlabel="passages", ylabel="ms per query (median)",
-             title="Query latency (query already encoded)")
-    memory = (("index_mb", "index on disk"), ("rss_after_queries_mb", "RSS (index, queried)"),
-              ("rss_after_load_mb", "RSS after load"))
+        left.annotate(
+            r["dense_index"],
+            (r["passages"], r["dense_ms"]),
+            fontsize=8,
+            textcoords="offset points",
+            xytext=(4, -10),
+        )
+    left.set(
+        xscale="log",
+        yscale="log",
+        xlabel="passages",
+        ylabel="ms per query (median)",
+        title="Query latency (query already encoded)",
+    )
+    memory = (
+        ("index_mb", "index on disk"),
+        ("rss_after_queries_mb", "RSS (index, queried)"),
+        ("rss_after_load_mb", "RSS after load"),
+    )
     for key, label in memory:
         right.plot(n, [max(r[key], 0.1) for r in results], marker="o", label=label)
-    right.set(xscale="log", yscale="log", xlabel="passages", ylabel="MiB",
-              title="Memory")
+    right.set(xscale="log", yscale="log", xlabel="passages", ylabel="MiB", title="Memory")
     for ax in (left, right):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -169,13 +184,24 @@ def main() -> None:
     del embedder
     results = []
     for n in sizes:
-        cmd = [sys.executable, __file__, "--child", str(n), "--runs", str(args.runs),
-               "--questions", str(args.questions)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            str(n),
+            "--runs",
+            str(args.runs),
+            "--questions",
+            str(args.questions),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     plot(results, args.png)
-    emit("scale", {"questions": args.questions, "runs": args.runs, "sizes": results,
-                   "png": str(args.png)}, args.json)
+    emit(
+        "scale",
+        {"questions": args.questions, "runs": args.runs, "sizes": results, "png": str(args.png)},
+        args.json,
+    )
 
 
 def argparse_hidden() -> str:

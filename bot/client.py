@@ -68,8 +68,11 @@ class NewsBot(commands.Bot):
         info = self.searcher.info()
         log.info(
             "Ready as %s (%s) in %d guilds; index %s with %d passages",
-            self.user, self.user.id if self.user else "?", len(self.guilds),
-            info.get("version"), info.get("passages", 0),
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            info.get("version"),
+            info.get("passages", 0),
         )
 
     async def on_message(self, message: discord.Message, /) -> None:

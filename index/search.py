@@ -194,8 +194,10 @@ def _sections(path: Path, count: int) -> Sequence[dict]:
     size = path.stat().st_size
     data = np.memmap(path, dtype=np.uint8, mode="r") if size > 32 else None
     if data is not None and bytes(data[:13]) == b'[{"article": ' and bytes(data[-2:]) == b"}]":
-        braces = [np.flatnonzero(data[lo : lo + (1 << 24)] == ord("{")) + lo
-                  for lo in range(0, size, 1 << 24)]
+        braces = [
+            np.flatnonzero(data[lo : lo + (1 << 24)] == ord("{")) + lo
+            for lo in range(0, size, 1 << 24)
+        ]
         pos = np.concatenate(braces)
         pos = pos[(pos >= 3) & (pos + 11 < size)]
         sep = np.frombuffer(_SECTION_SEP, dtype=np.uint8)
@@ -206,4 +208,3 @@ def _sections(path: Path, count: int) -> Sequence[dict]:
         if len(starts) - 1 == count:
             return _LazySections(data, starts)
     return json.loads(path.read_text(encoding="utf-8"))
-

@@ -112,7 +112,16 @@ def test_vectors_outlive_their_store(tmp_path):
 
 @pytest.mark.slow
 def test_query_path_benchmark_runs():
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "query_path.py"), "--passages", "1162",
-           "--questions", "5", "--runs", "1", "--json"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "query_path.py"),
+        "--passages",
+        "1162",
+        "--questions",
+        "5",
+        "--runs",
+        "1",
+        "--json",
+    ]
     out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     assert out["ratio"] > 0 and out["passages"] >= 1162

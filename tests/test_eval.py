@@ -1,0 +1,31 @@
+"""The full jsquad-dev evaluation (slow: builds an index of 1,162 passages with the real model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index import Searcher
+from index.evaluate import evaluate, metrics
+
+from .conftest import ROOT
+
+JSQUAD = ROOT.parent / "shared" / "eval" / "jsquad-dev"
+
+
+def test_metrics_count_section_level_hits():
+    ranked = [[("a", "1"), ("a", "2")], [("b", "9"), ("a", "1")], [("c", "1")]]
+    gold = [("a", "1"), ("a", "1"), ("a", "1")]
+    m = metrics(ranked, gold)
+    assert (m["recall@1"], m["recall@5"], m["mrr@10"]) == (0.3333, 0.6667, 0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not JSQUAD.is_dir(), reason="../shared/eval/jsquad-dev is not beside the repo")
+def test_jsquad_dev_quality_bar(options, embedder, tmp_path: Path):
+    """recall@5 ≥ 0.975, MRR@10 ≥ 0.945, and ≥ 98 % of the questions answered."""
+    result = evaluate(JSQUAD, Searcher(options, embedder=embedder))
+    hybrid = result[f"dense_weight={options.dense_weight:g}"]
+    assert hybrid["recall@5"] >= 0.975 and hybrid["mrr@10"] >= 0.945, hybrid
+    assert hybrid["answered"] >= 0.98, hybrid
