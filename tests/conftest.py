@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,16 @@ DATA = Path(__file__).resolve().parent / "data"
 SEED_ARTICLE = ROOT / "articles" / "2025-03-19-us-russia-ceasefire.md"
 # The converted model is kept beside the project's own so repeated runs convert it once.
 MODEL_CACHE = ROOT / "data" / "models"
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """The CLI sets logger levels for its process; put them back for the next test."""
+    names = ["", "index", "bot", "sentence_transformers", "transformers", "faiss"]
+    levels = {n: logging.getLogger(n).level for n in names}
+    yield
+    for n, level in levels.items():
+        logging.getLogger(n).setLevel(level)
 
 
 def read_jsonl(name: str) -> list[dict]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import re
 import shutil
@@ -41,16 +40,6 @@ TINY = {
     "## 永世称号\n\n竜王を通算7期獲得すると永世竜王の資格を得る。\n",
 }
 NEW_ARTICLE = FRONT.format("富士山の山開き") + "富士山の吉田ルートは7月1日に山開きを迎える。\n"
-
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """The CLI sets logger levels for its process; put them back for the next test."""
-    names = ["", "index", "bot", "sentence_transformers", "transformers", "faiss"]
-    levels = {n: logging.getLogger(n).level for n in names}
-    yield
-    for n, level in levels.items():
-        logging.getLogger(n).setLevel(level)
 
 
 @pytest.fixture(scope="module")

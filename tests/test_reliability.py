@@ -27,16 +27,6 @@ from .conftest import MODEL_CACHE, ROOT, make_options
 TOKEN = "MTIz.fake-discord-token.never-print-me"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """The CLI sets logger levels for its process; put them back for the next test."""
-    names = ["", "index", "bot", "sentence_transformers", "transformers", "faiss"]
-    levels = {n: logging.getLogger(n).level for n in names}
-    yield
-    for n, level in levels.items():
-        logging.getLogger(n).setLevel(level)
-
-
 @pytest.fixture
 def session_model(monkeypatch, embedder):
     """Let the CLI use the already loaded model instead of loading it again (same object)."""
