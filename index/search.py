@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from . import layout
-from .embedder import Embedder
 from .errors import IndexCorruptError, QuestionError
 from .lexical import Lexical, top_k
 from .options import IndexOptions
@@ -156,10 +155,6 @@ def check_question(question: str, options: IndexOptions) -> str:
     if not char_ngrams(q):
         raise QuestionError("質問に検索できる文字がありません。")
     return q
-
-
-def encode(embedder: Embedder, questions: Sequence[str]) -> np.ndarray:
-    return embedder.encode_queries(list(questions))
 
 
 class _LazySections(Sequence):

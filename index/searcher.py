@@ -93,28 +93,19 @@ class Searcher:
         return self.batch_search([question], k)[0]
 
     def batch_search(self, questions: Sequence[str], k: int | None = None) -> list[list[Hit]]:
-        index = self.index
         k = k or self.options.top_k
-        cleaned = [check_question(q, self.options) for q in questions]
-        qvecs = self.embedder.encode_queries(cleaned)
-        out = []
-        for q, v in zip(cleaned, qvecs):
-            r = index.rank(q, v, self.options)
-            out.append([index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])])
-        return out
+        index, ranked = self._rank(questions)
+        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for _, _, _, r in ranked]
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer from the coverage's own sentences, or say it does not cover the question."""
         return self.batch_ask([question], k)[0]
 
     def batch_ask(self, questions: Sequence[str], k: int | None = None) -> list[Answer]:
-        index = self.index
         k = k or self.options.top_k
-        cleaned = [check_question(q, self.options) for q in questions]
-        qvecs = self.embedder.encode_queries(cleaned)
+        index, ranked = self._rank(questions)
         out = []
-        for question, q, v in zip(questions, cleaned, qvecs):
-            r = index.rank(q, v, self.options)
+        for question, q, v, r in ranked:
             if not answers(r, self.options):
                 out.append(no_answer(question))
                 continue
@@ -124,6 +115,17 @@ class Searcher:
             weights = index.lexical.term_weights(q)
             out.append(compose(question, hits, scores, weights, self.options.answer_sentences))
         return out
+
+    def _rank(self, questions: Sequence[str]) -> tuple[Index, list[tuple]]:
+        """Check, encode (one batch) and rank questions against one index version."""
+        index = self.index  # read once: a concurrent swap cannot mix versions in one call
+        cleaned = [check_question(q, self.options) for q in questions]
+        qvecs = self.embedder.encode_queries(cleaned)
+        ranked = [
+            (question, q, v, index.rank(q, v, self.options))
+            for question, q, v in zip(questions, cleaned, qvecs)
+        ]
+        return index, ranked
 
     def info(self) -> dict:
         index = self._index
