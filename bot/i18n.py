@@ -5,38 +5,34 @@ from __future__ import annotations
 from discord import Locale, app_commands
 from discord.app_commands import locale_str
 
-# key → locale → text; the default (unlocalized) text is the English message of each locale_str.
+# key → language → text; the default (unlocalized) text is the English message of each locale_str.
 TRANSLATIONS: dict[str, dict[str, str]] = {
-    "ask.name": {"ja": "質問", "en-US": "ask", "en-GB": "ask"},
+    "ask.name": {"ja": "質問", "en": "ask"},
     "ask.description": {
         "ja": "ニュース記事について質問し、引用付きの回答を受け取ります",
-        "en-US": "Ask a question about the news coverage and get a cited answer",
-        "en-GB": "Ask a question about the news coverage and get a cited answer",
+        "en": "Ask a question about the news coverage and get a cited answer",
     },
-    "ask.question.name": {"ja": "質問文", "en-US": "question", "en-GB": "question"},
+    "ask.question.name": {"ja": "質問文", "en": "question"},
     "ask.question.description": {
         "ja": "知りたいこと（例: ロシアの停戦条件は?）",
-        "en-US": "What you want to know, e.g. ロシアの停戦条件は?",
-        "en-GB": "What you want to know, e.g. ロシアの停戦条件は?",
+        "en": "What you want to know, e.g. ロシアの停戦条件は?",
     },
-    "reindex.name": {"ja": "再構築", "en-US": "reindex", "en-GB": "reindex"},
+    "reindex.name": {"ja": "再構築", "en": "reindex"},
     "reindex.description": {
         "ja": "記事フォルダから検索用の索引を作り直します（管理者のみ）",
-        "en-US": "Rebuild the search index from the articles folder (admins only)",
-        "en-GB": "Rebuild the search index from the articles folder (admins only)",
+        "en": "Rebuild the search index from the articles folder (admins only)",
     },
-    "reindex.rebuild.name": {"ja": "全件", "en-US": "rebuild", "en-GB": "rebuild"},
+    "reindex.rebuild.name": {"ja": "全件", "en": "rebuild"},
     "reindex.rebuild.description": {
         "ja": "変更のない記事も含めてすべて埋め込み直す",
-        "en-US": "Re-embed every article, not only the changed ones",
-        "en-GB": "Re-embed every article, not only the changed ones",
+        "en": "Re-embed every article, not only the changed ones",
     },
 }
 
 
 def _(key: str) -> locale_str:
     """A translatable string whose default is the English text for key."""
-    return locale_str(TRANSLATIONS[key]["en-US"], key=key)
+    return locale_str(TRANSLATIONS[key]["en"], key=key)
 
 
 class Translator(app_commands.Translator):
@@ -45,4 +41,6 @@ class Translator(app_commands.Translator):
     async def translate(
         self, string: locale_str, locale: Locale, context: app_commands.TranslationContext
     ) -> str | None:
-        return TRANSLATIONS.get(string.extras.get("key", ""), {}).get(locale.value)
+        # en-US and en-GB share one English text; other locales match by their full name.
+        language = "en" if locale.value.startswith("en-") else locale.value
+        return TRANSLATIONS.get(string.extras.get("key", ""), {}).get(language)
