@@ -9,7 +9,7 @@ from .errors import NewsbotError
 from .options import IndexOptions
 from .search import check_question
 from .searcher import Searcher
-from .types import Answer, BuildReport, Hit
+from .types import Answer, BuildReport, Hit, Topic
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -20,5 +20,6 @@ __all__ = [
     "IndexOptions",
     "NewsbotError",
     "Searcher",
+    "Topic",
     "check_question",
 ]

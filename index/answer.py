@@ -18,10 +18,17 @@ SENTENCE_SLACK = 0.02
 _KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 
-def no_answer(question: str) -> Answer:
-    """The honest reply when nothing in the coverage answers, in the question's language."""
+def language(question: str) -> str:
+    """ "ja" unless the question is written in Latin letters with no kana or kanji."""
     ja = bool(_KANA_KANJI.search(question)) or not re.search(r"[A-Za-z]", question)
-    return Answer(question, NO_ANSWER_JA if ja else NO_ANSWER_EN, True, ())
+    return "ja" if ja else "en"
+
+
+def no_answer(question: str, nearby: tuple[str, ...] = ()) -> Answer:
+    """The honest reply when nothing in the coverage answers, in the question's language."""
+    lang = language(question)
+    text = NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
+    return Answer(question, text, True, (), lang=lang, nearby=nearby)
 
 
 def compose(
@@ -70,7 +77,15 @@ def compose(
     # Read in document order: by passage rank, then position within the passage.
     chosen.sort()
     text = " ".join(f"{s}[{rank + 1}]" for rank, _, s in chosen)
-    return Answer(question, text, False, tuple(hits), tuple(r + 1 for r, _, _ in chosen))
+    return Answer(
+        question,
+        text,
+        False,
+        tuple(hits),
+        tuple(r + 1 for r, _, _ in chosen),
+        tuple(s for _, _, s in chosen),
+        language(question),
+    )
 
 
 def _similar(a: set[str], b: set[str]) -> bool:

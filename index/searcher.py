@@ -14,7 +14,7 @@ from .embedder import Embedder
 from .errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError
 from .options import IndexOptions
 from .search import Index, Ranked, check_question
-from .types import Answer, BuildReport, Hit
+from .types import Answer, BuildReport, Hit, Topic
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class Searcher:
         )
         self._index: Index | None = None
         self._build_lock = threading.Lock()
+        self._topics: tuple[Index | None, list[Topic]] = (None, [])
 
     @classmethod
     def open(cls, options: IndexOptions, build_missing: bool = True, **kwargs) -> Searcher:
@@ -126,6 +127,22 @@ class Searcher:
             for question, q, v in zip(questions, cleaned, qvecs)
         ]
         return index, ranked
+
+    def topics(self, limit: int = 5) -> list[Topic]:
+        """The articles the live index holds, newest first (for help and 'not covered')."""
+        index = self._index
+        if index is None:
+            return []
+        if self._topics[0] is not index:  # once per index version: it reads every section
+            seen: dict[str, Topic] = {}
+            for s in index.sections:
+                if s["article"] not in seen:
+                    seen[s["article"]] = Topic(
+                        s["article"], s["title"], s["published"], s["outlet"]
+                    )
+            newest = sorted(seen.values(), key=lambda t: (t.published or "", t.article))
+            self._topics = (index, newest[::-1])
+        return self._topics[1][:limit]
 
     def info(self) -> dict:
         index = self._index

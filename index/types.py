@@ -37,14 +37,31 @@ class Answer:
     hits: tuple[Hit, ...]
     # citations[i] is the 1-based hit number that the i-th answer sentence cites.
     citations: tuple[int, ...] = ()
+    # The quoted sentences, verbatim, parallel to citations (text joins them with markers).
+    sentences: tuple[str, ...] = ()
+    # The question's language, "ja" or "en": replies and labels follow it.
+    lang: str = "ja"
+    # When refused: the closest things the coverage does hold (article titles), best first.
+    nearby: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
             "no_answer": self.no_answer,
+            "lang": self.lang,
             "passages": [h.to_dict() for h in self.hits],
         }
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One article the coverage holds, for help texts and 'not covered' replies."""
+
+    article: str
+    title: str
+    published: str | None
+    outlet: str | None
 
 
 @dataclass
