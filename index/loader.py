@@ -287,12 +287,27 @@ _AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
 _BULLET = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+", re.M)
 
 
+# Page furniture copied along with an article: dates and "read more / source" lines say nothing
+# of the story (their links still become the section's sources), and list marks and emoji at
+# the start of a line are decoration.
+_FURNITURE = re.compile(
+    r"^[ \t]*(?:(?:公開日|更新日|配信日|最終更新|出典|画像元|写真)[ \t]*[:：]"
+    r"|さらに読む|続きを読む|関連記事[ \t]*[:：⇒>]).*$",
+    re.M,
+)
+_MARKS = re.compile(r"^[ \t]*(?:[・●○■□◆◇▶►▸☆★※→⇒✓✔✅☑💡📌📝🔍👉]\ufe0f?[ \t]*)+", re.M)
+# Bump when the text of passages changes for the same file: the index is then refreshed.
+TEXT_VERSION = 2
+
+
 def _plain(markdown: str) -> str:
     """Markdown → the text a reader sees: links keep their words, bullets lose their marks."""
     text = _strip_comments(clean(markdown))
     text = _MD_LINK.sub(lambda m: m.group(1), text)
     text = _AUTOLINK.sub(lambda m: m.group(1), text)
     text = _BULLET.sub("", text)
+    text = _FURNITURE.sub("", text)
+    text = _MARKS.sub("", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
 
