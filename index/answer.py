@@ -1,21 +1,78 @@
-"""Compose a short answer from the top passages' own sentences, each with its citation."""
+"""Compose a short answer from the top passages' own sentences: the fact first, each cited."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import numpy as np
-
-from .text import char_ngrams, find_urls, sentence_spans, split_sentences
+from .text import char_ngrams, find_urls
 from .types import Answer, Hit
 
 NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
 NO_ANSWER_EN = "Sorry, the coverage does not answer this question."
-# Lines that carry metadata or ask rather than tell are never part of an answer.
-_SKIP = re.compile(r"^(公開日|さらに読む|出典|画像元)|[?？]。?$")
-# Sentences within this cosine of the best one are quoted too (up to max_sentences).
-SENTENCE_SLACK = 0.02
 _KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+# Sentences that ask, exclaim, muse in the first person or carry page furniture are never
+# quoted: they state no fact, or not the coverage's own.
+_NOT_A_STATEMENT = re.compile(
+    r"[?？!！][」』）)]*[。.]?$"  # questions and exclamations
+    r"|(かな|かなぁ|ですね|ですよね|でしょうか|ましょう|ちゃう|やろ|ように感じます|と思います)"
+    r"[?？!！。.]*$"
+    r"|^(公開日|更新日|配信日|さらに読む|関連記事|出典|画像元|写真|Photo)"
+)
+# A sentence that leans on the one before it cannot open an answer as it stands.
+CONNECTIVE = re.compile(
+    r"^(しかしながら|しかし|ただし|また|一方で|一方|さらに|そのため|このため|それでも|ところが|"
+    r"だが|なお|つまり|加えて|そして|ちなみに|その結果|結果として|これに対し|これに対して|"
+    r"具体的には|とはいえ|もっとも|However|Also|Meanwhile|But)[、,，]\s*"
+)
+# A line with no sentence end must be this long to count as a statement (not a heading-like
+# fragment such as 「得られていません」).
+MIN_FRAGMENT = 20
+MIN_SENTENCE = 8
+
+# What kind of fact the question asks for, and how a sentence that states one looks.
+_DATE = re.compile(r"\d+年|\d+月|\d+日|[明大昭平令][治正和成]|世紀|年代|\d{4}")
+_NUMBER = re.compile(r"[0-9０-９一二三四五六七八九十百千万億]+(?:\.\d+)?\s*[^\s、。,.]")
+_PLACE = re.compile(r"[都道府県市区町村国州島山川湖駅港]|地方|大陸|海峡|半島|地域")
+_PERSON = re.compile(r"氏|さん|大統領|首相|長官|大臣|選手|監督|王|皇帝|天皇|将軍|博士|教授|社長")
+_CUES = (
+    (re.compile(r"いつ|何年|何月|何日|何時|いつ頃|when|what year", re.I), _DATE),
+    (
+        re.compile(
+            r"何人|何歳|何回|何個|何本|何台|何件|何割|何キロ|何メートル|いくら|"
+            r"どのくらい|どれくらい|何パーセント|how many|how much|how long",
+            re.I,
+        ),
+        _NUMBER,
+    ),
+    (re.compile(r"どこ|何処|where", re.I), _PLACE),
+    (re.compile(r"誰|だれ|who", re.I), _PERSON),
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How candidate sentences are scored (tuned on jsquad-dev; see README ablation)."""
+
+    overlap: float = 0.08  # share of the question's subject words the sentence holds (idf)
+    cue: float = 0.02  # the sentence looks like the kind of answer asked for
+    rank: float = 0.01  # per place a passage stands lower in the ranking
+    connective: float = 0.01  # the sentence leans on the one before it (しかし、…)
+    slack: float = 0.03  # supporting sentences within this of the lead's score
+    max_chars: int = 160  # stop adding support once the answer is this long
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that may be quoted, with where it comes from and its score parts."""
+
+    hit: int  # 0-based: the ranked hit it belongs to (its section)
+    passage: int  # passage id (the hit's own passage or a sibling in its section)
+    pos: int  # position within the passage
+    text: str
+    cosine: float
 
 
 def language(question: str) -> str:
@@ -31,64 +88,111 @@ def no_answer(question: str, nearby: tuple[str, ...] = ()) -> Answer:
     return Answer(question, text, True, (), lang=lang, nearby=nearby)
 
 
+def quotable(sentence: str) -> bool:
+    """Whether a sentence can be quoted as (part of) an answer."""
+    s = sentence.strip()
+    if len(s) < MIN_SENTENCE or find_urls(s) or _NOT_A_STATEMENT.search(s):
+        return False
+    return bool(re.search(r"[。．.]$", s)) or len(s) >= MIN_FRAGMENT
+
+
+def lead_form(sentence: str) -> str:
+    """The sentence as an answer's first sentence: without a connective that needs a before."""
+    return CONNECTIVE.sub("", sentence, count=1)
+
+
+def score(c: Candidate, grams: dict[str, float], cue: re.Pattern | None, w: Weights) -> float:
+    """Meaning first; the question's rare words, the kind of fact asked for and rank adjust it."""
+    total = sum(grams.values()) or 1.0
+    have = set(char_ngrams(c.text))
+    overlap = sum(v for g, v in grams.items() if g in have) / total
+    hint = 1.0 if cue is not None and cue.search(c.text) else 0.0
+    leans = 1.0 if CONNECTIVE.match(c.text) else 0.0
+    return c.cosine + w.overlap * overlap + w.cue * hint - w.rank * c.hit - w.connective * leans
+
+
+def answer_cue(question: str) -> re.Pattern | None:
+    """What a sentence stating the asked-for kind of fact looks like, if the question asks one."""
+    for asks, looks in _CUES:
+        if asks.search(question):
+            return looks
+    return None
+
+
 def compose(
     question: str,
-    hits: list[Hit],
-    sentence_scores: list[np.ndarray],
-    weights: dict[str, float],
+    hits: Sequence[Hit],
+    candidates: Sequence[Candidate],
+    grams: dict[str, float],
     max_sentences: int = 3,
+    weights: Weights = Weights(),
+    extra_hit=None,
 ) -> Answer:
-    """Pick the sentences that best answer the question, verbatim, each cited.
+    """Lead with the sentence that best states the fact, then its closest support, each cited.
 
     Args:
         question: the user's question.
         hits: ranked passages; citation [n] points to hits[n-1].
-        sentence_scores: per hit, the question's cosine with each of its sentences.
-        weights: idf of the question's n-grams (from the lexical index).
-        max_sentences: upper bound on answer length.
+        candidates: quotable sentences of those passages and their sections (see Candidate).
+        grams: idf of the bigrams of the question's subject terms (see subject_grams).
+        max_sentences: at most this many sentences.
+        weights: the scoring weights.
+        extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
     """
-    total = sum(weights.values()) or 1.0
-    scored: list[tuple[float, int, int, str]] = []
-    for rank, (hit, cosines) in enumerate(zip(hits[:3], sentence_scores)):
-        # Later passages need clearly better sentences to be quoted.
-        prior = 0.01 * rank
-        for pos, ((a, b), cos) in enumerate(zip(sentence_spans(hit.text), cosines)):
-            sentence = hit.text[a:b]
-            if len(sentence) < 6 or _SKIP.search(sentence) or find_urls(sentence):
-                continue
-            grams = set(char_ngrams(sentence))
-            overlap = sum(w for g, w in weights.items() if g in grams) / total
-            # Meaning first; shared rare words break ties between near-equal sentences.
-            scored.append((float(cos) + 0.05 * overlap - prior, rank, pos, sentence))
-    scored.sort(key=lambda x: (-x[0], x[1], x[2]))
-    chosen: list[tuple[int, int, str]] = []
+    cue = answer_cue(question)
+    scored = sorted(
+        ((score(c, grams, cue, weights), c) for c in candidates),
+        key=lambda x: (-x[0], x[1].hit, x[1].pos),
+    )
+    hits = list(hits)
+    chosen: list[tuple[str, int]] = []
     seen: list[set[str]] = []
+    length = 0
     best = scored[0][0] if scored else 0.0
-    for score, rank, pos, sentence in scored:
-        if len(chosen) == max_sentences or score < best - SENTENCE_SLACK:
+    for s, c in scored:
+        if len(chosen) == max_sentences or s < best - weights.slack:
             break
-        grams = {g for g in char_ngrams(sentence) if len(g) == 2}
-        if any(_similar(grams, s) for s in seen):
-            continue  # the seed repeats points in summary bullets and in the body
-        chosen.append((rank, pos, sentence))
-        seen.append(grams)
-    if not chosen and hits:
-        chosen = [(0, 0, split_sentences(hits[0].text)[0])]
-    # Read in document order: by passage rank, then position within the passage.
-    chosen.sort()
-    text = " ".join(f"{s}[{rank + 1}]" for rank, _, s in chosen)
+        if chosen and length >= weights.max_chars:
+            break
+        grams2 = {g for g in char_ngrams(c.text) if len(g) == 2}
+        if any(_similar(grams2, x) for x in seen):
+            continue  # the coverage repeats points (summary bullets and body)
+        text = lead_form(c.text) if not chosen else c.text
+        chosen.append((text, _cite(c, hits, extra_hit)))
+        seen.append(grams2)
+        length += len(text)
+    if not chosen:
+        return Answer(question, "", False, tuple(hits), lang=language(question))
+    text = " ".join(f"{s}[{n}]" for s, n in chosen)
     return Answer(
         question,
         text,
         False,
         tuple(hits),
-        tuple(r + 1 for r, _, _ in chosen),
-        tuple(s for _, _, s in chosen),
+        tuple(n for _, n in chosen),
+        tuple(s for s, _ in chosen),
         language(question),
     )
+
+
+def _cite(c: Candidate, hits: list[Hit], extra_hit) -> int:
+    """The 1-based number of the hit holding c's passage; a sibling passage is appended."""
+    for n, h in enumerate(hits, 1):
+        if h.passage_id == c.passage:
+            return n
+    hits.append(extra_hit(c.passage, hits[c.hit].score))
+    return len(hits)
 
 
 def _similar(a: set[str], b: set[str]) -> bool:
     if not a or not b:
         return False
     return len(a & b) / min(len(a), len(b)) > 0.6
+
+
+def subject_grams(terms: Sequence[str], idf: dict[str, float]) -> dict[str, float]:
+    """Bigrams of the question's subject terms with their idf (question framing left out)."""
+    rare = max(idf.values(), default=1.0)
+    grams = {g for t in terms for g in char_ngrams(t) if len(g) == 2}
+    grams |= {t for t in terms if len(t) == 1}
+    return {g: idf.get(g, rare) for g in grams}

@@ -20,7 +20,7 @@ from .chunker import Passage, chunk_article
 from .embedder import Embedder
 from .errors import BuildInProgressError
 from .lexical import LEXICAL_PARAMS, Lexical
-from .loader import Article, load_articles
+from .loader import TEXT_VERSION, Article, load_articles
 from .options import IndexOptions
 from .store import DenseStore
 from .text import sentence_spans
@@ -37,9 +37,14 @@ def embed_text(p: Passage) -> str:
     return "\n".join(x for x in (p.title, p.section, p.text) if x)
 
 
+# Part of every reuse key: vectors made another way (sentences pooled from the passage before 2)
+# are never mixed with these.
+VECTORS = "sentences-2"
+
+
 def passage_key(model: str, p: Passage) -> bytes:
     """Content hash that lets a reindex reuse this passage's embedding."""
-    data = f"{model}\x1e{embed_text(p)}".encode()
+    data = f"{model}\x1e{VECTORS}\x1e{embed_text(p)}".encode()
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
@@ -90,6 +95,7 @@ def build(
                 "passages": len(passages),
                 "max_passage_chars": options.max_passage_chars,
                 "lexical": LEXICAL_PARAMS,
+                "text_version": TEXT_VERSION,
                 "anchors": ANCHORS_DIGEST,
                 "skipped": report.skipped,
             }
@@ -149,6 +155,7 @@ def _same_shape(manifest: dict, options: IndexOptions) -> bool:
         manifest.get("max_passage_chars") == options.max_passage_chars
         and manifest.get("lexical") == LEXICAL_PARAMS
         and manifest.get("anchors") == ANCHORS_DIGEST
+        and manifest.get("text_version") == TEXT_VERSION
     )
 
 
@@ -190,17 +197,18 @@ def _vectors(keys, passages, embedder, previous, progress):
                 vectors[i] = old_vecs[j]
                 sentences[i] = np.asarray(old_sent[old_off[j] : old_off[j + 1]], np.float32)
     if todo:
-        texts, spans = [], []
-        for i in todo:
-            text = embed_text(passages[i])
-            base = len(text) - len(passages[i].text)
-            texts.append(text)
-            spans.append([(base + a, base + b) for a, b in sentence_spans(passages[i].text)])
+        texts = [embed_text(passages[i]) for i in todo]
+        # Each sentence gets its own vector: the answer quotes sentences and the 'not covered'
+        # check weighs them, and a sentence read alone told English questions and other news
+        # apart better than one pooled from its passage's tokens (README, "Answers").
+        split = [[passages[i].text[a:b] for a, b in sentence_spans(passages[i].text)] for i in todo]
         report = (lambda d, t: progress("embed", d, t)) if progress else None
-        new, pooled = embedder.encode_passages(texts, progress=report, spans=spans)
-        vectors[todo] = new
-        for i, rows in zip(todo, pooled):
-            sentences[i] = rows
+        # One stream for passages and sentences, so progress covers both.
+        flat = embedder.encode_passages(texts + [x for s in split for x in s], progress=report)
+        vectors[todo] = flat[: len(texts)]
+        ends = np.cumsum([len(texts)] + [len(s) for s in split])
+        for j, i in enumerate(todo):
+            sentences[i] = flat[ends[j] : ends[j + 1]]
     return vectors, sentences, len(todo)
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import statistics
 import tempfile
 import time
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
 from .build import build
 from .errors import ArticlesDirError
 from .search import check_question
-from .searcher import Searcher, answers
+from .searcher import Searcher, answer
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,12 @@ def load_questions(path: Path) -> list[dict]:
             try:
                 q = json.loads(line)
                 out.append(
-                    {"question": q["question"], "article": q["article"], "section": q["section"]}
+                    {
+                        "question": q["question"],
+                        "article": q["article"],
+                        "section": q["section"],
+                        "answers": [str(a) for a in q.get("answers") or []],
+                    }
                 )
             except (ValueError, KeyError, TypeError) as e:
                 raise ArticlesDirError(
@@ -46,6 +54,33 @@ def metrics(ranked: list[list[tuple[str, str]]], gold: list[tuple[str, str]]) ->
     out["mrr@10"] = sum(1 / (r + 1) for r in ranks if r is not None) / n
     out["questions"] = len(gold)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def _squash(text: str) -> str:
+    """NFKC without whitespace: how a gold answer span is looked for in a text."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def answer_metrics(questions: list[dict], replies: list, top_texts: list[str]) -> dict:
+    """Answered rate, median answer length, and how often a gold answer span is quoted."""
+    n = max(len(questions), 1)
+    answered = [a for a in replies if not a.no_answer]
+    out = {
+        "answered": round(len(answered) / n, 4),
+        "median_answer_chars": statistics.median(len(" ".join(a.sentences)) for a in answered)
+        if answered
+        else 0,
+    }
+    golds = [[_squash(g) for g in q["answers"]] for q in questions]
+    if any(golds):
+        has = [
+            not a.no_answer and any(g in _squash(" ".join(a.sentences)) for g in gs)
+            for a, gs in zip(replies, golds)
+        ]
+        top = [any(g in _squash(t) for g in gs) for t, gs in zip(top_texts, golds)]
+        out["gold_in_answer"] = round(sum(has) / n, 4)
+        out["gold_in_top1"] = round(sum(top) / n, 4)
+    return out
 
 
 def evaluate(
@@ -78,17 +113,18 @@ def evaluate(
         for w in dense_weights or [searcher.options.dense_weight]:
             options = replace(searcher.options, dense_weight=w)
             started = time.perf_counter()
-            ranked, answered = [], 0
-            for q, v in zip(cleaned, qvecs):
+            ranked, replies, tops = [], [], []
+            for question, q, v in zip(questions, cleaned, qvecs):
                 r = index.rank(q, v, options)
-                answered += answers(r, options)
                 ranked.append([index.section_of(int(i)) for i in r.ids[: max(k, 10)]])
+                replies.append(answer(index, question["question"], q, v, r, options.top_k, options))
+                tops.append(index.text(int(r.ids[0])) if len(r.ids) else "")
             ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
             out[f"dense_weight={w:g}"] = dict(
                 metrics(ranked, gold),
-                answered=round(answered / max(len(questions), 1), 4),
+                **answer_metrics(questions, replies, tops),
                 encode_ms=round(encode_ms, 1),
-                rank_ms=round(ms, 2),
+                rank_answer_ms=round(ms, 2),
             )
     out["build"] = {
         "seconds": round(report.seconds, 1),

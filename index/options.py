@@ -26,6 +26,14 @@ class IndexOptions:
     # (cosine), or when the top passage holds min_lexical of the question's words (idf-weighted).
     min_margin: float = 0.02
     min_lexical: float = 0.55
+    # A question naming something no evidence passage holds is refused unless its best sentence
+    # beats the anchors by name_margin (a name: ガザ, 韓国) or by word_margin plus word_step per
+    # further missing word (支持率, 弾劾); a question the coverage's spelling cannot check
+    # (English over Japanese) needs crosslingual_margin. See index/coverage.py.
+    name_margin: float = 0.10
+    word_margin: float = 0.04
+    word_step: float = 0.0
+    crosslingual_margin: float = 0.025
     evidence_passages: int = 3
     answer_sentences: int = 3
     batch_size: int = 32

@@ -23,14 +23,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Ranked:
-    """Scores behind a ranking, kept for the answer step's confidence."""
+    """A question's ranking: one passage per section, best first."""
 
-    ids: np.ndarray  # passage ids, best first, one per section
+    ids: np.ndarray  # passage ids
     fused: np.ndarray
     dense: np.ndarray  # raw cosine of each
-    evidence: float = 0.0  # best sentence cosine among the top passages
-    background: float = 0.0  # best cosine to texts outside any coverage (anchors)
-    lexical: float = 0.0  # idf-weighted share of the question's bigrams in the top passage
 
 
 class Index:
@@ -113,20 +110,32 @@ class Index:
         # One passage per section: the best one speaks for it.
         _, first = np.unique(np.asarray(self.passage_section)[cand], return_index=True)
         keep = np.sort(first)
-        cand = cand[keep]
-        top = cand[: options.evidence_passages]
-        evidence = max(float(self.sentence_scores(int(i), qvec).max(initial=-1)) for i in top)
-        background = float((self.anchors @ qvec).max(initial=-1))
-        return Ranked(
-            cand, fused[keep], d[keep], evidence, background, self._coverage(query, int(cand[0]))
-        )
+        return Ranked(cand[keep], fused[keep], d[keep])
 
     def sentence_scores(self, i: int, qvec: np.ndarray) -> np.ndarray:
         """Cosine of the question with each sentence of passage i (see text.sentence_spans)."""
         rows = self.sent_vectors[self.sent_offsets[i] : self.sent_offsets[i + 1]]
         return np.asarray(rows, dtype=np.float32) @ qvec
 
-    def _coverage(self, query: str, i: int) -> float:
+    def siblings(self, i: int, limit: int = 8) -> list[int]:
+        """Passage i, then the nearest other passages of its section (stored side by side)."""
+        section = self.passage_section[i]
+        out, lo, hi = [i], i - 1, i + 1
+        while len(out) < limit:
+            grew = False
+            if hi < self.size and self.passage_section[hi] == section:
+                out.append(hi)
+                hi += 1
+                grew = True
+            if len(out) < limit and lo >= 0 and self.passage_section[lo] == section:
+                out.append(lo)
+                lo -= 1
+                grew = True
+            if not grew:
+                break
+        return out
+
+    def coverage(self, query: str, i: int) -> float:
         """Idf-weighted share of the question's bigrams found in passage i and its title."""
         grams = {g for g in char_ngrams(query) if len(g) == 2} or set(char_ngrams(query))
         weights = self.lexical.term_weights(query)

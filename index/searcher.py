@@ -7,13 +7,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import layout
-from .answer import compose, no_answer
+import numpy as np
+
+from . import coverage, layout
+from .answer import Candidate, compose, language, no_answer, quotable, subject_grams
 from .build import BuildProgress, build
 from .embedder import Embedder
 from .errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError
 from .options import IndexOptions
 from .search import Index, Ranked, check_question
+from .text import normalize, sentence_spans
 from .types import Answer, BuildReport, Hit, Topic
 
 log = logging.getLogger(__name__)
@@ -105,17 +108,7 @@ class Searcher:
     def batch_ask(self, questions: Sequence[str], k: int | None = None) -> list[Answer]:
         k = k or self.options.top_k
         index, ranked = self._rank(questions)
-        out = []
-        for question, q, v, r in ranked:
-            if not answers(r, self.options):
-                out.append(no_answer(question))
-                continue
-            ids = r.ids[:k]
-            hits = [index.hit(i, s) for i, s in zip(ids, r.fused[:k])]
-            scores = [index.sentence_scores(int(i), v) for i in ids]
-            weights = index.lexical.term_weights(q)
-            out.append(compose(question, hits, scores, weights, self.options.answer_sentences))
-        return out
+        return [answer(index, question, q, v, r, k, self.options) for question, q, v, r in ranked]
 
     def _rank(self, questions: Sequence[str]) -> tuple[Index, list[tuple]]:
         """Check, encode (one batch) and rank questions against one index version."""
@@ -160,8 +153,73 @@ class Searcher:
         }
 
 
-def answers(r: Ranked, options: IndexOptions) -> bool:
-    """Whether the coverage answers: semantic evidence above the background, or strong words."""
+def answer(
+    index: Index, question: str, q: str, qvec: np.ndarray, r: Ranked, k: int, options: IndexOptions
+) -> Answer:
+    """Judge whether the ranked passages answer the question, then compose the answer."""
     if not len(r.ids):
-        return False
-    return r.evidence - r.background >= options.min_margin or r.lexical >= options.min_lexical
+        return no_answer(question)
+    ids = [int(i) for i in r.ids[:k]]
+    hits = [index.hit(i, s) for i, s in zip(ids, r.fused[:k])]
+    candidates = gather(index, ids, qvec)
+    verdict = judge(index, question, q, qvec, ids, candidates, options)
+    if not verdict.covered:
+        return no_answer(question, nearby=tuple(dict.fromkeys(h.title for h in hits[:3])))
+    grams = subject_grams(coverage.subject_terms(q), index.lexical.term_weights(q))
+    return compose(
+        question,
+        hits,
+        candidates,
+        grams,
+        options.answer_sentences,
+        extra_hit=index.hit,
+    )
+
+
+def gather(index: Index, ids: list[int], qvec: np.ndarray) -> list[Candidate]:
+    """Quotable sentences of the ranked passages and of their sections' other passages."""
+    out: list[Candidate] = []
+    seen: set[int] = set()
+    for rank, i in enumerate(ids):
+        for p in index.siblings(i):
+            if p in seen:
+                continue
+            seen.add(p)
+            text = index.text(p)
+            cosines = index.sentence_scores(p, qvec)
+            for pos, ((a, b), cos) in enumerate(zip(sentence_spans(text), cosines)):
+                sentence = text[a:b]
+                if quotable(sentence):
+                    out.append(Candidate(rank, p, pos, sentence, float(cos)))
+    return out
+
+
+def judge(
+    index: Index,
+    question: str,
+    q: str,
+    qvec: np.ndarray,
+    ids: list[int],
+    candidates: list[Candidate],
+    options: IndexOptions,
+) -> coverage.Verdict:
+    """The 'does the coverage answer?' signals from the top passages, weighed in coverage.py."""
+    top = [c for c in candidates if c.hit < options.evidence_passages]
+    best = max((c.cosine for c in top), default=-1.0)
+    background = float((index.anchors @ qvec).max(initial=-1))
+    passages = dict.fromkeys(c.passage for c in top) or dict.fromkeys(ids[:1])
+    evidence = normalize(
+        "\n".join(
+            f"{h.title}\n{h.section}\n{h.text}" for h in (index.hit(p, 0.0) for p in passages)
+        )
+    )
+    terms = coverage.subject_terms(q)
+    # Terms can be checked by spelling when question and coverage share a script.
+    checkable = language(question) == "ja" or language(evidence) == "en"
+    return coverage.decide(
+        best - background,
+        index.coverage(q, ids[0]),
+        coverage.missing_terms(terms, evidence) if checkable else [],
+        checkable,
+        options,
+    )

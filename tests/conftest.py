@@ -65,6 +65,17 @@ def searcher(options, embedder) -> Searcher:
     return Searcher.open(options, embedder=embedder)
 
 
+@pytest.fixture(scope="session")
+def shipped(embedder, tmp_path_factory) -> Searcher:
+    """A Searcher over the shipped articles alone (articles/), as `newsbot ask` answers."""
+    options = IndexOptions(
+        articles_dir=ROOT / "articles",
+        data_dir=tmp_path_factory.mktemp("shipped"),
+        model_cache_dir=MODEL_CACHE,
+    )
+    return Searcher.open(options, embedder=embedder)
+
+
 def make_options(tmp_path: Path, articles: Path, **overrides) -> IndexOptions:
     """Options for a test that builds its own index in tmp_path."""
     return IndexOptions(
