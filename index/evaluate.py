@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .build import build
 from .errors import ArticlesDirError
-from .search import check_question
+from .question import check_question
 from .searcher import Searcher, answers
 
 log = logging.getLogger(__name__)

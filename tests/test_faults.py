@@ -22,7 +22,8 @@ import faiss
 import numpy as np
 import pytest
 
-from index import Searcher, layout
+from index import Searcher
+from index import format as layout
 from index.errors import BuildInProgressError, IndexCorruptError, IndexWriteError
 from index.search import Index
 
@@ -103,7 +104,8 @@ DRIVER = textwrap.dedent(
     import faiss
     import numpy as np
 
-    from index import IndexOptions, layout
+    from index import IndexOptions
+    from index import format as layout
     from index.build import build
 
     stage, marker, articles, data, name, dim, rebuild = sys.argv[1:8]
@@ -482,7 +484,7 @@ def fail_writes_to(monkeypatch, target: str, code: int = errno.ENOSPC) -> list[s
 
 FULL_AT = [
     ".build-",  # the build folder itself
-    "sections.json",
+    "sections.jsonl",
     "keys.npy",
     "text.bin",
     "dense.faiss",
