@@ -69,7 +69,8 @@ def test_scores_add_postings_like_numpy():
         for t in lex.query_terms(query):
             lo, hi = m.indptr[t], m.indptr[t + 1]
             expected[m.indices[lo:hi]] += m.data[lo:hi]
-        assert np.array_equal(lex.scores(query), expected)
+        scores = lex.scores(query)
+        assert scores.dtype == np.float32 and np.array_equal(scores, expected)
 
 
 @pytest.mark.parametrize("kind", ["distinct", "ties", "sparse", "zeros"])
