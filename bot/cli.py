@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, settings)
     except NewsbotError as e:
         where = ""
-        if settings is not None and isinstance(e, (ArticlesDirError, IndexNotBuiltError)):
+        if settings is not None and (
+            isinstance(e, IndexNotBuiltError)
+            or (isinstance(e, ArticlesDirError) and str(settings.index.articles_dir) in str(e))
+        ):
             where = f" ({settings.describe()})"  # a wrong folder is the usual cause
         print(f"newsbot: error: {_one_line(e)}{where}", file=sys.stderr)
         return 2

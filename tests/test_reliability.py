@@ -597,7 +597,8 @@ def test_bad_questions_file_is_one_line_before_the_model(tmp_path, monkeypatch, 
 
 def test_eval_names_gold_articles_that_do_not_exist(tmp_path, session_model, capsys):
     """Issue 11 (6): a gold article missing from DIR/articles is named, not silently a miss."""
-    shutil.copytree(ROOT / "tests" / "data" / "articles", tmp_path / "articles")
+    (tmp_path / "articles").mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "articles" / "nara-deer.md", tmp_path / "articles")
     missing = '{"question": "鹿は何を食べる?", "article": "no-such.md", "section": ""}'
     (tmp_path / "questions.jsonl").write_text(f"{GOOD_QUESTION}\n{missing}\n", encoding="utf-8")
     config = write_settings(tmp_path, tmp_path / "articles", tmp_path / "data")
