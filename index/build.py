@@ -48,6 +48,7 @@ def build(
     progress: BuildProgress | None = None,
     wait: bool = False,
     allow_empty: bool = False,
+    store: LocalStore | None = None,
 ) -> BuildReport:
     """Index the articles folder into root (default: the data folder), reusing what it can.
 
@@ -55,11 +56,15 @@ def build(
     as skipped, "kept from the previous index"). An empty result over a non-empty index is
     refused unless allow_empty: an unmounted volume must not empty the bot's coverage.
 
+    Args:
+        wait: wait for a build already running instead of raising BuildInProgressError.
+        store: where versions are read and written (default: a LocalStore at root).
+
     Returns:
-        A BuildReport; the new index is live on disk when this returns.
+        A BuildReport; the new index is live when this returns.
     """
     started = time.perf_counter()
-    store = LocalStore(Path(root or options.index_dir))
+    store = store or LocalStore(Path(root or options.index_dir))
     articles, skipped = load_articles(
         Path(articles_dir or options.articles_dir), options.max_article_bytes
     )
@@ -145,7 +150,10 @@ def _previous(live: LocalVersion | None, embedder: Embedder) -> LocalVersion | N
 
 
 def _kept(skipped, live: LocalVersion | None, report: BuildReport) -> dict[str, list[Passage]]:
-    """Passages of the live index for articles that are there but broken now, by file."""
+    """Passages of the live index for articles that are there but broken now, by file.
+
+    Those articles are taken off report.removed: they are still indexed.
+    """
     if live is None:
         return {}
     broken = {s.file for s in skipped} & set(report.removed)

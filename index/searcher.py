@@ -110,6 +110,7 @@ class Searcher:
             progress=progress,
             wait=wait,
             allow_empty=allow_empty,
+            store=self.store,
         )
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
