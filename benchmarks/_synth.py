@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from _common import CACHE, JSQUAD, jsquad_root, options
 
-from index import Searcher, layout
+from index import Searcher
+from index import format as index_format
 from index.build import build, passage_key
 from index.embedder import Embedder
 
@@ -28,14 +29,11 @@ class ReplayEmbedder:
     # with COPY_MARK) a real vector plus noise seeded by their text; other texts the real model.
 
     def __init__(self, real: Embedder, index_root: Path, noise: float = 0.35):
-        from index.store import DenseStore
-
-        folder = layout.current_version(index_root)
+        version = index_format.LocalStore(index_root).current()
         self.real = real
         self.name, self.dim, self.model_dir = real.name, real.dim, real.model_dir
-        self.base = np.array(DenseStore.load(folder).vectors())
-        keys = np.load(folder / "keys.npy")
-        self.row = {k.tobytes(): i for i, k in enumerate(keys)}
+        self.base = np.array(version.vectors)
+        self.row = {k.tobytes(): i for i, k in enumerate(np.asarray(version.keys))}
         self.noise = noise
 
     def _vector(self, text: str) -> np.ndarray | None:
@@ -159,58 +157,56 @@ def scale_root(n: int, real: Embedder, seed: int = 0) -> Path:
 
     root = CACHE / f"scale-{n}"
     try:
-        folder = layout.current_version(root)
-        if json.loads((folder / layout.MANIFEST).read_text())["passages"] == n:
+        if index_format.LocalStore(root).current(verify=False).size == n:
             return root
-    except Exception:  # missing or half-written: build it
+    except Exception:  # missing, half-written or of an older format: build it
         pass
-    base = layout.current_version(jsquad_root(real))
-    manifest = json.loads((base / layout.MANIFEST).read_text(encoding="utf-8"))
-    n0 = manifest["passages"]
+    base = index_format.LocalStore(jsquad_root(real)).current()
+    manifest = dict(base.manifest)
+    n0 = base.size
     copies = -(-n // n0)
     rng = np.random.default_rng(seed)
-    folder = layout.new_build_dir(root)
     started = time.perf_counter()
-    # Dense side.
-    real_vecs = np.array(DenseStore.load(base).vectors())
-    vecs = np.empty((n, real_vecs.shape[1]), dtype=np.float32)
-    for lo in range(0, n, 65536):
-        rows = np.arange(lo, min(n, lo + 65536))
-        kind = rng.random((len(rows), 1))
-        v = real_vecs[rows % n0]
-        noise = rng.normal(0, 1, v.shape).astype(np.float32)
-        noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-        blend = real_vecs[rng.integers(0, n0, len(rows))]
-        scale = rng.uniform(0.2, 0.6, (len(rows), 1)).astype(np.float32)
-        # Half noisy copies, 30 % blends of two real vectors, 20 % random unit vectors.
-        v = np.where(kind < 0.5, v + scale * noise, 0.6 * v + 0.4 * blend + 0.3 * scale * noise)
-        v = np.where(kind >= 0.8, noise, v)
-        v[rows < n0] = real_vecs[rows[rows < n0]]
-        vecs[rows] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    DenseStore.build(vecs, flat_max=options().flat_max).save(folder)
-    del vecs, real_vecs
-    log.info("scale %d: vectors in %.0fs", n, time.perf_counter() - started)
-    _replicate_lexical(base, folder, n, n0, copies, seed)
-    _replicate_passages(base, folder, n, n0, copies)
-    manifest["articles"] = {
-        f"{name}#{c}" if c else name: meta
-        for c in range(copies)
-        for name, meta in manifest["articles"].items()
-    }
-    manifest["passages"] = n
-    for key in ("files", "format"):
-        manifest.pop(key, None)
-    layout.commit(root, folder, manifest)
+    with index_format.LocalStore(root).writer() as writer:
+        # Dense side.
+        real_vecs = np.array(base.vectors)
+        vecs = np.empty((n, real_vecs.shape[1]), dtype=np.float32)
+        for lo in range(0, n, 65536):
+            rows = np.arange(lo, min(n, lo + 65536))
+            kind = rng.random((len(rows), 1))
+            v = real_vecs[rows % n0]
+            noise = rng.normal(0, 1, v.shape).astype(np.float32)
+            noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+            blend = real_vecs[rng.integers(0, n0, len(rows))]
+            scale = rng.uniform(0.2, 0.6, (len(rows), 1)).astype(np.float32)
+            # Half noisy copies, 30 % blends of two real vectors, 20 % random unit vectors.
+            v = np.where(kind < 0.5, v + scale * noise, 0.6 * v + 0.4 * blend + 0.3 * scale * noise)
+            v = np.where(kind >= 0.8, noise, v)
+            v[rows < n0] = real_vecs[rows[rows < n0]]
+            vecs[rows] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        writer.dense(DenseStore.build(vecs, flat_max=options().flat_max))
+        del vecs, real_vecs
+        log.info("scale %d: vectors in %.0fs", n, time.perf_counter() - started)
+        _replicate_lexical(base, writer, n, n0, copies, seed)
+        _replicate_passages(base, writer, n, n0, copies)
+        writer.save("anchors.npy", np.asarray(base.anchors))
+        manifest["articles"] = {
+            f"{name}#{c}" if c else name: meta
+            for c in range(copies)
+            for name, meta in manifest["articles"].items()
+        }
+        manifest["passages"] = n
+        for key in ("files", "format"):
+            manifest.pop(key, None)
+        writer.commit(manifest)
     log.info("scale %d: written in %.0fs", n, time.perf_counter() - started)
     return root
 
 
-def _replicate_lexical(base: Path, folder: Path, n: int, n0: int, copies: int, seed: int) -> None:
+def _replicate_lexical(base, writer, n: int, n0: int, copies: int, seed: int) -> None:
     """Each term's postings repeated per copy (10 % dropped), straight into .npy files."""
-    from numpy.lib.format import open_memmap
-
-    indptr0 = np.load(base / "lex_indptr.npy")
-    indices0, data0 = np.load(base / "lex_indices.npy"), np.load(base / "lex_data.npy")
+    matrix = base.lexical.matrix
+    indptr0, indices0, data0 = (np.asarray(a) for a in (matrix.indptr, matrix.indices, matrix.data))
     shifts = (np.arange(copies) * n0)[:, None]
 
     def postings(t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -223,60 +219,49 @@ def _replicate_lexical(base: Path, folder: Path, n: int, n0: int, copies: int, s
     terms = len(indptr0) - 1
     indptr = np.zeros(terms + 1, dtype=np.int64)
     np.cumsum([len(postings(t)[0]) for t in range(terms)], out=indptr[1:])
-    indices = open_memmap(folder / "lex_indices.npy", "w+", np.int32, (int(indptr[-1]),))
-    data = open_memmap(folder / "lex_data.npy", "w+", np.float32, (int(indptr[-1]),))
+    indices = writer.open_array("lex_indices.npy", np.int32, (int(indptr[-1]),))
+    data = writer.open_array("lex_data.npy", np.float32, (int(indptr[-1]),))
     for t in range(terms):
         indices[indptr[t] : indptr[t + 1]], data[indptr[t] : indptr[t + 1]] = postings(t)
     indices.flush(), data.flush()
     del indices, data
-    np.save(folder / "lex_indptr.npy", indptr)
-    for name in ("lex_terms.npy", "lex_idf.npy"):
-        (folder / name).write_bytes((base / name).read_bytes())
-    (folder / "lex_meta.json").write_text(json.dumps({"shape": [len(indptr) - 1, n]}))
+    writer.save("lex_indptr.npy", indptr)
+    writer.save("lex_terms.npy", base.lexical.terms)
+    writer.save("lex_idf.npy", base.lexical.idf)
 
 
-def _replicate_passages(base: Path, folder: Path, n: int, n0: int, copies: int) -> None:
+def _replicate_passages(base, writer, n: int, n0: int, copies: int) -> None:
     """Texts, sections, keys and sentence vectors of jsquad-dev repeated; copy c is article #c."""
     rows = np.arange(n) % n0
     copy = np.arange(n) // n0
-    offsets0 = np.load(base / "text_offsets.npy")
-    blob = (base / "text.bin").read_bytes()
+    offsets0 = np.asarray(base.offsets)
+    blob = b"".join(base.text(i).encode("utf-8") for i in range(n0))
     lengths = np.diff(offsets0)[rows]
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    with open(folder / "text.bin", "wb") as f:
-        for c in range(copies):
-            f.write(blob[: offsets0[min(n0, n - c * n0)]])
-    np.save(folder / "text_offsets.npy", offsets)
-    sections0 = json.loads((base / "sections.json").read_text(encoding="utf-8"))
-    owner0 = np.load(base / "passage_section.npy")
-    np.save(folder / "passage_section.npy", (owner0[rows] + copy * len(sections0)).astype(np.int32))
+    writer.raw_texts((blob[: offsets0[min(n0, n - c * n0)]] for c in range(copies)), offsets)
+    sections0 = list(base.sections)
+    owner0 = np.asarray(base.passage_section)
     sections = [
         dict(s, article=f"{s['article']}#{c}" if c else s["article"])
         for c in range(int(copy[-1]) + 1)
         for s in sections0
     ]
     sections = sections[: int(owner0[rows[-1]] + copy[-1] * len(sections0)) + 1]  # used ones
-    (folder / "sections.json").write_text(json.dumps(sections, ensure_ascii=False))
-    keys = np.load(base / "keys.npy")[rows].copy()
+    writer.sections(sections, owner0[rows] + copy * len(sections0))
+    keys = np.asarray(base.keys)[rows].copy()
     keys[:, :4] ^= copy.astype("<u4").view(np.uint8).reshape(-1, 4)  # distinct per copy
-    np.save(folder / "keys.npy", keys)
-    if (base / "sent_offsets.npy").exists():
-        sent_off0 = np.load(base / "sent_offsets.npy")
-        sent0 = np.load(base / "sent_vectors.npy", mmap_mode="r")
-        counts = np.diff(sent_off0)[rows]
-        sent_off = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=sent_off[1:])
-        np.save(folder / "sent_offsets.npy", sent_off)
-        from numpy.lib.format import open_memmap
-
-        shape = (int(sent_off[-1]), sent0.shape[1])
-        out = open_memmap(folder / "sent_vectors.npy", "w+", sent0.dtype, shape)
-        for c in range(copies):
-            lo, hi = c * n0, min(n, (c + 1) * n0)
-            out[sent_off[lo] : sent_off[hi]] = sent0[: sent_off0[hi - lo]]
-        out.flush()
-        del out
-    for name in ("anchors.npy",):
-        if (base / name).exists():
-            (folder / name).write_bytes((base / name).read_bytes())
+    writer.keys(keys)
+    sent_off0 = np.asarray(base.sent_offsets)
+    sent0 = base.sent_vectors
+    counts = np.diff(sent_off0)[rows]
+    sent_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=sent_off[1:])
+    writer.save("sent_offsets.npy", sent_off)
+    shape = (int(sent_off[-1]), sent0.shape[1])
+    out = writer.open_array("sent_vectors.npy", sent0.dtype, shape)
+    for c in range(copies):
+        lo, hi = c * n0, min(n, (c + 1) * n0)
+        out[sent_off[lo] : sent_off[hi]] = sent0[: sent_off0[hi - lo]]
+    out.flush()
+    del out

@@ -39,7 +39,7 @@ def queries(n: int) -> tuple[list[str], np.ndarray]:
     """Cleaned jsquad-dev questions and their vectors, encoded once and cached."""
     path = CACHE / f"scale-queries-{n}.npz"
     if not path.exists():
-        from index.search import check_question
+        from index.question import check_question
 
         opts = options()
         cleaned = [check_question(q, opts) for q in questions(n, seed=2)]
@@ -54,17 +54,17 @@ def child(n: int, args) -> dict:
     """Load the n-passage index in this (fresh) process and measure it."""
     import faiss
 
-    from index import layout
+    from index import format as index_format
     from index.lexical import top_k
     from index.search import Index
 
     opts = options()
     qs, vecs = queries(args.questions)
-    folder = layout.current_version(CACHE / f"scale-{n}")
+    folder = index_format.current_version(CACHE / f"scale-{n}")
     rss0 = rss_mb()
     load_s, index = _timed(Index.load, folder, verify=False)
     rss_loaded = rss_mb() - rss0
-    verify_s, _ = _timed(layout.read_manifest, folder, verify=True)
+    verify_s, _ = _timed(index_format.read_manifest, folder, verify=True)
     for q, v in zip(qs[:5], vecs[:5]):
         index.rank(q, v, opts)
     rank, dense, lexical = [], [], []

@@ -5,7 +5,7 @@
 # Every run is a fresh process: imports are timed from the first `import`. create_bot() gets
 # settings pointing at a cached jsquad-dev index, so it loads the model and the index (no Discord
 # connection). Also: index load time of a 100k-passage synthetic index (scale.py's), with and
-# without the crc32 check of every file that layout.read_manifest does.
+# without the crc32 check of every file that index_format.read_manifest does.
 
 from __future__ import annotations
 
@@ -73,16 +73,16 @@ def child(data_dir: Path, model_cache: Path, big: Path | None, asks: int) -> dic
         "rss_after_asks_mb": proc.memory_info().rss / 2**20,
     }
     if big is not None:
-        from index import layout
+        from index import format as index_format
 
-        folder = layout.current_version(big)
+        folder = index_format.current_version(big)
         for verify in (True, False):
             started = time.perf_counter()
             loaded = search.Index.load(folder, verify=verify)
             out[f"load_100k_verify_{verify}_s"] = time.perf_counter() - started
         out["load_100k_passages"] = loaded.size
         started = time.perf_counter()
-        layout.read_manifest(folder, verify=True)
+        index_format.read_manifest(folder, verify=True)
         out["load_100k_crc32_s"] = time.perf_counter() - started
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 

@@ -90,6 +90,8 @@ class Admin(commands.Cog):
 
     def __init__(self, bot: NewsBot):
         self.bot = bot
+        # Refuses a second /reindex on the event loop, before deferring, so its reply is a plain
+        # ephemeral line; the index store's file lock is what keeps builds one at a time.
         self._building = asyncio.Lock()
 
     @app_commands.command(name=_("reindex.name"), description=_("reindex.description"))

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
+import threading
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
 from index import Answer, BuildReport, NewsbotError, Searcher, check_question
+from index.errors import ArticlesDirError, IndexNotBuiltError
 
 from .settings import Settings, load_settings
 
@@ -19,13 +24,28 @@ log = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `newsbot` console script; returns the exit status."""
     args = _parser().parse_args(argv)
+    settings = None
     try:
+        if args.command != "run":  # the bot handles its own signals
+            exit_on_sigterm()
         settings = load_settings(args.config)
         _setup_logging(settings, args.verbose, quiet=args.command in ("ask", "eval", "info"))
         return args.func(args, settings)
     except NewsbotError as e:
-        print(f"newsbot: error: {_one_line(e)}", file=sys.stderr)
+        where = ""
+        if settings is not None and (
+            isinstance(e, IndexNotBuiltError)
+            or (isinstance(e, ArticlesDirError) and str(settings.index.articles_dir) in str(e))
+        ):
+            where = f" ({settings.describe()})"  # a wrong folder is the usual cause
+        print(f"newsbot: error: {_one_line(e)}{where}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`newsbot ask ... | head -2`): stop quietly, as `yes | head`
+        # does. Python would otherwise complain again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as e:  # disk full, permissions, a closed pipe: the system's words suffice
         print(f"newsbot: error: {_one_line(e)}", file=sys.stderr)
         return 2
@@ -41,6 +61,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a build being stopped removes its unfinished folder."""
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    # Only the main thread may set handlers (main() can be called from a test's thread).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _one_line(error: BaseException) -> str:
@@ -63,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
 
     idx = sub.add_parser("index", help="build or update the index from the articles folder")
     idx.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    idx.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let an articles folder without usable articles empty the index",
+    )
     idx.set_defaults(func=cmd_index)
 
     ev = sub.add_parser("eval", help="measure retrieval on DIR/articles and DIR/questions.jsonl")
@@ -134,7 +170,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 def format_answer(answer: Answer) -> str:
     """Readable text: the answer, its numbered sources, then the passages."""
-    lines = [f"Q: {answer.question}", "", answer.text]
+    lines = [f"Q: {printable(answer.question)}", "", answer.text]
     if answer.no_answer:
         return "\n".join(lines) + "\n"
     lines.append("")
@@ -151,9 +187,19 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines) + "\n"
 
 
+def printable(text: str) -> str:
+    """Text with control characters shown as escapes: a question must not drive the terminal."""
+    return "".join(
+        c if c == "\n" or unicodedata.category(c) != "Cc" else ascii(c)[1:-1] for c in text
+    )
+
+
 def cmd_index(args, settings: Settings) -> int:
     from tqdm import tqdm
 
+    # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
+    if not Path(settings.index.articles_dir).is_dir():
+        raise ArticlesDirError(f"articles folder not found: {settings.index.articles_dir}")
     searcher = Searcher(settings.index)
     bar = None
 
@@ -164,11 +210,21 @@ def cmd_index(args, settings: Settings) -> int:
         bar.update(done - bar.n)
 
     try:
-        report = searcher.reindex(rebuild=args.rebuild, progress=progress)
+        report = searcher.reindex(
+            rebuild=args.rebuild, progress=progress, allow_empty=args.allow_empty
+        )
     finally:
         if bar is not None:
             bar.close()
     print(format_report(report))
+    if report.kept:
+        # The index is live but stale for these: a script must notice, not only a person.
+        print(
+            f"newsbot: warning: {len(report.kept)} broken articles kept their previous "
+            "passages; fix or delete them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -193,8 +249,23 @@ def format_report(report: BuildReport) -> str:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from index.evaluate import evaluate
+    from index.evaluate import evaluate, load_questions
+    from index.loader import article_files
 
+    # The question file is checked before the model loads; the gold articles are named.
+    questions = load_questions(args.dir / "questions.jsonl", settings.index)
+    articles = args.dir / "articles"
+    names = {p.relative_to(articles).as_posix() for p in article_files(articles)}
+    missing = sorted({q["article"] for q in questions} - names)
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        print(
+            f"newsbot: warning: questions name articles that are not in {articles}: {shown} "
+            "(their questions count as misses)",
+            file=sys.stderr,
+        )
     searcher = Searcher(settings.index)
     result = evaluate(args.dir, searcher, args.k, args.dense_weight)
     if args.json:

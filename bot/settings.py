@@ -35,6 +35,8 @@ UNIT = {"index.dense_weight", "index.min_confidence", "index.min_lexical"}
 SIGNED = {"index.min_margin"}  # a margin may be negative
 # Discord refuses a string option longer than this.
 MAX_OPTION_CHARS = 6000
+# More CPU threads than this is a typo; torch would fail later without naming the setting.
+MAX_THREADS = 256
 
 
 class SettingsError(NewsbotError):
@@ -61,7 +63,13 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
-    source: str = "defaults"
+    source: str = "defaults"  # the settings file read, or "defaults"
+    base_dir: Path = field(default_factory=Path.cwd)  # what relative paths resolve against
+
+    def describe(self) -> str:
+        """Which settings were used, for error messages about paths."""
+        where = f"settings file {self.source}" if self.source != "defaults" else "no settings file"
+        return f"{where}; relative paths from {self.base_dir}"
 
 
 def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,14 +83,22 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise SettingsError(f"cannot read settings file {path}: {e}") from None
-        # Paths in config/settings.toml are relative to the project folder that holds config/.
-        base = path.resolve().parent.parent
+        base = base_dir(path)
     elif explicit:
         raise SettingsError(f"settings file not found: {path}")
     else:
         base = Path.cwd()
     data = dict(data)
     index = _section(IndexOptions, data.pop("index", {}), "index", base)
+    # Folders left at their defaults follow the same rule as the ones the file names.
+    index = dataclasses.replace(
+        index,
+        **{
+            f.name: base / getattr(index, f.name)
+            for f in dataclasses.fields(index)
+            if isinstance(getattr(index, f.name), Path) and not getattr(index, f.name).is_absolute()
+        },
+    )
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     log_level = data.pop("log_level", "INFO")
     if data:
@@ -93,9 +109,18 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         )
     _check_model(index)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
-    return Settings(
-        index, discord, log_level.upper(), token, str(path) if path.is_file() else "defaults"
-    )
+    source = str(path) if path.is_file() else "defaults"
+    return Settings(index, discord, log_level.upper(), token, source, base)
+
+
+def base_dir(path: Path) -> Path:
+    """The folder a settings file's relative paths resolve against.
+
+    <project>/config/settings.toml: the project folder (the one holding config/); any other
+    file: its own folder.
+    """
+    folder = path.resolve().parent
+    return folder.parent if folder.name == "config" else folder
 
 
 def _section(cls, values, name: str, base: Path):
@@ -140,6 +165,8 @@ def _coerce(name: str, default, value, base: Path):
         ok = isinstance(value, str)
     if not ok:
         want = type(default).__name__ if default is not None else "str"
+        if isinstance(default, tuple):
+            want = "a list of user IDs (integers)"
         if isinstance(default, Path) or name.endswith("_dir"):
             want = "a folder path (non-empty text)"
         raise SettingsError(f"setting '{name}' must be {want}, not {value!r}")
@@ -156,6 +183,8 @@ def _check_range(name: str, value: int | float) -> None:
         ok, want = 0 <= value <= 1, "between 0 and 1"
     elif name == "discord.max_question_chars":
         ok, want = 1 <= value <= MAX_OPTION_CHARS, f"between 1 and {MAX_OPTION_CHARS}"
+    elif name == "index.threads":
+        ok, want = 0 <= value <= MAX_THREADS, f"between 0 (torch's default) and {MAX_THREADS}"
     elif name in POSITIVE:
         ok, want = 1 <= value < math.inf, "1 or more"
     else:

@@ -7,7 +7,7 @@ import logging
 
 from .errors import NewsbotError
 from .options import IndexOptions
-from .search import check_question
+from .question import check_question
 from .searcher import Searcher
 from .types import Answer, BuildReport, Hit, Topic
 

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from . import layout
 from .anchors import ANCHORS, ANCHORS_DIGEST
 from .chunker import Passage, chunk_article
 from .embedder import Embedder
-from .errors import BuildInProgressError
+from .errors import EmptyArticlesError
+from .format import FORMAT, READABLE, LocalStore, LocalVersion, VersionWriter
 from .lexical import LEXICAL_PARAMS, Lexical
 from .loader import TEXT_VERSION, Article, load_articles
 from .options import IndexOptions
@@ -55,43 +51,71 @@ def build(
     root: Path | None = None,
     rebuild: bool = False,
     progress: BuildProgress | None = None,
+    wait: bool = False,
+    allow_empty: bool = False,
+    store: LocalStore | None = None,
 ) -> BuildReport:
     """Index the articles folder into root (default: the data folder), reusing what it can.
 
+    An article that was indexed before and is now broken keeps its previous passages (reported
+    as skipped, "kept from the previous index"). An empty result over a non-empty index is
+    refused unless allow_empty: an unmounted volume must not empty the bot's coverage.
+
+    Args:
+        wait: wait for a build already running instead of raising BuildInProgressError.
+        store: where versions are read and written (default: a LocalStore at root).
+
     Returns:
-        A BuildReport; the new index is live on disk when this returns.
+        A BuildReport; the new index is live when this returns.
     """
     started = time.perf_counter()
-    root = Path(root or options.index_dir)
+    store = store or LocalStore(Path(root or options.index_dir))
     articles, skipped = load_articles(
         Path(articles_dir or options.articles_dir), options.max_article_bytes
     )
-    with _build_lock(root):
-        previous = None if rebuild else _previous(root, embedder)
-        report = _diff(articles, previous[0] if previous else None)
-        report.skipped = [(s.file, s.reason) for s in skipped]
+    if skipped:
+        log.warning("Skipped %d article files (newsbot index lists them)", len(skipped))
+    with store.lock(wait=wait):
+        live = _live(store)
+        # The diff is against the live index even for a rebuild: unchanged articles stay
+        # 'unchanged', only their vectors are not reused.
+        previous = None if rebuild else _previous(live, embedder)
+        report = _diff(articles, live.manifest if live else None)
+        kept = _kept(skipped, live, report)
+        report.skipped = [
+            (s.file, s.reason + ("; kept from the previous index" if s.file in kept else ""))
+            for s in skipped
+        ]
         passages = [p for a in articles for p in chunk_article(a, options.max_passage_chars)]
-        report.articles, report.passages = len(articles), len(passages)
-        if previous and not report.changed_anything and _same_shape(previous[0], options):
+        passages += [p for ps in kept.values() for p in ps]
+        report.articles, report.passages = len(articles) + len(kept), len(passages)
+        report.kept = sorted(kept)
+        if not passages and live is not None and live.size and not allow_empty:
+            raise EmptyArticlesError(
+                f"no usable articles in {Path(articles_dir or options.articles_dir)}, but the "
+                f"index holds {len(live.manifest.get('articles', {}))} articles; it is kept "
+                "(run 'newsbot index --allow-empty' to empty it)"
+            )
+        if previous and not report.changed_anything and _same_shape(previous, options):
             report.seconds = time.perf_counter() - started
-            report.path = str(layout.current_version(root))
+            report.path = str(previous.folder)
             # Nothing to build, but a killed build's scraps still go.
-            layout.cleanup(root, keep={Path(report.path).name})
+            store.tidy(keep=previous.name)
             return report
         keys = [passage_key(embedder.name, p) for p in passages]
         vectors, sentences, report.embedded = _vectors(keys, passages, embedder, previous, progress)
-        try:
-            folder = layout.new_build_dir(root)
-        except OSError as e:
-            raise layout.write_error(root, e) from e
-        try:
-            _write(folder, passages, keys, vectors, sentences, options)
-            np.save(folder / "anchors.npy", _anchor_vectors(embedder, previous))
+        old_articles = live.manifest.get("articles", {}) if live else {}
+        with store.writer() as writer:
+            _write(writer, passages, keys, vectors, sentences, options)
+            writer.save("anchors.npy", _anchor_vectors(embedder, previous))
             manifest = {
                 "model": embedder.name,
                 "dim": embedder.dim,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "articles": {a.file: {"digest": a.digest, "title": a.title} for a in articles},
+                "articles": {
+                    **{a.file: {"digest": a.digest, "title": a.title} for a in articles},
+                    **{f: dict(old_articles[f], kept=True) for f in kept},
+                },
                 "passages": len(passages),
                 "max_passage_chars": options.max_passage_chars,
                 "lexical": LEXICAL_PARAMS,
@@ -99,13 +123,7 @@ def build(
                 "anchors": ANCHORS_DIGEST,
                 "skipped": report.skipped,
             }
-            report.path = str(layout.commit(root, folder, manifest))
-        except BaseException as e:
-            # A failed build leaves the old index serving; its scraps are removed.
-            shutil.rmtree(folder, ignore_errors=True)
-            if isinstance(e, OSError):  # disk full, read-only, no permission
-                raise layout.write_error(root, e) from e
-            raise
+            report.path = str(writer.commit(manifest))
     report.seconds = time.perf_counter() - started
     log.info(
         "Indexed %d articles, %d passages (%d embedded) in %.1fs",
@@ -117,42 +135,64 @@ def build(
     return report
 
 
-@contextmanager
-def _build_lock(root: Path):
+def _live(store: LocalStore) -> LocalVersion | None:
+    """The live version if it can be read (an older format too: its vectors are reused)."""
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        lock = open(root / ".lock", "w")  # closed by the with below
-    except OSError as e:
-        raise layout.write_error(root, e) from e
-    with lock as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BuildInProgressError("another reindex is already running") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _previous(root: Path, embedder: Embedder) -> tuple[dict, Path] | None:
-    """The live index's manifest and folder if its embeddings can be reused."""
-    try:
-        folder = layout.current_version(root)
-        manifest = layout.read_manifest(folder, verify=True)
+        return store.current(verify=True, formats=READABLE)
     except Exception as e:  # a missing or damaged index only means a full build
         log.info("No reusable index (%s); building from scratch", e)
         return None
+
+
+def _previous(live: LocalVersion | None, embedder: Embedder) -> LocalVersion | None:
+    """The live version if its embeddings can be reused."""
+    if live is None:
+        return None
+    manifest = live.manifest
     if manifest.get("model") != embedder.name or manifest.get("dim") != embedder.dim:
         log.info("Index was built with %s; re-embedding everything", manifest.get("model"))
         return None
-    return manifest, folder
+    return live
 
 
-def _same_shape(manifest: dict, options: IndexOptions) -> bool:
-    """True when the old index was cut and scored the way this build would do it."""
+def _kept(skipped, live: LocalVersion | None, report: BuildReport) -> dict[str, list[Passage]]:
+    """Passages of the live index for articles that are there but broken now, by file.
+
+    Those articles are taken off report.removed: they are still indexed.
+    """
+    if live is None:
+        return {}
+    broken = {s.file for s in skipped} & set(report.removed)
+    if not broken:
+        return {}
+    report.removed = [f for f in report.removed if f not in broken]
+    by_section = {i: s for i, s in enumerate(live.sections) if s["article"] in broken}
+    kept: dict[str, list[Passage]] = {f: [] for f in sorted(broken)}
+    owners = np.asarray(live.passage_section)
+    for i in np.flatnonzero(np.isin(owners, list(by_section))):
+        s = by_section[int(owners[i])]
+        kept[s["article"]].append(
+            Passage(
+                article=s["article"],
+                title=s["title"],
+                section=s["section"],
+                text=live.text(int(i)),
+                sources=tuple(s["sources"]),
+                published=s["published"],
+                outlet=s["outlet"],
+            )
+        )
+    for f in broken:
+        log.warning("%s is broken; its previous passages stay in the index", f)
+    return kept
+
+
+def _same_shape(previous: LocalVersion, options: IndexOptions) -> bool:
+    """True when the old index was cut, scored and stored the way this build would do it."""
+    manifest = previous.manifest
     return (
-        manifest.get("max_passage_chars") == options.max_passage_chars
+        previous.format == FORMAT
+        and manifest.get("max_passage_chars") == options.max_passage_chars
         and manifest.get("lexical") == LEXICAL_PARAMS
         and manifest.get("anchors") == ANCHORS_DIGEST
         and manifest.get("text_version") == TEXT_VERSION
@@ -180,14 +220,8 @@ def _vectors(keys, passages, embedder, previous, progress):
     sentences: list[np.ndarray] = [np.zeros((0, embedder.dim), np.float32)] * len(passages)
     todo = list(range(len(passages)))
     if previous:
-        folder = previous[1]
-        old_keys = np.load(folder / "keys.npy")
-        # Keep the store alive while copying: vectors() is a view into the FAISS index's memory.
-        old_store = DenseStore.load(folder)
-        old_vecs = old_store.vectors()
-        old_sent = np.load(folder / "sent_vectors.npy", mmap_mode="r")
-        old_off = np.load(folder / "sent_offsets.npy")
-        row = {k.tobytes(): i for i, k in enumerate(old_keys)}
+        old_vecs = previous.vectors
+        row = {k.tobytes(): i for i, k in enumerate(np.asarray(previous.keys))}
         todo = []
         for i, k in enumerate(keys):
             j = row.get(k)
@@ -195,7 +229,7 @@ def _vectors(keys, passages, embedder, previous, progress):
                 todo.append(i)
             else:
                 vectors[i] = old_vecs[j]
-                sentences[i] = np.asarray(old_sent[old_off[j] : old_off[j + 1]], np.float32)
+                sentences[i] = np.asarray(previous.sentence_vectors(j), np.float32)
     if todo:
         texts = [embed_text(passages[i]) for i in todo]
         # Each sentence gets its own vector: the answer quotes sentences and the 'not covered'
@@ -214,12 +248,12 @@ def _vectors(keys, passages, embedder, previous, progress):
 
 def _anchor_vectors(embedder, previous) -> np.ndarray:
     """The off-topic anchors' vectors, reused when the old index has the same anchors."""
-    if previous and previous[0].get("anchors") == ANCHORS_DIGEST:
-        return np.load(previous[1] / "anchors.npy")
+    if previous and previous.manifest.get("anchors") == ANCHORS_DIGEST:
+        return np.array(previous.anchors)
     return embedder.encode_passages(ANCHORS)
 
 
-def _write(folder, passages, keys, vectors, sentences, options) -> None:
+def _write(writer: VersionWriter, passages, keys, vectors, sentences, options) -> None:
     sections: list[dict] = []
     index_of: dict[tuple, int] = {}
     owner = np.zeros(len(passages), dtype=np.int32)
@@ -238,24 +272,13 @@ def _write(folder, passages, keys, vectors, sentences, options) -> None:
                 }
             )
         owner[i] = index_of[sid]
-    (folder / "sections.json").write_text(json.dumps(sections, ensure_ascii=False))
-    np.save(folder / "passage_section.npy", owner)
-    # Sentence vectors back the answer step and the 'not covered' check; float16 halves them.
-    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(s) for s in sentences])
-    np.save(folder / "sent_offsets.npy", offsets)
-    dim = vectors.shape[1]
-    stacked = np.concatenate(sentences) if sentences else np.zeros((0, dim), np.float32)
-    np.save(folder / "sent_vectors.npy", stacked.astype(np.float16))
-    # Raw 16-byte rows: a fixed-width bytes dtype would drop trailing zero bytes.
-    np.save(folder / "keys.npy", np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16))
-    blobs = [p.text.encode("utf-8") for p in passages]
-    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(b) for b in blobs])
-    (folder / "text.bin").write_bytes(b"".join(blobs))
-    np.save(folder / "text_offsets.npy", offsets)
-    DenseStore.build(vectors, flat_max=options.flat_max).save(folder)
-    Lexical.build([lexical_text(p) for p in passages]).save(folder)
+    writer.sections(sections, owner)
+    # Sentence vectors back the answer step and the 'not covered' check.
+    writer.sentences(sentences, vectors.shape[1])
+    writer.keys(keys)
+    writer.texts(p.text for p in passages)
+    writer.dense(DenseStore.build(vectors, flat_max=options.flat_max))
+    writer.lexical(Lexical.build([lexical_text(p) for p in passages]))
 
 
 def lexical_text(p: Passage) -> str:

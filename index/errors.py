@@ -17,6 +17,10 @@ class ArticlesDirError(NewsbotError):
     """The articles folder is missing or unreadable."""
 
 
+class EmptyArticlesError(ArticlesDirError):
+    """A build would empty a non-empty index (no usable articles) without being allowed to."""
+
+
 class ModelError(NewsbotError):
     """The embedding model cannot be found, converted or loaded."""
 

@@ -14,33 +14,41 @@ from pathlib import Path
 
 from .build import build
 from .errors import ArticlesDirError
-from .search import check_question
+from .options import IndexOptions
+from .question import check_question
 from .searcher import Searcher, answer
 
 log = logging.getLogger(__name__)
 
 
-def load_questions(path: Path) -> list[dict]:
-    """Read questions.jsonl: one {"question", "article", "section"} object a line."""
+def load_questions(path: Path, options: IndexOptions | None = None) -> list[dict]:
+    """Read questions.jsonl: one {"question", "article", "section"} object a line.
+
+    Raises ArticlesDirError naming the line of the first bad question, or when there are none.
+    """
     if not path.is_file():
         raise ArticlesDirError(f"no questions file at {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ArticlesDirError(f"{path.name} is not UTF-8 text (byte {e.start})") from None
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 q = json.loads(line)
-                out.append(
-                    {
-                        "question": q["question"],
-                        "article": q["article"],
-                        "section": q["section"],
-                        "answers": [str(a) for a in q.get("answers") or []],
-                    }
-                )
+                golds = q.get("answers") or []
+                q = {"question": q["question"], "article": q["article"], "section": q["section"]}
+                if not all(isinstance(v, str) for v in q.values()):
+                    raise TypeError("question, article and section must be text")
+                check_question(q["question"], options or IndexOptions())
+                out.append(dict(q, answers=[str(a) for a in golds]))
             except (ValueError, KeyError, TypeError) as e:
                 raise ArticlesDirError(
                     f"{path.name} line {n}: not a question object ({e})"
                 ) from None
+    if not out:
+        raise ArticlesDirError(f"no questions in {path}")
     return out
 
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
 from .text import char_ngrams, is_word_char, normalize
-
-try:
-    # One C loop adding a term's postings into the scores: 3-6x faster than numpy's
-    # fancy-index add, with the same float32 additions in the same order (same bits).
-    from scipy.sparse._sparsetools import csc_matvec as _add_postings
-except ImportError:  # a private module: without it numpy does the same additions, slower
-    _add_postings = None
 
 # Lower saturation and length normalization than the usual 1.2/0.75 measured best on jsquad-dev.
 K1, B = 0.9, 0.4
@@ -25,7 +16,6 @@ LEXICAL_PARAMS = {"k1": K1, "b": B, "grams": "nfkc-char-1-2", "title": True}
 # A term is a code point, or two shifted into one integer; they sort like the terms' strings.
 _SHIFT = 21
 _BATCH = 4096  # texts per vectorized step: bounds the build's memory on big corpora
-_ONE = np.ones(1, dtype=np.float32)
 # Code points char_ngrams does not keep (mapped to NUL), and every character already checked.
 _BREAKS: dict[int, int] = {}
 _CHECKED: set[str] = set()
@@ -91,39 +81,14 @@ class Lexical:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (float32, length = passages)."""
-        m = self.matrix
-        n, indptr, indices, data = m.shape[1], m.indptr, m.indices, m.data
-        out = np.zeros(n, dtype=np.float32)
-        # The C loop writes into `out` only when no argument needs converting.
-        fast = _add_postings is not None and data.dtype == np.float32
-        for t in self.query_terms(query):
-            lo, hi = int(indptr[t]), int(indptr[t + 1])
-            if fast:
-                span = np.array([0, hi - lo], dtype=indices.dtype)
-                _add_postings(n, 1, span, indices[lo:hi], data[lo:hi], _ONE, out)
-            else:
-                out[indices[lo:hi]] += data[lo:hi]
-        return out
-
-    def save(self, folder: Path) -> None:
-        """Write the term list and the CSR arrays as .npy files (memory-mappable)."""
-        np.save(folder / "lex_terms.npy", self.terms)
-        np.save(folder / "lex_idf.npy", self.idf)
-        np.save(folder / "lex_indptr.npy", self.matrix.indptr.astype(np.int64))
-        np.save(folder / "lex_indices.npy", self.matrix.indices.astype(np.int32))
-        np.save(folder / "lex_data.npy", self.matrix.data.astype(np.float32))
-        (folder / "lex_meta.json").write_text(json.dumps({"shape": list(self.matrix.shape)}))
-
-    @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> Lexical:
-        """Read what save wrote; arrays are memory-mapped so loading is near instant."""
-        mode = "r" if mmap else None
-        shape = tuple(json.loads((folder / "lex_meta.json").read_text())["shape"])
-        arrays = [
-            np.load(folder / f"lex_{n}.npy", mmap_mode=mode) for n in ("data", "indices", "indptr")
-        ]
-        matrix = sparse.csr_matrix(tuple(arrays), shape=shape, copy=False)
-        return cls(np.load(folder / "lex_terms.npy"), matrix, np.load(folder / "lex_idf.npy"))
+        ids = self.query_terms(query)
+        if not len(ids):
+            return np.zeros(self.size, dtype=np.float32)
+        # The query's rows, transposed (a CSC view), times ones: scipy's matvec adds each
+        # term's postings into the scores in one C loop, term by term in float32: the same
+        # additions in the same order as a Python loop of `out[docs] += weights`, 3-6x faster.
+        rows = self.matrix[ids]
+        return rows.T @ np.ones(len(ids), dtype=np.float32)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

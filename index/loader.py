@@ -23,6 +23,9 @@ FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)",
 HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
 ALLOWED_KEYS = {"title", "url", "published", "outlet", "tags", "author", "lang"}
+# Article files, any case (.md, .MD, .markdown); plain text is reported, not guessed at.
+SUFFIXES = (".md", ".markdown")
+TEXT_SUFFIXES = (".txt", ".text")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Skipped:
 
 
 def article_files(root: Path) -> list[Path]:
-    """The Markdown files under root, sorted (links to files included, see load_article)."""
+    """The Markdown files under root, sorted (links to files included, see load_articles)."""
     return _scan(Path(root))[0]
 
 
@@ -91,7 +94,13 @@ def _scan(root: Path) -> tuple[list[Path], list[Skipped]]:
                 )
             )
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (folder / d).is_symlink())
-        files.extend(folder / n for n in names if n.endswith(".md") and not n.startswith("."))
+        for n in sorted(n for n in names if not n.startswith(".")):
+            suffix = Path(n).suffix.lower()
+            if suffix in SUFFIXES:
+                files.append(folder / n)
+            elif suffix in TEXT_SUFFIXES:
+                rel = (folder / n).relative_to(root).as_posix()
+                skipped.append(Skipped(rel, "plain text, not Markdown; rename it to .md"))
     return sorted(files), skipped
 
 
@@ -110,19 +119,44 @@ def load_articles(root: Path, max_bytes: int = 5_000_000) -> tuple[list[Article]
     root = Path(root)
     files, skipped = _scan(root)
     articles = []
+    # Per file at INFO: the build's report lists them, and a bot answering questions over a
+    # messy folder must not repeat every one of them (the build logs one warning).
     for folder in skipped:
-        log.warning("Skipping %s: %s", folder.file, folder.reason)
+        log.info("Skipping %s: %s", folder.file, folder.reason)
+    twins = _twins(files, root)
     for path in files:
         rel = path.relative_to(root).as_posix()
         try:
+            if path in twins:
+                raise ArticleError(f"link to {twins[path]}, which is indexed under its own name")
             articles.append(load_article(path, root, max_bytes))
         except ArticleError as e:
-            log.warning("Skipping %s: %s", rel, e)
+            log.info("Skipping %s: %s", rel, e)
             skipped.append(Skipped(rel, str(e)))
         except Exception as e:  # a bug must cost one article, never the whole build
             log.exception("Skipping %s: unexpected error", rel)
             skipped.append(Skipped(rel, f"cannot be parsed ({type(e).__name__})"))
     return articles, skipped
+
+
+def _twins(files: list[Path], root: Path) -> dict[Path, str]:
+    """Links to a file that is indexed already (itself, or through an earlier link) → its name."""
+    # Indexing both would put the same passages twice in every top 5.
+    owner: dict[Path, str] = {}
+    twins: dict[Path, str] = {}
+    inside = root.resolve()
+    for path in sorted(files, key=lambda p: (p.is_symlink(), p)):  # real files claim first
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # broken or looping: load_article says which
+            continue
+        if not real.is_relative_to(inside):  # refused by load_article, never read
+            continue
+        if real in owner:
+            twins[path] = owner[real]
+        else:
+            owner[real] = path.relative_to(root).as_posix()
+    return twins
 
 
 def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from . import coverage, layout
+from . import coverage
 from .answer import Candidate, compose, language, no_answer, quotable, subject_grams
 from .build import BuildProgress, build
 from .embedder import Embedder
-from .errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError
+from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
+from .format import LocalStore
 from .options import IndexOptions
-from .search import Index, Ranked, check_question
+from .question import check_question
+from .search import Index, Ranked
 from .text import normalize, sentence_spans
 from .types import Answer, BuildReport, Hit, Topic
 
@@ -30,6 +31,8 @@ class Searcher:
     ):
         self.options = options
         self.root = Path(root or options.index_dir)
+        # Where index versions live; a database backend (issue 15) would be chosen here.
+        self.store = LocalStore(self.root)
         self.embedder = embedder or Embedder(
             options.model,
             options.model_cache,
@@ -39,12 +42,16 @@ class Searcher:
             options.passage_prompt,
         )
         self._index: Index | None = None
-        self._build_lock = threading.Lock()
         self._topics: tuple[Index | None, list[Topic]] = (None, [])
 
     @classmethod
     def open(cls, options: IndexOptions, build_missing: bool = True, **kwargs) -> Searcher:
-        """Load the live index, building it first when missing, damaged or from another model."""
+        """Load the live index, building it first when missing, damaged or from another model.
+
+        When another process or thread is building it, this waits for that build and uses it.
+        """
+        if build_missing:
+            _check_buildable(options, Path(kwargs.get("root") or options.index_dir))
         searcher = cls(options, **kwargs)
         try:
             searcher.load()
@@ -52,7 +59,11 @@ class Searcher:
             if not build_missing:
                 raise
             log.warning("%s; building the index", e)
-            searcher.reindex(rebuild=True)
+            try:
+                # Not rebuild=True: a build that ran meanwhile (another `ask`) is used as is.
+                searcher.reindex(wait=True)
+            except IndexCorruptError:  # what the live one holds cannot be reused: start over
+                searcher.reindex(rebuild=True, wait=True)
         return searcher
 
     @property
@@ -63,7 +74,7 @@ class Searcher:
 
     def load(self) -> Index:
         """(Re)load the version CURRENT points to and make it live."""
-        index = Index.load(layout.current_version(self.root))
+        index = Index(self.store.current())
         if index.manifest.get("model") != self.embedder.name:
             raise IndexCorruptError(
                 f"index was built with model {index.manifest.get('model')!r}, "
@@ -75,22 +86,39 @@ class Searcher:
                 f"{index.manifest.get('dim')}), the model has {self.embedder.dim}"
             )
         self._index = index  # one reference assignment: queries see old or new, never a mix
-        log.info("Loaded index %s: %d passages", index.folder.name, index.size)
+        log.info("Loaded index %s: %d passages", index.name, index.size)
         return index
 
-    def reindex(self, rebuild: bool = False, progress: BuildProgress | None = None) -> BuildReport:
-        """Build beside the live index and swap it in; the old one serves until then."""
-        if not self._build_lock.acquire(blocking=False):
-            raise BuildInProgressError("another reindex is already running")
-        try:
-            report = build(
-                self.options, self.embedder, root=self.root, rebuild=rebuild, progress=progress
-            )
-            if self._index is None or report.path != str(self._index.folder):
-                self.load()
-            return report
-        finally:
-            self._build_lock.release()
+    def reindex(
+        self,
+        rebuild: bool = False,
+        progress: BuildProgress | None = None,
+        wait: bool = False,
+        allow_empty: bool = False,
+    ) -> BuildReport:
+        """Build beside the live index and swap it in; the old one serves until then.
+
+        Args:
+            rebuild: re-embed every passage instead of reusing unchanged ones.
+            progress: called as progress(stage, done, total) while embedding.
+            wait: wait for a build already running (else BuildInProgressError).
+            allow_empty: let an empty articles folder empty a non-empty index.
+        """
+        # The store's lock (a file lock) keeps builds one at a time across processes and
+        # threads; no second lock here.
+        report = build(
+            self.options,
+            self.embedder,
+            root=self.root,
+            rebuild=rebuild,
+            progress=progress,
+            wait=wait,
+            allow_empty=allow_empty,
+            store=self.store,
+        )
+        if self._index is None or Path(report.path).name != self._index.name:
+            self.load()
+        return report
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """Top-k passages (one per section) for a question."""
@@ -146,7 +174,7 @@ class Searcher:
             "articles": len(index.manifest["articles"]) if index else 0,
             "passages": index.size if index else 0,
             "index_dir": str(self.root),
-            "version": index.folder.name if index else None,
+            "version": index.name if index else None,
             "built_at": index.manifest.get("built_at") if index else None,
             "dense_index": index.dense.kind if index else None,
             "skipped": index.manifest.get("skipped", []) if index else [],
@@ -223,3 +251,15 @@ def judge(
         checkable,
         options,
     )
+
+
+def _check_buildable(options: IndexOptions, root: Path) -> None:
+    """Refuse at once when there is no index and no articles to build one from."""
+    # Checked before the model loads: converting it takes a minute and hundreds of MB, and
+    # a wrong working directory would otherwise find out only afterwards.
+    if Path(options.articles_dir).is_dir():
+        return
+    try:
+        LocalStore(root).current(verify=False)
+    except (IndexNotBuiltError, IndexCorruptError):
+        raise ArticlesDirError(f"articles folder not found: {options.articles_dir}") from None

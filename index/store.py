@@ -11,7 +11,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FILE = "dense.faiss"
 # Read the stored vectors in place through mmap instead of copying them: loading takes no time
 # and no private memory (pages are shared with the OS cache). Older faiss lacks the flag.
 _MMAP = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
@@ -76,7 +75,7 @@ class DenseStore:
             return np.zeros((0, self.dim), dtype=np.float32)
         raw = faiss.rev_swig_ptr(flat.get_xb(), self.size * self.dim)
         # rev_swig_ptr's array does not own its memory: a view of it dangled (garbage, or a
-        # crash once mapped) when its store was dropped, as in DenseStore.load(f).vectors().
+        # crash once mapped) when its store was dropped, as in DenseStore.read(f).vectors().
         # This buffer holds the index, so the view keeps it alive.
         buf = (ctypes.c_float * raw.size).from_address(raw.ctypes.data)
         buf._owner = self.index
@@ -84,12 +83,13 @@ class DenseStore:
         view.flags.writeable = False  # a loaded index's vectors may be the mapped file itself
         return view
 
-    def save(self, folder: Path) -> None:
-        faiss.write_index(self.index, str(folder / FILE))
+    def write(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, folder: Path) -> DenseStore:
-        index = faiss.read_index(str(folder / FILE), _MMAP)
+    def read(cls, path: Path) -> DenseStore:
+        """Open a written index, its vectors memory-mapped (see _MMAP)."""
+        index = faiss.read_index(str(path), _MMAP)
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = EF_SEARCH  # also for indexes written with another value
         return cls(index)

@@ -73,6 +73,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Broken now, indexed before: their previous passages stay (they are among skipped too).
+    kept: list[str] = field(default_factory=list)
     articles: int = 0
     passages: int = 0
     embedded: int = 0

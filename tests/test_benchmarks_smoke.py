@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from index.format import LocalStore, _Sections
 from index.lexical import Lexical, top_k
-from index.search import _sections
 from index.store import DenseStore
 from index.text import char_ngrams
 
@@ -69,7 +69,8 @@ def test_scores_add_postings_like_numpy():
         for t in lex.query_terms(query):
             lo, hi = m.indptr[t], m.indptr[t + 1]
             expected[m.indices[lo:hi]] += m.data[lo:hi]
-        assert np.array_equal(lex.scores(query), expected)
+        scores = lex.scores(query)
+        assert scores.dtype == np.float32 and np.array_equal(scores, expected)
 
 
 @pytest.mark.parametrize("kind", ["distinct", "ties", "sparse", "zeros"])
@@ -88,23 +89,27 @@ def test_top_k_picks_argpartitions_set(kind):
             assert np.array_equal(np.sort(top_k(s, k)), np.sort(expected))
 
 
-def test_lazy_sections_read_like_json(tmp_path):
+def test_lazy_sections_read_back_what_was_written(tmp_path):
+    """Sections are found by their offsets file, whatever characters they hold."""
     sections = [
         {"article": "a.md", "title": '引用 "}, {"article": ', "section": "", "sources": []},
-        {"article": "b{.md", "title": "}, {", "section": "見出し", "sources": ["https://x"]},
+        {"article": "b{.md", "title": "}\n{", "section": "見出し", "sources": ["https://x"]},
         {"article": "c.md", "title": "", "section": "", "sources": []},
     ]
-    path = tmp_path / "sections.json"
-    path.write_text(json.dumps(sections, ensure_ascii=False), encoding="utf-8")
-    lazy = _sections(path, len(sections))
-    assert not isinstance(lazy, list) and list(lazy) == sections and lazy[-1] == sections[-1]
-    assert _sections(path, 2) == sections  # a count that does not match: parsed at once
+    with LocalStore(tmp_path).writer() as writer:
+        writer.sections(sections, np.array([0, 1, 2]))
+        folder = writer.folder
+        lazy = _Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
+        assert not isinstance(lazy, list) and list(lazy) == sections
+        assert lazy[-1] == sections[-1] and lazy[1:] == sections[1:]
+        with pytest.raises(IndexError):
+            lazy[3]
 
 
 def test_vectors_outlive_their_store(tmp_path):
     x = np.random.default_rng(0).normal(size=(3000, 16)).astype(np.float32)
-    DenseStore.build(x).save(tmp_path)
-    view = DenseStore.load(tmp_path).vectors()
+    DenseStore.build(x).write(tmp_path / "dense.faiss")
+    view = DenseStore.read(tmp_path / "dense.faiss").vectors()
     gc.collect()
     _ = [np.ones(1 << 20) for _ in range(8)]  # reuse freed memory, if it were freed
     assert np.array_equal(view, x) and not view.flags.writeable

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -22,11 +24,18 @@ import faiss
 import numpy as np
 import pytest
 
-from index import Searcher, layout
-from index.errors import BuildInProgressError, IndexCorruptError, IndexWriteError
+from index import Searcher
+from index import format as layout
+from index.errors import (
+    BuildInProgressError,
+    EmptyArticlesError,
+    IndexCorruptError,
+    IndexWriteError,
+)
 from index.search import Index
 
 from .conftest import DATA, MODEL_CACHE, ROOT, make_options
+from .test_index import CountingEmbedder
 
 QUESTIONS = ["鹿せんべいの材料は?", "名人戦は何日制?"]
 # Tiny articles keep every rebuild cheap; the faults do not depend on the corpus's size.
@@ -103,15 +112,27 @@ DRIVER = textwrap.dedent(
     import faiss
     import numpy as np
 
-    from index import IndexOptions, layout
+    from index import IndexOptions
+    from index import format as layout
     from index.build import build
 
     stage, marker, articles, data, name, dim, rebuild = sys.argv[1:8]
+    # DRIVER_RESUME: a file whose appearance lets the build go on; DRIVER_TERM: stop on
+    # SIGTERM the way the `newsbot` CLI does.
+    resume = os.environ.get("DRIVER_RESUME")
+    if os.environ.get("DRIVER_TERM"):
+        from bot.cli import exit_on_sigterm
+
+        exit_on_sigterm()
 
 
     def stop_here():
         Path(marker).write_text(str(os.getpid()))
-        time.sleep(600)
+        if not resume:
+            time.sleep(600)
+            return
+        while not Path(resume).exists():
+            time.sleep(0.05)
 
 
     class StubEmbedder:
@@ -168,15 +189,15 @@ DRIVER = textwrap.dedent(
         layout._write_synced = stop_in("CURRENT.tmp")
     options = IndexOptions(articles_dir=Path(articles), data_dir=Path(data))
     build(options, StubEmbedder(), rebuild=rebuild == "1")
-    sys.exit("the build finished: it was meant to be killed")
+    sys.exit(0 if resume else "the build finished: it was meant to be killed")
     '''
 )
 
 
-def kill_build_at(
-    stage: str, options, embedder, tmp_path: Path, rebuild: bool = False, while_stopped=None
-) -> None:
-    """Start a build in a child process, wait until it reaches stage, then SIGKILL it."""
+def start_build_at(
+    stage: str, options, embedder, tmp_path: Path, rebuild: bool = False, env=None
+) -> subprocess.Popen:
+    """Start a build in a child process; return once it has reached stage and stopped there."""
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER, encoding="utf-8")
     marker, log = tmp_path / "stopped", tmp_path / "child.log"
@@ -187,6 +208,7 @@ def kill_build_at(
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     deadline = time.monotonic() + 120
     try:
@@ -194,6 +216,19 @@ def kill_build_at(
             assert child.poll() is None, f"child ended before {stage}: {log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, f"child never reached {stage}"
             time.sleep(0.05)
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
+    return child
+
+
+def kill_build_at(
+    stage: str, options, embedder, tmp_path: Path, rebuild: bool = False, while_stopped=None
+) -> None:
+    """Start a build in a child process, wait until it reaches stage, then SIGKILL it."""
+    child = start_build_at(stage, options, embedder, tmp_path, rebuild)
+    try:
         if while_stopped:
             while_stopped()
         os.kill(child.pid, signal.SIGKILL)
@@ -249,6 +284,147 @@ def test_killed_build_holds_the_lock_until_it_dies(live, embedder, tmp_path):
 
     kill_build_at("embed", options, embedder, tmp_path, while_stopped=second_build)
     assert searcher.reindex().added == ["fuji.md"]
+
+
+def test_sigterm_during_a_build_removes_its_unfinished_folder(live, embedder, tmp_path):
+    """Issue 11 (8): a stopped build (SIGTERM, as systemd or docker stop send) tidies up."""
+    options, searcher, before = live
+    root = options.index_dir
+    (options.articles_dir / "shogi.md").unlink()
+    child = start_build_at("write", options, embedder, tmp_path, env={"DRIVER_TERM": "1"})
+    try:
+        assert any(s.startswith(".build-") for s in scraps(root))  # half-written, on disk
+        os.kill(child.pid, signal.SIGTERM)
+        child.wait(timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 128 + signal.SIGTERM
+    assert scraps(root) == [] and served(searcher) == before
+
+
+def test_first_open_waits_for_a_build_in_another_process_and_uses_it(copied, embedder, tmp_path):
+    """Issue 11 (3): a first `ask` while another process builds waits, then answers."""
+    options, _ = copied
+    shutil.rmtree(options.index_dir)  # no index yet: both processes want to build it
+    go = tmp_path / "go"
+    child = start_build_at("embed", options, embedder, tmp_path, env={"DRIVER_RESUME": str(go)})
+    waiting, result = threading.Event(), {}
+
+    class Watch(logging.Handler):
+        def emit(self, record):
+            if "waiting for it" in record.getMessage():
+                waiting.set()
+
+    watch = Watch()
+    logging.getLogger("index").setLevel(logging.INFO)
+    logging.getLogger("index").addHandler(watch)
+    counting = CountingEmbedder(embedder)
+
+    def first_ask():
+        try:
+            result["searcher"] = Searcher.open(options, embedder=counting)
+        except Exception as e:  # what the test reports
+            result["error"] = e
+
+    opener = threading.Thread(target=first_ask)
+    try:
+        opener.start()
+        # The opener either blocks on the child's build (and says so) or gives up: the bug.
+        while not waiting.is_set() and opener.is_alive():
+            waiting.wait(0.05)
+        assert waiting.is_set(), f"did not wait: {result.get('error')!r}"
+        go.write_text("")
+        assert child.wait(timeout=120) == 0
+        opener.join(timeout=120)
+    finally:
+        logging.getLogger("index").removeHandler(watch)
+        child.kill()
+        child.wait()
+    assert "error" not in result, result.get("error")
+    searcher = result["searcher"]
+    # It answers from the child's build: nothing was embedded a second time.
+    assert counting.encoded == []
+    assert searcher.index.name == (options.index_dir / layout.CURRENT).read_text().strip()
+    assert searcher.search(QUESTIONS[0])
+
+
+def test_rebuild_reports_unchanged_articles_as_unchanged(live):
+    """Issue 11 (8): --rebuild re-embeds everything but lists nothing as added."""
+    options, searcher, _ = live
+    report = searcher.reindex(rebuild=True)
+    assert report.added == report.changed == report.removed == []
+    assert report.unchanged == 2 and report.embedded == report.passages
+
+
+# --- (1b) A broken article or an empty folder never shrinks the index -------------------------
+
+
+def cli_config(options) -> Path:
+    config = options.data_dir.parent / "settings.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{options.articles_dir}"\ndata_dir = "{options.data_dir}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_broken_article_keeps_its_previous_passages(live, embedder, monkeypatch, capsys):
+    """Issue 11 (2): a file broken by an edit stays answered from its last good version."""
+    options, searcher, before = live
+    deer = options.articles_dir / "deer.md"
+    good = deer.read_text(encoding="utf-8")
+    deer.write_text("--- broken\n" + good.split("\n", 1)[1], encoding="utf-8")
+    report = searcher.reindex()
+    assert report.kept == ["deer.md"] and report.removed == []
+    assert dict(report.skipped)["deer.md"].endswith("; kept from the previous index")
+    assert report.articles == 2 and served(searcher) == before
+
+    # The CLI says so, and exits 1: the index is live but stale for that article.
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    from bot.cli import main
+
+    assert main(["--config", str(cli_config(options)), "index"]) == 1
+    out, err = capsys.readouterr()
+    assert "skipped: deer.md: no front matter" in out and "kept from the previous index" in out
+    assert "removed" not in out and "1 broken articles kept" in err
+
+    # Another change writes a new version: the kept passages go into it, vectors reused.
+    (options.articles_dir / "fuji.md").write_text(NEW_ARTICLE, encoding="utf-8")
+    report = searcher.reindex()
+    assert report.added == ["fuji.md"] and report.kept == ["deer.md"] and report.embedded == 1
+    assert searcher.search(QUESTIONS[0])[0].article == "deer.md"
+    assert searcher.index.manifest["articles"]["deer.md"]["kept"] is True
+
+    # Deleting the broken file is what removes it.
+    deer.unlink()
+    assert searcher.reindex().removed == ["deer.md"]
+
+
+def test_empty_articles_folder_never_empties_the_index(live, embedder, monkeypatch, capsys):
+    """Issue 11 (2): an unmounted volume or a bad checkout must not wipe the coverage."""
+    options, searcher, before = live
+    version = searcher.index.name
+    for path in options.articles_dir.iterdir():
+        path.unlink()
+    with pytest.raises(EmptyArticlesError, match="--allow-empty"):
+        searcher.reindex()
+    assert searcher.index.name == version and served(searcher) == before
+    assert Searcher.open(options, embedder=embedder).index.name == version
+
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    from bot.cli import main
+
+    config = str(cli_config(options))
+    assert main(["--config", config, "index"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("newsbot: error: no usable articles") and "--allow-empty" in err
+    assert (options.index_dir / layout.CURRENT).read_text().strip() == version
+
+    assert main(["--config", config, "index", "--allow-empty"]) == 0
+    assert "removed: deer.md" in capsys.readouterr().out
+    assert Searcher.open(options, embedder=embedder).index.size == 0
 
 
 def test_scraps_of_a_killed_rebuild_go_even_when_nothing_changed(live, embedder, tmp_path):
@@ -344,6 +520,10 @@ def first_file_without_size(m: dict) -> dict:
     return m
 
 
+def drop_first_file(m: dict) -> dict:
+    return {**m, "files": dict(list(m["files"].items())[1:])}
+
+
 MANIFEST_DAMAGE = {
     "garbage-bytes": (lambda f: (f / layout.MANIFEST).write_bytes(os.urandom(300)), "manifest"),
     "empty": (lambda f: (f / layout.MANIFEST).write_bytes(b""), "manifest"),
@@ -355,6 +535,7 @@ MANIFEST_DAMAGE = {
         edit_manifest(lambda m: {**m, "files": {"../../../etc/passwd": {"size": 1, "crc32": 1}}}),
         "outside",
     ),
+    "file-list-short": (edit_manifest(drop_first_file), "lists other files"),
     "other-format": (edit_manifest(lambda m: {**m, "format": 99}), "format"),
     "other-model": (edit_manifest(lambda m: {**m, "model": "someone/else-base"}), "model"),
 }
@@ -428,6 +609,40 @@ def test_open_rebuilds_a_damaged_index_instead_of_answering_from_it(live, embedd
     assert [[(a, s, i) for a, s, i, _ in q] for q in served(again)] == strip
 
 
+def as_format_2(folder: Path) -> None:
+    """Rewrite a version the way format 2 stored it: sections.json whole, lex_meta.json."""
+    lines = (folder / "sections.jsonl").read_text(encoding="utf-8").splitlines()
+    sections = [json.loads(line) for line in lines]
+    (folder / "sections.json").write_text(json.dumps(sections, ensure_ascii=False))
+    (folder / "sections.jsonl").unlink()
+    (folder / "section_offsets.npy").unlink()
+    shape = [len(np.load(folder / "lex_indptr.npy")) - 1, len(np.load(folder / "keys.npy"))]
+    (folder / "lex_meta.json").write_text(json.dumps({"shape": shape}))
+    path = folder / layout.MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["format"] = 2
+    manifest["files"] = {
+        p.name: {"size": p.stat().st_size, "crc32": layout.checksum(p)}
+        for p in folder.iterdir()
+        if p.name != layout.MANIFEST
+    }
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+def test_index_of_the_previous_format_is_rebuilt_reusing_its_vectors(live, embedder):
+    """Issue 11: FORMAT 3 stores sections by offsets; a format-2 index converts, no re-embed."""
+    options, searcher, before = live
+    old = searcher.index.folder
+    as_format_2(old)
+    with pytest.raises(IndexCorruptError, match="format 2"):
+        Searcher(options, embedder=embedder).load()
+    counting = CountingEmbedder(embedder)
+    again = Searcher.open(options, embedder=counting)
+    assert again.index.version.format == layout.FORMAT and not old.exists()
+    assert counting.encoded == []  # every passage vector and the anchors were reused
+    assert served(again) == before
+
+
 def test_index_from_a_model_of_another_dimension_is_rebuilt(live, embedder):
     options, searcher, before = live
     wider = PaddedEmbedder(embedder, embedder.dim * 2)
@@ -482,7 +697,7 @@ def fail_writes_to(monkeypatch, target: str, code: int = errno.ENOSPC) -> list[s
 
 FULL_AT = [
     ".build-",  # the build folder itself
-    "sections.json",
+    "sections.jsonl",
     "keys.npy",
     "text.bin",
     "dense.faiss",
@@ -673,7 +888,9 @@ def test_article_ingestion_never_opens_or_lists_anything_outside(tmp_path):
     assert not [p for p in touched if p.is_relative_to(outside.resolve())]
     inside = articles.resolve()
     assert not [p for p in touched if p.suffix == ".md" and not p.is_relative_to(inside)]
-    assert sorted(result["articles"]) == ["inside.md", "ok.md"]
+    # A link to an article inside is not indexed a second time (issue 11 (8)).
+    assert result["articles"] == ["ok.md"]
+    assert result["skipped"]["inside.md"] == "link to ok.md, which is indexed under its own name"
     for name in ("abs.md", "rel.md", "sub/up.md", "chain.md", "folder/", "sub/root/"):
         assert "outside the articles folder" in result["skipped"][name], name
     assert not any("持ち出し禁止" in t for t in result["text"])

@@ -10,7 +10,9 @@ import pytest
 from index import Searcher
 from index.anchors import ANCHORS
 from index.errors import QuestionError
+from index.lexical import Lexical
 from index.search import Index
+from index.store import DenseStore
 
 from .conftest import SEED_ARTICLE, make_options, read_jsonl
 from .test_chunking import FNN, MAINICHI
@@ -55,6 +57,41 @@ def test_saved_index_loads_with_identical_results(searcher):
         assert [(h.passage_id, round(h.score, 5)) for h in a] == [
             (h.passage_id, round(h.score, 5)) for h in b
         ]
+
+
+class MemoryVersion:
+    """An index version held in memory: a second backend behind the same seam (index/version.py)."""
+
+    def __init__(self, local):
+        self.name, self.format, self.manifest = "memory", local.format, dict(local.manifest)
+        self.vectors = np.array(local.vectors)
+        self.dense = DenseStore.build(self.vectors)
+        lex = local.lexical
+        self.lexical = Lexical(np.array(lex.terms), lex.matrix.copy(), np.array(lex.idf))
+        self.keys = np.array(local.keys)
+        self.passage_section = np.array(local.passage_section)
+        self.sections = list(local.sections)
+        self.anchors = np.array(local.anchors)
+        self._texts = [local.text(i) for i in range(local.size)]
+        self._sentences = [np.array(local.sentence_vectors(i)) for i in range(local.size)]
+
+    @property
+    def size(self) -> int:
+        return len(self._texts)
+
+    def text(self, i: int) -> str:
+        return self._texts[i]
+
+    def sentence_vectors(self, i: int) -> np.ndarray:
+        return self._sentences[i]
+
+
+def test_ranking_reads_the_index_only_through_the_version_seam(searcher):
+    """A version that is not a folder answers exactly like the folder it was copied from."""
+    twin = Searcher(searcher.options, embedder=searcher.embedder)
+    twin._index = Index(MemoryVersion(searcher.index.version))
+    for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?", "火星の天気は?"]:
+        assert twin.ask(q) == searcher.ask(q)
 
 
 class CountingEmbedder:

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -238,6 +239,11 @@ GOOD = {
     + "こちらは温泉の記事で、草津温泉の湯畑がライトアップされた。\n",
     "sub/nested.md": FRONT.format(title="入れ子のフォルダの記事")
     + "鳥取砂丘で、砂の美術館の新しい展示が始まった。\n",
+    # Markdown by any of its usual names is indexed (issue 11 (8)).
+    "upper.MD": FRONT.format(title="大文字の拡張子")
+    + "松江城の天守で、夜間の特別公開が始まった。\n",
+    "long.markdown": FRONT.format(title="長い拡張子")
+    + "倉敷の美観地区で、川舟流しの運航が再開された。\n",
 }
 GOOD_BYTES = {
     "bom-crlf.md": "\ufeff---\r\ntitle: 改行がCRLFの記事\r\n---\r\n\r\n"
@@ -278,6 +284,7 @@ BAD = {
     ),
     "front-matter-only.md": ("---\ntitle: 中身なし\n---\n", "no text"),
     "only-empty-sections.md": ("---\ntitle: 空\n---\n## 一\n\n## 二\n\n", "no text"),
+    "notes.txt": (JA, "plain text, not Markdown; rename it to .md"),
 }
 LINKS = {
     # name: (link target, relative to the articles folder, and what the reason must say)
@@ -287,6 +294,8 @@ LINKS = {
     "dangling.md": ("no-such-file.md", "broken link"),
     "loop.md": ("loop.md", "loops"),
     "linked-folder": ("{outside}", "outside the articles folder"),
+    # The same article under a second name would fill the top 5 with pairs (issue 11 (8)).
+    "twin.md": ("no-headings.md", "link to no-headings.md, which is indexed under its own name"),
 }
 HUGE = "huge.md"
 
@@ -353,6 +362,15 @@ def test_good_articles_load_next_to_the_bad_ones(loaded):
     assert [s.heading for s in articles["empty-sections.md"].sections if s.text] == ["本文"]
     assert articles["dup-a.md"].title == articles["dup-b.md"].title
     assert articles["bom-crlf.md"].title == "改行がCRLFの記事"
+
+
+def test_skipped_files_are_logged_once_not_one_warning_each(messy, caplog):
+    """Issue 11 (8): `ask` over a damaged index rebuilds it without a wall of warnings."""
+    caplog.set_level(logging.INFO, logger="index")
+    load_articles(messy)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    skips = [r for r in caplog.records if r.getMessage().startswith("Skipping ")]
+    assert len(skips) == len(EXPECTED_SKIPS)
 
 
 def test_pathological_markup_loads_in_linear_time(tmp_path):
@@ -433,7 +451,9 @@ BAD_SETTINGS = {
     "model-not-a-model-folder": ('[index]\nmodel = "{tmp}"\n', "index.model"),
     "model-empty": ('[index]\nmodel = ""\n', "index.model"),
     "model-as-number": ("[index]\nmodel = 7\n", "index.model"),
-    "owner-ids-as-text": ('[discord]\nowner_ids = ["me"]\n', "discord.owner_ids"),
+    "owner-ids-as-text": ('[discord]\nowner_ids = ["me"]\n', "a list of user IDs (integers)"),
+    "threads-huge": ("[index]\nthreads = 100000\n", "index.threads"),
+    "threads-negative": ("[index]\nthreads = -1\n", "index.threads"),
     "discord-limit-too-long": (
         "[discord]\nmax_question_chars = 10000\n",
         "discord.max_question_chars",
@@ -476,6 +496,116 @@ def test_good_settings_still_load(tmp_path):
     path = tmp_path / "lower.toml"
     path.write_text('log_level = "debug"\n[index]\ntop_k = 3\n', encoding="utf-8")
     assert load_settings(path, env={}).log_level == "DEBUG"
+
+
+def test_relative_paths_follow_the_settings_files_folder(tmp_path, monkeypatch):
+    """Issue 11 (4): <project>/config/settings.toml → the project; any other file → its folder."""
+    monkeypatch.chdir(tmp_path)
+    project = tmp_path / "project"
+    (project / "config").mkdir(parents=True)
+    in_config = project / "config" / "settings.toml"
+    in_config.write_text('[index]\narticles_dir = "news"\n', encoding="utf-8")
+    settings = load_settings(in_config, env={})
+    assert settings.index.articles_dir == project / "news"
+    assert settings.index.data_dir == project / "data"  # a default follows the same rule
+    elsewhere = tmp_path / "etc" / "newsbot.toml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text('[index]\narticles_dir = "news"\n', encoding="utf-8")
+    settings = load_settings(elsewhere, env={})
+    assert settings.index.articles_dir == tmp_path / "etc" / "news"
+    assert settings.index.model_cache == tmp_path / "etc" / "data" / "models"
+    defaults = load_settings(env={})  # no config/settings.toml here: the current folder
+    assert defaults.index.articles_dir == tmp_path / "articles" and defaults.source == "defaults"
+
+
+@pytest.mark.parametrize("command", [["ask", "停戦は?"], ["index"]])
+def test_wrong_folder_fails_before_the_model_loads_and_names_the_settings(
+    tmp_path, monkeypatch, capsys, command
+):
+    """Issue 11 (4): from another folder, one line saying which settings were used; no model."""
+    monkeypatch.chdir(tmp_path)
+    loaded = []
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: loaded.append(args))
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    assert_one_line_error(err, "articles folder not found", str(tmp_path / "articles"))
+    assert "no settings file" in err and f"relative paths from {tmp_path}" in err
+    assert loaded == [] and not (tmp_path / "data").exists()
+
+
+def test_answers_piped_into_head_end_quietly(small_index, session_model, capsys):
+    """Issue 11 (5): `newsbot ask ... | head -2`: no 'Broken pipe' error, a SIGPIPE status."""
+    folder, articles = small_index
+    config = write_settings(folder, articles, folder / "data")
+    read, write = os.pipe()
+    os.close(read)  # head has printed its lines and gone
+    closed = open(write, "w", encoding="utf-8")
+    real = sys.stdout
+    sys.stdout = closed
+    try:
+        status = main(["--config", str(config), "ask", "奈良の鹿は何を食べる?"] * 1)
+    finally:
+        sys.stdout = real
+        closed.close()
+    assert status == 141
+    assert "Broken pipe" not in capsys.readouterr().err
+
+
+def test_escape_sequences_in_a_question_are_not_sent_to_the_terminal(
+    small_index, session_model, capsys
+):
+    """Issue 11 (8): the echoed question shows control characters as escapes."""
+    folder, articles = small_index
+    config = write_settings(folder, articles, folder / "data")
+    question = "\x1b[2J\x1b]0;pwned\x07奈良の鹿は\x9b31m何を食べる?"
+    assert main(["--config", str(config), "ask", question]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert out.startswith("Q: \\x1b[2J\\x1b]0;pwned\\x07奈良の鹿は\\x9b31m何を食べる?")
+
+
+# --- eval ------------------------------------------------------------------------------------
+
+GOOD_QUESTION = '{"question": "鹿は何を食べる?", "article": "nara-deer.md", "section": ""}'
+BAD_QUESTIONS = {
+    # id: (questions.jsonl bytes, what the one-line error must say)
+    "empty": (b"", "no questions in"),
+    "blank-lines": (b"\n \n", "no questions in"),
+    "not-utf8": ('{"question": "鹿"}'.encode("shift_jis"), "not UTF-8"),
+    "empty-question": (
+        f'{GOOD_QUESTION}\n{{"question": "", "article": "a.md", "section": ""}}'.encode(),
+        "line 2",
+    ),
+    "number-question": (
+        f'{GOOD_QUESTION}\n\n{{"question": 5, "article": "a.md", "section": ""}}'.encode(),
+        "line 3",
+    ),
+    "no-section": (b'{"question": "x", "article": "a.md"}', "line 1"),
+}
+
+
+@pytest.mark.parametrize("data,says", BAD_QUESTIONS.values(), ids=BAD_QUESTIONS.keys())
+def test_bad_questions_file_is_one_line_before_the_model(tmp_path, monkeypatch, capsys, data, says):
+    """Issue 11 (6): eval refuses an empty, non-UTF-8 or bad questions file, naming the line."""
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "questions.jsonl").write_bytes(data)
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: pytest.fail("model"))
+    config = write_settings(tmp_path, tmp_path / "articles", tmp_path / "data")
+    assert main(["--config", str(config), "eval", str(tmp_path)]) == 2
+    assert_one_line_error(capsys.readouterr().err, says)
+
+
+def test_eval_names_gold_articles_that_do_not_exist(tmp_path, session_model, capsys):
+    """Issue 11 (6): a gold article missing from DIR/articles is named, not silently a miss."""
+    (tmp_path / "articles").mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "articles" / "nara-deer.md", tmp_path / "articles")
+    missing = '{"question": "鹿は何を食べる?", "article": "no-such.md", "section": ""}'
+    (tmp_path / "questions.jsonl").write_text(f"{GOOD_QUESTION}\n{missing}\n", encoding="utf-8")
+    config = write_settings(tmp_path, tmp_path / "articles", tmp_path / "data")
+    assert main(["--config", str(config), "eval", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["dense_weight=0.45"]["questions"] == 2
+    assert "warning" in err and "no-such.md" in err and "nara-deer.md" not in err
 
 
 # --- The token -------------------------------------------------------------------------------
