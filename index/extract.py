@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -17,8 +18,10 @@ from .outlets import outlet_for_host
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
-ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle",
-                 "BlogPosting", "Report", "OpinionNewsArticle", "BackgroundNewsArticle"}  # fmt: skip
+ARTICLE_TYPES = {
+    "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting",
+    "Report", "OpinionNewsArticle", "BackgroundNewsArticle",
+}  # fmt: skip
 # Said by paywalled pages where the public text stops.
 PAYWALL = re.compile(
     r"有料会員(?:限定|登録|になると|の方)|会員限定(?:記事|です)|続きは(?:有料|会員|ログイン)"
@@ -34,6 +37,25 @@ NOT_FOUND = re.compile(
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
 _DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})")
+# Class and id words of page furniture; an element named so is dropped before extraction.
+FURNITURE = {
+    "ad", "ads", "advert", "advertisement", "banner", "sponsor", "sponsored", "pr", "share",
+    "sns", "social", "related", "relatedposts", "kanren", "recommend", "ranking", "popular",
+    "comment", "comments", "reaction", "reactions", "breadcrumb", "nav", "gnav", "menu",
+    "sidebar", "widget", "footer", "pagination", "sharedaddy", "respond", "newsletter",
+    "byline", "date", "timestamp", "dateline",
+}  # fmt: skip
+FURNITURE_TAGS = (
+    "script", "style", "noscript", "iframe", "form", "button", "nav", "aside", "footer", "ins",
+    "amp-ad", "amp-embed", "amp-sidebar", "amp-social-share", "amp-analytics", "svg",
+)  # fmt: skip
+_AD_OR_COPYRIGHT = re.compile(r"^\s*(?:広告|PR|AD|スポンサーリンク|copyright|\(c\)|©)", re.I)
+# A line that is only a date ("2025年4月2日 10:00 配信"): the date is read from metadata.
+_DATE_LINE = re.compile(
+    r"^(?:\d{4}[年/.-]\d{1,2}[月/.-]\d{1,2}日?)(?:[(（][月火水木金土日][)）])?"
+    r"(?:\d{1,2}[:時]\d{2}分?)?(?:配信|更新|公開|掲載|発行)?$"
+)
+_CONTAINERS = ("div", "td", "ul", "ol", "dl", "font", "section", "p", "table", "li", "span")
 _SECOND_LEVEL = {"co", "or", "ne", "go", "ac", "ed", "lg", "gr", "com", "org", "net"}
 
 
@@ -74,7 +96,7 @@ def extract(html: str, url: str) -> Extracted:
     if ld.get("isAccessibleForFree") in (False, "False", "false"):
         raise PageError("paywalled: only a teaser is public")
     doc = trafilatura.bare_extraction(
-        html,
+        lxml.html.tostring(_without_furniture(tree), encoding="unicode"),
         url=url,
         with_metadata=True,
         include_comments=False,
@@ -82,6 +104,8 @@ def extract(html: str, url: str) -> Extracted:
         include_formatting=True,
         include_images=False,
         deduplicate=False,
+        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     text = getattr(doc, "text", None) or ""
     body = _markdown(text, title, url)
@@ -107,11 +131,76 @@ def extract(html: str, url: str) -> Extracted:
             meta.get("date"),
             _time_tag(tree),
             getattr(doc, "date", None),
+            _date_after_title(tree),
         ),
         modified=_date(ld.get("dateModified"), meta.get("article:modified_time")),
         outlet=_first(meta.get("og:site_name"), _publisher(ld), outlet_for_host(host), host),
         body=body,
     )
+
+
+def _without_furniture(tree):
+    """A copy of the page without navigation, ads, share buttons, related lists and comments.
+
+    trafilatura alone keeps link lists in table layouts and ad or comment blocks that are not
+    marked up as such; these are named by their class or id, or are mostly links.
+    """
+    tree = copy.deepcopy(tree)
+    _unwrap_layout_tables(tree)
+    doomed = []
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag in FURNITURE_TAGS:
+            doomed.append(el)
+            continue
+        words = set(re.split(r"[-_\s]+", f"{el.get('class') or ''} {el.get('id') or ''}".lower()))
+        if el.tag in ("body", "html", "main", "article", "h1"):
+            continue
+        if words & FURNITURE or (el.tag in _CONTAINERS and _mostly_links_or_ad(el)):
+            if el.find(".//h1") is None and el.find(".//article") is None:
+                doomed.append(el)
+    for el in doomed:
+        if el.getparent() is not None:
+            el.drop_tree()
+    return tree
+
+
+def _unwrap_layout_tables(tree) -> None:
+    """Tables that lay out a page (they hold headings or paragraphs) become plain blocks."""
+    for table in list(tree.iter("table")):
+        if table.find(".//p") is None and not any(table.iter("h1", "h2", "h3", "table")):
+            continue
+        for el in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th")]:
+            el.tag = "div"
+            for attr in ("colspan", "rowspan"):
+                el.attrib.pop(attr, None)
+
+
+def _mostly_links_or_ad(el) -> bool:
+    text = "".join(el.text_content().split())
+    if not text:
+        return False
+    if len(text) < 80 and (_AD_OR_COPYRIGHT.match(text) or _DATE_LINE.match(text)):
+        return True
+    links = el.findall(".//a")
+    linked = sum(len("".join(a.text_content().split())) for a in links)
+    return len(links) >= 3 and linked / len(text) >= 0.6
+
+
+def _date_after_title(tree) -> str | None:
+    """A date written as text just below the headline (old sites have no machine-readable one)."""
+    h1 = tree.find(".//h1")
+    if h1 is None:
+        return None
+    text, seen = [], 0
+    for el in h1.itersiblings():
+        part = el.text_content() + (el.tail or "")
+        text.append(part)
+        seen += len(part)
+        if seen > 300:
+            break
+    return _date("".join(text)[:300], (h1.tail or "")[:300])
 
 
 def _first(*values) -> str | None:

@@ -164,9 +164,7 @@ def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
                 raise FetchError(f"HTTP {resp.status} without a Location")
             return location
         if resp.status == 304:
-            return Response(
-                url, 304, b"", "", None, resp.getheader("ETag") or etag, last_modified
-            )
+            return Response(url, 304, b"", "", None, resp.getheader("ETag") or etag, last_modified)
         if resp.status >= 400:
             raise FetchError(f"HTTP {resp.status} {resp.reason}".strip(), resp.status >= 500)
         if resp.status != 200:

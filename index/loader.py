@@ -22,7 +22,17 @@ FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)",
 # quadratically on a long line of spaces and hashes.
 HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
-ALLOWED_KEYS = {"title", "url", "published", "modified", "outlet", "fetched", "tags", "author", "lang"}
+ALLOWED_KEYS = {
+    "title",
+    "url",
+    "published",
+    "modified",
+    "outlet",
+    "fetched",
+    "tags",
+    "author",
+    "lang",
+}
 
 
 @dataclass(frozen=True)
