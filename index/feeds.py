@@ -85,15 +85,20 @@ def _poll_feed(feed_url, state, report, done, articles_dir, limits, dry_run) -> 
         return
     for entry in parsed.entries[:MAX_ITEMS]:
         link = urljoin(response.url, entry.get("link") or "")
-        if urlsplit(link).scheme not in ("http", "https") or link in done:
+        if urlsplit(link).scheme not in ("http", "https"):
+            continue
+        # Each feed's date for the item is kept: two feeds dating one item differently must
+        # not make every poll fetch it again.
+        stamp = entry.get("updated") or entry.get("published") or ""
+        seen = state["items"].get(link) or {}
+        stamps = dict(seen.get("updated") or {}) if isinstance(seen.get("updated"), dict) else {}
+        if link in done or stamps.get(feed_url) == stamp:
+            report.skipped += link not in done
+            stamps[feed_url] = stamp
+            _remember(state, link, {**seen, "updated": stamps})
             continue
         done.add(link)
-        stamp = entry.get("updated") or entry.get("published") or ""
-        seen = state["items"].get(link)
-        if seen is not None and seen.get("updated") == stamp:
-            report.skipped += 1
-            continue
-        seen = seen or {}
+        stamps[feed_url] = stamp
         try:
             added = add_url(
                 link, articles_dir, limits, dry_run, seen.get("etag"), seen.get("last_modified")
@@ -101,14 +106,14 @@ def _poll_feed(feed_url, state, report, done, articles_dir, limits, dry_run) -> 
         except (FetchError, PageError) as e:
             report.failed.append((link, str(e)))
             if not getattr(e, "transient", False):  # a refused page is not fetched again
-                _remember(state, link, {"updated": stamp, "refused": str(e)})
+                _remember(state, link, {"updated": stamps, "refused": str(e)})
             continue
         report.results.append(added)
         _remember(
             state,
             link,
             {
-                "updated": stamp,
+                "updated": stamps,
                 "etag": added.etag,
                 "last_modified": added.last_modified,
                 "file": added.file or seen.get("file"),

@@ -171,6 +171,8 @@ def slug(url: str) -> str:
         x for x in (parts.hostname or "").split(".") if not re.fullmatch(r"www\d*|amp|news", x)
     ]
     site = max(labels[:-1] or labels or ["page"], key=len)
+    if (parts.hostname or "").replace(".", "").isdigit():  # an IPv4 address names itself
+        site = parts.hostname
     segments = [re.sub(r"\.(s?html?|php|aspx?)$", "", s) for s in parts.path.split("/") if s]
     segments = [s for s in segments if s and s.lower() not in _JUNK_SEGMENTS and s != "-"]
     tail = "-".join(segments[-2:]) if segments and len(segments[-1]) < 6 else "".join(segments[-1:])
