@@ -29,6 +29,7 @@ from .page_server import Site
 
 LIMITS = FetchLimits(timeout_seconds=2.0, max_bytes=1_000_000, allow_private=True)
 FROM_FEEDS = {"boj-rate", "typhoon", "tech-blog", "sports-graph", "culture-modified"}
+CANNOT = "⚠️ このページは追加できません:"
 BOJ_QUESTION = "日銀は短期金利の誘導目標を何%に引き上げた?"
 
 
@@ -275,7 +276,7 @@ async def test_add_cancel_writes_nothing_and_refused_pages_say_why(world, site, 
         == "⚠️ このページは追加できません: paywalled: only a teaser is public"
     )
     bad = await world.admin.slash(world.ch, "add", url="ftp://example.com/x")
-    assert bad.response.content.startswith("⚠️ このページは追加できません: only http and https")
+    assert bad.response.content.startswith(f"{CANNOT} only http and https")
 
 
 @pytest.mark.simcord(settle_timeout=60)
