@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 # Feed polls and /add may write at the same time; one writer at a time keeps dedupe honest.
 _WRITING = threading.Lock()
+# Front matter url and body digest of each article file, by path, size and modification time:
+# a feed poll adds many pages, and rereading every file for each one is quadratic.
+_SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
 _JUNK_SEGMENTS = {"index", "amp", "article", "articles", "news", "html", "www", "default"}
 
 
@@ -106,6 +109,7 @@ def write(
         if dry_run:
             return Added(url, f"would be {status}", name, article, content, etag, last_modified)
         write_atomic(articles_dir / name, content)
+        _SEEN.pop(articles_dir / name, None)  # a rewrite can keep size and (coarse) mtime
     log.info("%s %s (%s)", status.capitalize(), name, article.url)
     return Added(url, status, name, article, content, etag, last_modified)
 
@@ -133,21 +137,39 @@ def catalogue(articles_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
         return by_url, by_text
     for path in article_files(articles_dir):
         rel = path.relative_to(articles_dir).as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # the loader reports unreadable files; they cannot be duplicates
-        m = FRONT_MATTER_RE.match(text)
-        if not m:
-            continue
+        url, digest = _identity(path)
+        if url:
+            by_url.setdefault(url, rel)
+        if digest:
+            by_text.setdefault(digest, rel)
+    return by_url, by_text
+
+
+def _identity(path: Path) -> tuple[str | None, str | None]:
+    """(front matter url, body digest) of one file, read again only when it changed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None, None
+    cached = _SEEN.get(path)
+    if cached and cached[:2] == (st.st_size, st.st_mtime_ns):
+        return cached[2], cached[3]
+    url = digest = None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""  # the loader reports unreadable files; they cannot be duplicates
+    m = FRONT_MATTER_RE.match(text)
+    if m:
         try:
             meta = yaml.safe_load(m.group(1))
         except yaml.YAMLError:
             meta = None
         if isinstance(meta, dict) and isinstance(meta.get("url"), str):
-            by_url.setdefault(meta["url"].strip(), rel)
-        by_text.setdefault(_digest(text[m.end() :]), rel)
-    return by_url, by_text
+            url = meta["url"].strip()
+        digest = _digest(text[m.end() :])
+    _SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
+    return url, digest
 
 
 def _digest(body: str) -> str:
