@@ -34,6 +34,7 @@ NOT_FOUND = re.compile(
     r"|削除された可能性|公開期間が終了|page not found|404 not found|^404$",
     re.I,
 )
+_XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
 _DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})")
@@ -84,6 +85,8 @@ class Extracted:
 
 def extract(html: str, url: str) -> Extracted:
     """The article on a page fetched from url; PageError says why a page has none."""
+    # lxml refuses text that still declares its byte encoding (XHTML's <?xml ... ?>).
+    html = _XML_DECLARATION.sub("", html, count=1)
     try:
         tree = lxml.html.fromstring(html)
     except (lxml.etree.ParserError, ValueError):

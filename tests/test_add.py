@@ -130,6 +130,12 @@ def test_known_japanese_news_domain_names_the_outlet():
     assert extract(html, "https://local.example.jp/a/1").outlet == "local.example.jp"
 
 
+def test_xhtml_page_with_an_xml_declaration_is_read():
+    html = (PAGES / "typhoon.html").read_text("utf-8").replace("{BASE}", "https://n.example.jp")
+    xhtml = '<?xml version="1.0" encoding="UTF-8"?>\n' + html.replace("<!DOCTYPE html>", "")
+    assert extract(xhtml, "https://n.example.jp/a").title.startswith("台風10号")
+
+
 @pytest.mark.parametrize("name", ["sjis-local", "eucjp-science"])
 def test_japanese_legacy_charsets_are_decoded(site, name):
     response = fetch(site.url(f"/articles/{name}"), LIMITS)
