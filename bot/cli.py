@@ -232,7 +232,7 @@ def cmd_add(args, settings: Settings) -> int:
     for url in args.urls:
         try:
             added = add_url(url, settings.index.articles_dir, settings.fetch, dry_run=args.dry_run)
-        except NewsbotError as e:
+        except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
             print(f"failed: {url}: {_one_line(e)}", flush=True)
             failed += 1
             continue

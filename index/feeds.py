@@ -108,6 +108,9 @@ def _poll_feed(feed_url, state, report, done, articles_dir, limits, dry_run) -> 
             if not getattr(e, "transient", False):  # a refused page is not fetched again
                 _remember(state, link, {"updated": stamps, "refused": str(e)})
             continue
+        except OSError as e:  # disk full, permissions: tried again at the next poll
+            report.failed.append((link, f"cannot write the article: {e.strerror or e}"))
+            continue
         report.results.append(added)
         _remember(
             state,

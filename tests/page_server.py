@@ -98,6 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "slow":
             site.release.wait(10)  # longer than the client's limit; released at teardown
             return self._send(*site.page("typhoon"))
+        if kind == "drip":
+            return self._drip()
         if kind == "loop":
             return self._redirect("/loop/" + ("b" if rest == "a" else "a"))
         if kind == "hops":
@@ -139,6 +141,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _drip(self) -> None:
+        """Headers at once, then a byte every 50 ms: each read is quick, the whole is not."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        for _ in range(1000):
+            if self.site.release.wait(0.05):
+                return
+            self.wfile.write(b" ")
+            self.wfile.flush()
 
     def _big(self, declared: bool) -> None:
         self.send_response(200)

@@ -153,6 +153,8 @@ def test_japanese_legacy_charsets_are_decoded(site, name):
         ("/status/404", "HTTP 404"),
         ("/status/500", "HTTP 500"),
         ("/slow/", "timed out"),
+        ("/drip/", "timed out"),
+        ("/to/file:///etc/passwd", "only http and https"),
         ("/loop/a", "redirect loop"),
         ("/hops/5", "more than 3 redirects"),
         ("/big/", "too large"),
@@ -280,6 +282,29 @@ def test_changed_page_updates_its_file(site, tmp_path):
     assert (second.status, second.file) == ("updated", first.file)
     assert "5.5兆円" in (tmp_path / first.file).read_text(encoding="utf-8")
     assert len(list(tmp_path.glob("*.md"))) == 1
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_scraps(site, tmp_path, monkeypatch):
+    url = site.url("/articles/economy-divs")
+    first = add_url(url, tmp_path, LIMITS)
+    before = (tmp_path / first.file).read_text(encoding="utf-8")
+    html, ctype = site.page("economy-divs")
+    site.overrides["/articles/economy-divs"] = (
+        html.replace("1055円".encode(), "1060円".encode()),
+        ctype,
+    )
+
+    def disk_full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("index.ingest.os.replace", disk_full)
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            add_url(url, tmp_path, LIMITS)
+    finally:
+        del site.overrides["/articles/economy-divs"]
+    assert (tmp_path / first.file).read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.file]
 
 
 def test_dry_run_writes_nothing(site, tmp_path, capsys):
