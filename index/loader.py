@@ -22,17 +22,8 @@ FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)",
 # quadratically on a long line of spaces and hashes.
 HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
-ALLOWED_KEYS = {
-    "title",
-    "url",
-    "published",
-    "modified",
-    "outlet",
-    "fetched",
-    "tags",
-    "author",
-    "lang",
-}
+ALLOWED_KEYS = {"title", "url", "published", "outlet", "tags", "author", "lang"}
+ALLOWED_KEYS |= {"modified", "fetched"}  # written by `newsbot add` (index/ingest.py)
 
 
 @dataclass(frozen=True)
