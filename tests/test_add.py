@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 from collections import Counter
 
@@ -57,6 +58,9 @@ def test_the_page_set_is_the_one_the_issue_asks_for():
     assert len(GOOD) + len(REFUSED) >= 12
     assert {"amp-election", "sjis-local", "eucjp-science"} <= set(GOOD)
     assert b"\xe2\x9a\xa1" in (PAGES / "amp-election.html").read_bytes()  # <html ⚡>
+    pages = [(PAGES / f"{n}.html").read_bytes() for n in GOOD]
+    assert sum(b'"@type": "NewsArticle"' in p for p in pages) >= 6
+    assert sum(b'property="og:site_name"' in p for p in pages) >= 6
     for name in GOOD:
         html = decode((PAGES / f"{name}.html").read_bytes(), "EUC-JP" if "euc" in name else None)
         assert len(junk_of(name)) >= 8 and all(j in html for j in junk_of(name)), name
@@ -234,13 +238,15 @@ def test_public_address_check(address, public):
 # --- article files ------------------------------------------------------------------------
 
 
-def test_added_page_is_a_valid_article_file(site, tmp_path):
+def test_added_page_is_a_valid_article_file(site, tmp_path, caplog):
     added = add_url(site.url("/articles/boj-rate"), tmp_path, LIMITS)
     assert added.status == "added"
     assert added.file == "2025-01-24-127-0-0-1-boj-rate.md"
     text = (tmp_path / added.file).read_text(encoding="utf-8")
     assert "\nmodified: '2025-01-24'\n" in text and "\nfetched: '" in text
-    article = load_article(tmp_path / added.file, tmp_path)
+    with caplog.at_level(logging.INFO, logger="index.loader"):
+        article = load_article(tmp_path / added.file, tmp_path)
+    assert "unknown front matter" not in caplog.text
     assert (article.title, article.url, article.published, article.outlet) == (
         "日銀、追加利上げを決定 政策金利0.5%に",
         site.url("/articles/boj-rate"),
