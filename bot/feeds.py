@@ -199,7 +199,7 @@ class Coverage(commands.Cog):
         s = self.bot.settings
         try:
             added = await asyncio.to_thread(
-                add_url, url.strip(), s.index.articles_dir, s.fetch, dry_run=True
+                add_url, url.strip().strip("<>"), s.index.articles_dir, s.fetch, dry_run=True
             )
         except (FetchError, PageError) as e:
             reason = clip(_safe(" ".join(str(e).split())), DESCRIPTION // 4)
