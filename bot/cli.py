@@ -117,6 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_info)
 
+    add = sub.add_parser("add", help="fetch web pages into the articles folder and reindex")
+    add.add_argument("urls", nargs="+", metavar="URL")
+    add.add_argument("--dry-run", action="store_true", help="print what would be written")
+    add.set_defaults(func=cmd_add)
+
+    feeds = sub.add_parser("feeds", help="poll the [feeds] once, add new items and reindex")
+    feeds.set_defaults(func=cmd_feeds)
+
     run = sub.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
     run.set_defaults(func=cmd_run)
     return p
@@ -285,6 +293,66 @@ def cmd_info(args, settings: Settings) -> int:
         for key, value in info.items():
             print(f"{key}: {value}")
     return 0
+
+
+def cmd_add(args, settings: Settings) -> int:
+    from index.ingest import add_url
+
+    failed = 0
+    changed = []
+    for url in args.urls:
+        try:
+            added = add_url(url, settings.index.articles_dir, settings.fetch, dry_run=args.dry_run)
+        except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
+            print(f"failed: {url}: {_one_line(e)}", flush=True)
+            failed += 1
+            continue
+        print(format_added(added), flush=True)
+        if args.dry_run and added.content:
+            print(added.content, flush=True)
+        if added.changed:
+            changed.append(added)
+    if changed:
+        print(format_report(Searcher(settings.index).reindex()))
+    return 1 if failed else 0
+
+
+def format_added(added) -> str:
+    """One line per URL: what happened, the file, and what was extracted."""
+    a = added.article
+    if a is None:
+        return f"{added.status}: {added.url}"
+    date = a.published or "no date"
+    return (
+        f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
+        f"{a.sections} sections) {a.url}"
+    )
+
+
+def cmd_feeds(args, settings: Settings) -> int:
+    from index.feeds import poll
+
+    if not settings.feeds.urls:
+        raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
+    report = poll(
+        settings.feeds.urls,
+        settings.index.articles_dir,
+        settings.index.data_dir / "feeds.json",
+        settings.fetch,
+    )
+    for added in report.changed:
+        print(format_added(added), flush=True)
+    for url, reason in report.failed:
+        print(f"failed: {url}: {_one_line(reason)}", flush=True)
+    print(
+        f"{report.feeds} feeds ({report.not_modified} not modified): "
+        f"{len(report.changed)} new or updated, {len(report.failed)} failed, "
+        f"{report.skipped} already seen"
+    )
+    if report.changed:
+        print(format_report(Searcher(settings.index).reindex()))
+    # A feed that cannot be read is an error; a refused item is reported, not fatal.
+    return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
 
 
 def cmd_run(args, settings: Settings) -> int:

@@ -18,7 +18,7 @@ from .settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.ask", "bot.admin")
+EXTENSIONS = ("bot.ask", "bot.admin", "bot.feeds")
 
 
 class NewsTree(app_commands.CommandTree):

@@ -27,6 +27,16 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "ja": "変更のない記事も含めてすべて埋め込み直す",
         "en": "Re-embed every article, not only the changed ones",
     },
+    "add.name": {"ja": "記事追加", "en": "add"},
+    "add.description": {
+        "ja": "ウェブページを記事として取り込み、索引を更新します（管理者のみ）",
+        "en": "Add a web page to the articles and update the index (admins only)",
+    },
+    "add.url.name": {"ja": "url", "en": "url"},
+    "add.url.description": {
+        "ja": "記事のURL（https://...）",
+        "en": "The article's address (https://...)",
+    },
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from index import IndexOptions
 from index.errors import NewsbotError
+from index.fetch import FetchLimits
 
 DEFAULT_FILE = Path("config/settings.toml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -29,7 +30,13 @@ POSITIVE = {
     "discord.cooldown_rate",
     "discord.max_question_chars",
     "discord.page_size",
+    "feeds.interval_minutes",
+    "fetch.max_bytes",
 }
+# Numbers that must be more than 0.
+NONZERO = {"fetch.timeout_seconds"}
+# Lists of text (other lists are of whole numbers); these hold http(s) links.
+URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
 UNIT = {"index.dense_weight", "index.min_confidence", "index.min_lexical"}
 SIGNED = {"index.min_margin"}  # a margin may be negative
@@ -56,11 +63,22 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """News feeds polled in the background and by `newsbot feeds`."""
+
+    urls: tuple[str, ...] = ()  # RSS or Atom feeds
+    interval_minutes: int = 30
+    admin_channel_id: int = 0  # where the bot posts new articles (0: nowhere)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the entry points need, loaded once and passed down."""
 
     index: IndexOptions = field(default_factory=IndexOptions)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    feeds: FeedSettings = field(default_factory=FeedSettings)
+    fetch: FetchLimits = field(default_factory=FetchLimits)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
     source: str = "defaults"  # the settings file read, or "defaults"
@@ -100,6 +118,8 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         },
     )
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
+    feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
+    fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -109,8 +129,16 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         )
     _check_model(index)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
-    source = str(path) if path.is_file() else "defaults"
-    return Settings(index, discord, log_level.upper(), token, source, base)
+    return Settings(
+        index,
+        discord,
+        feeds=feeds,
+        fetch=fetch,
+        log_level=log_level.upper(),
+        token=token,
+        source=str(path) if path.is_file() else "defaults",
+        base_dir=base,
+    )
 
 
 def base_dir(path: Path) -> Path:
@@ -155,6 +183,12 @@ def _coerce(name: str, default, value, base: Path):
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif name in URL_LISTS:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(v.strip() for v in value) if ok else value
+        bad = [v for v in value if not v.startswith(("http://", "https://"))] if ok else []
+        if bad:
+            raise SettingsError(f"setting '{name}' holds http(s) links, not {bad[0]!r}")
     elif isinstance(default, tuple):
         ok = isinstance(value, list) and all(isinstance(v, int) for v in value)
         value = tuple(value) if ok else value
@@ -169,6 +203,8 @@ def _coerce(name: str, default, value, base: Path):
             want = "a list of user IDs (integers)"
         if isinstance(default, Path) or name.endswith("_dir"):
             want = "a folder path (non-empty text)"
+        if name in URL_LISTS:
+            want = 'a list of links (["https://..."])'
         raise SettingsError(f"setting '{name}' must be {want}, not {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         _check_range(name, value)
@@ -185,6 +221,8 @@ def _check_range(name: str, value: int | float) -> None:
         ok, want = 1 <= value <= MAX_OPTION_CHARS, f"between 1 and {MAX_OPTION_CHARS}"
     elif name == "index.threads":
         ok, want = 0 <= value <= MAX_THREADS, f"between 0 (torch's default) and {MAX_THREADS}"
+    elif name in NONZERO:
+        ok, want = 0 < value < math.inf, "more than 0"
     elif name in POSITIVE:
         ok, want = 1 <= value < math.inf, "1 or more"
     else:

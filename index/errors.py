@@ -39,3 +39,15 @@ class BuildInProgressError(NewsbotError):
 
 class IndexWriteError(NewsbotError):
     """The new index could not be written (disk full, no permission); the old one stays live."""
+
+
+class FetchError(NewsbotError):
+    """A page or feed could not be fetched safely (refused address, HTTP error, limits)."""
+
+    def __init__(self, reason: str, transient: bool = False):
+        super().__init__(reason)
+        self.transient = transient  # worth trying again later (timeouts, 5xx)
+
+
+class PageError(NewsbotError):
+    """A fetched page holds no article to add (JavaScript shell, paywall teaser, not found)."""

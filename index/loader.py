@@ -23,6 +23,7 @@ FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)",
 HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
 ALLOWED_KEYS = {"title", "url", "published", "outlet", "tags", "author", "lang"}
+ALLOWED_KEYS |= {"modified", "fetched"}  # written by `newsbot add` (index/ingest.py)
 # Article files, any case (.md, .MD, .markdown); plain text is reported, not guessed at.
 SUFFIXES = (".md", ".markdown")
 TEXT_SUFFIXES = (".txt", ".text")

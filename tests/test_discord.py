@@ -97,7 +97,7 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
     assert world.alice.available_commands(world.ch) == ("ask",)
-    assert set(world.admin.available_commands(world.ch)) == {"ask", "reindex"}
+    assert set(world.admin.available_commands(world.ch)) == {"ask", "reindex", "add"}
 
 
 async def test_ask_defers_then_answers_with_cited_source_links(world):
