@@ -39,7 +39,13 @@ NONZERO = {"fetch.timeout_seconds"}
 URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
 UNIT = {"index.dense_weight", "index.min_confidence", "index.min_lexical"}
-SIGNED = {"index.min_margin"}  # a margin may be negative
+# Margins may be negative.
+SIGNED = {
+    "index.min_margin",
+    "index.name_margin",
+    "index.word_margin",
+    "index.crosslingual_margin",
+}
 # Discord refuses a string option longer than this.
 MAX_OPTION_CHARS = 6000
 # More CPU threads than this is a typo; torch would fail later without naming the setting.

@@ -102,38 +102,56 @@ def is_name(term: str) -> bool:
     )
 
 
+def missing_english(terms: list[tuple[str, bool, tuple[str, ...]]], evidence: str):
+    """(names, words) of an English question that none of their Japanese terms spells in the
+    evidence; words the glossary does not know cannot be checked and are left out."""
+    names, words = [], []
+    for english, name, japanese in terms:
+        if not japanese or any(normalize(j) in evidence for j in japanese):
+            continue
+        if name:
+            names.append(english)
+        elif len(japanese) <= SPECIFIC:
+            # A word with many senses (give, plan, call) says little about the subject.
+            words.append(english)
+    return names, words
+
+
+# An English word with at most this many Japanese terms is specific enough to check.
+SPECIFIC = 3
+
+
 def decide(
     margin: float,
     lexical: float,
-    missing: list[str],
-    checkable: bool,
+    names: list[str],
+    words: list[str],
     options: IndexOptions,
+    crosslingual: bool = False,
 ) -> Verdict:
     """Answer when the evidence is about the question's subject and close to it in meaning.
 
     Args:
         margin: best evidence sentence cosine minus the nearest off-topic anchor's.
         lexical: idf-weighted share of the question's bigrams found in the top passage.
-        missing: subject terms absent from the evidence passages (see missing_terms).
-        checkable: whether the question's terms can be checked by spelling (same script as the
-            coverage); an English question over Japanese coverage is judged by meaning alone.
-        options: thresholds (min_margin, min_lexical, name_margin, word_margin, word_step,
+        names: the question's names the evidence passages lack (ガザ, 韓国, Gaza).
+        words: its other subject words they lack (支持率, 弾劾).
+        options: thresholds (min_margin, min_lexical, name_margin, word_margin,
             crosslingual_margin).
+        crosslingual: an English question over Japanese coverage, whose cosines run lower.
     """
-    m = tuple(missing)
-    names = [t for t in m if is_name(t)]
-    words = len(m) - len(names)
-    if not checkable:
-        return Verdict(margin >= options.crosslingual_margin, margin, lexical, ())
+    missing = (*names, *words)
     # Same genre, other story: the passages never name what the question is about. Only a
     # clearly closer meaning excuses a missing word (a paraphrase: 休戦 for 停戦), and names
     # need more than that.
     if names and margin < options.name_margin:
-        return Verdict(False, margin, lexical, m)
-    if words and margin < options.word_margin + options.word_step * (words - 1):
-        return Verdict(False, margin, lexical, m)
+        return Verdict(False, margin, lexical, missing)
+    if words and margin < options.word_margin:
+        return Verdict(False, margin, lexical, missing)
+    if crosslingual:
+        return Verdict(margin >= options.crosslingual_margin, margin, lexical, missing)
     covered = margin >= options.min_margin or lexical >= options.min_lexical
-    return Verdict(covered, margin, lexical, m)
+    return Verdict(covered, margin, lexical, missing)
 
 
 def _present(term: str, text: str) -> bool:

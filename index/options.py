@@ -24,16 +24,15 @@ class IndexOptions:
     top_k: int = 5
     # The coverage answers when its best sentence beats the off-topic anchors by min_margin
     # (cosine), or when the top passage holds min_lexical of the question's words (idf-weighted).
-    min_margin: float = 0.02
+    min_margin: float = 0.01
     min_lexical: float = 0.55
     # A question naming something no evidence passage holds is refused unless its best sentence
-    # beats the anchors by name_margin (a name: ガザ, 韓国) or by word_margin plus word_step per
-    # further missing word (支持率, 弾劾); a question the coverage's spelling cannot check
-    # (English over Japanese) needs crosslingual_margin. See index/coverage.py.
+    # beats the anchors by name_margin (a name: ガザ, 韓国) or word_margin (a word: 支持率,
+    # 弾劾); an English question over Japanese coverage needs crosslingual_margin, not
+    # min_margin. See index/coverage.py.
     name_margin: float = 0.10
     word_margin: float = 0.04
-    word_step: float = 0.0
-    crosslingual_margin: float = 0.025
+    crosslingual_margin: float = 0.02
     evidence_passages: int = 3
     answer_sentences: int = 3
     batch_size: int = 32

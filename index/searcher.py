@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import coverage
+from . import coverage, crosslingual
 from .answer import Candidate, compose, language, no_answer, quotable, subject_grams
 from .build import BuildProgress, build
 from .embedder import Embedder
@@ -144,7 +144,7 @@ class Searcher:
         cleaned = [check_question(q, self.options) for q in questions]
         qvecs = self.embedder.encode_queries(cleaned)
         ranked = [
-            (question, q, v, index.rank(q, v, self.options))
+            (question, q, v, index.rank(lexical_query(question, q), v, self.options))
             for question, q, v in zip(questions, cleaned, qvecs)
         ]
         return index, ranked
@@ -193,7 +193,7 @@ def answer(
     verdict = judge(index, question, q, qvec, ids, candidates, options)
     if not verdict.covered:
         return no_answer(question, nearby=tuple(dict.fromkeys(h.title for h in hits[:3])))
-    grams = subject_grams(coverage.subject_terms(q), index.lexical.term_weights(q))
+    grams = subject_grams_for(index, question, q)
     return compose(
         question,
         hits,
@@ -241,16 +241,32 @@ def judge(
             f"{h.title}\n{h.section}\n{h.text}" for h in (index.hit(p, 0.0) for p in passages)
         )
     )
-    terms = coverage.subject_terms(q)
-    # Terms can be checked by spelling when question and coverage share a script.
-    checkable = language(question) == "ja" or language(evidence) == "en"
+    if language(question) == "en" and language(evidence) == "ja":
+        # The question's words are looked for by their Japanese terms (index/crosslingual.py).
+        names, words = coverage.missing_english(crosslingual.english_terms(question), evidence)
+        crossing = True
+    else:
+        missing = coverage.missing_terms(coverage.subject_terms(q), evidence)
+        names = [t for t in missing if coverage.is_name(t)]
+        words = [t for t in missing if not coverage.is_name(t)]
+        crossing = False
     return coverage.decide(
-        best - background,
-        index.coverage(q, ids[0]),
-        coverage.missing_terms(terms, evidence) if checkable else [],
-        checkable,
-        options,
+        best - background, index.coverage(q, ids[0]), names, words, options, crossing
     )
+
+
+def lexical_query(question: str, q: str) -> str:
+    """What BM25 matches: an English question also by its words' Japanese terms."""
+    return normalize(crosslingual.expand(q)) if language(question) == "en" else q
+
+
+def subject_grams_for(index: Index, question: str, q: str) -> dict[str, float]:
+    """The answer step's rare words: the question's subject terms, or their Japanese terms."""
+    if language(question) == "en":
+        terms = [normalize(j) for _, _, js in crosslingual.english_terms(question) for j in js]
+    else:
+        terms = coverage.subject_terms(q)
+    return subject_grams(terms, index.lexical.term_weights(" ".join(terms)))
 
 
 def _check_buildable(options: IndexOptions, root: Path) -> None:

@@ -13,6 +13,7 @@ from index.errors import QuestionError
 from index.lexical import Lexical
 from index.search import Index
 from index.store import DenseStore
+from index.text import sentence_spans, split_sentences
 
 from .conftest import SEED_ARTICLE, make_options, read_jsonl
 from .test_chunking import FNN, MAINICHI
@@ -118,7 +119,9 @@ def test_reindex_embeds_only_changed_sections_and_drops_deleted_articles(
     searcher = Searcher.open(make_options(tmp_path, articles), embedder=counting)
     total = searcher.index.size
     anchors = len(ANCHORS)  # encoded with every build, outside the passage cache
-    assert len(counting.encoded) == total + anchors
+    # Every passage, then each of its sentences on its own (they back the answer step).
+    sentences = sum(len(sentence_spans(searcher.index.text(i))) for i in range(total))
+    assert len(counting.encoded) == total + sentences + anchors
 
     # Change one sentence of one section of one article.
     deer = articles / "nara-deer.md"
@@ -140,7 +143,18 @@ def test_reindex_embeds_only_changed_sections_and_drops_deleted_articles(
     assert len(reused) == searcher.index.size - 1
     assert all(np.array_equal(before[k], v) for k, v in reused)
     assert report.changed == ["nara-deer.md"] and report.removed == ["fuji-climbing.md"]
-    assert len(counting.encoded) == 1 and "新しい一文を加えた。" in counting.encoded[0]
+    changed = searcher.index.text(
+        int(
+            np.flatnonzero(
+                [
+                    "新しい一文を加えた。" in searcher.index.text(i)
+                    for i in range(searcher.index.size)
+                ]
+            )[0]
+        )
+    )
+    assert counting.encoded == [counting.encoded[0], *split_sentences(changed)]
+    assert "新しい一文を加えた。" in counting.encoded[0]
     assert {h.article for h in searcher.search("富士山の山小屋は何月に開く?", k=10)}.isdisjoint(
         {"fuji-climbing.md"}
     )

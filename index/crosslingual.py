@@ -1,0 +1,83 @@
+"""English questions over Japanese coverage: their words in Japanese, from a JMdict glossary.
+
+e5-small matches an English question to Japanese sentences by meaning, but weakly: the cosines
+of every sentence sit within a few hundredths of each other. Looking the question's words up in
+a bilingual glossary gives the lexical side, the subject check and the answer step the Japanese
+words to look for (ceasefire → 停戦, Gaza → ガザ).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+GLOSSARY = Path(__file__).with_name("data") / "glossary_en_ja.tsv"
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_STOP = set(
+    """
+    a an the and or but of to in on at for from by with about into over after before between is
+    are was were be been being do does did done have has had will would can could should may
+    might must shall what which who whom whose when where why how that this these those there
+    it its they them their he she his her we you your i me my our us not no yes any some all
+    more most much many very so than too as if then also just only still yet ever again now
+    latest news today current currently happen happened happening say said says tell think
+    thinks know get got go going up down out new s like want wants let lets make made
+    """.split()
+)
+
+
+@lru_cache(maxsize=1)
+def glossary() -> dict[str, tuple[str, ...]]:
+    """English word or phrase → Japanese terms, most common sense first."""
+    out: dict[str, tuple[str, ...]] = {}
+    with open(GLOSSARY, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            english, _, japanese = line.rstrip("\n").partition("\t")
+            out[english] = tuple(japanese.split())
+    return out
+
+
+def english_terms(question: str) -> list[tuple[str, bool, tuple[str, ...]]]:
+    """(word or phrase, written as a name?, Japanese terms) for the question's content words.
+
+    Phrases of up to three words are looked up first (north korea → 北朝鮮); a word the glossary
+    does not know has no terms and cannot be checked.
+    """
+    words = [(re.sub(r"'s$", "", m.group(0)), m.start()) for m in _WORD.finditer(question)]
+    table = glossary()
+    out, i = [], 0
+    while i < len(words):
+        for n in (3, 2, 1):
+            chunk = words[i : i + n]
+            key = " ".join(w.lower() for w, _ in chunk)
+            last = chunk[-1][0].lower() if chunk else ""
+            if len(chunk) == n and (n == 1 or (key in table and last not in _STOP)):
+                break
+        if n == 1 and key in _STOP:
+            i += 1
+            continue
+        name = any(w[0].isupper() and pos > 0 for w, pos in chunk)
+        out.append((key, name, _lookup(key, table)))
+        i += n
+    return out
+
+
+def expand(question: str) -> str:
+    """The question followed by its words' Japanese terms, for the lexical side."""
+    extra = [t for _, _, terms in english_terms(question) for t in terms]
+    return " ".join([question, *extra])
+
+
+def _lookup(key: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    # Plurals and -ed/-ing forms: the glossary mostly lists base forms, which come first.
+    found: list[str] = []
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", "")):
+        base = key[: -len(suffix)] + repl
+        if key.endswith(suffix) and len(base) >= 4 and base in table:
+            found.extend(table[base])
+            break
+    found.extend(table.get(key, ()))
+    return tuple(dict.fromkeys(found))
