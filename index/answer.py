@@ -56,12 +56,12 @@ _CUES = (
 class Weights:
     """How candidate sentences are scored (tuned on jsquad-dev; see README ablation)."""
 
-    overlap: float = 0.08  # share of the question's subject words the sentence holds (idf)
+    overlap: float = 0.04  # share of the question's subject words the sentence holds (idf)
     cue: float = 0.02  # the sentence looks like the kind of answer asked for
     rank: float = 0.01  # per place a passage stands lower in the ranking
     connective: float = 0.01  # the sentence leans on the one before it (しかし、…)
-    slack: float = 0.03  # supporting sentences within this of the lead's score
-    max_chars: int = 160  # stop adding support once the answer is this long
+    slack: float = 0.06  # supporting sentences within this of the lead's score
+    max_chars: int = 140  # stop adding support once the answer is this long
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,22 @@ def language(question: str) -> str:
     return "ja" if ja else "en"
 
 
-def no_answer(question: str, nearby: tuple[str, ...] = ()) -> Answer:
-    """The honest reply when nothing in the coverage answers, in the question's language."""
+def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, ...] = ()) -> Answer:
+    """The honest reply when nothing in the coverage answers, in the question's language.
+
+    A question about other news is told what the coverage lacks and what it holds nearby.
+    """
     lang = language(question)
     text = NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
-    return Answer(question, text, True, (), lang=lang, nearby=nearby)
+    shown = [m for m in missing if len(m) >= 2][:2]
+    if shown and nearby:
+        if lang == "ja":
+            terms = "」「".join(shown)
+            text = f"「{terms}」についての記事はありません。近い話題: {nearby[0]}"
+        else:
+            terms = ", ".join(shown)
+            text = f"The coverage has nothing on {terms}. Nearest coverage: {nearby[0]}"
+    return Answer(question, text, True, (), lang=lang, nearby=nearby, missing=missing)
 
 
 def quotable(sentence: str) -> bool:

@@ -22,7 +22,8 @@ _STOP = set(
     it its they them their he she his her we you your i me my our us not no yes any some all
     more most much many very so than too as if then also just only still yet ever again now
     latest news today current currently happen happened happening say said says tell think
-    thinks know get got go going up down out new s like want wants let lets make made
+    thinks know get got go going up down out new s like want wants let lets make made another
+    other others
     """.split()
 )
 

@@ -110,7 +110,7 @@ class Index:
         rows = self.version.sentence_vectors(i)
         return np.asarray(rows, dtype=np.float32) @ qvec
 
-    def siblings(self, i: int, limit: int = 8) -> list[int]:
+    def siblings(self, i: int, limit: int = 4) -> list[int]:
         """Passage i, then the nearest other passages of its section (stored side by side)."""
         section = self.passage_section[i]
         out, lo, hi = [i], i - 1, i + 1

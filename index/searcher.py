@@ -192,7 +192,9 @@ def answer(
     candidates = gather(index, ids, qvec)
     verdict = judge(index, question, q, qvec, ids, candidates, options)
     if not verdict.covered:
-        return no_answer(question, nearby=tuple(dict.fromkeys(h.title for h in hits[:3])))
+        # Nearby coverage helps only when the question is about something else.
+        nearby = tuple(dict.fromkeys(h.title for h in hits[:3])) if verdict.missing else ()
+        return no_answer(question, nearby, verdict.missing)
     grams = subject_grams_for(index, question, q)
     return compose(
         question,

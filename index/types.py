@@ -41,8 +41,10 @@ class Answer:
     sentences: tuple[str, ...] = ()
     # The question's language, "ja" or "en": replies and labels follow it.
     lang: str = "ja"
-    # When refused: the closest things the coverage does hold (article titles), best first.
+    # When refused for being about something else: the closest things the coverage does hold
+    # (article titles, best first), and the question's terms it lacks (normalized).
     nearby: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
