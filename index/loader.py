@@ -326,13 +326,15 @@ _BULLET = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+", re.M)
 # of the story (their links still become the section's sources), and list marks and emoji at
 # the start of a line are decoration.
 _FURNITURE = re.compile(
-    r"^[ \t]*(?:(?:公開日|更新日|配信日|最終更新|出典|画像元|写真)[ \t]*[:：]"
+    r"^[ \t]*(?:(?:公開日|更新日|配信日|最終更新)[ \t]*[:：]"
+    # A source or photo credit is furniture when it is a link or a short label, not a note.
+    r"|(?:出典|画像元|写真)[ \t]*[:：](?=.*https?://|.{0,30}$)"
     r"|さらに読む|続きを読む|関連記事[ \t]*[:：⇒>]).*$",
     re.M,
 )
 _MARKS = re.compile(r"^[ \t]*(?:[・●○■□◆◇▶►▸☆★※→⇒✓✔✅☑💡📌📝🔍👉]\ufe0f?[ \t]*)+", re.M)
 # Bump when the text of passages changes for the same file: the index is then refreshed.
-TEXT_VERSION = 2
+TEXT_VERSION = 3
 
 
 def _plain(markdown: str) -> str:
