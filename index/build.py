@@ -17,7 +17,7 @@ import numpy as np
 from . import layout
 from .anchors import ANCHORS, ANCHORS_DIGEST
 from .chunker import Passage, chunk_article
-from .embedder import Embedder
+from .embedder import Embedder, identity_of
 from .errors import BuildInProgressError
 from .lexical import LEXICAL_PARAMS, Lexical
 from .loader import Article, load_articles
@@ -37,9 +37,13 @@ def embed_text(p: Passage) -> str:
     return "\n".join(x for x in (p.title, p.section, p.text) if x)
 
 
-def passage_key(model: str, p: Passage) -> bytes:
-    """Content hash that lets a reindex reuse this passage's embedding."""
-    data = f"{model}\x1e{embed_text(p)}".encode()
+def passage_key(encoder: str, p: Passage) -> bytes:
+    """Content hash that lets a reindex reuse this passage's embedding.
+
+    `encoder` is the embedder's identity (backend and model files' digest), not only the
+    model's name: a repaired or re-exported model never inherits vectors of the old one.
+    """
+    data = f"{encoder}\x1e{embed_text(p)}".encode()
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
@@ -73,7 +77,7 @@ def build(
             # Nothing to build, but a killed build's scraps still go.
             layout.cleanup(root, keep={Path(report.path).name})
             return report
-        keys = [passage_key(embedder.name, p) for p in passages]
+        keys = [passage_key(identity_of(embedder), p) for p in passages]
         vectors, sentences, report.embedded = _vectors(keys, passages, embedder, previous, progress)
         try:
             folder = layout.new_build_dir(root)
@@ -84,6 +88,8 @@ def build(
             np.save(folder / "anchors.npy", _anchor_vectors(embedder, previous))
             manifest = {
                 "model": embedder.name,
+                "encoder": identity_of(embedder),
+                "model_dir": str(embedder.model_dir),
                 "dim": embedder.dim,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "articles": {a.file: {"digest": a.digest, "title": a.title} for a in articles},
@@ -137,8 +143,12 @@ def _previous(root: Path, embedder: Embedder) -> tuple[dict, Path] | None:
     except Exception as e:  # a missing or damaged index only means a full build
         log.info("No reusable index (%s); building from scratch", e)
         return None
-    if manifest.get("model") != embedder.name or manifest.get("dim") != embedder.dim:
-        log.info("Index was built with %s; re-embedding everything", manifest.get("model"))
+    if manifest.get("encoder") != identity_of(embedder) or manifest.get("dim") != embedder.dim:
+        log.info(
+            "Index was built with %s (%s); re-embedding everything",
+            manifest.get("model"),
+            manifest.get("encoder"),
+        )
         return None
     return manifest, folder
 

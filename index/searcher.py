@@ -10,7 +10,7 @@ from pathlib import Path
 from . import layout
 from .answer import compose, no_answer
 from .build import BuildProgress, build
-from .embedder import Embedder
+from .embedder import Embedder, identity_of
 from .errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError
 from .options import IndexOptions
 from .search import Index, Ranked, check_question
@@ -34,6 +34,7 @@ class Searcher:
             options.threads,
             options.query_prompt,
             options.passage_prompt,
+            options.encoder,
         )
         self._index: Index | None = None
         self._build_lock = threading.Lock()
@@ -65,6 +66,12 @@ class Searcher:
             raise IndexCorruptError(
                 f"index was built with model {index.manifest.get('model')!r}, "
                 f"settings say {self.embedder.name!r}"
+            )
+        # Same model name, other backend or other files: its vectors are not comparable.
+        if index.manifest.get("encoder") != identity_of(self.embedder):
+            raise IndexCorruptError(
+                f"index was built with encoder {index.manifest.get('encoder')!r}, "
+                f"this model is {identity_of(self.embedder)!r}"
             )
         if {index.manifest.get("dim"), index.dense.dim} != {self.embedder.dim}:
             raise IndexCorruptError(
