@@ -94,6 +94,7 @@ def build(
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "articles": {a.file: {"digest": a.digest, "title": a.title} for a in articles},
                 "passages": len(passages),
+                "dense_index": "flat" if len(passages) <= options.flat_max else "hnsw",
                 "max_passage_chars": options.max_passage_chars,
                 "lexical": LEXICAL_PARAMS,
                 "anchors": ANCHORS_DIGEST,

@@ -271,9 +271,11 @@ class PieceTokenizer:
             n = min(len(enc["ids"]), self.max_length - 2)
             ids = [_BOS, *enc["ids"][:n], _EOS]
             spans = np.zeros((n + 2, 2), np.int64)
-            for k, (a, b) in enumerate(enc["offsets"][:n], 1):
+            for k, (piece, (a, b)) in enumerate(zip(enc["pieces"][:n], enc["offsets"][:n]), 1):
                 while a < b and text[a] == " ":  # a word's offsets leave out its space
                     a += 1
+                if piece == "▁":  # tokenizer.json gives a bare word start its next character
+                    b = min(a + 1, len(text))
                 spans[k] = a, b
             out.append((ids, spans))
         return out
