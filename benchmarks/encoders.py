@@ -10,9 +10,12 @@
 # - build: a full build of jsquad-dev (1,162 passages), ONNX vs torch.
 # - cli: cold `newsbot ask` and `newsbot info` processes over the seed index (articles/), wall
 #   time and peak RSS, with index.encoder = "onnx" and = "torch".
+# - refusal: over the seed index, the share of tests/data/offtopic.jsonl refused and of
+#   tests/data/paraphrase.jsonl answered, per encoder.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -138,6 +141,28 @@ def cli(runs: int) -> dict:
     return out
 
 
+def refusal(onnx, torch) -> dict:
+    """Off-topic questions refused and paraphrases answered over the seed index, per encoder."""
+    data = ROOT / "tests" / "data"
+    sets = {}
+    for name in ("offtopic", "paraphrase"):
+        lines = (data / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        sets[name] = [json.loads(x)["question"] for x in lines if x.strip()]
+    out = {}
+    for embedder in (onnx, torch):
+        with tempfile.TemporaryDirectory(prefix="newsbot-bench-") as tmp:
+            opts = options(articles_dir=ROOT / "articles", data_dir=Path(tmp))
+            searcher = Searcher.open(opts, embedder=embedder)
+            refused = [a.no_answer for a in searcher.batch_ask(sets["offtopic"])]
+            answered = [not a.no_answer for a in searcher.batch_ask(sets["paraphrase"])]
+        out[embedder.encoder] = {
+            "offtopic_refused": round(sum(refused) / len(refused), 3),
+            "paraphrase_answered": round(sum(answered) / len(answered), 3),
+        }
+    out["questions"] = {k: len(v) for k, v in sets.items()}
+    return out
+
+
 def _run(config: Path, *args: str) -> tuple[float, float]:
     started = time.perf_counter()
     done = subprocess.run(
@@ -159,7 +184,8 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=100)
     p.add_argument("--busy", action="store_true", help="also batch vs single with cores busy")
     p.add_argument("--build-runs", type=int, default=1)
-    p.add_argument("--skip", nargs="*", default=[], choices=("encode", "batch", "build", "cli"))
+    parts = ("encode", "batch", "build", "cli", "refusal")
+    p.add_argument("--skip", nargs="*", default=[], choices=parts, help="parts not to run")
     args = p.parse_args()
     setup(args)
     onnx, torch = real_embedder(encoder="onnx"), real_embedder(encoder="torch")
@@ -183,6 +209,8 @@ def main() -> None:
         figures["build"] = builds(onnx, torch, args.build_runs)
     if "cli" not in args.skip:
         figures["cli"] = cli(args.runs)
+    if "refusal" not in args.skip:
+        figures["refusal"] = refusal(onnx, torch)
     emit("encoders", figures, args.json)
 
 

@@ -187,9 +187,7 @@ def _write_check(out: Path) -> None:
 
     model = SentenceTransformer(str(out), device="cpu", local_files_only=True)
     vectors = model.encode(list(model_check.TEXTS), normalize_embeddings=True)
-    files = sorted(
-        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "NOTICE"
-    )
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     model_check.write(out, files, vectors, encoder="torch")
 
 
