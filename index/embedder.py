@@ -1,4 +1,4 @@
-"""Embeddings with the model's prompts: int8 ONNX for the default model, else torch."""
+"""Embeddings with the model's prompts: ONNX for the default model, else torch."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ __all__ = ["ENCODERS", "Embedder", "Progress", "identity_of", "resolve_model"]
 class Embedder:
     """Encodes passages and queries with the model's own prompts, normalized for cosine.
 
-    `encoder` picks the backend of the default model: "onnx" (int8, onnxruntime, no torch) to
+    `encoder` picks the backend of the default model: "onnx" (onnxruntime, no torch) to
     serve, "torch" (sentence-transformers, the reference). Other models always use torch.
     `identity` names the backend and the model files' content: an index keeps it, and vectors
     of two identities are never mixed.

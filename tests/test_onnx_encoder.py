@@ -1,4 +1,4 @@
-"""The serving encoder (int8 ONNX): checked against the torch reference, verified before use."""
+"""The serving encoder (ONNX): checked against the torch reference, verified before use."""
 
 from __future__ import annotations
 
@@ -33,13 +33,13 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_session_embedder_serves_from_the_onnx_folder(embedder) -> None:
-    assert embedder.encoder == "onnx-int8" and embedder.dim == 384
+    assert embedder.encoder == "onnx" and embedder.dim == 384
     folder = Path(embedder.model_dir)
-    assert folder.name.endswith("-onnx-int8") and folder.parent == MODEL_CACHE
+    assert folder.name.endswith("-onnx") and folder.parent == MODEL_CACHE
     record = json.loads((folder / model_check.CHECK).read_text(encoding="utf-8"))
     assert set(record["files"]) == {"model.onnx", "sentencepiece.model", "encoder.json"}
-    assert record["reference_cosine"] >= 0.98
-    assert embedder.identity == f"onnx-int8:{record['digest']}"
+    assert record["reference_cosine"] >= 0.99
+    assert embedder.identity == f"onnx:{record['digest']}"
     assert (embedder.query_prompt, embedder.passage_prompt) == ("query: ", "passage: ")
 
 
@@ -49,11 +49,11 @@ def test_onnx_embeddings_match_the_torch_reference(embedder, torch_embedder) -> 
         theirs = getattr(torch_embedder, encode)(texts)
         assert ours.dtype == np.float32 and np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
         c = cosines(ours, theirs)
-        assert c.min() >= 0.98 and c.mean() >= 0.99, c.round(4)
+        assert c.min() >= 0.99 and c.mean() >= 0.995, c.round(4)
     ranks = embedder.encode_queries(QUERIES) @ embedder.encode_passages(PASSAGES).T
     reference = torch_embedder.encode_queries(QUERIES) @ torch_embedder.encode_passages(PASSAGES).T
     assert np.abs(ranks - reference).max() <= 0.03
-    # Where the reference hesitates between two passages, int8 may pick the other one.
+    # Where the reference hesitates between two passages, int8 embeddings may pick the other.
     top2 = np.argsort(-reference, axis=1)[:, :2]
     assert all(best in pair for best, pair in zip(ranks.argmax(axis=1), top2))
 
