@@ -127,7 +127,7 @@ def export(source: Path, out: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    # Only the word embeddings (250k x 384, 3/4 of the weights) become int8: 470 -> 173 MB.
+    # Only the word embeddings (250k x 384, 3/4 of the weights) become int8: 470 -> 173 MiB.
     # Quantizing the encoder's matrix products too (118 MB, 2 x faster) moved sentence vectors
     # enough that 78 % of tests/data/paraphrase.jsonl was answered instead of 91 % (torch); with
     # float32 products it is 93 %, and off-topic refusal stays at torch's 96 %.
@@ -162,7 +162,7 @@ def export(source: Path, out: Path) -> None:
     want = np.asarray(reference["vectors"], np.float32)
     cosine = float((vectors * want).sum(axis=1).min())
     if cosine < MIN_REFERENCE_COSINE:
-        raise ModelError(f"the int8 ONNX export is at cosine {cosine:.3f} to the reference")
+        raise ModelError(f"the ONNX export is at cosine {cosine:.3f} to the reference")
     model_check.write(
         out, [MODEL, TOKENIZER, CONFIG], vectors, encoder=OnnxBackend.kind, reference_cosine=cosine
     )
