@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,13 +44,14 @@ from _common import (
 from index import Searcher
 from index.build import build
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) parent across exec.
 CHILD = """
-import resource, sys, time
+import sys, time
 started = time.perf_counter()
 from bot.cli import main
 code = main(sys.argv[1:])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"BENCH {code} {peak:.1f} {time.perf_counter() - started:.3f}", file=sys.stderr)
+status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
+print(f"BENCH {code} {int(status) / 1024:.1f} {time.perf_counter() - started:.3f}", file=sys.stderr)
 """
 
 
@@ -96,17 +98,23 @@ def batch_vs_single(searcher: Searcher, qs: list[str], runs: int) -> dict:
     return {"single_ms": ms(s), "batch_per_question_ms": ms(b), "ratio": round(b / s, 3)}
 
 
-def builds(onnx, torch, runs: int) -> dict:
+def builds(onnx, torch, runs: int, articles: int = 0) -> dict:
+    """Full builds of jsquad-dev (or of its first `articles` files), alternating encoders."""
+    folder = Path(tempfile.mkdtemp(prefix="newsbot-bench-articles-"))
+    for path in sorted((JSQUAD / "articles").glob("*.md"))[: articles or None]:
+        shutil.copy(path, folder / path.name)
     rates = {"onnx": [], "torch": []}
     for run in range(runs):
         pair = (("onnx", onnx), ("torch", torch))
         for name, embedder in pair if run % 2 == 0 else pair[::-1]:
             with tempfile.TemporaryDirectory(prefix="newsbot-bench-") as tmp:
                 started = time.perf_counter()
-                report = build(options(), embedder, JSQUAD / "articles", Path(tmp), True)
+                report = build(options(), embedder, folder, Path(tmp), True)
                 rates[name].append(report.passages / (time.perf_counter() - started))
+    shutil.rmtree(folder)
     o, t = median(rates["onnx"]), median(rates["torch"])
     return {
+        "articles": articles or "all",
         "passages": report.passages,
         "onnx_passages_per_s": round(o, 2),
         "torch_passages_per_s": round(t, 2),
@@ -184,6 +192,7 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=100)
     p.add_argument("--busy", action="store_true", help="also batch vs single with cores busy")
     p.add_argument("--build-runs", type=int, default=1)
+    p.add_argument("--build-articles", type=int, default=0, help="first N articles (0: all)")
     parts = ("encode", "batch", "build", "cli", "refusal")
     p.add_argument("--skip", nargs="*", default=[], choices=parts, help="parts not to run")
     args = p.parse_args()
@@ -206,7 +215,7 @@ def main() -> None:
                 figures["batch_busy"] = batch_vs_single(searcher, qs, args.runs)
             figures["batch_busy"]["load"] = "2 processes spinning `while True: pass`"
     if "build" not in args.skip:
-        figures["build"] = builds(onnx, torch, args.build_runs)
+        figures["build"] = builds(onnx, torch, args.build_runs, args.build_articles)
     if "cli" not in args.skip:
         figures["cli"] = cli(args.runs)
     if "refusal" not in args.skip:
