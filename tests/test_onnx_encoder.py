@@ -192,7 +192,7 @@ def test_switching_encoder_rebuilds_and_never_mixes(
 ) -> None:
     articles = tmp_path / "articles"
     articles.mkdir()
-    for path in sorted(corpus_dir.glob("*.md"))[:2]:
+    for path in sorted(corpus_dir.glob("*.md"))[:1]:
         shutil.copy(path, articles / path.name)
     options = make_options(tmp_path, articles)
     first = Searcher.open(options, embedder=embedder)
