@@ -61,6 +61,7 @@ def emit(title: str, figures: dict, as_json: bool) -> None:
 def machine() -> dict:
     """What the figures depend on: cores, CPU, memory, versions and the load right now."""
     import faiss
+    import onnxruntime
     import torch
 
     cpu = next(
@@ -75,6 +76,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "onnxruntime": onnxruntime.__version__,
         "faiss": faiss.__version__,
         "numpy": np.__version__,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
@@ -115,7 +117,8 @@ def options(**overrides) -> IndexOptions:
     return IndexOptions(model_cache_dir=MODEL_CACHE, **overrides)
 
 
-def real_embedder(opts: IndexOptions | None = None) -> Embedder:
+def real_embedder(opts: IndexOptions | None = None, encoder: str | None = None) -> Embedder:
+    """The settings' model; encoder "onnx" (the default, serving) or "torch" (the reference)."""
     opts = opts or options()
     return Embedder(
         opts.model,
@@ -124,7 +127,14 @@ def real_embedder(opts: IndexOptions | None = None) -> Embedder:
         opts.threads,
         opts.query_prompt,
         opts.passage_prompt,
+        encoder or opts.encoder,
     )
+
+
+def raw_encode(embedder: Embedder, texts: Sequence[str], prompt: str, batch_size: int):
+    """The backend's own call (the floor): prompt + text, sorted by length, no slicing."""
+    full = sorted(((prompt or "") + t for t in texts), key=len)
+    return embedder._backend.embed(full, batch_size)
 
 
 def questions(n: int | None = None, seed: int = 0) -> list[str]:

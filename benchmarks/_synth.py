@@ -32,12 +32,13 @@ class ReplayEmbedder:
         version = index_format.LocalStore(index_root).current()
         self.real = real
         self.name, self.dim, self.model_dir = real.name, real.dim, real.model_dir
+        self.identity = getattr(real, "identity", real.name)  # keys must match the real index
         self.base = np.array(version.vectors)
         self.row = {k.tobytes(): i for i, k in enumerate(np.asarray(version.keys))}
         self.noise = noise
 
     def _vector(self, text: str) -> np.ndarray | None:
-        key = passage_key(self.name, _FakePassage(text))
+        key = passage_key(self.identity, _FakePassage(text))
         if key in self.row:
             return self.base[self.row[key]]
         if COPY_MARK not in text.split("\n", 1)[0]:

@@ -2,10 +2,11 @@
 
 # .venv/bin/python benchmarks/build_throughput.py [--runs 3] [--json]
 #
-# Raw: SentenceTransformer.encode on the very texts the build embeds (the passage prompt,
-# batch size 32, normalized), which sorts by length itself. Build: index.build.build(...,
-# rebuild=True) into a temporary folder, timed from the call to its return (load, chunk, embed,
-# lexical, write, checksums). The two alternate so drifting load hits both alike.
+# Raw: the encoder's own call (onnxruntime, or SentenceTransformer.encode with --encoder torch)
+# on the very texts the build embeds (the passage prompt, batch size 32, sorted by length).
+# Build: index.build.build(..., rebuild=True) into a temporary folder, timed from the call to its
+# return (load, chunk, embed, lexical, write, checksums). The two alternate so drifting load
+# hits both alike.
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import JSQUAD, emit, median, options, parser, real_embedder, setup
+from _common import JSQUAD, emit, median, options, parser, raw_encode, real_embedder, setup
 
 from index.build import build, embed_text
 from index.chunker import chunk_article
@@ -24,24 +25,17 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.set_defaults(runs=3)
     p.add_argument("--batch-size", type=int, default=32, help="raw encode's batch size")
+    p.add_argument("--encoder", choices=("onnx", "torch"), default="onnx")
     args = p.parse_args()
     setup(args)
-    opts = options()
+    opts = options(encoder=args.encoder)
     embedder = real_embedder(opts)
     articles, _ = load_articles(JSQUAD / "articles")
     texts = [embed_text(x) for a in articles for x in chunk_article(a, opts.max_passage_chars)]
-    model, prompt = embedder.model, embedder.passage_prompt or None
 
     def raw() -> float:
         started = time.perf_counter()
-        model.encode(
-            texts,
-            prompt=prompt,
-            batch_size=args.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        raw_encode(embedder, texts, embedder.passage_prompt, args.batch_size)
         return len(texts) / (time.perf_counter() - started)
 
     def full_build() -> tuple[float, dict]:
@@ -72,6 +66,7 @@ def main() -> None:
     emit(
         "build_throughput",
         {
+            "encoder": embedder.identity,
             "passages": len(texts),
             "runs": args.runs,
             "raw_passages_per_s": round(median(raws), 2),

@@ -20,6 +20,7 @@ from _common import (
     options,
     parser,
     questions,
+    raw_encode,
     real_embedder,
     setup,
 )
@@ -56,9 +57,10 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--passages", type=int, default=50_000)
     p.add_argument("--questions", type=int, default=200)
+    p.add_argument("--encoder", choices=("onnx", "torch"), default="onnx")
     args = p.parse_args()
     setup(args)
-    opts = options()
+    opts = options(encoder=args.encoder)
     embedder = real_embedder(opts)
     root = synth_root(args.passages, embedder)
     searcher = Searcher(opts, embedder=embedder, root=root)
@@ -68,18 +70,11 @@ def main() -> None:
     # The floor: the same model's own encode call and an exact search over the same vectors.
     flat = faiss.IndexFlatIP(index.dense.dim)
     flat.add(np.ascontiguousarray(index.vectors))
-    model, prompt = embedder.model, embedder.query_prompt or None
 
     def floor(q: str) -> None:
         # The fastest way found to run both here: one thread each (see benchmarks/README.md).
         with one_thread():
-            v = model.encode(
-                [q],
-                prompt=prompt,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            v = raw_encode(embedder, [q], embedder.query_prompt, 1)
             flat.search(np.ascontiguousarray(v, dtype=np.float32), opts.candidates)
 
     clock: dict[str, float] = defaultdict(float)
@@ -119,6 +114,7 @@ def main() -> None:
     emit(
         "query_path",
         {
+            "encoder": embedder.identity,
             "passages": index.size,
             "dense_index": index.dense.kind,
             "questions": len(qs),

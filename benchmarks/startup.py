@@ -29,8 +29,8 @@ def child(data_dir: Path, model_cache: Path, big: Path | None, asks: int) -> dic
     from bot.settings import Settings
 
     t["imports"] = time.perf_counter()
-    import sentence_transformers  # noqa: F401  what the model needs before its weights
-    import torch  # noqa: F401
+    import onnxruntime  # noqa: F401  what the serving model needs before its weights
+    import sentencepiece  # noqa: F401
 
     t["ml_imports"] = time.perf_counter()
     rss_imports = proc.memory_info().rss
@@ -57,13 +57,19 @@ def child(data_dir: Path, model_cache: Path, big: Path | None, asks: int) -> dic
         app.searcher.ask(q)
     index = app.searcher.index
     index_bytes = sum(p.stat().st_size for p in index.folder.iterdir())
-    params = sum(p.numel() * p.element_size() for p in app.searcher.embedder.model.parameters())
+    embedder = app.searcher.embedder
+    onnx_file = Path(embedder.model_dir) / "model.onnx"
+    if onnx_file.is_file():
+        params = onnx_file.stat().st_size
+    else:
+        params = sum(p.numel() * p.element_size() for p in embedder.model.parameters())
     out = {
         "imports_s": t["imports"] - t["start"],
         "ml_imports_s": t["ml_imports"] - t["imports"],
         "model_load_s": marks["model"] - t["ml_imports"],
         "index_load_s": marks["index"] - marks["model"],
         "to_ready_s": t["ready"] - t["start"],
+        "torch_imported": "torch" in sys.modules,
         "passages": index.size,
         "index_mb": index_bytes / 2**20,
         "model_params_mb": params / 2**20,

@@ -111,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="fusion weight(s) to score, comma-separated (1 = dense alone, 0 = lexical alone)",
     )
+    ev.add_argument(
+        "--encoder",
+        choices=("onnx", "torch"),
+        default=None,
+        help="the default model's backend (default: the index.encoder setting)",
+    )
     ev.set_defaults(func=cmd_eval)
 
     info = sub.add_parser("info", help="show the model and the index")
@@ -274,7 +280,10 @@ def cmd_eval(args, settings: Settings) -> int:
             "(their questions count as misses)",
             file=sys.stderr,
         )
-    searcher = Searcher(settings.index)
+    options = settings.index
+    if args.encoder:
+        options = replace(options, encoder=args.encoder)
+    searcher = Searcher(options)
     result = evaluate(args.dir, searcher, args.k, args.dense_weight)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -285,8 +294,7 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def cmd_info(args, settings: Settings) -> int:
-    searcher = Searcher.open(replace(settings.index), build_missing=False)
-    info = searcher.info()
+    info = index_info(settings.index)
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
     else:
@@ -353,6 +361,28 @@ def cmd_feeds(args, settings: Settings) -> int:
         print(format_report(Searcher(settings.index).reindex()))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
     return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
+
+
+def index_info(options) -> dict:
+    """What the live index says about itself, read from its manifest: no model is loaded."""
+    from index import format as layout
+
+    root = options.index_dir
+    folder = layout.current_version(root)
+    manifest = layout.read_manifest(folder, verify=False)  # sizes only: info stays instant
+    return {
+        "model": manifest.get("model"),
+        "encoder": manifest.get("encoder"),
+        "model_dir": manifest.get("model_dir"),
+        "dim": manifest.get("dim"),
+        "articles": len(manifest.get("articles", {})),
+        "passages": manifest.get("passages"),
+        "index_dir": str(root),
+        "version": folder.name,
+        "built_at": manifest.get("built_at"),
+        "dense_index": manifest.get("dense_index"),
+        "skipped": manifest.get("skipped", []),
+    }
 
 
 def cmd_run(args, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import IndexOptions
+from index.embedder import ENCODERS
 from index.errors import NewsbotError
 from index.fetch import FetchLimits
 
@@ -240,6 +241,10 @@ def _check_range(name: str, value: int | float) -> None:
 def _check_model(index: IndexOptions) -> None:
     """Catch a bad model path here, with the setting's name, not after seconds of loading."""
     model = index.model
+    if index.encoder not in ENCODERS:
+        raise SettingsError(
+            f"setting 'index.encoder' must be one of {', '.join(ENCODERS)}, not {index.encoder!r}"
+        )
     if not model.strip():
         raise SettingsError("setting 'index.model' is empty; use a model name or folder")
     if model == IndexOptions().model:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .anchors import ANCHORS, ANCHORS_DIGEST
 from .chunker import Passage, chunk_article
-from .embedder import Embedder
+from .embedder import Embedder, identity_of
 from .errors import EmptyArticlesError
 from .format import FORMAT, READABLE, LocalStore, LocalVersion, VersionWriter
 from .lexical import LEXICAL_PARAMS, Lexical
@@ -38,9 +38,13 @@ def embed_text(p: Passage) -> str:
 VECTORS = "sentences-2"
 
 
-def passage_key(model: str, p: Passage) -> bytes:
-    """Content hash that lets a reindex reuse this passage's embedding."""
-    data = f"{model}\x1e{VECTORS}\x1e{embed_text(p)}".encode()
+def passage_key(encoder: str, p: Passage) -> bytes:
+    """Content hash that lets a reindex reuse this passage's embedding.
+
+    `encoder` is the embedder's identity (backend and model files' digest), not only the
+    model's name: a repaired or re-exported model never inherits vectors of the old one.
+    """
+    data = f"{encoder}\x1e{VECTORS}\x1e{embed_text(p)}".encode()
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
@@ -102,7 +106,7 @@ def build(
             # Nothing to build, but a killed build's scraps still go.
             store.tidy(keep=previous.name)
             return report
-        keys = [passage_key(embedder.name, p) for p in passages]
+        keys = [passage_key(identity_of(embedder), p) for p in passages]
         vectors, sentences, report.embedded = _vectors(keys, passages, embedder, previous, progress)
         old_articles = live.manifest.get("articles", {}) if live else {}
         with store.writer() as writer:
@@ -110,6 +114,8 @@ def build(
             writer.save("anchors.npy", _anchor_vectors(embedder, previous))
             manifest = {
                 "model": embedder.name,
+                "encoder": identity_of(embedder),
+                "model_dir": str(embedder.model_dir),
                 "dim": embedder.dim,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "articles": {
@@ -117,6 +123,7 @@ def build(
                     **{f: dict(old_articles[f], kept=True) for f in kept},
                 },
                 "passages": len(passages),
+                "dense_index": "flat" if len(passages) <= options.flat_max else "hnsw",
                 "max_passage_chars": options.max_passage_chars,
                 "lexical": LEXICAL_PARAMS,
                 "text_version": TEXT_VERSION,
@@ -149,8 +156,12 @@ def _previous(live: LocalVersion | None, embedder: Embedder) -> LocalVersion | N
     if live is None:
         return None
     manifest = live.manifest
-    if manifest.get("model") != embedder.name or manifest.get("dim") != embedder.dim:
-        log.info("Index was built with %s; re-embedding everything", manifest.get("model"))
+    if manifest.get("encoder") != identity_of(embedder) or manifest.get("dim") != embedder.dim:
+        log.info(
+            "Index was built with %s (%s); re-embedding everything",
+            manifest.get("model"),
+            manifest.get("encoder"),
+        )
         return None
     return live
 

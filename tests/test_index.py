@@ -101,6 +101,7 @@ class CountingEmbedder:
     def __init__(self, inner):
         self.inner, self.encoded = inner, []
         self.name, self.dim, self.model_dir = inner.name, inner.dim, inner.model_dir
+        self.identity = inner.identity
 
     def encode_passages(self, texts, progress=None, spans=None):
         self.encoded.extend(texts)

