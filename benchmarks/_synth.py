@@ -41,7 +41,9 @@ class ReplayEmbedder:
         key = passage_key(self.identity, _FakePassage(text))
         if key in self.row:
             return self.base[self.row[key]]
-        if COPY_MARK not in text.split("\n", 1)[0]:
+        # A passage is encoded as "title\nsection\ntext"; a sentence alone has no title line.
+        # Sentences get a plausible vector too: encoding 250k of them for real would take hours.
+        if COPY_MARK not in text.split("\n", 1)[0] and "\n" in text:
             return None
         seed = int.from_bytes(key[:8], "little")
         rng = np.random.default_rng(seed)
