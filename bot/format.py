@@ -278,7 +278,7 @@ def _source_lines(sources: list[Source], lang: str) -> str:
             article = hit.article
             lines.append(_safe(clip(hit.title or hit.article, 80)))
         outlet = outlet_of(s.url, hit.outlet) if s.url else (hit.outlet or "")
-        label = _link(outlet, s.url) if outlet else ""
+        label = _link(clip(outlet, 40), s.url) if outlet else ""
         sections = list(dict.fromkeys(h.section for h in s.hits if h.section))
         meta = [label, _safe(clip("・".join(sections), 60)), date_text(hit.published, lang)]
         lines.append(f"**[{s.number}]** " + " · ".join(filter(None, meta)))
