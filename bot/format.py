@@ -168,7 +168,8 @@ def evidence_reply(answer: Answer) -> Reply:
     items = []
     for n in sorted(numbers, key=lambda n: (numbers[n], n)):
         hit = answer.hits[n - 1]
-        items.append((f"[{numbers[n]}] {heading(hit)}", hit, _bold(plain(hit.text), quoted.get(n))))
+        title = f"[{numbers[n]}] {_name(hit)}"
+        items.append((title, hit, _bold(plain(hit.text), quoted.get(n))))
     return _passages(items[:EMBEDS], lang, text(lang, "evidence.head"), DESCRIPTION)
 
 
@@ -177,12 +178,14 @@ def results_reply(hits: Sequence[Hit], lang: str, *, end: bool) -> Reply:
     head = text(lang, "more.head") if hits else ""
     if end:
         head = f"{head}\n{text(lang, 'more.end')}".strip()
-    items = [(heading(hit), hit, _safe(plain(hit.text))) for hit in list(hits)[:EMBEDS]]
+    shown = list(hits)[:EMBEDS]
+    items = [(_name(hit), hit, _safe(plain(hit.text))) for hit in shown]
     return _passages(items, lang, head, EXCERPT)
 
 
-def heading(hit: Hit) -> str:
-    return " — ".join(x for x in (hit.title, hit.section) if x) or hit.article
+def _name(hit: Hit) -> str:
+    """A passage's own name: its section (the article's title goes above it), else the title."""
+    return hit.section or hit.title or hit.article
 
 
 def usage(
@@ -292,11 +295,14 @@ def _source_lines(sources: list[Source], lang: str) -> str:
 
 
 def _passages(items: list[tuple[str, Hit, str]], lang: str, head: str, limit: int) -> Reply:
-    """One embed per passage: a linked title, the text, and outlet · date underneath."""
+    """One embed per passage: the article above its linked section, the text, and outlet · date
+    underneath."""
     embeds = []
     for title, hit, _ in items:
         url = _url(hit)
         embed = discord.Embed(title=clip(title, 200), url=url, colour=COLOR)
+        if hit.section and hit.title:
+            embed.set_author(name=clip(hit.title, 200))
         outlet = outlet_of(url, hit.outlet) if url else hit.outlet
         meta = " · ".join(filter(None, (outlet, date_text(hit.published, lang))))
         if meta:

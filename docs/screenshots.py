@@ -47,19 +47,20 @@ def text_of(message) -> str:
 
 
 def crop(path: Path) -> int:
-    """Crop the page to the conversation: below the preview's toolbar, down to the last drawn
-    row (a row of one flat colour is empty); return the height left."""
+    """Crop the page to the conversation: below the preview's toolbar, right of its sidebar (on
+    a wide page), down to the last drawn row (a row of one flat colour is empty); return the
+    height left."""
     image = Image.open(path).convert("RGB")
-    background = image.getpixel((image.width - 3, image.height - 3))
-    right = [image.getpixel((image.width - 3, y)) for y in range(image.height)]
-    top = next((y for y, pixel in enumerate(right) if pixel == background), 0)
+    w, h = image.size
+    background = image.getpixel((w - 3, h - 3))
+    top = next((y for y in range(h) if image.getpixel((w - 3, y)) == background), 0)
+    left = next((x for x in range(w) if image.getpixel((x, h - 20)) == background), 0)
+    left = left if left > w // 5 else 0  # a narrow page has no sidebar, only the avatar rail
     drawn = [
-        y
-        for y in range(top, image.height)
-        if ImageStat.Stat(image.crop((0, y, image.width, y + 1))).stddev[0] > 2
+        y for y in range(top, h) if ImageStat.Stat(image.crop((left, y, w, y + 1))).stddev[0] > 2
     ]
-    bottom = min(image.height, (drawn[-1] if drawn else top) + 16)
-    image.crop((0, top, image.width, bottom)).save(path, optimize=True)
+    bottom = min(h, (drawn[-1] if drawn else top) + 16)
+    image.crop((left, top, w, bottom)).save(path, optimize=True)
     return bottom - top
 
 

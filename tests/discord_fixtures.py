@@ -340,34 +340,6 @@ class Burst(SearcherWrapper):
             self.swapped.set()
 
 
-class LoopLagProbe:
-    """Wakes every 10 ms and records the longest real gap between wake-ups."""
-
-    def __init__(self, period: float = 0.01):
-        self.period = period
-        self.max_gap = 0.0
-        self.wakeups = 0
-        self._task: asyncio.Task | None = None
-
-    async def _run(self) -> None:
-        last = time.perf_counter()
-        while True:
-            await asyncio.sleep(self.period)
-            now = time.perf_counter()
-            self.max_gap = max(self.max_gap, now - last - self.period)
-            self.wakeups += 1
-            last = now
-
-    def __enter__(self) -> LoopLagProbe:
-        # Created by the test, not the bot: simcord leaves its timers on the real clock.
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *exc) -> None:
-        assert self._task is not None
-        self._task.cancel()
-
-
 DEER = "奈良公園には鹿が何頭いる?"
 SHOGI = "将棋のタイトル戦の挑戦者はどう決まる?"
 SENBEI = "鹿せんべいは何で作られている?"
@@ -400,7 +372,8 @@ def snapshot(searcher: Searcher) -> SimpleNamespace:
 
 
 async def questions_during_a_reindex(world, own: Searcher, users: int, probe=None):
-    """`users` members ask at once while an admin's /reindex builds a changed corpus.
+    """`users` members ask at once while an admin's /reindex builds a changed corpus (the bot's
+    searcher is a Burst over `own`).
 
     The new version differs where a mixed answer would show: the deer article moves to a new
     link and a new head count; a shogi article is added. Returns the versions before and
@@ -423,7 +396,8 @@ async def questions_during_a_reindex(world, own: Searcher, users: int, probe=Non
         # keeps: every reply can be traced to the one interaction that asked it.
         question = BURST_QUESTIONS[n % len(BURST_QUESTIONS)] + "\u200b" * (n // 5)
         asked[question] = await member.slash(world.ch, "ask", question=question)
-    parked = build.deferred and not any(r.acknowledged for r in asked.values())
+    # Nothing has reached the index yet: every question waits at the gate.
+    parked = build.deferred and not bot.searcher.started
     with probe or contextlib.nullcontext():
         await env.advance_time(GATE)  # releases the build and the questions at once
     return SimpleNamespace(old=old, new=snapshot(own), build=build, asked=asked, parked=parked)
