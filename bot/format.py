@@ -163,7 +163,7 @@ def evidence_reply(answer: Answer) -> Reply:
     lang = answer.lang
     sources, numbers = cited_sources(answer)
     quoted: dict[int, list[str]] = {}
-    for n, sentence in zip(answer.citations, answer.sentences):
+    for sentence, n in _pieces(answer):
         quoted.setdefault(n, []).append(sentence)
     items = []
     for n in sorted(numbers, key=lambda n: (numbers[n], n)):
@@ -175,9 +175,15 @@ def evidence_reply(answer: Answer) -> Reply:
 
 def results_reply(hits: Sequence[Hit], lang: str, *, end: bool) -> Reply:
     """A page of further passages (excerpts); `end` says the related ones stop here."""
-    head = text(lang, "more.head") if hits else ""
-    if end:
-        head = f"{head}\n{text(lang, 'more.end')}".strip()
+    if not hits:
+        head = text(lang, "more.end")
+    else:
+        # The content shows above the embeds: on the last page it says so up front.
+        head = (
+            f"{text(lang, 'more.head')} {text(lang, 'more.last')}"
+            if end
+            else text(lang, "more.head")
+        )
     shown = list(hits)[:EMBEDS]
     items = [(_name(hit), hit, _safe(plain(hit.text))) for hit in shown]
     return _passages(items, lang, head, EXCERPT)
@@ -229,11 +235,19 @@ def _citations(answer: Answer) -> list[int]:
 
 
 def _pieces(answer: Answer) -> list[tuple[str, int]]:
-    """(sentence, hit number) pairs: from the core's sentences, else parsed from the text."""
+    """(sentence, hit number) pairs, cleaned of page furniture: from the core's sentences, else
+    parsed from the text."""
     if answer.sentences and len(answer.sentences) == len(answer.citations):
-        return list(zip(answer.sentences, answer.citations))
-    parts = _MARKER.split(answer.text)
-    return [(parts[i].strip(), int(parts[i + 1])) for i in range(0, len(parts) - 1, 2)]
+        pairs = zip(answer.sentences, answer.citations)
+    else:
+        parts = _MARKER.split(answer.text)
+        pairs = ((parts[i], int(parts[i + 1])) for i in range(0, len(parts) - 1, 2))
+    return [(clean, n) for sentence, n in pairs if (clean := _sentence(sentence))]
+
+
+def _sentence(sentence: str) -> str:
+    """A quoted sentence without furniture (a ✅ mark, a 公開日 stamp), on one line."""
+    return " ".join(plain(sentence).split("\n")).strip()
 
 
 def _body(answer: Answer, sources: list[Source], numbers: dict[int, int]) -> str:

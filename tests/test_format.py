@@ -80,7 +80,7 @@ def test_answer_is_one_embed_with_clickable_citations_and_only_cited_sources():
         hit(article="b.md", title="将棋", section="挑戦者", sources=("https://example.com/s",)),
         hit(section="展望", sources=(FNN,)),
     ]
-    reply = answer_reply(answer(["一つ目。", "二つ目。", "三つ目。"], [1, 1, 4], hits))
+    reply = answer_reply(answer(["一つ目。", "✅ 二つ目。", "三つ目。"], [1, 1, 4], hits))
     (embed,) = reply.embeds
     # Repeated markers merged; each one a link to the page it cites.
     assert embed.description == f"一つ目。二つ目。[[1]]({MAINICHI})三つ目。[[2]]({FNN})"
@@ -150,7 +150,7 @@ def test_plain_drops_page_furniture_and_keeps_the_text():
 
 def test_evidence_is_the_cited_passages_clean_with_the_quotes_in_bold():
     hits = [hit(FURNISHED, section="譲歩"), hit("関係ない。", section="他")]
-    reply = evidence_reply(answer(["攻撃を30日間停止することで合意した。"], [1], hits))
+    reply = evidence_reply(answer(["✅ 攻撃を30日間停止することで合意した。"], [1], hits))
     (embed,) = reply.embeds
     assert (embed.author.name, embed.title, embed.url) == ("見出し", "[1] 譲歩", MAINICHI)
     assert "**攻撃を30日間停止することで合意した。**" in embed.description
@@ -161,10 +161,11 @@ def test_evidence_is_the_cited_passages_clean_with_the_quotes_in_bold():
 
 def test_results_say_when_the_related_ones_end():
     page = results_reply([hit(FURNISHED)], "ja", end=True)
-    assert page.content == f"**他の結果**\n{text('ja', 'more.end')}"
+    assert page.content == "**他の結果** （関連する記事はこれで全部です）"
     assert "✅" not in page.embeds[0].description
     assert results_reply([], "en", end=True).content == "No more related articles."
-    assert text("ja", "more.end") not in (results_reply([hit()], "ja", end=False).content or "")
+    assert results_reply([hit()], "ja", end=False).content == "**他の結果**"
+    assert results_reply([], "ja", end=True).content == "関連する記事はこれ以上ありません。"
 
 
 def test_refusal_shows_nearby_topics_newest_first_and_examples():
