@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import discord
 import pytest
 
+from bot import ask as ask_module
 from bot.client import NewsBot, create_bot
 from bot.settings import DiscordSettings, Settings
 from index import Answer, Hit, IndexOptions, Searcher, Topic
@@ -388,16 +389,23 @@ async def questions_during_a_reindex(world, own: Searcher, users: int, probe=Non
     shutil.copy(ARTICLES / "shogi-titles.md", articles / "shogi-titles.md")
     gate(bot, "answer")
     gate(bot, "reindex")
-    build = await world.admin.slash(world.ch, "reindex")
-    asked: dict[str, object] = {}
-    for n in range(users):
-        member = world.guild.add_member(env.create_user(f"user{n}"))
-        # Each copy differs by zero-width spaces, which search ignores and the reply's echo
-        # keeps: every reply can be traced to the one interaction that asked it.
-        question = BURST_QUESTIONS[n % len(BURST_QUESTIONS)] + "\u200b" * (n // 5)
-        asked[question] = await member.slash(world.ch, "ask", question=question)
-    # Nothing has reached the index yet: every question waits at the gate.
-    parked = build.deferred and not bot.searcher.started
+    # Every /ask defers at once, as a busy bot's would: the clock stays put while the burst is
+    # set up, so the build (parked first) is released first, then the questions, in one instant.
+    budget, ask_module.ANSWER_BUDGET = ask_module.ANSWER_BUDGET, 0
+    try:
+        build = await world.admin.slash(world.ch, "reindex")
+        asked: dict[str, object] = {}
+        for n in range(users):
+            member = world.guild.add_member(env.create_user(f"user{n}"))
+            # Each copy differs by zero-width spaces, which search ignores and the reply's echo
+            # keeps: every reply can be traced to the one interaction that asked it.
+            question = BURST_QUESTIONS[n % len(BURST_QUESTIONS)] + "\u200b" * (n // 5)
+            asked[question] = await member.slash(world.ch, "ask", question=question)
+    finally:
+        ask_module.ANSWER_BUDGET = budget
+    # Nothing has reached the index yet: every question waits at the gate, deferred.
+    parked = build.deferred and all(r.deferred for r in asked.values())
+    parked = parked and not bot.searcher.started
     with probe or contextlib.nullcontext():
         await env.advance_time(GATE)  # releases the build and the questions at once
     return SimpleNamespace(old=old, new=snapshot(own), build=build, asked=asked, parked=parked)
