@@ -16,8 +16,8 @@ from discord.ext import commands
 from index.errors import BuildInProgressError
 
 from . import errors
-from .format import progress_text, report_summary
 from .i18n import _
+from .report import progress_text, report_summary
 
 if TYPE_CHECKING:
     from .client import NewsBot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 
@@ -39,7 +40,9 @@ _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
 
 
 def cooldown_message(retry_after: float) -> str:
-    return f"少し待ってからもう一度お試しください（あと{max(1, math.ceil(retry_after))}秒）。"
+    """Discord shows <t:…:R> as a live countdown ("30秒後"), which never goes stale."""
+    when = discord.utils.utcnow() + dt.timedelta(seconds=max(1, math.ceil(retry_after)))
+    return f"質問が続いています。{discord.utils.format_dt(when, 'R')}にもう一度お試しください。"
 
 
 def user_message(error: BaseException, where: str = "bot") -> str:

@@ -1,15 +1,18 @@
-"""Pure formatting: answers, passages and reports as Discord message parts within its limits."""
+"""Pure formatting: answers, evidence and results as Discord message parts within its limits."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import discord
 
-from index import Answer, BuildReport, Hit
+from index import Answer, Hit, Topic
+from index.outlets import outlet_of
+
+from .i18n import EXAMPLES, text
 
 # Discord's documented message and embed limits.
 CONTENT = 2000
@@ -25,21 +28,20 @@ EMBEDS = 10
 ELLIPSIS = "…"
 COLOR = discord.Colour(0x2B6CB0)
 MUTED = discord.Colour(0x718096)
-NO_ANSWER = (
-    "申し訳ありません。この質問に答える記事は見つかりませんでした。"
-    "言葉を変えて、もう一度お試しください。"
-)
-NO_MORE = "これ以上の結果はありません。"
-THANKS = "フィードバックありがとうございます。今後の改善に役立てます。"
-ANSWER_FOOTER = "回答は記事の文章をそのまま引用しています。[n] は出典の番号です。"
-# Room kept for the sources embed so a long answer never crowds the links out.
-SOURCES_ROOM = 1800
-EXCERPT = 500
+# The answer stays short enough to read on one phone screen; the evidence view has the rest.
+ANSWER_CHARS = 700
+EXCERPT = 300
+TOPICS = 4
 # Control characters (line breaks and tabs become spaces first) and bidi embeddings/overrides.
 _UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _BARE_LINK = re.compile(r"(?<!<)(https?://[^\s<>()]+)")
 # A sentence ends at 。！？!? (or a period before a space) and keeps its citation markers.
 _SENTENCE_END = re.compile(r"(?:[。！？!?]|\.(?=\s|$))(?:\[\d+\])*")
+_MARKER = re.compile(r"\[(\d+)\]")
+# Scraped page furniture: date stamps, "read more" link lines, check and tip marks.
+_FURNITURE_LINE = re.compile(r"^\s*(公開日\s*[:：]|さらに読む|出典\s*/?\s*画像元|画像元\s*[:：])")
+_MARKS = re.compile(r"^\s*(?:[✅💡☑✔️・•]\s*|[-*]\s+)+")
+_WORD_JOINER = "\u2060"
 
 
 @dataclass
@@ -51,6 +53,19 @@ class Reply:
 
     def kwargs(self) -> dict:
         return {"content": self.content, "embeds": self.embeds}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One cited page: the passages of one article quoted through one link."""
+
+    number: int
+    url: str | None
+    hits: tuple[Hit, ...]
+
+    @property
+    def hit(self) -> Hit:
+        return self.hits[0]
 
 
 def clip(text: str, limit: int) -> str:
@@ -67,90 +82,281 @@ def clip(text: str, limit: int) -> str:
     return head[:cut].rstrip() + ELLIPSIS
 
 
-def echo(question: str) -> str:
+def echo(question: str, lang: str = "ja") -> str:
     """The user's question as safe message text: mentions, Markdown and links are shown, never
     acted on; control characters and the bidi overrides that make text read backwards go."""
     q = " ".join(_UNSEEN.sub("", " ".join(question.split())).split())
     q = discord.utils.escape_mentions(discord.utils.escape_markdown(q))
     # <link> shows a link without Discord's preview of it under the bot's name.
     q = _BARE_LINK.sub(r"<\1>", q)
-    return clip(f"**質問:** {q}", CONTENT)
+    return clip(text(lang, "question", q=q), CONTENT)
 
 
-def answer_reply(answer: Answer) -> Reply:
-    """The answer with its numbered citations, then the sources as links."""
-    content = echo(answer.question)
-    if answer.no_answer or not answer.hits:
-        return Reply(content, [discord.Embed(description=NO_ANSWER, colour=MUTED)])
-    sources = _sources(answer.hits)
-    body = discord.Embed(title="回答", colour=COLOR).set_footer(text=ANSWER_FOOTER)
-    room = EMBEDS_TOTAL - len(sources) - len(body)
-    body.description = clip(answer.text, min(DESCRIPTION, room))
-    return Reply(content, [body, sources])
+def plain(passage: str) -> str:
+    """A passage without scraped page furniture (✅/💡 marks, 公開日, さらに読む…出典 lines)."""
+    lines = (_MARKS.sub("", line).strip() for line in passage.splitlines())
+    return "\n".join(line for line in lines if line and not _FURNITURE_LINE.match(line))
 
 
-def passages_reply(
-    hits: Sequence[Hit], start: int = 1, *, full: bool = False, note: str | None = None
-) -> Reply:
-    """One embed per passage, numbered from start: full text, or an excerpt for browsing."""
+def date_text(published: str | None, lang: str) -> str:
+    """2025年3月19日 or Mar 19, 2025, kept on one line."""
+    if not published:
+        return ""
+    try:
+        day = dt.date.fromisoformat(published[:10])
+    except ValueError:
+        return published
+    if lang == "en":
+        return f"{day:%b}\u00a0{day.day},\u00a0{day.year}"
+    # Word joiners: a line may not break inside the date (CJK text breaks anywhere).
+    return _WORD_JOINER.join(f"{day.year}年{day.month}月{day.day}日")
+
+
+def cited_sources(answer: Answer) -> tuple[list[Source], dict[int, int]]:
+    """The cited hits merged per article and link, numbered in citation order, and the map
+    from each cited hit number to its source number."""
+    order: dict[tuple[str, str], list[Hit]] = {}
+    keys: dict[int, tuple[str, str]] = {}
+    for n in _citations(answer):
+        if not 1 <= n <= len(answer.hits) or n in keys:
+            continue
+        hit = answer.hits[n - 1]
+        url = _url(hit)
+        keys[n] = (hit.article, url or "")
+        order.setdefault(keys[n], []).append(hit)
+    numbers = {key: i for i, key in enumerate(order, 1)}
+    sources = [Source(numbers[k], k[1] or None, tuple(hits)) for k, hits in order.items()]
+    return sources, {n: numbers[k] for n, k in keys.items()}
+
+
+def answer_reply(answer: Answer, *, echo_question: bool = True) -> Reply:
+    """One embed: the answer with clickable citations, then only the sources it cites."""
+    lang = answer.lang
+    content = echo(answer.question, lang) if echo_question else None
+    sources, numbers = cited_sources(answer)
+    embed = discord.Embed(colour=COLOR)
+    embed.description = _body(answer, sources, numbers)
+    lines = _source_lines(sources, lang)
+    if lines:
+        embed.add_field(name=text(lang, "sources"), value=lines, inline=False)
+    note = text(lang, "japanese_note")
+    if note:
+        embed.set_footer(text=note)
+    return Reply(content, [embed])
+
+
+def refusal_reply(answer: Answer, topics: Sequence[Topic], *, echo_question: bool = True) -> Reply:
+    """Not covered: say so, and show what the coverage does hold and what to ask instead."""
+    lang = answer.lang
+    parts = [text(lang, "no_answer")]
+    if answer.nearby:
+        parts.append(_list(text(lang, "nearby"), [_safe(t) for t in answer.nearby[:3]]))
+    parts.append(_topics(topics, lang))
+    parts.append(_list(text(lang, "examples"), EXAMPLES.get(lang, EXAMPLES["ja"])[:2]))
+    embed = discord.Embed(description=clip("\n\n".join(filter(None, parts)), DESCRIPTION))
+    embed.colour = MUTED
+    return Reply(echo(answer.question, lang) if echo_question else None, [embed])
+
+
+def evidence_reply(answer: Answer) -> Reply:
+    """The cited passages, cleaned of page furniture, with the quoted sentences in bold."""
+    lang = answer.lang
+    sources, numbers = cited_sources(answer)
+    quoted: dict[int, list[str]] = {}
+    for sentence, n in _pieces(answer):
+        quoted.setdefault(n, []).append(sentence)
+    items = []
+    for n in sorted(numbers, key=lambda n: (numbers[n], n)):
+        hit = answer.hits[n - 1]
+        title = f"[{numbers[n]}] {_name(hit)}"
+        items.append((title, hit, _bold(plain(hit.text), quoted.get(n))))
+    return _passages(items[:EMBEDS], lang, text(lang, "evidence.head"), DESCRIPTION)
+
+
+def results_reply(hits: Sequence[Hit], lang: str, *, end: bool) -> Reply:
+    """A page of further passages (excerpts); `end` says the related ones stop here."""
+    if not hits:
+        head = text(lang, "more.end")
+    else:
+        # The content shows above the embeds: on the last page it says so up front.
+        head = (
+            f"{text(lang, 'more.head')} {text(lang, 'more.last')}"
+            if end
+            else text(lang, "more.head")
+        )
     shown = list(hits)[:EMBEDS]
+    items = [(_name(hit), hit, _safe(plain(hit.text))) for hit in shown]
+    return _passages(items, lang, head, EXCERPT)
+
+
+def _name(hit: Hit) -> str:
+    """A passage's own name: its section (the article's title goes above it), else the title."""
+    return hit.section or hit.title or hit.article
+
+
+def usage(
+    ask: str = "/ask",
+    me: str = "@newsbot",
+    *,
+    lang: str = "ja",
+    topics: Sequence[Topic] = (),
+    rate: int = 3,
+    per: float = 30,
+) -> str:
+    """Help for 「ヘルプ」, an empty DM or a bare mention: how to ask, limits, examples, topics."""
+    seconds = f"{per:g}"
+    if lang == "en":
+        lines = [
+            "Ask about the news coverage; the answer quotes the articles and links them.",
+            f"・In a server: {ask}, or mention {me} with your question. In DMs: just send it.",
+            f"・Up to {rate} questions per {seconds} seconds per person.",
+            "・Under an answer: 「Evidence」 shows the quoted passages, 「More results」 related"
+            " articles, 👍 / 👎 rates it.",
+        ]
+    else:
+        lines = [
+            "ニュース記事について質問すると、記事の文章を引用して答えます。",
+            f"・サーバー: {ask} か、{me} に続けて質問を書いてください。",
+            "・DM: 質問をそのまま送ってください。",
+            f"・質問は1人{seconds}秒に{rate}問までです。",
+            "・回答の下のボタン: 「根拠」で引用した段落、「他の結果」で関連する記事、"
+            "👍 / 👎 で評価",
+        ]
+    parts = ["\n".join(lines), _list(text(lang, "examples"), EXAMPLES.get(lang, EXAMPLES["ja"]))]
+    parts.append(_topics(topics, lang))
+    return clip("\n\n".join(filter(None, parts)), CONTENT)
+
+
+# ---------------------------------------------------------------------------- helpers
+def _citations(answer: Answer) -> list[int]:
+    if answer.citations:
+        return list(answer.citations)
+    return [int(m) for m in _MARKER.findall(answer.text)]
+
+
+def _pieces(answer: Answer) -> list[tuple[str, int]]:
+    """(sentence, hit number) pairs, cleaned of page furniture: from the core's sentences, else
+    parsed from the text."""
+    if answer.sentences and len(answer.sentences) == len(answer.citations):
+        pairs = zip(answer.sentences, answer.citations)
+    else:
+        parts = _MARKER.split(answer.text)
+        pairs = ((parts[i], int(parts[i + 1])) for i in range(0, len(parts) - 1, 2))
+    return [(clean, n) for sentence, n in pairs if (clean := _sentence(sentence))]
+
+
+def _sentence(sentence: str) -> str:
+    """A quoted sentence without furniture (a ✅ mark, a 公開日 stamp), on one line."""
+    return " ".join(plain(sentence).split("\n")).strip()
+
+
+def _body(answer: Answer, sources: list[Source], numbers: dict[int, int]) -> str:
+    """The quoted sentences, as many whole ones as fit, each run citing one source closed by
+    its clickable marker."""
+    urls = {s.number: s.url for s in sources}
+    pieces = _pieces(answer) or [(answer.text, 0)]
+    lo, hi = 0, len(pieces)  # the most leading sentences that fit (binary search)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(_render(pieces[:mid], numbers, urls)) <= ANSWER_CHARS:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo == 0:  # one sentence longer than the room: cut inside it
+        sentence, n = pieces[0]
+        return _render([(clip(sentence, ANSWER_CHARS - 80), n)], numbers, urls)
+    body = _render(pieces[:lo], numbers, urls)
+    return body if lo == len(pieces) else f"{body} {ELLIPSIS}"
+
+
+def _render(pieces: list[tuple[str, int]], numbers: dict[int, int], urls: dict) -> str:
+    out = ""
+    for i, (sentence, n) in enumerate(pieces):
+        number = numbers.get(n)
+        following = numbers.get(pieces[i + 1][1]) if i + 1 < len(pieces) else None
+        marker = _marker(number, urls.get(number)) if number and following != number else ""
+        # Japanese sentences follow each other without a space; others get one.
+        sep = " " if out and not re.search(r"[。！？」』）)\u3000-\u9fff]$", out) else ""
+        out += sep + _safe(sentence.strip()) + marker
+    return out
+
+
+def _marker(number: int, url: str | None) -> str:
+    return f"[[{number}]]({url})" if url else f"[{number}]"
+
+
+def _source_lines(sources: list[Source], lang: str) -> str:
+    """Per article: its title once, then one line per cited link: outlet · section · date."""
+    lines: list[str] = []
+    article = None
+    for s in sources:
+        hit = s.hit
+        if hit.article != article:
+            article = hit.article
+            lines.append(_safe(clip(hit.title or hit.article, 80)))
+        outlet = outlet_of(s.url, hit.outlet) if s.url else (hit.outlet or "")
+        label = _link(clip(outlet, 40), s.url) if outlet else ""
+        sections = list(dict.fromkeys(h.section for h in s.hits if h.section))
+        meta = [label, _safe(clip("・".join(sections), 60)), date_text(hit.published, lang)]
+        lines.append(f"**[{s.number}]** " + " · ".join(filter(None, meta)))
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if sum(len(x) + 1 for x in kept) + len(line) > FIELD_VALUE - 20:
+            kept.append(f"… +{len(lines) - i}")
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _passages(items: list[tuple[str, Hit, str]], lang: str, head: str, limit: int) -> Reply:
+    """One embed per passage: the article above its linked section, the text, and outlet · date
+    underneath."""
     embeds = []
-    for n, hit in enumerate(shown, start):
-        embed = discord.Embed(title=clip(f"[{n}] {heading(hit)}", 200), url=_url(hit), colour=COLOR)
-        meta = " · ".join([*filter(None, (hit.outlet, hit.published)), *_domains(hit.sources[1:])])
+    for title, hit, _ in items:
+        url = _url(hit)
+        embed = discord.Embed(title=clip(title, 200), url=url, colour=COLOR)
+        if hit.section and hit.title:
+            embed.set_author(name=clip(hit.title, 200))
+        outlet = outlet_of(url, hit.outlet) if url else hit.outlet
+        meta = " · ".join(filter(None, (outlet, date_text(hit.published, lang))))
         if meta:
             embed.set_footer(text=clip(meta, 150))
         embeds.append(embed)
     # Share what the titles and footers leave of the 6000-character message total.
     room = (EMBEDS_TOTAL - sum(len(e) for e in embeds)) // max(len(embeds), 1)
-    limit = min(DESCRIPTION, room, DESCRIPTION if full else EXCERPT)
-    for embed, hit in zip(embeds, shown):
-        embed.description = clip(hit.text, limit) or "（本文なし）"
-    return Reply(clip(note, CONTENT) if note else None, embeds)
+    for embed, (_, _, body) in zip(embeds, items):
+        embed.description = _clip_bold(body, min(DESCRIPTION, room, limit)) or text(lang, "no_text")
+    return Reply(clip(head, CONTENT) if head else None, embeds)
 
 
-def heading(hit: Hit) -> str:
-    return " — ".join(x for x in (hit.title, hit.section) if x) or hit.article
+def _bold(passage: str, sentences: Sequence[str] | None) -> str:
+    """The passage as safe Markdown with each quoted sentence in bold."""
+    out = _safe(passage)
+    for sentence in sentences or ():
+        quoted = _safe(sentence.strip())
+        if quoted and quoted in out:
+            out = out.replace(quoted, f"**{quoted}**", 1)
+    return out
 
 
-def report_summary(report: BuildReport) -> str:
-    """The /reindex summary in Japanese, short enough for one message."""
-    lines = [
-        f"✅ 再構築が完了しました（{report.seconds:.1f}秒）。",
-        f"記事 {report.articles}件・パッセージ {report.passages}件"
-        f"（新たに埋め込み {report.embedded}件）",
-    ]
-    if not report.changed_anything:
-        lines.append("記事の追加・変更・削除はありませんでした。")
-    changes = (("追加", report.added), ("変更", report.changed), ("削除", report.removed))
-    for label, names in changes:
-        if names:
-            lines.append(f"{label} {len(names)}件: {_names(names)}")
-    if report.skipped:
-        shown = [f"{_safe(name)}（{_safe(reason)}）" for name, reason in report.skipped[:5]]
-        more = f" ほか{len(report.skipped) - 5}件" if len(report.skipped) > 5 else ""
-        lines.append(f"スキップ {len(report.skipped)}件: " + "、".join(shown) + more)
-    return clip("\n".join(lines), CONTENT)
+def _clip_bold(body: str, limit: int) -> str:
+    """clip(), closing a bold run the cut left open."""
+    short = clip(body, limit - 2)
+    if short.count("**") % 2:
+        short = short.removesuffix(ELLIPSIS) + "**" + (ELLIPSIS if short.endswith(ELLIPSIS) else "")
+    return short
 
 
-def progress_text(stage: str, done: int, total: int) -> str:
-    what = "パッセージを埋め込み中" if stage == "embed" else "処理中"
-    return f"⏳ 再構築中… {what} {done}/{total}"
+def _topics(topics: Sequence[Topic], lang: str) -> str:
+    lines = []
+    for t in list(topics)[:TOPICS]:
+        when = date_text(t.published, lang)
+        lines.append(_safe(clip(t.title, 60)) + (f"（{when}）" if when else ""))
+    return _list(text(lang, "topics"), lines) if lines else ""
 
 
-def _sources(hits: Sequence[Hit]) -> discord.Embed:
-    lines: list[str] = []
-    for n, hit in enumerate(hits, 1):
-        line = f"**[{n}]** " + _link(clip(heading(hit), 150), _url(hit))
-        about = clip(_safe(" · ".join(filter(None, (hit.outlet, hit.published)))), 200)
-        extra = [_link(d, u) for d, u in zip(_domains(hit.sources[1:4]), hit.sources[1:4])]
-        meta = " · ".join(filter(None, (about, *extra)))
-        line += f"\n{meta}" if meta else ""
-        if sum(len(x) + 1 for x in lines) + len(line) > SOURCES_ROOM - 20:
-            lines.append(f"…ほか{len(hits) - n + 1}件")
-            break
-        lines.append(line)
-    return discord.Embed(title="出典", description="\n".join(lines), colour=COLOR)
+def _list(label: str, items: Sequence[str]) -> str:
+    return f"**{label}**\n" + "\n".join(f"・{x}" for x in items)
 
 
 def _url(hit: Hit) -> str | None:
@@ -164,34 +370,12 @@ def _linkable(url: str) -> str | None:
     return url.replace("(", "%28").replace(")", "%29")
 
 
-def _link(text: str, url: str | None) -> str:
+def _link(label: str, url: str | None) -> str:
     # Brackets in the text would end the masked link early; full-width ones read the same.
-    text = _safe(text).replace("[", "［").replace("]", "］")
+    label = _safe(label).replace("[", "［").replace("]", "］")
     url = _linkable(url) if url else None
-    return f"[{text}]({url})" if url else text
+    return f"[{label}]({url})" if url else label
 
 
-def _domains(urls: Sequence[str]) -> list[str]:
-    return [urlsplit(u).hostname or u[:40] for u in urls]
-
-
-def _safe(text: str) -> str:
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-
-
-def _names(names: Sequence[str], limit: int = 10) -> str:
-    shown = "、".join(_safe(n) for n in names[:limit])
-    return shown + (f" ほか{len(names) - limit}件" if len(names) > limit else "")
-
-
-HELP = (
-    "ニュース記事について質問すると、記事の文章を引用して答えます。\n"
-    "・DM: 質問をそのまま送ってください（例: ロシアの停戦条件は?）\n"
-    "・サーバー: {ask} で質問するか、{me} に続けて質問を書いてください\n"
-    "・回答の下のボタン: 「他の結果」で続きの記事、「全文」で引用元の全文、👍 / 👎 で評価"
-)
-
-
-def usage(ask: str = "/ask", me: str = "@newsbot") -> str:
-    """Short usage text for 「ヘルプ」, an empty DM or a bare mention."""
-    return HELP.format(ask=ask, me=me)
+def _safe(value: str) -> str:
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(value))

@@ -54,3 +54,53 @@ class Translator(app_commands.Translator):
         # en-US and en-GB share one English text; other locales match by their full name.
         language = "en" if locale.value.startswith("en-") else locale.value
         return TRANSLATIONS.get(string.extras.get("key", ""), {}).get(language)
+
+
+# Reply texts by the question's language (Answer.lang); command strings above follow the client.
+MESSAGES: dict[str, dict[str, str]] = {
+    "ja": {
+        "question": "**質問:** {q}",
+        "sources": "出典",
+        "more": "他の結果",
+        "evidence": "根拠",
+        "more.head": "**他の結果**",
+        "more.end": "関連する記事はこれ以上ありません。",
+        "more.last": "（関連する記事はこれで全部です）",
+        "evidence.head": "**根拠**: 回答が引用した段落です（引用した文は太字）。",
+        "no_answer": "この質問に答える記事は見つかりませんでした。",
+        "nearby": "近い話題",
+        "topics": "扱っている話題（新しい順）",
+        "examples": "質問の例",
+        "japanese_note": "",
+        "thanks": "フィードバックありがとうございます。今後の改善に役立てます。",
+        "no_text": "（本文なし）",
+    },
+    "en": {
+        "question": "**Q:** {q}",
+        "sources": "Sources",
+        "more": "More results",
+        "evidence": "Evidence",
+        "more.head": "**More results**",
+        "more.end": "No more related articles.",
+        "more.last": "(that is all the related coverage)",
+        "evidence.head": "**Evidence**: the passages the answer quotes (quoted sentences in bold).",
+        "no_answer": "The coverage does not answer this question.",
+        "nearby": "Closest topics",
+        "topics": "Topics covered (newest first)",
+        "examples": "Try asking",
+        "japanese_note": "The coverage is in Japanese; the answer quotes it as written.",
+        "thanks": "Thanks for the feedback; it helps improve the answers.",
+        "no_text": "(no text)",
+    },
+}
+# Questions the shipped coverage answers, shown in help and when a question is not covered.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "ja": ("ロシアの停戦条件は?", "米ロ首脳会談で何が合意された?", "プーチン大統領は何を譲歩した?"),
+    "en": ("What did Putin concede?", "What does Russia demand for a ceasefire?"),
+}
+
+
+def text(lang: str, key: str, **values: str) -> str:
+    """The reply text for key in the question's language (Japanese when it has no English)."""
+    table = MESSAGES.get(lang, MESSAGES["ja"])
+    return table.get(key, MESSAGES["ja"][key]).format(**values)

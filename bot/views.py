@@ -1,24 +1,50 @@
-"""Buttons under an answer: more results, the full passages, and a 👍 / 👎 vote."""
+"""Buttons under an answer: its evidence, related results, and a 👍 / 👎 vote."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
 
-from index import Answer
+from index import Answer, Hit
 
 from . import errors
-from .format import NO_MORE, THANKS, passages_reply
+from .format import evidence_reply, results_reply
+from .i18n import text
 
 if TYPE_CHECKING:
     from .client import NewsBot
 
 log = logging.getLogger(__name__)
+
+
+# 「他の結果」 shows passages that score at least this share of the top one: lower for the
+# articles the answer cites, higher for other articles, which must earn their place.
+RELATED_SHARE = 0.35
+OTHER_SHARE = 0.5
+MAX_RESULTS = 50
+
+
+def related_hits(hits: Sequence[Hit], answer: Answer) -> tuple[list[Hit], bool]:
+    """The hits worth showing after the answer (not cited, above the cut-off), and whether the
+    cut-off ended the list (rather than the number of hits searched)."""
+    if not hits:
+        return [], True
+    top = hits[0].score
+    cited = {answer.hits[n - 1] for n in answer.citations if 1 <= n <= len(answer.hits)}
+    articles = {h.article for h in cited}
+    shown = {(h.article, h.passage_id) for h in cited}
+    out = []
+    for hit in hits:
+        share = RELATED_SHARE if hit.article in articles else OTHER_SHARE
+        if (hit.article, hit.passage_id) not in shown and hit.score >= share * top:
+            out.append(hit)
+    return out, hits[-1].score < min(RELATED_SHARE, OTHER_SHARE) * top
 
 
 class AnswerView(discord.ui.View):
@@ -31,31 +57,29 @@ class AnswerView(discord.ui.View):
         super().__init__(timeout=timeout)
         self.answer = answer
         self.page_size = max(1, min(page_size, 10))
-        self._next: dict[int, int] = {}  # user id → number of the next passage to show
-        if answer.no_answer or not answer.hits:
-            self.remove_item(self.more)
-            self.remove_item(self.full)
+        self._shown: dict[int, int] = {}  # user id → related passages already shown
+        self.evidence.label = text(answer.lang, "evidence")
+        self.more.label = text(answer.lang, "more")
 
-    @discord.ui.button(label="他の結果", style=discord.ButtonStyle.primary)
+    @discord.ui.button(label="根拠", style=discord.ButtonStyle.primary)
+    async def evidence(self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button):
+        reply = evidence_reply(self.answer)
+        await interaction.response.send_message(**reply.kwargs(), ephemeral=True)
+
+    @discord.ui.button(label="他の結果", style=discord.ButtonStyle.secondary)
     async def more(self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button):
-        start = self._next.get(interaction.user.id, len(self.answer.hits) + 1)
+        start = self._shown.get(interaction.user.id, 0)
         # Claim the page before any await: a double click is two interactions handled at
         # once, and the second must get the next page, not the same one again.
-        self._next[interaction.user.id] = start + self.page_size
+        self._shown[interaction.user.id] = start + self.page_size
         await interaction.response.defer(ephemeral=True, thinking=True)
-        hits = await interaction.client.search(self.answer.question, start - 1 + self.page_size)
-        page = hits[start - 1 : start - 1 + self.page_size]
-        if not page:
-            await interaction.followup.send(NO_MORE, ephemeral=True)
-            return
-        note = f"**他の結果**（{start}〜{start + len(page) - 1}件目）"
-        reply = passages_reply(page, start, note=note)
+        k = min(MAX_RESULTS, len(self.answer.hits) + start + self.page_size + 1)
+        hits = await interaction.client.search(self.answer.question, k)
+        related, cut = related_hits(hits, self.answer)
+        page = related[start : start + self.page_size]
+        end = len(related) <= start + self.page_size and (cut or len(hits) < k or k == MAX_RESULTS)
+        reply = results_reply(page, self.answer.lang, end=end)
         await interaction.followup.send(**reply.kwargs(), ephemeral=True)
-
-    @discord.ui.button(label="全文", style=discord.ButtonStyle.secondary)
-    async def full(self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button):
-        reply = passages_reply(self.answer.hits, 1, full=True, note="**引用元の全文**")
-        await interaction.response.send_message(**reply.kwargs(), ephemeral=True)
 
     @discord.ui.button(label="👍", style=discord.ButtonStyle.secondary)
     async def up(self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button):
@@ -68,7 +92,7 @@ class AnswerView(discord.ui.View):
     async def _vote(self, interaction: discord.Interaction[NewsBot], vote: str) -> None:
         record = feedback_record(self.answer, interaction.user.id, vote, discord.utils.utcnow())
         await asyncio.to_thread(append_jsonl, interaction.client.feedback_path, record)
-        await interaction.response.send_message(THANKS, ephemeral=True)
+        await interaction.response.send_message(text(self.answer.lang, "thanks"), ephemeral=True)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
         await errors.handle(interaction, error)

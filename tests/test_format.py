@@ -6,19 +6,30 @@ import pytest
 
 from bot.cooldown import UserCooldown
 from bot.format import (
-    NO_ANSWER,
     answer_reply,
+    cited_sources,
     clip,
+    date_text,
     echo,
-    passages_reply,
-    progress_text,
-    report_summary,
+    evidence_reply,
+    plain,
+    refusal_reply,
+    results_reply,
     usage,
 )
-from index import Answer, BuildReport, Hit
+from bot.i18n import text
+from bot.report import UNKNOWN_REASON, progress_text, reason_text, report_summary
+from index import Answer, BuildReport, Hit, Topic
+from index.outlets import outlet_of
 
-from .discord_fixtures import MAINICHI, RUSSIA, TBS, assert_within_discord_limits, huge_answer
+from .discord_fixtures import FNN, MAINICHI, RUSSIA, TBS, assert_within_discord_limits, huge_answer
 from .discord_fixtures import huge_hit as make_huge_hit
+
+FURNISHED = (
+    "米ロ首脳が電話で会談した。\n公開日:2025/03/19\n✅ 攻撃を30日間停止することで合意した。\n"
+    "💡 ロシアは全面停戦を拒んだ。\nさらに読む ⇒ニュースサイト出典/画像元: https://mainichi.jp/x\n"
+    "出典/画像元: https://www.fnn.jp/y\n交渉は続く。"
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +42,15 @@ def hit(text: str = "本文です。", sources=(MAINICHI,), **kw) -> Hit:
         article="a.md", title="見出し", section="節", outlet="毎日新聞", published="2025-03-19"
     )
     return Hit(text=text, sources=tuple(sources), score=1.0, **{**fields, **kw})
+
+
+def answer(sentences, citations, hits, lang="ja") -> Answer:
+    body = " ".join(f"{s}[{n}]" for s, n in zip(sentences, citations))
+    return Answer("q", body, False, tuple(hits), tuple(citations), tuple(sentences), lang)
+
+
+def joined(text: str) -> str:
+    return text.replace("\u2060", "")
 
 
 @pytest.mark.parametrize(
@@ -53,32 +73,120 @@ def test_clip_never_exceeds_the_limit(limit):
     assert len(clip("あ。" * 5000, limit)) <= limit
 
 
-def test_answer_reply_cites_numbered_sources_with_links(russia):
-    reply = answer_reply(russia)
-    body, sources = reply.embeds
-    assert "[1]" in body.description and "停戦" in body.description
-    assert RUSSIA in reply.content
-    lines = sources.description.splitlines()
-    assert lines[0].startswith("**[1]** [トランプとプーチン")
-    assert f"]({MAINICHI})" in lines[0]
-    assert "毎日新聞" in lines[1] and "2025-03-19" in lines[1]
-    assert f"]({TBS})" in sources.description
-    # Every hit is listed, numbered in the order the answer cites them.
-    assert [f"**[{n}]**" in sources.description for n in range(1, 6)] == [True] * 5
+def test_answer_is_one_embed_with_clickable_citations_and_only_cited_sources():
+    hits = [
+        hit(section="譲歩", sources=(MAINICHI,)),
+        hit(section="現実", sources=(TBS,)),
+        hit(article="b.md", title="将棋", section="挑戦者", sources=("https://example.com/s",)),
+        hit(section="展望", sources=(FNN,)),
+    ]
+    reply = answer_reply(answer(["一つ目。", "✅ 二つ目。", "三つ目。"], [1, 1, 4], hits))
+    (embed,) = reply.embeds
+    # Repeated markers merged; each one a link to the page it cites.
+    assert embed.description == f"一つ目。二つ目。[[1]]({MAINICHI})三つ目。[[2]]({FNN})"
+    field = embed.fields[0]
+    assert field.name == "出典"
+    assert joined(field.value).splitlines() == [
+        "見出し",
+        f"**[1]** [毎日新聞]({MAINICHI}) · 譲歩 · 2025年3月19日",
+        f"**[2]** [FNNプライムオンライン]({FNN}) · 展望 · 2025年3月19日",
+    ]
+    assert "将棋" not in field.value and TBS not in field.value  # uncited hits are not sources
+    assert reply.content == "**質問:** q" and not embed.footer.text
 
 
-def test_no_answer_is_polite_and_shows_no_passages(searcher):
-    reply = answer_reply(searcher.ask("火星の今日の天気は?"))
-    assert [e.description for e in reply.embeds] == [NO_ANSWER]
-    assert "http" not in str([e.to_dict() for e in reply.embeds])
+def test_passages_citing_the_same_article_and_link_are_one_source():
+    hits = [hit(section="前半"), hit(section="後半"), hit(article="b.md", title="別の記事")]
+    sources, numbers = cited_sources(answer(["A。", "B。", "C。"], [1, 3, 2], hits))
+    assert [s.number for s in sources] == [1, 2] and numbers == {1: 1, 3: 2, 2: 1}
+    line = answer_reply(answer(["A。", "B。"], [1, 2], hits)).embeds[0].fields[0].value
+    assert line.count("**[") == 1 and "前半・後半" in line
+
+
+@pytest.mark.parametrize(
+    ("url", "named", "expected"),
+    [
+        (TBS, "毎日新聞、TBS NEWS DIG、FNNプライムオンライン", "TBS NEWS DIG"),
+        (FNN, None, "FNNプライムオンライン"),
+        ("https://fnn.jp/articles/1", None, "FNNプライムオンライン"),
+        ("https://www3.nhk.or.jp/news/html/1.html", None, "NHK"),
+        ("https://digital.asahi.com/articles/1", "", "朝日新聞"),
+        ("https://example.com/news/x", "テスト新聞", "テスト新聞"),  # the article's one outlet
+        ("https://www.example.org/x", "A新聞、B新聞", "example.org"),  # several: the host
+        ("https://notmainichi.jp/x", None, "notmainichi.jp"),
+    ],
+)
+def test_the_outlet_of_a_link(url, named, expected):
+    assert outlet_of(url, named) == expected
+
+
+def test_dates_are_written_out_and_never_break():
+    assert joined(date_text("2025-03-19", "ja")) == "2025年3月19日"
+    assert date_text("2025-03-19", "en") == "Mar\u00a019,\u00a02025"
+    assert "\u2060" in date_text("2025-03-19", "ja")  # word joiners: one unbreakable date
+    assert date_text(None, "ja") == "" and date_text("2025年春", "ja") == "2025年春"
+
+
+def test_flagship_answer_fits_one_phone_screen(russia):
+    (embed,) = answer_reply(russia).embeds
+    assert len(embed.description) + len(embed.fields[0].value) <= 1200
+    assert embed.description.count(f"]({MAINICHI})") == 1
+
+
+def test_english_answer_has_english_labels_and_a_note(searcher):
+    reply = answer_reply(searcher.ask("What did Putin concede?"))
+    (embed,) = reply.embeds
+    assert reply.content.startswith("**Q:** ")
+    assert embed.fields[0].name == "Sources" and embed.footer.text == text("en", "japanese_note")
+    assert "Mar\u00a019,\u00a02025" in embed.fields[0].value
+
+
+def test_plain_drops_page_furniture_and_keeps_the_text():
+    assert plain(FURNISHED) == (
+        "米ロ首脳が電話で会談した。\n攻撃を30日間停止することで合意した。\n"
+        "ロシアは全面停戦を拒んだ。\n交渉は続く。"
+    )
+
+
+def test_evidence_is_the_cited_passages_clean_with_the_quotes_in_bold():
+    hits = [hit(FURNISHED, section="譲歩"), hit("関係ない。", section="他")]
+    reply = evidence_reply(answer(["✅ 攻撃を30日間停止することで合意した。"], [1], hits))
+    (embed,) = reply.embeds
+    assert (embed.author.name, embed.title, embed.url) == ("見出し", "[1] 譲歩", MAINICHI)
+    assert "**攻撃を30日間停止することで合意した。**" in embed.description
+    for mark in ("✅", "💡", "公開日", "さらに読む", "画像元", "https://"):
+        assert mark not in embed.description
+    assert joined(embed.footer.text) == "毎日新聞 · 2025年3月19日"
+
+
+def test_results_say_when_the_related_ones_end():
+    page = results_reply([hit(FURNISHED)], "ja", end=True)
+    assert page.content == "**他の結果** （関連する記事はこれで全部です）"
+    assert "✅" not in page.embeds[0].description
+    assert results_reply([], "en", end=True).content == "No more related articles."
+    assert results_reply([hit()], "ja", end=False).content == "**他の結果**"
+    assert results_reply([], "ja", end=True).content == "関連する記事はこれ以上ありません。"
+
+
+def test_refusal_shows_nearby_topics_newest_first_and_examples():
+    topics = [Topic("a.md", "新しい記事", "2025-04-15", None), Topic("b.md", "古い記事", None, "")]
+
+    refused = Answer("火星は?", "x", True, (), lang="ja", nearby=("近い記事",))
+    (embed,) = refusal_reply(refused, topics).embeds
+    d = joined(embed.description)
+    assert d.startswith(text("ja", "no_answer"))
+    assert d.index("近い記事") < d.index("新しい記事（2025年4月15日）") < d.index("・古い記事")
+    assert "ロシアの停戦条件は?" in d and "http" not in d
+    english = refusal_reply(Answer("Mars?", "x", True, (), lang="en"), [], echo_question=False)
+    assert english.content is None and "Try asking" in english.embeds[0].description
 
 
 def test_question_echo_never_mentions_anyone():
     user, role = "<@123456789012345678>", "<@&123456789012345679>"
-    text = echo(f"@everyone @here {user} {role} **太字** ロシアの停戦条件は?")
+    text_ = echo(f"@everyone @here {user} {role} **太字** ロシアの停戦条件は?")
     for raw in ("@everyone", "@here", user, role):
-        assert raw not in text
-    assert "\\*\\*太字\\*\\*" in text
+        assert raw not in text_
+    assert "\\*\\*太字\\*\\*" in text_
 
 
 @pytest.mark.parametrize("hits", [1, 5, 10, 12])
@@ -86,55 +194,63 @@ def test_huge_answer_respects_every_discord_limit(hits):
     reply = answer_reply(huge_answer(hits))
     assert_within_discord_limits(reply.content, reply.embeds)
     assert reply.embeds[0].description.endswith("…")
-    assert reply.embeds[1].description.startswith("**[1]**")
+    assert reply.embeds[0].fields[0].value.count("**[") >= 1
 
 
 @pytest.mark.parametrize("count", [1, 3, 10, 12])
-@pytest.mark.parametrize("full", [True, False])
-def test_huge_passages_respect_every_discord_limit(count, full):
-    reply = passages_reply([make_huge_hit(i) for i in range(count)], 6, full=full, note="x" * 3000)
+def test_huge_passages_respect_every_discord_limit(count):
+    reply = results_reply([make_huge_hit(i) for i in range(count)], "ja", end=True)
     assert_within_discord_limits(reply.content, reply.embeds)
-    assert reply.embeds[0].title.startswith("[6] ")
     assert all(e.description.endswith("…") for e in reply.embeds)
+    evidence = evidence_reply(huge_answer(count))
+    assert_within_discord_limits(evidence.content, evidence.embeds)
 
 
-def test_passages_show_full_text_or_an_excerpt():
-    long = hit("とても長い本文の一文です。" * 100, sources=(MAINICHI, TBS))
-    full, excerpt = passages_reply([long], 3, full=True), passages_reply([long], 3)
-    assert full.embeds[0].description == long.text
-    assert len(excerpt.embeds[0].description) <= 500 < len(long.text)
-    assert full.embeds[0].url == MAINICHI
-    assert full.embeds[0].title == "[3] 見出し — 節"
-    assert "newsdig.tbs.co.jp" in full.embeds[0].footer.text
-
-
-def test_links_survive_brackets_in_titles_and_parentheses_in_urls():
-    odd = hit(title="[速報] 停戦", sources=("https://example.com/a_(b)",))
-    line = answer_reply(Answer("q", "答え。[1]", False, (odd,), (1,))).embeds[1].description
-    assert "[［速報］ 停戦 — 節](https://example.com/a_%28b%29)" in line
+def test_links_survive_brackets_in_outlets_and_parentheses_in_urls():
+    odd = hit(outlet="[速報]社", sources=("https://example.com/a_(b)",))
+    line = answer_reply(Answer("q", "答え。[1]", False, (odd,), (1,))).embeds[0].fields[0].value
+    assert "[［速報］社](https://example.com/a_%28b%29)" in line
 
 
 def test_unlinkable_sources_are_plain_text():
     reply = answer_reply(Answer("q", "答え。[1]", False, (hit(sources=("javascript:x",)),), (1,)))
-    assert "](" not in reply.embeds[1].description
+    assert "](" not in reply.embeds[0].description + reply.embeds[0].fields[0].value
 
 
-def test_report_summary_lists_changes_and_skips_in_japanese():
+def test_report_summary_is_plain_japanese_with_translated_reasons():
     report = BuildReport(
         added=["new_one.md"],
         removed=["old.md"],
-        skipped=[("broken.md", "no front matter")],
+        skipped=[
+            ("broken.md", "no front matter (the file must start with '---', 'title: ...', '---')"),
+            ("odd.md", "something the bot has never heard of"),
+        ],
         articles=3,
         passages=25,
         embedded=8,
         seconds=1.25,
     )
-    text = report_summary(report)
-    assert text.startswith("✅ 再構築が完了しました（1.2秒）")
-    assert "記事 3件・パッセージ 25件（新たに埋め込み 8件）" in text
-    assert "追加 1件: new\\_one.md" in text and "削除 1件: old.md" in text
-    assert "スキップ 1件: broken.md（no front matter）" in text
-    assert "変更" not in text
+    summary = report_summary(report)
+    assert summary.startswith("✅ 索引を作り直しました（1.2秒）")
+    assert "記事 3件・段落 25件（新しく読み込んだ段落 8件）" in summary
+    assert "追加 1件: new\\_one.md" in summary and "削除 1件: old.md" in summary
+    assert "・broken.md: 先頭に「---」で囲んだ記事情報" in summary
+    assert f"・odd.md: {UNKNOWN_REASON}" in summary
+    for jargon in ("変更", "パッセージ", "埋め込み", "front matter", "heard"):
+        assert jargon not in summary
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("front matter has no 'title'", "記事情報に title がありません"),
+        ("not valid UTF-8 (byte 3); save the file as UTF-8", "文字コードが UTF-8 ではありません"),
+        ("too large (9.0 MB; limit 5.0 MB)", "ファイルが大きすぎます"),
+        ("cannot be parsed (RecursionError)", UNKNOWN_REASON),
+    ],
+)
+def test_skip_reasons_are_translated_by_pattern(reason, expected):
+    assert reason_text(reason) == expected
 
 
 def test_report_summary_without_changes_and_with_many_files_stays_short():
@@ -145,8 +261,13 @@ def test_report_summary_without_changes_and_with_many_files_stays_short():
 
 
 def test_progress_and_usage_texts():
-    assert progress_text("embed", 12, 40) == "⏳ 再構築中… パッセージを埋め込み中 12/40"
-    assert "</ask:1>" in usage("</ask:1>", "@newsbot") and "ヘルプ" not in usage()
+    assert progress_text("embed", 12, 40) == "⏳ 索引を作り直しています… 段落を読み込み中 12/40"
+    topics = [Topic("a.md", "鹿の記事", "2025-04-15", None)]
+    ja = usage("</ask:1>", "@newsbot", topics=topics, rate=3, per=30.0)
+    assert "</ask:1>" in ja and "1人30秒に3問まで" in ja and "鹿の記事" in ja
+    assert "ロシアの停戦条件は?" in ja
+    en = usage(lang="en", rate=2, per=60)
+    assert "2 questions per 60 seconds" in en and "What did Putin concede?" in en
 
 
 def test_cooldown_allows_rate_per_window_then_counts_down():

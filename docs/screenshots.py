@@ -1,0 +1,161 @@
+"""Screenshots of the real bot's main replies, as a member sees them in simcord's preview.
+
+Needs `pip install -e '.[docs]'` (simcord[preview]) and Debian's `chromium` and
+`fonts-noto-cjk`. Run from the project folder: `.venv/bin/python docs/screenshots.py`.
+It builds a throwaway index of `articles/` (plus one test article for /reindex), drives the
+real bot through simcord, and writes `docs/<name>-phone.png` (420 px) and
+`docs/<name>-desktop.png` (1200 px), cropped to the conversation, then prints each reply's
+height and text length (the answer must fit one phone screen: ≤ 900 px, ≤ 1,200 characters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import discord
+from PIL import Image, ImageStat
+from simcord import Env
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import create_bot  # noqa: E402
+from bot.settings import DiscordSettings, Settings, load_settings  # noqa: E402
+from index import Searcher  # noqa: E402
+
+DOCS = ROOT / "docs"
+WIDTHS = {"phone": 420, "desktop": 1200}
+TALL = 2400  # a window taller than any reply; the picture is cropped to what is drawn
+GATE = 600.0
+
+
+def text_of(message) -> str:
+    """The characters a reader sees in a message (Markdown link targets not counted)."""
+    parts = [message.content or ""]
+    for e in message.embeds:
+        parts += [e.title or "", e.description or "", e.footer.text or ""]
+        parts += [f"{f.name}\n{f.value}" for f in e.fields]
+    shown = re.sub(r"\]\([^)]*\)", "]", "\n".join(parts)).replace("\u2060", "")
+    return shown.replace("[[", "[").replace("]]", "]")
+
+
+def crop(path: Path) -> int:
+    """Crop the page to the conversation: below the preview's toolbar, right of its sidebar (on
+    a wide page), down to the last drawn row (a row of one flat colour is empty); return the
+    height left."""
+    image = Image.open(path).convert("RGB")
+    w, h = image.size
+    background = image.getpixel((w - 3, h - 3))
+    top = next((y for y in range(h) if image.getpixel((w - 3, y)) == background), 0)
+    left = next((x for x in range(w) if image.getpixel((x, h - 20)) == background), 0)
+    left = left if left > w // 5 else 0  # a narrow page has no sidebar, only the avatar rail
+    drawn = [
+        y for y in range(top, h) if ImageStat.Stat(image.crop((left, y, w, y + 1))).stddev[0] > 2
+    ]
+    bottom = min(h, (drawn[-1] if drawn else top) + 16)
+    image.crop((left, top, w, bottom)).save(path, optimize=True)
+    return bottom - top
+
+
+async def shoot(env, channel, viewer, target, name: str, sizes=("phone", "desktop")) -> dict:
+    heights = {}
+    for size in sizes:
+        width = WIDTHS[size]
+        async with env.preview(
+            channel,
+            viewers=[viewer],
+            layout="message",
+            display="fixed",
+            width=width,
+            height=TALL,
+            locale="ja",
+            timezone="Asia/Tokyo",
+        ) as p:
+            await p.show(target)
+            path = DOCS / f"{name}-{size}.png"
+            proc = await asyncio.create_subprocess_exec(
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--window-size={width},{TALL}",
+                "--virtual-time-budget=8000",
+                f"--screenshot={path}",
+                p.url,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            await proc.wait()
+            heights[size] = crop(path)
+    return heights
+
+
+async def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="newsbot-shots-"))
+    articles = work / "articles"
+    shutil.copytree(ROOT / "articles", articles)
+    base = load_settings()
+    index = dataclasses.replace(base.index, articles_dir=articles, data_dir=work / "data")
+    settings = Settings(index=index, discord=DiscordSettings())
+    searcher = Searcher.open(index)  # before the bot starts: the model loads outside simcord
+    bot = create_bot(settings=settings, searcher=searcher)
+    env = Env(bot, settle_timeout=120)
+    await env.start()
+    report = []
+    try:
+        guild = env.create_guild("ニュース")
+        ch = guild.create_text_channel("質問")
+        mods = guild.create_role("mods", permissions=discord.Permissions(manage_guild=True))
+        alice = guild.add_member(env.create_user("alice"))
+        admin = guild.add_member(env.create_user("admin"), roles=[mods])
+
+        async def snap(name, target, channel=ch, viewer=alice) -> None:
+            chars = len(text_of(getattr(target, "response", target)))  # as it is now
+            report.append((name, chars, await shoot(env, channel, viewer, target, name)))
+
+        answer = await alice.slash(ch, "ask", question="ロシアの停戦条件は?")
+        await snap("answer", answer)
+        await snap("evidence", await alice.click(answer.response, label="根拠"))
+        await snap("more", await alice.click(answer.response, label="他の結果"))
+        await snap("offtopic", await alice.slash(ch, "ask", question="明日の東京の天気は?"))
+        await snap("english", await alice.slash(ch, "ask", question="What did Putin concede?"))
+
+        bob = env.create_user("bob")
+        await bob.send_dm("プーチン大統領は何を譲歩した?")
+        await snap("dm", bob.dm_channel.history()[-1], bob.dm_channel, bob)
+        await bob.send_dm("ヘルプ")
+        await snap("help", bob.dm_channel.history()[-1], bob.dm_channel, bob)
+
+        # /reindex after a new article and a broken file arrive; parked to show its progress.
+        shutil.copy(ROOT / "tests" / "data" / "articles" / "shogi-titles.md", articles)
+        (articles / "memo.md").write_text("メモ: あとで記事にする\n", encoding="utf-8")
+        real = bot.reindex
+
+        async def parked(*, rebuild=False, progress=None):
+            progress("embed", 12, 40)  # what the admin sees while the build runs
+            await asyncio.sleep(GATE)
+            return await real(rebuild=rebuild, progress=progress)
+
+        bot.reindex = parked
+        build = await admin.slash(ch, "reindex")
+        await snap("reindex-progress", build, viewer=admin)
+        await env.advance_time(GATE)
+        await snap("reindex-summary", build, viewer=admin)
+    finally:
+        await env.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+    for name, chars, heights in report:
+        sizes = ", ".join(f"{k} {v} px" for k, v in heights.items())
+        print(f"{name:17} {chars:5} chars  {sizes}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
