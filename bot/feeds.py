@@ -17,8 +17,9 @@ from index.ingest import Added, add_url, write
 
 from . import errors
 from .admin import Progress, finish, is_admin
-from .format import CONTENT, DESCRIPTION, TITLE, clip, report_summary
+from .format import CONTENT, DESCRIPTION, TITLE, clip
 from .i18n import _
+from .report import report_summary
 
 if TYPE_CHECKING:
     from .client import NewsBot
