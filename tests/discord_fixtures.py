@@ -99,6 +99,10 @@ class SearcherWrapper(Searcher):
         return self.real.embedder
 
     @property
+    def store(self):
+        return self.real.store
+
+    @property
     def index(self):
         return self.real.index
 

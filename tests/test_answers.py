@@ -17,7 +17,7 @@ from .conftest import SEED_ARTICLE, read_jsonl
 # Measured bars where the issues' targets are not met yet (see README "Answers"): English
 # questions over Japanese coverage are judged by meaning alone.
 KEYFACTS_BAR = 0.70
-EN_KEYFACTS = 0.35
+EN_KEYFACTS = 0.25
 EN_OTHERNEWS = 0.80
 ONTOPIC_BAR = 0.85
 CITED = re.compile(r"(.+?)\[(\d+)\]\s*")

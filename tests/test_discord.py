@@ -194,10 +194,12 @@ async def test_evidence_shows_the_cited_passages_privately_with_the_quotes_in_bo
     evidence = await world.bob.click(r.response, label="根拠")
     answer = searcher.ask(RUSSIA)
     assert evidence.ephemeral and evidence.response.content.startswith("**根拠**")
-    (embed,) = evidence.response.embeds  # the answer cites one passage
-    assert embed.url == MAINICHI and embed.title.startswith("[1] ")
+    embeds = evidence.response.embeds  # one per cited passage, both of the Mainichi section
+    assert len(embeds) == len(set(answer.citations)) == 2
+    assert all(e.url == MAINICHI for e in embeds) and embeds[0].title.startswith("[1] ")
+    shown = "\n".join(e.description for e in embeds)
     for sentence in answer.sentences:
-        assert f"**{sentence}**" in embed.description
+        assert f"**{sentence}**" in shown
 
 
 async def test_no_reply_shows_page_furniture_whatever_the_index_holds(world, monkeypatch):
