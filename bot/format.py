@@ -148,7 +148,12 @@ def answer_reply(answer: Answer, *, echo_question: bool = True) -> Reply:
 def refusal_reply(answer: Answer, topics: Sequence[Topic], *, echo_question: bool = True) -> Reply:
     """Not covered: say so, and show what the coverage does hold and what to ask instead."""
     lang = answer.lang
-    parts = [text(lang, "no_answer")]
+    # A question about other news is told what the coverage lacks (ガザ), not only "no".
+    shown = [_safe(m) for m in answer.missing if len(m) >= 2][:2]
+    joiner = "」「" if lang == "ja" else ", "
+    parts = [
+        text(lang, "nothing_on", terms=joiner.join(shown)) if shown else text(lang, "no_answer")
+    ]
     if answer.nearby:
         parts.append(_list(text(lang, "nearby"), [_safe(t) for t in answer.nearby[:3]]))
     parts.append(_topics(topics, lang))

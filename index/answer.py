@@ -89,13 +89,12 @@ def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, .
     lang = language(question)
     text = NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
     shown = [m for m in missing if len(m) >= 2][:2]
-    if shown and nearby:
-        if lang == "ja":
-            terms = "」「".join(shown)
-            text = f"「{terms}」についての記事はありません。近い話題: {nearby[0]}"
-        else:
-            terms = ", ".join(shown)
-            text = f"The coverage has nothing on {terms}. Nearest coverage: {nearby[0]}"
+    if shown and lang == "ja":
+        text = "「" + "」「".join(shown) + "」についての記事はありません。"
+        text += f"近い話題: {nearby[0]}" if nearby else ""
+    elif shown:
+        text = f"The coverage has nothing on {', '.join(shown)}."
+        text += f" Nearest coverage: {nearby[0]}" if nearby else ""
     return Answer(question, text, True, (), lang=lang, nearby=nearby, missing=missing)
 
 

@@ -199,8 +199,10 @@ def answer(
     candidates = gather(index, ids, qvec)
     verdict = judge(index, question, q, qvec, ids, candidates, options)
     if not verdict.covered:
-        # Nearby coverage helps only when the question is about something else.
-        nearby = tuple(dict.fromkeys(h.title for h in hits[:3])) if verdict.missing else ()
+        # Nearby coverage helps only when the question is close in meaning but about something
+        # else (ガザの停戦交渉 next to 米ロの停戦交渉), not when it is far from all of it (weather).
+        near = verdict.missing and verdict.margin > 0
+        nearby = tuple(dict.fromkeys(h.title for h in hits[:3])) if near else ()
         return no_answer(question, nearby, verdict.missing)
     grams = subject_grams_for(index, question, q)
     return compose(

@@ -168,6 +168,14 @@ def test_results_say_when_the_related_ones_end():
     assert results_reply([], "ja", end=True).content == "関連する記事はこれ以上ありません。"
 
 
+def test_refusal_of_other_news_names_what_the_coverage_lacks():
+    refused = Answer(
+        "ガザの停戦交渉は?", "x", True, (), lang="ja", nearby=("米ロ",), missing=("ガザ",)
+    )
+    description = refusal_reply(refused, []).embeds[0].description
+    assert description.startswith("「ガザ」についての記事はありません。") and "米ロ" in description
+
+
 def test_refusal_shows_nearby_topics_newest_first_and_examples():
     topics = [Topic("a.md", "新しい記事", "2025-04-15", None), Topic("b.md", "古い記事", None, "")]
 
