@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .options import IndexOptions
@@ -67,13 +68,26 @@ class Verdict:
 
 
 def subject_terms(question: str) -> list[str]:
-    """The names and terms a question is about (normalized), framing words left out."""
+    """The names and terms a question is about (normalized), framing words left out.
+
+    In a Japanese question, Latin words count only as acronyms or numbers (NATO, EU, 2014):
+    lower-case Latin there is pasted text (@everyone, code, a link), not the subject.
+    """
     q = normalize(question)
     latin_only = not re.search(r"[ぁ-ヺ一-鿿]", q)
+    acronyms = {
+        a.lower()
+        for a in re.findall(
+            r"(?<![A-Za-z])[A-Z]{2,6}(?![A-Za-z])", unicodedata.normalize("NFKC", question)
+        )
+    }
     out = []
     for m in _RUN.finditer(q):
         term = m.group(0)
         if term in _FRAMING or term in _EN_STOP:
+            continue
+        latin = term[0].isascii() and term[0].isalpha()
+        if latin and not latin_only and term not in acronyms:
             continue
         if latin_only and not term[0].isdigit() and len(term) < 3:
             continue
