@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .crosslingual import STOP
 from .options import IndexOptions
 from .text import normalize
 
@@ -19,17 +20,6 @@ _FRAMING = set(
     何故 理由 結果 内容 状況 現状 様子 今後 見通 影響 意味 最新 最近 現在 今回 今日 詳細 概要
     要点 情報 説明 問題 方法 目的 背景 経緯 具体的 具体 本当 実際 全体 関係 事情 話題 動向 展開
     ポイント ニュース トピック テーマ
-    """.split()
-)
-_EN_STOP = set(
-    """
-    a an the and or but of to in on at for from by with about into over after before between is
-    are was were be been being do does did done have has had will would can could should may
-    might must shall what which who whom whose when where why how that this these those there
-    it its they them their he she his her we you your i me my our us not no yes any some all
-    more most much many very so than too as if then also just only still yet ever again now
-    latest news today current currently happen happened happening say said says tell think
-    thinks know get got go going up down out new
     """.split()
 )
 # One kanji that may end a compound without being a word of its own here (停戦+案, 開催+地).
@@ -84,7 +74,7 @@ def subject_terms(question: str) -> list[str]:
     out = []
     for m in _RUN.finditer(q):
         term = m.group(0)
-        if term in _FRAMING or term in _EN_STOP:
+        if term in _FRAMING or term in STOP:
             continue
         latin = term[0].isascii() and term[0].isalpha()
         if latin and not latin_only and term not in acronyms:

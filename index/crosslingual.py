@@ -14,7 +14,8 @@ from pathlib import Path
 
 GLOSSARY = Path(__file__).with_name("data") / "glossary_en_ja.tsv"
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
-_STOP = set(
+# English words that say nothing of a question's subject (coverage.py uses them too).
+STOP = set(
     """
     a an the and or but of to in on at for from by with about into over after before between is
     are was were be been being do does did done have has had will would can could should may
@@ -55,9 +56,9 @@ def english_terms(question: str) -> list[tuple[str, bool, tuple[str, ...]]]:
             chunk = words[i : i + n]
             key = " ".join(w.lower() for w, _ in chunk)
             last = chunk[-1][0].lower() if chunk else ""
-            if len(chunk) == n and (n == 1 or (key in table and last not in _STOP)):
+            if len(chunk) == n and (n == 1 or (key in table and last not in STOP)):
                 break
-        if n == 1 and key in _STOP:
+        if n == 1 and key in STOP:
             i += 1
             continue
         name = any(w[0].isupper() and pos > 0 for w, pos in chunk)
