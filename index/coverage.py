@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .crosslingual import STOP
@@ -106,7 +107,7 @@ def is_name(term: str) -> bool:
     )
 
 
-def missing_english(terms: list[tuple[str, bool, tuple[str, ...]]], evidence: str):
+def missing_english(terms: Sequence[tuple[str, bool, tuple[str, ...]]], evidence: str):
     """(names, words) of an English question that none of their Japanese terms spells in the
     evidence; words the glossary does not know cannot be checked and are left out."""
     names, words = [], []

@@ -42,7 +42,8 @@ def glossary() -> dict[str, tuple[str, ...]]:
     return out
 
 
-def english_terms(question: str) -> list[tuple[str, bool, tuple[str, ...]]]:
+@lru_cache(maxsize=1024)
+def english_terms(question: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
     """(word or phrase, written as a name?, Japanese terms) for the question's content words.
 
     Phrases of up to three words are looked up first (north korea → 北朝鮮); a word the glossary
@@ -64,7 +65,7 @@ def english_terms(question: str) -> list[tuple[str, bool, tuple[str, ...]]]:
         name = any(w[0].isupper() and pos > 0 for w, pos in chunk)
         out.append((key, name, _lookup(key, table)))
         i += n
-    return out
+    return tuple(out)
 
 
 def expand(question: str) -> str:
