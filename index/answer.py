@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .text import char_ngrams, find_urls
+from .text import char_ngrams, find_urls, normalize
 from .types import Answer, Hit
 
 NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
@@ -52,16 +52,54 @@ _CUES = (
 )
 
 
+# The word a question asks with; the words beside it are what the answer sentence repeats.
+_QUESTION_WORD = re.compile(
+    r"何|どこ|誰|だれ|いつ|どの|どう|いくつ|どれ|なに|いくら|どんな|どれくらい|どのくらい"
+)
+_CONTENT_CHAR = re.compile(r"[\u3400-\u9fff\u30a0-\u30ffA-Za-z0-9]")
+
+
 @dataclass(frozen=True)
 class Weights:
-    """How candidate sentences are scored (tuned on jsquad-dev; see README ablation)."""
+    """A linear score of candidate sentences, fitted on jsquad-dev and keyfacts' tune half."""
 
-    overlap: float = 0.04  # share of the question's subject words the sentence holds (idf)
-    cue: float = 0.02  # the sentence looks like the kind of answer asked for
-    rank: float = 0.01  # per place a passage stands lower in the ranking
-    connective: float = 0.01  # the sentence leans on the one before it (しかし、…)
-    slack: float = 0.06  # supporting sentences within this of the lead's score
+    meaning: float = 22.1  # cosine of the sentence's own vector to the question's
+    words: float = 3.38  # share of the question's bigrams (idf-weighted) the sentence holds
+    chars: float = 2.45  # share of the question's content characters (idf-weighted)
+    density: float = -1.87  # held bigram idf per character: restating the question is not answering
+    context: float = 3.04  # share of the bigrams beside the question word (何・どこ・いつ…)
+    cue: float = 0.36  # the sentence looks like the kind of answer asked for
+    rank: float = 0.33  # per place a passage stands lower in the ranking
+    passage: float = 5.47  # the passage's fused score, relative to the top passage's
+    length: float = 1.96  # per 100 characters
+    connective: float = 0.3  # leans on the sentence before (しかし、…): a prior, not fitted
+    slack: float = 3.5  # supporting sentences within this of the lead's score
     max_chars: int = 140  # stop adding support once the answer is this long
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the scorer knows of the question: its n-grams, question-word context and cue."""
+
+    bigrams: dict[str, float]
+    chars: dict[str, float]
+    context: frozenset[str]
+    cue: re.Pattern | None
+
+    @classmethod
+    def of(cls, question: str, grams: dict[str, float]) -> Asked:
+        """From the question and the idf of its 1-2 grams in the corpus (lexical side)."""
+        text = normalize(question)
+        context: set[str] = set()
+        if m := _QUESTION_WORD.search(text):
+            for part in (text[max(0, m.start() - 5) : m.start()], text[m.end() : m.end() + 4]):
+                context |= {g for g in char_ngrams(part) if len(g) == 2}
+        return cls(
+            {g: v for g, v in grams.items() if len(g) == 2},
+            {g: v for g, v in grams.items() if len(g) == 1 and _CONTENT_CHAR.match(g)},
+            frozenset(context),
+            answer_cue(question),
+        )
 
 
 @dataclass(frozen=True)
@@ -111,14 +149,32 @@ def lead_form(sentence: str) -> str:
     return CONNECTIVE.sub("", sentence, count=1)
 
 
-def score(c: Candidate, grams: dict[str, float], cue: re.Pattern | None, w: Weights) -> float:
-    """Meaning first; the question's rare words, the kind of fact asked for and rank adjust it."""
-    total = sum(grams.values()) or 1.0
+def features(c: Candidate, asked: Asked, top: float, fused: float) -> tuple[float, ...]:
+    """The score's inputs, in Weights' field order (meaning … length)."""
     have = set(char_ngrams(c.text))
-    overlap = sum(v for g, v in grams.items() if g in have) / total
-    hint = 1.0 if cue is not None and cue.search(c.text) else 0.0
-    leans = 1.0 if CONNECTIVE.match(c.text) else 0.0
-    return c.cosine + w.overlap * overlap + w.cue * hint - w.rank * c.hit - w.connective * leans
+    held = sum(v for g, v in asked.bigrams.items() if g in have)
+    return (
+        c.cosine,
+        held / (sum(asked.bigrams.values()) or 1.0),
+        sum(v for g, v in asked.chars.items() if g in have) / (sum(asked.chars.values()) or 1.0),
+        held / max(20, len(c.text)),
+        len(asked.context & have) / len(asked.context) if asked.context else 0.0,
+        1.0 if asked.cue is not None and asked.cue.search(c.text) else 0.0,
+        -float(c.hit),
+        fused / top if top else 1.0,
+        -min(len(c.text), 300) / 100,
+        -1.0 if CONNECTIVE.match(c.text) else 0.0,
+    )
+
+
+FEATURES = ("meaning", "words", "chars", "density", "context", "cue", "rank", "passage")
+FEATURES += ("length", "connective")
+
+
+def score(c: Candidate, asked: Asked, hits: Sequence[Hit], w: Weights) -> float:
+    """Meaning, the question's words and its question word's context, the kind of fact, rank."""
+    x = features(c, asked, hits[0].score, hits[c.hit].score)
+    return sum(getattr(w, name) * v for name, v in zip(FEATURES, x))
 
 
 def answer_cue(question: str) -> re.Pattern | None:
@@ -144,14 +200,14 @@ def compose(
         question: the user's question.
         hits: ranked passages; citation [n] points to hits[n-1].
         candidates: quotable sentences of those passages and their sections (see Candidate).
-        grams: idf of the bigrams of the question's subject terms (see subject_grams).
+        grams: idf of the question's 1-2 grams in the corpus (its lexical query's).
         max_sentences: at most this many sentences.
         weights: the scoring weights.
         extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
     """
-    cue = answer_cue(question)
+    asked = Asked.of(question, grams)
     scored = sorted(
-        ((score(c, grams, cue, weights), c) for c in candidates),
+        ((score(c, asked, hits, weights), c) for c in candidates),
         key=lambda x: (-x[0], x[1].hit, x[1].pos),
     )
     hits = list(hits)
@@ -198,11 +254,3 @@ def _similar(a: set[str], b: set[str]) -> bool:
     if not a or not b:
         return False
     return len(a & b) / min(len(a), len(b)) > 0.6
-
-
-def subject_grams(terms: Sequence[str], idf: dict[str, float]) -> dict[str, float]:
-    """Bigrams of the question's subject terms with their idf (question framing left out)."""
-    rare = max(idf.values(), default=1.0)
-    grams = {g for t in terms for g in char_ngrams(t) if len(g) == 2}
-    grams |= {t for t in terms if len(t) == 1}
-    return {g: idf.get(g, rare) for g in grams}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import coverage, crosslingual
-from .answer import Candidate, compose, language, no_answer, quotable, subject_grams
+from .answer import Candidate, compose, language, no_answer, quotable
 from .build import BuildProgress, build
 from .embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
@@ -204,7 +204,7 @@ def answer(
         near = verdict.missing and verdict.margin > 0
         nearby = tuple(dict.fromkeys(h.title for h in hits[:3])) if near else ()
         return no_answer(question, nearby, verdict.missing)
-    grams = subject_grams_for(index, question, q)
+    grams = index.lexical.term_weights(lexical_query(question, q))
     return compose(
         question,
         hits,
@@ -269,15 +269,6 @@ def judge(
 def lexical_query(question: str, q: str) -> str:
     """What BM25 matches: an English question also by its words' Japanese terms."""
     return normalize(crosslingual.expand(q)) if language(question) == "en" else q
-
-
-def subject_grams_for(index: Index, question: str, q: str) -> dict[str, float]:
-    """The answer step's rare words: the question's subject terms, or their Japanese terms."""
-    if language(question) == "en":
-        terms = [normalize(j) for _, _, js in crosslingual.english_terms(question) for j in js]
-    else:
-        terms = coverage.subject_terms(q)
-    return subject_grams(terms, index.lexical.term_weights(" ".join(terms)))
 
 
 def _check_buildable(options: IndexOptions, root: Path) -> None:
