@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import crosslingual
 from .crosslingual import STOP
 from .options import IndexOptions
 from .text import normalize
@@ -109,9 +110,14 @@ def is_name(term: str) -> bool:
 
 def missing_english(terms: Sequence[tuple[str, bool, tuple[str, ...]]], evidence: str):
     """(names, words) of an English question that none of their Japanese terms spells in the
-    evidence; words the glossary does not know cannot be checked and are left out."""
+    evidence; a name the glossary lacks is looked for by its sound (crosslingual.sounds_present),
+    other words it does not know cannot be checked and are left out."""
     names, words = [], []
     for english, name, japanese in terms:
+        if name and not japanese:
+            if not crosslingual.sounds_present(english, evidence):
+                names.append(english)
+            continue
         if not japanese or any(normalize(j) in evidence for j in japanese):
             continue
         if name:

@@ -76,11 +76,104 @@ def expand(question: str) -> str:
 
 def _lookup(key: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     # Plurals and -ed/-ing forms: the glossary mostly lists base forms, which come first.
-    found: list[str] = []
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", "")):
+    # Every base that exists counts: a word with many readings is too vague to check.
+    found: list[str] = list(DEMONYMS.get(key, ()))
+    for suffix, repl in (
+        ("ies", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ed", ""),
+        ("ed", "e"),
+        ("ing", "e"),
+        ("ing", ""),
+    ):
         base = key[: -len(suffix)] + repl
-        if key.endswith(suffix) and len(base) >= 4 and base in table:
-            found.extend(table[base])
-            break
+        if key.endswith(suffix) and len(base) >= 3 and base in table:
+            found.extend(table[base])  # every reading: asking → ask (and aske), rating → rate
     found.extend(table.get(key, ()))
     return tuple(dict.fromkeys(found))
+
+
+# JMdict gives demonyms as loanwords (american → アメリカン); news writes the country.
+DEMONYMS = {
+    "american": ("アメリカ", "米国", "米"),
+    "russian": ("ロシア", "露"),
+    "ukrainian": ("ウクライナ",),
+    "european": ("欧州", "ヨーロッパ"),
+    "chinese": ("中国",),
+    "japanese": ("日本",),
+    "korean": ("韓国", "朝鮮"),
+    "british": ("英国", "イギリス"),
+    "french": ("フランス",),
+    "german": ("ドイツ",),
+    "israeli": ("イスラエル",),
+    "iranian": ("イラン",),
+    "palestinian": ("パレスチナ",),
+    "syrian": ("シリア",),
+    "turkish": ("トルコ",),
+    "indian": ("インド",),
+}
+
+# A name the glossary lacks (Hegseth, Zelensky) is looked for by its consonants: katakana
+# keeps an English name's consonants in order (ヘグセス: h g s s) and drops or adds vowels.
+_KANA_CONSONANT = dict(
+    zip(
+        "カキクケコガギグゲゴサシスセソザジズゼゾタチツテトダヂヅデドナニヌネノハヒフヘホ"
+        "バビブベボパピプペポマミムメモラリルレロワヴン",
+        "kkkkkgggggssssszzzzztttttdzzddnnnnnhhfhhbbbbbpppppmmmmmrrrrrwbn",
+    )
+)
+_ENGLISH_SOUNDS = (
+    ("tch", "t"),
+    ("ch", "t"),
+    ("sh", "s"),
+    ("th", "s"),
+    ("ph", "f"),
+    ("zh", "z"),
+    ("kh", "k"),
+    ("ck", "k"),
+    ("gh", ""),
+    ("ts", "t"),
+    ("x", "ks"),
+    ("q", "k"),
+    ("ce", "se"),
+    ("ci", "si"),
+    ("cy", "sy"),
+    ("c", "k"),
+    ("j", "z"),
+    ("v", "b"),
+    ("l", "r"),
+)
+_KATAKANA_RUN = re.compile(r"[ァ-ヺー]+")
+
+
+def skeleton_en(word: str) -> str:
+    """An English name's consonants as katakana would keep them (hegseth → hgs)."""
+    w = word.lower()
+    for a, b in _ENGLISH_SOUNDS:
+        w = w.replace(a, b)
+    return _squeeze(c for c in w if c.isalpha() and c not in "aeiouyw")
+
+
+def skeleton_ja(run: str) -> str:
+    """A katakana word's consonants (ヘグセス → hgs)."""
+    return _squeeze(_KANA_CONSONANT.get(c, "") for c in run if c != "ワ")
+
+
+def sounds_present(name: str, text: str) -> bool:
+    """Whether text writes the name in Latin letters or a katakana word with its consonants."""
+    if name.lower() in text.lower():
+        return True
+    target = skeleton_en(name)
+    return len(target) >= 2 and any(
+        skeleton_ja(run) == target for run in _KATAKANA_RUN.findall(text)
+    )
+
+
+def _squeeze(chars) -> str:
+    out: list[str] = []
+    for c in chars:
+        c = "h" if c == "f" else c  # フ writes both fu and hu (ネタニヤフ: Netanyahu)
+        if c and (not out or out[-1] != c):
+            out.append(c)
+    return re.sub(r"m(?=[pb])", "n", "".join(out))  # ン before p and b (トランプ: Trump)

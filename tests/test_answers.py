@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from index import coverage
+from index import coverage, crosslingual
 from index.answer import CONNECTIVE, NO_ANSWER_EN, Candidate, compose, quotable
 from index.text import normalize, split_sentences
 from index.types import Hit
@@ -254,3 +254,27 @@ def test_names_and_words_are_told_apart():
         False,
         False,
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "present"),
+    [
+        ("Hegseth", True),
+        ("Zelensky", True),
+        ("Trump", True),
+        ("Zaporizhzhia", False),
+        ("Ishiba", False),
+        ("Kursk", False),
+        ("Netanyahu", False),
+    ],
+)
+def test_an_english_name_the_glossary_lacks_is_looked_for_by_its_sound(name, present):
+    """ヘグセス is Hegseth: katakana keeps a name's consonants, so the check needs no dictionary."""
+    seed = normalize(SEED_ARTICLE.read_text(encoding="utf-8"))
+    assert crosslingual.sounds_present(name, seed) is present
+
+
+def test_demonyms_are_looked_up_as_their_country():
+    """JMdict has american → アメリカン; news writes アメリカ or 米."""
+    terms = dict((e, js) for e, _, js in crosslingual.english_terms("Did American troops go?"))
+    assert {"アメリカ", "米"} <= set(terms["american"])
