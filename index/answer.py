@@ -27,6 +27,8 @@ CONNECTIVE = re.compile(
     r"だが|なお|つまり|加えて|そして|ちなみに|その結果|結果として|これに対し|これに対して|"
     r"具体的には|とはいえ|もっとも|However|Also|Meanwhile|But)[、,，]\s*"
 )
+# A sentence that spells out the one before it (the lead says "concessions", this one which).
+ELABORATION = re.compile(r"^(具体的には|つまり|すなわち|例えば|たとえば)[、,，]")
 # A line with no sentence end must be this long to count as a statement (not a heading-like
 # fragment such as 「得られていません」).
 MIN_FRAGMENT = 20
@@ -210,6 +212,13 @@ def compose(
         ((score(c, asked, hits, weights), c) for c in candidates),
         key=lambda x: (-x[0], x[1].hit, x[1].pos),
     )
+    if scored:
+        # The lead's own next sentence, when it spells the lead out, is its first support.
+        lead = scored[0][1]
+        for i, (_, c) in enumerate(scored):
+            if c.passage == lead.passage and c.pos == lead.pos + 1 and ELABORATION.match(c.text):
+                scored.insert(1, (scored[0][0], scored.pop(i)[1]))
+                break
     hits = list(hits)
     chosen: list[tuple[str, int]] = []
     seen: list[set[str]] = []

@@ -139,6 +139,7 @@ def decide(
     words: list[str],
     options: IndexOptions,
     crosslingual: bool = False,
+    subject: bool = True,
 ) -> Verdict:
     """Answer when the evidence is about the question's subject and close to it in meaning.
 
@@ -150,8 +151,14 @@ def decide(
         options: thresholds (min_margin, min_lexical, name_margin, word_margin,
             crosslingual_margin).
         crosslingual: an English question over Japanese coverage, whose cosines run lower.
+        subject: whether the question has subject words at all (else none can be present).
     """
     missing = (*names, *words)
+    # Every subject word the question has is in the evidence: it is about this coverage, and
+    # a plainly worded question may sit closer to the anchors (リチウムの話ってなに?).
+    present = subject and not missing
+    floor = options.crosslingual_margin if crosslingual else options.min_margin
+    floor -= options.present_bonus if present else 0.0
     # Same genre, other story: the passages never name what the question is about. Only a
     # clearly closer meaning excuses a missing word (a paraphrase: 休戦 for 停戦), and names
     # need more than that.
@@ -160,8 +167,8 @@ def decide(
     if words and margin < options.word_margin:
         return Verdict(False, margin, lexical, missing)
     if crosslingual:
-        return Verdict(margin >= options.crosslingual_margin, margin, lexical, missing)
-    covered = margin >= options.min_margin or lexical >= options.min_lexical
+        return Verdict(margin >= floor, margin, lexical, missing)
+    covered = margin >= floor or lexical >= options.min_lexical
     return Verdict(covered, margin, lexical, missing)
 
 

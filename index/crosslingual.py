@@ -24,7 +24,7 @@ STOP = set(
     more most much many very so than too as if then also just only still yet ever again now
     latest news today current currently happen happened happening say said says tell think
     thinks know get got go going up down out new s like want wants let lets make made another
-    other others
+    other others apart else kind sort
     """.split()
 )
 
@@ -57,7 +57,8 @@ def english_terms(question: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...
             chunk = words[i : i + n]
             key = " ".join(w.lower() for w, _ in chunk)
             last = chunk[-1][0].lower() if chunk else ""
-            if len(chunk) == n and (n == 1 or (key in table and last not in STOP)):
+            first = chunk[0][0].lower() if chunk else ""
+            if len(chunk) == n and (n == 1 or (key in table and {first, last}.isdisjoint(STOP))):
                 break
         if n == 1 and key in STOP:
             i += 1
@@ -77,7 +78,7 @@ def expand(question: str) -> str:
 def _lookup(key: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     # Plurals and -ed/-ing forms: the glossary mostly lists base forms, which come first.
     # Every base that exists counts: a word with many readings is too vague to check.
-    found: list[str] = list(DEMONYMS.get(key, ()))
+    found: list[str] = list(DEMONYMS.get(key, ()) + METONYMS.get(key, ()))
     for suffix, repl in (
         ("ies", "y"),
         ("es", ""),
@@ -112,6 +113,25 @@ DEMONYMS = {
     "syrian": ("シリア",),
     "turkish": ("トルコ",),
     "indian": ("インド",),
+}
+
+# News names a government by its capital or seat (Moscow wants…): both count.
+METONYMS = {
+    "moscow": ("モスクワ", "ロシア"),
+    "kremlin": ("クレムリン", "ロシア"),
+    "kyiv": ("キーウ", "キエフ", "ウクライナ"),
+    "kiev": ("キーウ", "キエフ", "ウクライナ"),
+    "washington": ("ワシントン", "アメリカ", "米国", "米"),
+    "white house": ("ホワイトハウス", "アメリカ", "米国", "米"),
+    "beijing": ("北京", "中国"),
+    "tokyo": ("東京", "日本"),
+    "london": ("ロンドン", "英国", "イギリス"),
+    "paris": ("パリ", "フランス"),
+    "berlin": ("ベルリン", "ドイツ"),
+    "brussels": ("ブリュッセル", "EU", "欧州"),
+    "pyongyang": ("平壌", "北朝鮮"),
+    "seoul": ("ソウル", "韓国"),
+    "tehran": ("テヘラン", "イラン"),
 }
 
 # A name the glossary lacks (Hegseth, Zelensky) is looked for by its consonants: katakana

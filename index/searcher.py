@@ -254,15 +254,17 @@ def judge(
     )
     if language(question) == "en" and language(evidence) == "ja":
         # The question's words are looked for by their Japanese terms (index/crosslingual.py).
-        names, words = coverage.missing_english(crosslingual.english_terms(question), evidence)
-        crossing = True
+        terms = crosslingual.english_terms(question)
+        names, words = coverage.missing_english(terms, evidence)
+        crossing, subject = True, bool(terms)
     else:
-        missing = coverage.missing_terms(coverage.subject_terms(q), evidence)
+        terms = coverage.subject_terms(q)
+        missing = coverage.missing_terms(terms, evidence)
         names = [t for t in missing if coverage.is_name(t)]
         words = [t for t in missing if not coverage.is_name(t)]
-        crossing = False
+        crossing, subject = False, bool(terms)
     return coverage.decide(
-        best - background, index.coverage(q, ids[0]), names, words, options, crossing
+        best - background, index.coverage(q, ids[0]), names, words, options, crossing, subject
     )
 
 
