@@ -81,9 +81,13 @@ class Weights:
 
 @dataclass(frozen=True)
 class Asked:
-    """What the scorer knows of the question: its n-grams, question-word context and cue."""
+    """What the scorer knows of the question: its words, question-word context and cue.
 
-    bigrams: dict[str, float]
+    A word is matched when the sentence holds any of its forms: a bigram of a Japanese
+    question, or any Japanese term of an English question's word.
+    """
+
+    words: tuple[tuple[tuple[str, ...], float], ...]  # (forms, weight)
     chars: dict[str, float]
     context: frozenset[str]
     cue: re.Pattern | None
@@ -97,11 +101,21 @@ class Asked:
             for part in (text[max(0, m.start() - 5) : m.start()], text[m.end() : m.end() + 4]):
                 context |= {g for g in char_ngrams(part) if len(g) == 2}
         return cls(
-            {g: v for g, v in grams.items() if len(g) == 2},
+            tuple(((g,), v) for g, v in grams.items() if len(g) == 2),
             {g: v for g, v in grams.items() if len(g) == 1 and _CONTENT_CHAR.match(g)},
             frozenset(context),
             answer_cue(question),
         )
+
+    @classmethod
+    def english(cls, question: str, terms: Sequence[tuple[str, bool, tuple[str, ...]]]) -> Asked:
+        """From an English question's words and their Japanese terms (index/crosslingual.py).
+
+        Each word weighs the same: corpus idf would let a rare sense of a vague word (conditions
+        → 情勢) outweigh the word the question is about (ceasefire → 停戦).
+        """
+        words = tuple((tuple(normalize(t) for t in js), 1.0) for _, _, js in terms if js)
+        return cls(words, {}, frozenset(), answer_cue(question))
 
 
 @dataclass(frozen=True)
@@ -154,10 +168,11 @@ def lead_form(sentence: str) -> str:
 def features(c: Candidate, asked: Asked, top: float, fused: float) -> tuple[float, ...]:
     """The score's inputs, in Weights' field order (meaning … length)."""
     have = set(char_ngrams(c.text))
-    held = sum(v for g, v in asked.bigrams.items() if g in have)
+    text = normalize(c.text)
+    held = sum(v for forms, v in asked.words if any(f in have or f in text for f in forms))
     return (
         c.cosine,
-        held / (sum(asked.bigrams.values()) or 1.0),
+        held / (sum(v for _, v in asked.words) or 1.0),
         sum(v for g, v in asked.chars.items() if g in have) / (sum(asked.chars.values()) or 1.0),
         held / max(20, len(c.text)),
         len(asked.context & have) / len(asked.context) if asked.context else 0.0,
@@ -195,6 +210,7 @@ def compose(
     max_sentences: int = 3,
     weights: Weights = Weights(),
     extra_hit=None,
+    asked: Asked | None = None,
 ) -> Answer:
     """Lead with the sentence that best states the fact, then its closest support, each cited.
 
@@ -206,8 +222,9 @@ def compose(
         max_sentences: at most this many sentences.
         weights: the scoring weights.
         extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
+        asked: the question as the scorer sees it, when not Asked.of(question, grams).
     """
-    asked = Asked.of(question, grams)
+    asked = asked or Asked.of(question, grams)
     scored = sorted(
         ((score(c, asked, hits, weights), c) for c in candidates),
         key=lambda x: (-x[0], x[1].hit, x[1].pos),

@@ -21,7 +21,7 @@ _FRAMING = set(
     """
     何故 理由 結果 内容 状況 現状 様子 今後 見通 影響 意味 最新 最近 現在 今回 今日 詳細 概要
     要点 情報 説明 問題 方法 目的 背景 経緯 具体的 具体 本当 実際 全体 関係 事情 話題 動向 展開
-    ポイント ニュース トピック テーマ
+    有力 可能性 予定 予想 見込 ポイント ニュース トピック テーマ
     """.split()
 )
 # One kanji that may end a compound without being a word of its own here (停戦+案, 開催+地).

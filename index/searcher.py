@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import coverage, crosslingual
-from .answer import Candidate, compose, language, no_answer, quotable
+from .answer import Asked, Candidate, compose, language, no_answer, quotable
 from .build import BuildProgress, build
 from .embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
@@ -204,7 +204,10 @@ def answer(
         near = verdict.missing and verdict.margin > 0
         nearby = tuple(dict.fromkeys(h.title for h in hits[:3])) if near else ()
         return no_answer(question, nearby, verdict.missing)
-    grams = index.lexical.term_weights(lexical_query(question, q))
+    if language(question) == "en":
+        grams, asked = {}, Asked.english(question, crosslingual.english_terms(question))
+    else:
+        grams, asked = index.lexical.term_weights(q), None
     return compose(
         question,
         hits,
@@ -212,6 +215,7 @@ def answer(
         grams,
         options.answer_sentences,
         extra_hit=index.hit,
+        asked=asked,
     )
 
 

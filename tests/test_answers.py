@@ -14,12 +14,12 @@ from index.types import Hit
 
 from .conftest import SEED_ARTICLE, read_jsonl
 
-# Measured bars where the issues' targets are not met yet (see README "Answers"): English
-# questions over Japanese coverage are judged by meaning alone.
-KEYFACTS_BAR = 0.70
-EN_KEYFACTS = 0.25
-EN_OTHERNEWS = 0.80
-ONTOPIC_BAR = 0.85
+# Regression bars a little under what is measured (README "Answers"); the key-fact and English
+# targets of issue 9 are not met: e5-small's cross-lingual sentence cosines are nearly flat.
+KEYFACTS_BAR = 0.80
+EN_KEYFACTS = 0.50
+EN_OTHERNEWS = 0.90
+ONTOPIC_BAR = 0.90
 CITED = re.compile(r"(.+?)\[(\d+)\]\s*")
 
 
