@@ -7,8 +7,8 @@ import unicodedata
 
 import pytest
 
-from index import coverage, crosslingual
-from index.answer import CONNECTIVE, NO_ANSWER_EN, Candidate, compose, quotable
+from index import IndexOptions, coverage, crosslingual
+from index.answer import CONNECTIVE, NO_ANSWER_EN, Asked, Candidate, compose, quotable
 from index.text import normalize, split_sentences
 from index.types import Hit
 
@@ -278,3 +278,35 @@ def test_demonyms_are_looked_up_as_their_country():
     """JMdict has american → アメリカン; news writes アメリカ or 米."""
     terms = dict((e, js) for e, _, js in crosslingual.english_terms("Did American troops go?"))
     assert {"アメリカ", "米"} <= set(terms["american"])
+
+
+def test_the_sentence_that_spells_out_the_lead_follows_it():
+    """「数々の譲歩を行い」 announces; 「具体的には、…30日間停止…」 is the fact: it comes second."""
+    text = (
+        "プーチン大統領は数々の譲歩を行った。\n"
+        "具体的には、攻撃を30日間停止することを約束した。\n"
+        "会談は2時間に及んだ。"
+    )
+    hits = [hit(text)]
+    answer = compose("プーチンは何を譲歩した?", hits, candidates(hits, [[0.95, 0.80, 0.90]]), {}, 2)
+    assert answer.sentences == (
+        "プーチン大統領は数々の譲歩を行った。",
+        "具体的には、攻撃を30日間停止することを約束した。",
+    )
+
+
+def test_an_english_word_counts_once_whatever_its_senses():
+    """conditions → 条件 … 情勢 (twelve senses) must not outweigh ceasefire → 停戦 (one)."""
+    hits = [hit("ウクライナ情勢については協議した。\nロシアは停戦の条件を示した。")]
+    terms = crosslingual.english_terms("What conditions did Russia set for a ceasefire?")
+    asked = Asked.english("What conditions did Russia set for a ceasefire?", terms)
+    assert len(asked.words) == len([t for t in terms if t[2]])
+    answer = compose("What conditions?", hits, candidates(hits, [[0.9, 0.9]]), {}, 1, asked=asked)
+    assert answer.sentences == ("ロシアは停戦の条件を示した。",)
+
+
+@pytest.mark.parametrize(("subject", "covered"), [(True, True), (False, False)])
+def test_a_question_whose_subject_words_are_all_present_needs_a_smaller_margin(subject, covered):
+    options = IndexOptions(min_margin=0.01, present_bonus=0.01)
+    verdict = coverage.decide(0.005, 0.0, [], [], options, subject=subject)
+    assert verdict.covered is covered
