@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .text import char_ngrams, find_urls, normalize
 from .types import Answer, Hit
@@ -83,14 +84,19 @@ class Weights:
 class Asked:
     """What the scorer knows of the question: its words, question-word context and cue.
 
-    A word is matched when the sentence holds any of its forms: a bigram of a Japanese
-    question, or any Japanese term of an English question's word.
+    A Japanese question's words are its bigrams; an English question's are its words, each
+    matched when the sentence holds any of its Japanese terms.
     """
 
-    words: tuple[tuple[tuple[str, ...], float], ...]  # (forms, weight)
+    bigrams: dict[str, float]  # bigram -> idf
+    terms: tuple[tuple[tuple[str, ...], float], ...]  # (Japanese terms, weight) per English word
     chars: dict[str, float]
     context: frozenset[str]
     cue: re.Pattern | None
+
+    @property
+    def total(self) -> float:
+        return sum(self.bigrams.values()) + sum(v for _, v in self.terms)
 
     @classmethod
     def of(cls, question: str, grams: dict[str, float]) -> Asked:
@@ -101,7 +107,8 @@ class Asked:
             for part in (text[max(0, m.start() - 5) : m.start()], text[m.end() : m.end() + 4]):
                 context |= {g for g in char_ngrams(part) if len(g) == 2}
         return cls(
-            tuple(((g,), v) for g, v in grams.items() if len(g) == 2),
+            {g: v for g, v in grams.items() if len(g) == 2},
+            (),
             {g: v for g, v in grams.items() if len(g) == 1 and _CONTENT_CHAR.match(g)},
             frozenset(context),
             answer_cue(question),
@@ -115,7 +122,7 @@ class Asked:
         → 情勢) outweigh the word the question is about (ceasefire → 停戦).
         """
         words = tuple((tuple(normalize(t) for t in js), 1.0) for _, _, js in terms if js)
-        return cls(words, {}, frozenset(), answer_cue(question))
+        return cls({}, words, {}, frozenset(), answer_cue(question))
 
 
 @dataclass(frozen=True)
@@ -165,15 +172,26 @@ def lead_form(sentence: str) -> str:
     return CONNECTIVE.sub("", sentence, count=1)
 
 
-def features(c: Candidate, asked: Asked, top: float, fused: float) -> tuple[float, ...]:
-    """The score's inputs, in Weights' field order (meaning … length)."""
-    have = set(char_ngrams(c.text))
-    text = normalize(c.text)
-    held = sum(v for forms, v in asked.words if any(f in have or f in text for f in forms))
+@lru_cache(maxsize=32768)
+def _view(sentence: str) -> tuple[frozenset[str], str, frozenset[str]]:
+    """A sentence's n-grams, normalized text and bigrams (the corpus's sentences recur)."""
+    grams = frozenset(char_ngrams(sentence))
+    return grams, normalize(sentence), frozenset(g for g in grams if len(g) == 2)
+
+
+def features(
+    c: Candidate, asked: Asked, top: float, fused: float, total: float | None = None
+) -> tuple[float, ...]:
+    """The score's inputs, in Weights' field order (meaning … length); total: asked.total."""
+    total = asked.total if total is None else total
+    have, text, _ = _view(c.text)
+    held = sum(asked.bigrams[g] for g in have.intersection(asked.bigrams))
+    held += sum(v for forms, v in asked.terms if any(f in text for f in forms))
+    chars = sum(asked.chars[g] for g in have.intersection(asked.chars))
     return (
         c.cosine,
-        held / (sum(v for _, v in asked.words) or 1.0),
-        sum(v for g, v in asked.chars.items() if g in have) / (sum(asked.chars.values()) or 1.0),
+        held / (total or 1.0),
+        chars / (sum(asked.chars.values()) or 1.0),
         held / max(20, len(c.text)),
         len(asked.context & have) / len(asked.context) if asked.context else 0.0,
         1.0 if asked.cue is not None and asked.cue.search(c.text) else 0.0,
@@ -188,9 +206,11 @@ FEATURES = ("meaning", "words", "chars", "density", "context", "cue", "rank", "p
 FEATURES += ("length", "connective")
 
 
-def score(c: Candidate, asked: Asked, hits: Sequence[Hit], w: Weights) -> float:
+def score(
+    c: Candidate, asked: Asked, hits: Sequence[Hit], w: Weights, total: float | None = None
+) -> float:
     """Meaning, the question's words and its question word's context, the kind of fact, rank."""
-    x = features(c, asked, hits[0].score, hits[c.hit].score)
+    x = features(c, asked, hits[0].score, hits[c.hit].score, total)
     return sum(getattr(w, name) * v for name, v in zip(FEATURES, x))
 
 
@@ -225,8 +245,9 @@ def compose(
         asked: the question as the scorer sees it, when not Asked.of(question, grams).
     """
     asked = asked or Asked.of(question, grams)
+    total = asked.total
     scored = sorted(
-        ((score(c, asked, hits, weights), c) for c in candidates),
+        ((score(c, asked, hits, weights, total), c) for c in candidates),
         key=lambda x: (-x[0], x[1].hit, x[1].pos),
     )
     if scored:
@@ -238,7 +259,7 @@ def compose(
                 break
     hits = list(hits)
     chosen: list[tuple[str, int]] = []
-    seen: list[set[str]] = []
+    seen: list[frozenset[str]] = []
     length = 0
     best = scored[0][0] if scored else 0.0
     for s, c in scored:
@@ -246,7 +267,7 @@ def compose(
             break
         if chosen and length >= weights.max_chars:
             break
-        grams2 = {g for g in char_ngrams(c.text) if len(g) == 2}
+        grams2 = _view(c.text)[2]
         if any(_similar(grams2, x) for x in seen):
             continue  # the coverage repeats points (summary bullets and body)
         text = lead_form(c.text) if not chosen else c.text
@@ -276,7 +297,7 @@ def _cite(c: Candidate, hits: list[Hit], extra_hit) -> int:
     return len(hits)
 
 
-def _similar(a: set[str], b: set[str]) -> bool:
+def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
     if not a or not b:
         return False
     return len(a & b) / min(len(a), len(b)) > 0.6

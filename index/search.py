@@ -41,6 +41,10 @@ class Index:
         self.passage_section = version.passage_section
         self.sections = version.sections
         self.anchors = version.anchors
+        # A question reads the same few sections and texts several times (hits, evidence,
+        # the answer's citations); parsed once per version, up to a bound.
+        self._section_cache: dict[int, dict] = {}
+        self._text_cache: dict[int, str] = {}
 
     @classmethod
     def load(cls, folder: Path, verify: bool = True) -> Index:
@@ -61,15 +65,29 @@ class Index:
         return self.dense.size
 
     def text(self, i: int) -> str:
-        return self.version.text(i)
+        i = int(i)
+        text = self._text_cache.get(i)
+        if text is None:
+            text = self.version.text(i)
+            _remember(self._text_cache, i, text)
+        return text
+
+    def section(self, j: int) -> dict:
+        """Section j's record (article, title, section, sources, published, outlet)."""
+        j = int(j)
+        record = self._section_cache.get(j)
+        if record is None:
+            record = self.sections[j]
+            _remember(self._section_cache, j, record)
+        return record
 
     def section_of(self, i: int) -> tuple[str, str]:
         """(article file, section heading) of passage i."""
-        s = self.sections[int(self.passage_section[i])]
+        s = self.section(self.passage_section[i])
         return s["article"], s["section"]
 
     def hit(self, i: int, score: float) -> Hit:
-        s = self.sections[int(self.passage_section[i])]
+        s = self.section(self.passage_section[i])
         return Hit(
             article=s["article"],
             title=s["title"],
@@ -128,10 +146,13 @@ class Index:
                 break
         return out
 
-    def coverage(self, query: str, i: int) -> float:
-        """Idf-weighted share of the question's bigrams found in passage i and its title."""
+    def coverage(self, query: str, i: int, weights: dict[str, float] | None = None) -> float:
+        """Idf-weighted share of the question's bigrams found in passage i and its title.
+
+        weights: the query's term weights when the caller has them (lexical.term_weights).
+        """
         grams = {g for g in char_ngrams(query) if len(g) == 2} or set(char_ngrams(query))
-        weights = self.lexical.term_weights(query)
+        weights = self.lexical.term_weights(query) if weights is None else weights
         # A bigram the corpus never uses is as telling as the rarest one.
         rare = float(np.log1p((self.size + 0.5) / 0.5))
         hit = self.hit(i, 0.0)
@@ -139,3 +160,12 @@ class Index:
         total = sum(weights.get(g, rare) for g in grams)
         found = sum(weights.get(g, rare) for g in grams if g in text)
         return found / total if total else 0.0
+
+
+_CACHE_BOUND = 4096
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= _CACHE_BOUND:
+        cache.clear()  # a bound, not a policy: the next questions refill what they use
+    cache[key] = value

@@ -197,7 +197,8 @@ def answer(
     ids = [int(i) for i in r.ids[:k]]
     hits = [index.hit(i, s) for i, s in zip(ids, r.fused[:k])]
     candidates = gather(index, ids, qvec)
-    verdict = judge(index, question, q, qvec, ids, candidates, options)
+    weights = index.lexical.term_weights(q)
+    verdict = judge(index, question, q, qvec, ids, candidates, options, weights)
     if not verdict.covered:
         # Nearby coverage helps only when the question is close in meaning but about something
         # else (ガザの停戦交渉 next to 米ロの停戦交渉), not when it is far from all of it (weather).
@@ -207,7 +208,7 @@ def answer(
     if language(question) == "en":
         grams, asked = {}, Asked.english(question, crosslingual.english_terms(question))
     else:
-        grams, asked = index.lexical.term_weights(q), None
+        grams, asked = weights, None
     return compose(
         question,
         hits,
@@ -245,8 +246,12 @@ def judge(
     ids: list[int],
     candidates: list[Candidate],
     options: IndexOptions,
+    weights: dict[str, float] | None = None,
 ) -> coverage.Verdict:
-    """The 'does the coverage answer?' signals from the top passages, weighed in coverage.py."""
+    """The 'does the coverage answer?' signals from the top passages, weighed in coverage.py.
+
+    weights: the term weights of q (lexical.term_weights), when the caller has them.
+    """
     top = [c for c in candidates if c.hit < options.evidence_passages]
     best = max((c.cosine for c in top), default=-1.0)
     background = float((index.anchors @ qvec).max(initial=-1))
@@ -268,7 +273,13 @@ def judge(
         words = [t for t in missing if not coverage.is_name(t)]
         crossing, subject = False, bool(terms)
     return coverage.decide(
-        best - background, index.coverage(q, ids[0]), names, words, options, crossing, subject
+        best - background,
+        index.coverage(q, ids[0], weights),
+        names,
+        words,
+        options,
+        crossing,
+        subject,
     )
 
 

@@ -12,12 +12,12 @@ _URL_TRAIL = ")>]}.,;:!?'\""
 # A sentence ends at 。！？!? (plus closing brackets/quotes) or at a line break.
 _SENTENCE_END = re.compile(r"[。！？!?]+[」』）)\"']*|\.(?=\s)|\n")
 _INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD], None)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # exactly Unicode category Cc
 
 
 def normalize(text: str) -> str:
     """NFKC, lower-case, drop control and zero-width characters, squeeze spaces (for matching)."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text).translate(_INVISIBLE))
     return " ".join(text.lower().split())
 
 

@@ -300,7 +300,7 @@ def test_an_english_word_counts_once_whatever_its_senses():
     hits = [hit("ウクライナ情勢については協議した。\nロシアは停戦の条件を示した。")]
     terms = crosslingual.english_terms("What conditions did Russia set for a ceasefire?")
     asked = Asked.english("What conditions did Russia set for a ceasefire?", terms)
-    assert len(asked.words) == len([t for t in terms if t[2]])
+    assert len(asked.terms) == len([t for t in terms if t[2]])
     answer = compose("What conditions?", hits, candidates(hits, [[0.9, 0.9]]), {}, 1, asked=asked)
     assert answer.sentences == ("ロシアは停戦の条件を示した。",)
 
