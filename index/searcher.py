@@ -205,19 +205,22 @@ def answer(
         near = verdict.missing and verdict.margin > 0
         nearby = tuple(dict.fromkeys(h.title for h in hits[:3])) if near else ()
         return no_answer(question, nearby, verdict.missing)
-    if language(question) == "en":
-        grams, asked = {}, Asked.english(question, crosslingual.english_terms(question))
-    else:
-        grams, asked = weights, None
     return compose(
         question,
         hits,
         candidates,
-        grams,
+        weights,
         options.answer_sentences,
         extra_hit=index.hit,
-        asked=asked,
+        asked=asked_of(question, weights),
     )
+
+
+def asked_of(question: str, weights: dict[str, float]) -> Asked:
+    """The question as the answer step scores sentences against it."""
+    if language(question) == "en":
+        return Asked.english(question, crosslingual.english_terms(question))
+    return Asked.of(question, weights)
 
 
 def gather(index: Index, ids: list[int], qvec: np.ndarray) -> list[Candidate]:
