@@ -509,6 +509,11 @@ class PgWriter:
         finally:
             conn.close()
         log.info("Index %s is live in the database", name)
+        # Live from here on; what follows only tidies and must not undo it.
+        try:
+            self.store.tidy(keep=name)
+        except StoreUnavailableError as e:
+            log.warning("Index %s is live, but tidying old versions failed: %s", name, e)
         return self.store.root / name
 
 
@@ -616,7 +621,6 @@ def import_version(local, store: PgStore) -> str:
         writer.lexical(local.lexical)
         writer.save("anchors.npy", np.asarray(local.anchors))
         where = writer.commit(dict(local.manifest, imported_from=local.name))
-        store.tidy(keep=where.name)
     return where.name
 
 

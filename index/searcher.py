@@ -127,7 +127,7 @@ class Searcher:
             self.load()
         return report
 
-    def refresh(self) -> None:
+    def _refresh(self) -> None:
         """Load the live version when another process switched it (a shared store only)."""
         if self.store.shared and self._index is not None:
             # One cheap query per question; a question is then answered from one version.
@@ -154,7 +154,7 @@ class Searcher:
 
     def _rank(self, questions: Sequence[str]) -> tuple[Index, list[tuple]]:
         """Check, encode (one batch) and rank questions against one index version."""
-        self.refresh()
+        self._refresh()
         index = self.index  # read once: a concurrent swap cannot mix versions in one call
         cleaned = [check_question(q, self.options) for q in questions]
         qvecs = self.embedder.encode_queries(cleaned)
