@@ -314,6 +314,11 @@ def cmd_eval(args, settings: Settings) -> int:
     options = settings.index
     if args.encoder:
         options = replace(options, encoder=args.encoder)
+    if options.store.backend == "postgres":
+        # The temporary index goes to its own schema: the bot's live index stays as it is.
+        options = replace(
+            options, store=replace(options.store, schema=f"{options.store.schema}_eval")
+        )
     searcher = Searcher(options)
     result = evaluate(args.dir, searcher, args.k, args.dense_weight)
     if args.json:

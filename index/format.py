@@ -177,7 +177,7 @@ class LocalVersion:
 
     def passage_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
         ids = np.asarray(ids, dtype=np.int64)
-        vectors = np.asarray(self.vectors[ids], dtype=np.float32).reshape(len(ids), -1)
+        vectors = np.asarray(self.vectors[ids], dtype=np.float32).reshape(len(ids), self.dense.dim)
         return vectors, [self.sentence_vectors(int(i)) for i in ids]
 
 

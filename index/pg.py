@@ -612,16 +612,21 @@ def migrate(conn: psycopg.Connection) -> int:
 def import_version(local, store: PgStore) -> str:
     """Copy a local version (index.format.LocalVersion) into the database and make it live."""
     with store.lock(), store.writer() as writer:
-        n = local.size
-        writer.sections(list(local.sections), np.asarray(local.passage_section))
-        writer.sentences([np.asarray(local.sentence_vectors(i)) for i in range(n)], local.dense.dim)
-        writer.keys(np.asarray(local.keys))
-        writer.texts(local.text(i) for i in range(n))
-        writer.dense_vectors(np.asarray(local.vectors), 0)
-        writer.lexical(local.lexical)
-        writer.save("anchors.npy", np.asarray(local.anchors))
+        copy_version(local, writer, flat_max=0)
         where = writer.commit(dict(local.manifest, imported_from=local.name))
     return where.name
+
+
+def copy_version(version, writer, flat_max: int) -> None:
+    """Write everything of a version read from a LocalVersion into a writer (of either store)."""
+    n = version.size
+    writer.sections(list(version.sections), np.asarray(version.passage_section))
+    writer.sentences([np.asarray(version.sentence_vectors(i)) for i in range(n)], version.dense.dim)
+    writer.keys(np.asarray(version.keys))
+    writer.texts(version.text(i) for i in range(n))
+    writer.dense_vectors(np.asarray(version.vectors), flat_max)
+    writer.lexical(version.lexical)
+    writer.save("anchors.npy", np.asarray(version.anchors))
 
 
 def _reason(error: BaseException) -> str:
