@@ -102,19 +102,19 @@ class PgStore:
                 f"cannot connect to the index database ({_reason(e)}); {url_error()}"
             ) from None
         try:
-            schema = self.options.schema
-            conn.execute("create extension if not exists vector")
-            conn.execute(f"create schema if not exists {schema}")
-            conn.execute(f"set search_path = {schema}, public")
+            conn.execute(f"set search_path = {self.options.schema}, public")
+            if not self._ready:
+                migrate(conn, self.options.schema)
+                self._ready = True
             register_vector(conn)
             # HNSW returns at most ef_search rows: never fewer than the candidates asked for.
             conn.execute(f"set hnsw.ef_search = {int(self.options.ef_search)}")
         except psycopg.Error as e:
             conn.close()
             raise StoreUnavailableError(f"cannot use the index database ({_reason(e)})") from None
-        if not self._ready:
-            migrate(conn)
-            self._ready = True
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _conn(self) -> psycopg.Connection:
@@ -588,17 +588,27 @@ def drop_version(store: PgStore, vid: int) -> None:
     store.query("delete from versions where id = %s", (vid,))
 
 
-def migrate(conn: psycopg.Connection) -> int:
+def schema_version(conn: psycopg.Connection, schema: str) -> int:
+    """The schema version the database holds (0: none yet)."""
+    exists = conn.execute("select to_regclass(%s) is not null", (f"{schema}.meta",)).fetchone()[0]
+    return conn.execute("select schema_version from meta").fetchone()[0] if exists else 0
+
+
+def migrate(conn: psycopg.Connection, schema: str) -> int:
     """Bring the schema up to SCHEMA, one migration at a time, across processes."""
+    have = schema_version(conn, schema)
+    if have > SCHEMA:
+        raise IndexCorruptError(
+            f"the index database has schema {have}, newer than this newsbot's ({SCHEMA}); "
+            "upgrade newsbot"
+        )
+    if have == SCHEMA:  # the usual case writes nothing: a read replica can be used as is
+        return have
     conn.execute("select pg_advisory_lock(%s)", (MIGRATE_LOCK,))
     try:
-        exists = conn.execute("select to_regclass('meta') is not null").fetchone()[0]
-        have = conn.execute("select schema_version from meta").fetchone()[0] if exists else 0
-        if have > SCHEMA:
-            raise IndexCorruptError(
-                f"the index database has schema {have}, newer than this newsbot's ({SCHEMA}); "
-                "upgrade newsbot"
-            )
+        conn.execute("create extension if not exists vector")
+        conn.execute(f"create schema if not exists {schema}")
+        have = schema_version(conn, schema)  # another process may have migrated meanwhile
         for step in range(have + 1, SCHEMA + 1):
             with conn.transaction():
                 conn.execute(MIGRATIONS[step])
