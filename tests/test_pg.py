@@ -29,8 +29,9 @@ from index.errors import BuildInProgressError, StoreUnavailableError
 from index.options import StoreOptions
 from index.pg import PgStore, import_version
 
+from . import test_discord
 from .conftest import ROOT, make_options, read_jsonl
-from .discord_fixtures import make_world, settings_for
+from .discord_fixtures import copy_articles, make_world, settings_for
 from .test_faults import NEW_ARTICLE, QUESTIONS, TINY, served
 from .test_index import CountingEmbedder
 
@@ -352,6 +353,28 @@ class TestDiscordLosesTheDatabase:
         assert isinstance(world.env.errors.pop().original, StoreUnavailableError)
         again = await world.bob.slash(world.ch, "ask", question=QUESTIONS[0])
         assert "米ぬかと小麦粉" in again.response.embeds[0].description
+
+
+@pytest.mark.simcord(settle_timeout=60)
+class TestReindexOnPostgres:
+    """/reindex in Discord: the same progress and summary as with the folder."""
+
+    @pytest.fixture
+    def fresh(self, tmp_path, embedder, pg_url) -> Searcher:
+        articles = copy_articles(tmp_path / "articles", "nara-deer.md")
+        options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
+        return Searcher.open(options, embedder=embedder)
+
+    @pytest.fixture
+    def simcord_bot(self, fresh, tmp_path):
+        from bot.client import create_bot
+
+        return create_bot(settings=settings_for(fresh.options, tmp_path), searcher=fresh)
+
+    async def test_admin_sees_progress_then_a_summary_and_the_new_index_answers(self, world, fresh):
+        same = test_discord.TestReindex.test_admin_sees_progress_then_a_summary_and_the_new_index_answers
+        await same(self, world, fresh)
+        assert fresh.info()["index_dir"] == "postgres/newsbot"
 
 
 def test_tidy_keeps_the_live_version_and_the_one_before(searcher, pg_options):
