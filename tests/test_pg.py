@@ -372,8 +372,10 @@ class TestReindexOnPostgres:
         return create_bot(settings=settings_for(fresh.options, tmp_path), searcher=fresh)
 
     async def test_admin_sees_progress_then_a_summary_and_the_new_index_answers(self, world, fresh):
-        same = test_discord.TestReindex.test_admin_sees_progress_then_a_summary_and_the_new_index_answers
-        await same(self, world, fresh)
+        folder = test_discord.TestReindex  # the same test, on this class's database searcher
+        await folder.test_admin_sees_progress_then_a_summary_and_the_new_index_answers(
+            self, world, fresh
+        )
         assert fresh.info()["index_dir"] == "postgres/newsbot"
 
 
