@@ -18,6 +18,7 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import PurePosixPath
@@ -66,6 +67,7 @@ MIGRATIONS = {
     """,
 }
 _CACHE = 4096  # passages and sections kept per version (texts, sentence vectors): a few MB
+POSTINGS_CACHE = 64 << 20  # bytes of BM25 postings rows kept per version (see PgLexical)
 
 
 def url_error(url_missing: bool = False) -> str:
@@ -295,29 +297,68 @@ class PgLexical:
 
     def __init__(self, version: PgVersion):
         self.version = version
+        # Common n-grams (の, は, する) come back in nearly every question: their rows are
+        # the largest to read, so the most recent ones stay here, up to POSTINGS_CACHE bytes.
+        self._cache: OrderedDict[str, tuple | None] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
 
     @property
     def size(self) -> int:
         return self.version.size
 
-    def _terms(self, query: str, postings: bool) -> list[tuple]:
-        grams = sorted(set(char_ngrams(query)))
-        if not grams:
-            return []
-        cols = "term, idf, passages, weights" if postings else "term, idf"
+    def _postings(self, grams: list[str]) -> dict[str, tuple | None]:
+        """(idf, passage ids, weights) of each n-gram; None for one the corpus lacks."""
+        with self._lock:
+            out = {g: self._cache[g] for g in grams if g in self._cache}
+            for g in out:
+                self._cache.move_to_end(g)
+        missing = [g for g in grams if g not in out]
+        if not missing:
+            return out
         rows = self.version.store.query(
-            f"select {cols} from t{self.version.id} where term = any(%s)", (grams,)
+            f"select term, idf, passages, weights from t{self.version.id} where term = any(%s)",
+            (missing,),
         )
-        return sorted(rows)  # code point order, as Lexical adds them (same float32 sums)
+        found = {
+            term: (float(idf), np.frombuffer(ids, np.int32), np.frombuffer(weights, np.float32))
+            for term, idf, ids, weights in rows
+        }
+        with self._lock:
+            for g in missing:
+                entry = out[g] = found.get(g)
+                if g not in self._cache:
+                    self._cache[g] = entry
+                    self._bytes += 2 * len(entry[1]) * 4 if entry else 0
+            while self._bytes > POSTINGS_CACHE and len(self._cache) > 1:
+                _, old = self._cache.popitem(last=False)
+                self._bytes -= 2 * len(old[1]) * 4 if old else 0
+        return out
 
     def scores(self, query: str) -> np.ndarray:
         out = np.zeros(self.size, dtype=np.float32)
-        for _, _, passages, weights in self._terms(query, postings=True):
-            out[np.frombuffer(passages, np.int32)] += np.frombuffer(weights, np.float32)
+        grams = sorted(set(char_ngrams(query)))
+        postings = self._postings(grams) if grams else {}
+        for g in grams:  # code point order, as Lexical adds them: the same float32 sums
+            if postings[g] is not None:
+                out[postings[g][1]] += postings[g][2]
         return out
 
     def term_weights(self, query: str) -> dict[str, float]:
-        return {term: float(idf) for term, idf in self._terms(query, postings=False)}
+        grams = sorted(set(char_ngrams(query)))
+        if not grams:
+            return {}
+        with self._lock:
+            known = {g: self._cache[g] for g in grams if g in self._cache}
+        missing = [g for g in grams if g not in known]
+        rows = []
+        if missing:
+            rows = self.version.store.query(
+                f"select term, idf from t{self.version.id} where term = any(%s)", (missing,)
+            )
+        weights = {g: e[0] for g, e in known.items() if e is not None}
+        weights.update({term: float(idf) for term, idf in rows})
+        return {g: weights[g] for g in grams if g in weights}
 
 
 class _Column:
@@ -358,12 +399,18 @@ class _Column:
         i = int(key)
         if not 0 <= i < len(self):
             raise IndexError(f"passage {i} out of range")
-        if i not in self._cache:
-            if len(self._cache) > _CACHE:
-                self._cache.clear()
+        value = self._cache.get(i)  # threads share the cache: one atomic read, no check-then-get
+        if value is None:
             lo, hi = max(0, i - self.window), i + self.window
-            self._cache.update(self._fetch("id between %s and %s", (lo, hi)))
-        return self._cache[i]
+            fetched = self._fetch("id between %s and %s", (lo, hi))
+            self.remember(fetched)
+            value = fetched[i]
+        return value
+
+    def remember(self, values: dict[int, object]) -> None:
+        if len(self._cache) + len(values) > _CACHE:
+            self._cache = {}
+        self._cache.update(values)
 
     def _stack(self, values: list) -> np.ndarray:
         return np.asarray(values)
@@ -376,6 +423,13 @@ class _Column:
 class _PassageSections(_Column):
     column = "section"
 
+    def _many(self, ids: np.ndarray) -> list:
+        known = {int(i): self._cache.get(int(i)) for i in ids}
+        missing = [i for i, v in known.items() if v is None]
+        if missing:
+            known.update(self._fetch("id = any(%s)", (missing,)))
+        return [known[int(i)] for i in ids]
+
     def _stack(self, values: list) -> np.ndarray:
         return np.asarray(values, dtype=np.int32)
 
@@ -383,6 +437,14 @@ class _PassageSections(_Column):
 class _Vectors(_Column):
     column = "embedding"
     window = 0
+
+    def _fetch(self, where: str, params) -> dict[int, object]:
+        # Ranking reads the candidates' sections right after their vectors: one query for both.
+        rows = self.version.store.query(
+            f"select id, embedding, section from p{self.version.id} where {where}", params
+        )
+        self.version.passage_section.remember({i: section for i, _, section in rows})
+        return {i: self._value(v) for i, v, _ in rows}
 
     @property
     def shape(self) -> tuple[int, ...]:
