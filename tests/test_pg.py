@@ -7,6 +7,7 @@ folder); each test gets a fresh database. Tests taking `backend` run on both bac
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -245,6 +246,10 @@ def test_database_answers_exactly_like_the_folder_it_was_imported_from(
     assert main(["--config", str(config), "db", "import"]) == 0
     out = capsys.readouterr().out
     assert "schema newsbot, version 1" in out and f"imported {searcher.index.name}" in out
+    assert main(["--config", str(config), "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["version"] in out and info["index_dir"] == "postgres/newsbot"
+    assert info["passages"] == searcher.index.size
     options = dataclasses.replace(searcher.options, store=StoreOptions("postgres", pg_url))
     db = Searcher(options, embedder=searcher.embedder)
     db.load()
