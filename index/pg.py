@@ -75,10 +75,7 @@ def url_error(url_missing: bool = False) -> str:
 
 
 class PgStore:
-    """Index versions in a PostgreSQL database (see the module docstring); a version.Store.
-
-    Versions are read through index.pg_version.
-    """
+    """Index versions in PostgreSQL (see the module docstring; read via index.pg_version)."""
 
     shared = True  # other processes switch versions: readers check the live one per question
 
