@@ -132,7 +132,26 @@ def _parser() -> argparse.ArgumentParser:
     feeds.set_defaults(func=cmd_feeds)
 
     run = sub.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
+    run.add_argument(
+        "--shards",
+        type=_shards,
+        default=None,
+        help="shard ids this process runs, e.g. 0,1 (needs a count), or 'all'",
+    )
+    run.add_argument(
+        "--shard-count",
+        type=_positive,
+        default=None,
+        help="total shards over all processes (default: [discord] shard_count)",
+    )
     run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    init = db_sub.add_parser("init", help="create or migrate the database schema")
+    init.set_defaults(func=cmd_db_init)
+    imp = db_sub.add_parser("import", help="copy the live local index into the database")
+    imp.set_defaults(func=cmd_db_import)
     return p
 
 
@@ -141,6 +160,18 @@ def _positive(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return n
+
+
+def _shards(value: str) -> list[int] | str:
+    if value == "all":
+        return value
+    try:
+        ids = sorted({int(x) for x in value.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError("shard ids are numbers like 0,1 or 'all'") from None
+    if not ids or ids[0] < 0:
+        raise argparse.ArgumentTypeError("shard ids are 0 or more")
+    return ids
 
 
 def _weights(value: str) -> list[float]:
@@ -283,6 +314,11 @@ def cmd_eval(args, settings: Settings) -> int:
     options = settings.index
     if args.encoder:
         options = replace(options, encoder=args.encoder)
+    if options.store.backend == "postgres":
+        # The temporary index goes to its own schema: the bot's live index stays as it is.
+        options = replace(
+            options, store=replace(options.store, schema=f"{options.store.schema}_eval")
+        )
     searcher = Searcher(options)
     result = evaluate(args.dir, searcher, args.k, args.dense_weight)
     if args.json:
@@ -368,8 +404,12 @@ def index_info(options) -> dict:
     from index import format as layout
 
     root = options.index_dir
-    folder = layout.current_version(root)
-    manifest = layout.read_manifest(folder, verify=False)  # sizes only: info stays instant
+    if options.store.backend == "postgres":
+        version = _database(options).current(verify=False)
+        folder, manifest, root = version.folder, version.manifest, version.store.root
+    else:
+        folder = layout.current_version(root)
+        manifest = layout.read_manifest(folder, verify=False)  # sizes only: info stays instant
     return {
         "model": manifest.get("model"),
         "encoder": manifest.get("encoder"),
@@ -388,4 +428,34 @@ def index_info(options) -> dict:
 def cmd_run(args, settings: Settings) -> int:
     from .runner import run
 
-    return run(settings)
+    return run(settings, shards=args.shards, shard_count=args.shard_count)
+
+
+def _database(options):
+    """The PostgreSQL store of the settings; a one-line error when another backend is set."""
+    from index.version import open_store
+
+    if options.store.backend != "postgres":
+        raise NewsbotError(
+            'the index database is not in use; set [store] backend = "postgres" and '
+            "NEWSBOT_DATABASE_URL"
+        )
+    return open_store(options, options.index_dir)
+
+
+def cmd_db_init(args, settings: Settings) -> int:
+    store = _database(settings.index)
+    version = store.init()
+    print(f"index database ready: schema {store.options.schema}, version {version}")
+    return 0
+
+
+def cmd_db_import(args, settings: Settings) -> int:
+    from index.format import LocalStore
+    from index.pg import import_version
+
+    store = _database(settings.index)
+    local = LocalStore(settings.index.index_dir).current(verify=True)
+    name = import_version(local, store)
+    print(f"imported {local.name} ({local.size} passages) from {local.folder}; live as {name}")
+    return 0

@@ -96,8 +96,20 @@ class NewsBot(commands.Bot):
         return await asyncio.to_thread(self.searcher.reindex, rebuild=rebuild, progress=progress)
 
 
-def create_bot(settings: Settings | None = None, searcher: Searcher | None = None) -> NewsBot:
-    """Return the unstarted bot; loads settings and opens (or builds) the index when not given."""
+class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
+    """The same bot over several gateway shards (one process runs some or all of them)."""
+
+
+def create_bot(
+    settings: Settings | None = None, searcher: Searcher | None = None, **sharding
+) -> NewsBot:
+    """Return the unstarted bot; loads settings and opens (or builds) the index when not given.
+
+    sharding: shard_ids and shard_count for discord.py's AutoShardedBot (shard_count None:
+    Discord's recommendation, all shards in this process).
+    """
     settings = settings or load_settings()
     searcher = searcher or Searcher.open(settings.index)
+    if sharding:
+        return ShardedNewsBot(settings=settings, searcher=searcher, **sharding)
     return NewsBot(settings=settings, searcher=searcher)

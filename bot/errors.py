@@ -18,6 +18,7 @@ from index.errors import (
     ModelError,
     NewsbotError,
     QuestionError,
+    StoreUnavailableError,
 )
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
     (BuildInProgressError, BUSY),
     (ArticlesDirError, "記事フォルダが見つからないか、読めません。"),
     (ModelError, "埋め込みモデルを読み込めません。"),
+    (StoreUnavailableError, "検索用のデータベースに接続できません。少し待ってからお試しください。"),
     (IndexWriteError, "新しい索引を保存できません（ディスクの空きや権限を確認してください）。"),
     (IndexNotBuiltError, "検索用の索引がまだありません。管理者に /reindex を依頼してください。"),
     (IndexCorruptError, "検索用の索引が壊れています。管理者に /reindex を依頼してください。"),

@@ -12,8 +12,28 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-def run(settings: Settings) -> int:
-    """Run the bot until it is stopped; returns the exit status."""
+def run(
+    settings: Settings, shards: list[int] | str | None = None, shard_count: int | None = None
+) -> int:
+    """Run the bot until it is stopped; returns the exit status.
+
+    Args:
+        shards: the shard ids this process runs, or "all"; None runs unsharded unless
+            [discord] shard_count is set.
+        shard_count: total shards over every process (default: [discord] shard_count; 0 with
+            "all" asks Discord for its recommendation).
+    """
+    count = shard_count or settings.discord.shard_count or None
+    if isinstance(shards, list) and count is None:
+        print(
+            "newsbot: error: --shards with shard ids needs the total: --shard-count N or "
+            "[discord] shard_count (every process must use the same)",
+            file=sys.stderr,
+        )
+        return 2
+    if isinstance(shards, list) and shards[-1] >= count:
+        print(f"newsbot: error: shard ids must be below the shard count ({count})", file=sys.stderr)
+        return 2
     if not settings.token:
         print(
             "newsbot: error: DISCORD_TOKEN is not set; export the bot token from the Discord "
@@ -24,7 +44,10 @@ def run(settings: Settings) -> int:
     _setup_logging(settings)
     from .client import create_bot
 
-    bot = create_bot(settings)
+    sharding = {}
+    if shards is not None or count is not None:
+        sharding = {"shard_ids": shards if isinstance(shards, list) else None, "shard_count": count}
+    bot = create_bot(settings, **sharding)
     try:
         # log_handler=None: logging is configured once, above; discord.py must not add its own.
         bot.run(settings.token, log_handler=None)

@@ -14,6 +14,7 @@ from index import IndexOptions
 from index.embedder import ENCODERS
 from index.errors import NewsbotError
 from index.fetch import FetchLimits
+from index.options import StoreOptions
 
 DEFAULT_FILE = Path("config/settings.toml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -33,7 +34,11 @@ POSITIVE = {
     "discord.page_size",
     "feeds.interval_minutes",
     "fetch.max_bytes",
+    "store.ef_search",
 }
+BACKENDS = ("local", "postgres")
+# Where the database's connection string comes from (it may hold a password: never the file).
+DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
 NONZERO = {"fetch.timeout_seconds"}
 # Lists of text (other lists are of whole numbers); these hold http(s) links.
@@ -67,6 +72,7 @@ class DiscordSettings:
     cooldown_seconds: float = 30.0  # ... per this many seconds
     max_question_chars: int = 300  # the /ask option's max length
     page_size: int = 3  # passages per page of 「他の結果」
+    shard_count: int = 0  # total shards across all bot processes (0: Discord's recommendation)
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,11 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     else:
         base = Path.cwd()
     data = dict(data)
-    index = _section(IndexOptions, data.pop("index", {}), "index", base)
+    index_values = data.pop("index", {})
+    if isinstance(index_values, dict) and "store" in index_values:
+        raise _unknown("index.store", "(the backend is set in [store])")
+    index = _section(IndexOptions, index_values, "index", base)
+    store = _store(data.pop("store", {}), env, base)
     # Folders left at their defaults follow the same rule as the ones the file names.
     index = dataclasses.replace(
         index,
@@ -123,6 +133,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             for f in dataclasses.fields(index)
             if isinstance(getattr(index, f.name), Path) and not getattr(index, f.name).is_absolute()
         },
+        store=store,
     )
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
@@ -146,6 +157,30 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         source=str(path) if path.is_file() else "defaults",
         base_dir=base,
     )
+
+
+def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
+    """[store]: the backend, checked with the connection string it needs from the environment."""
+    if isinstance(values, dict):
+        secret = [k for k in values if k in ("url", "dsn", "password", "database_url")]
+        if secret:
+            # The value is never echoed: it may hold a password.
+            raise SettingsError(
+                f"setting 'store.{secret[0]}' is not read from the settings file; the database "
+                f"connection string comes only from the {DATABASE_URL_ENV} environment variable"
+            )
+    store = _section(StoreOptions, values, "store", base)
+    if store.backend not in BACKENDS:
+        raise SettingsError(
+            f"setting 'store.backend' must be one of {', '.join(BACKENDS)}, not {store.backend!r}"
+        )
+    url = (env.get(DATABASE_URL_ENV) or "").strip() or None
+    if store.backend == "postgres" and not url:
+        raise SettingsError(
+            f"setting 'store.backend' is \"postgres\" but {DATABASE_URL_ENV} is not set; export "
+            "the connection string (postgresql://user:password@host/dbname)"
+        )
+    return dataclasses.replace(store, url=url)
 
 
 def base_dir(path: Path) -> Path:
@@ -228,6 +263,8 @@ def _check_range(name: str, value: int | float) -> None:
         ok, want = 1 <= value <= MAX_OPTION_CHARS, f"between 1 and {MAX_OPTION_CHARS}"
     elif name == "index.threads":
         ok, want = 0 <= value <= MAX_THREADS, f"between 0 (torch's default) and {MAX_THREADS}"
+    elif name == "store.ef_search":  # pgvector's own limits
+        ok, want = 1 <= value <= 1000, "between 1 and 1000"
     elif name in NONZERO:
         ok, want = 0 < value < math.inf, "more than 0"
     elif name in POSITIVE:

@@ -14,13 +14,13 @@ from .anchors import ANCHORS, ANCHORS_DIGEST
 from .chunker import Passage, chunk_article
 from .embedder import Embedder, identity_of
 from .errors import EmptyArticlesError
-from .format import FORMAT, READABLE, LocalStore, LocalVersion, VersionWriter
+from .format import FORMAT, READABLE, VersionWriter
 from .lexical import LEXICAL_PARAMS, Lexical
 from .loader import TEXT_VERSION, Article, load_articles
 from .options import IndexOptions
-from .store import DenseStore
 from .text import sentence_spans
 from .types import BuildReport
+from .version import Store, Version, open_store
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def build(
     progress: BuildProgress | None = None,
     wait: bool = False,
     allow_empty: bool = False,
-    store: LocalStore | None = None,
+    store: Store | None = None,
 ) -> BuildReport:
     """Index the articles folder into root (default: the data folder), reusing what it can.
 
@@ -67,13 +67,14 @@ def build(
 
     Args:
         wait: wait for a build already running instead of raising BuildInProgressError.
-        store: where versions are read and written (default: a LocalStore at root).
+        store: where versions are read and written (default: the settings' backend; a
+            folder at root for the local one).
 
     Returns:
         A BuildReport; the new index is live when this returns.
     """
     started = time.perf_counter()
-    store = store or LocalStore(Path(root or options.index_dir))
+    store = store or open_store(options, Path(root or options.index_dir))
     articles, skipped = load_articles(
         Path(articles_dir or options.articles_dir), options.max_article_bytes
     )
@@ -142,7 +143,7 @@ def build(
     return report
 
 
-def _live(store: LocalStore) -> LocalVersion | None:
+def _live(store: Store) -> Version | None:
     """The live version if it can be read (an older format too: its vectors are reused)."""
     try:
         return store.current(verify=True, formats=READABLE)
@@ -151,7 +152,7 @@ def _live(store: LocalStore) -> LocalVersion | None:
         return None
 
 
-def _previous(live: LocalVersion | None, embedder: Embedder) -> LocalVersion | None:
+def _previous(live: Version | None, embedder: Embedder) -> Version | None:
     """The live version if its embeddings can be reused."""
     if live is None:
         return None
@@ -166,7 +167,7 @@ def _previous(live: LocalVersion | None, embedder: Embedder) -> LocalVersion | N
     return live
 
 
-def _kept(skipped, live: LocalVersion | None, report: BuildReport) -> dict[str, list[Passage]]:
+def _kept(skipped, live: Version | None, report: BuildReport) -> dict[str, list[Passage]]:
     """Passages of the live index for articles that are there but broken now, by file.
 
     Those articles are taken off report.removed: they are still indexed.
@@ -198,7 +199,7 @@ def _kept(skipped, live: LocalVersion | None, report: BuildReport) -> dict[str, 
     return kept
 
 
-def _same_shape(previous: LocalVersion, options: IndexOptions) -> bool:
+def _same_shape(previous: Version, options: IndexOptions) -> bool:
     """True when the old index was cut, scored and stored the way this build would do it."""
     manifest = previous.manifest
     return (
@@ -231,16 +232,14 @@ def _vectors(keys, passages, embedder, previous, progress):
     sentences: list[np.ndarray] = [np.zeros((0, embedder.dim), np.float32)] * len(passages)
     todo = list(range(len(passages)))
     if previous:
-        old_vecs = previous.vectors
         row = {k.tobytes(): i for i, k in enumerate(np.asarray(previous.keys))}
-        todo = []
-        for i, k in enumerate(keys):
-            j = row.get(k)
-            if j is None:
-                todo.append(i)
-            else:
-                vectors[i] = old_vecs[j]
-                sentences[i] = np.asarray(previous.sentence_vectors(j), np.float32)
+        todo = [i for i, k in enumerate(keys) if k not in row]
+        reused = [i for i, k in enumerate(keys) if k in row]
+        # One read for all of them: a database version answers in one query, not one each.
+        old, old_sentences = previous.passage_vectors([row[keys[i]] for i in reused])
+        vectors[reused] = old
+        for i, s in zip(reused, old_sentences):
+            sentences[i] = np.asarray(s, np.float32)
     if todo:
         texts = [embed_text(passages[i]) for i in todo]
         # Each sentence gets its own vector: the answer quotes sentences and the 'not covered'
@@ -288,7 +287,7 @@ def _write(writer: VersionWriter, passages, keys, vectors, sentences, options) -
     writer.sentences(sentences, vectors.shape[1])
     writer.keys(keys)
     writer.texts(p.text for p in passages)
-    writer.dense(DenseStore.build(vectors, flat_max=options.flat_max))
+    writer.dense_vectors(vectors, options.flat_max)
     writer.lexical(Lexical.build([lexical_text(p) for p in passages]))
 
 

@@ -33,6 +33,10 @@ class IndexCorruptError(NewsbotError):
     """The index on disk is damaged or was built with another model."""
 
 
+class StoreUnavailableError(NewsbotError):
+    """The index database cannot be reached or stopped answering; the next question retries."""
+
+
 class BuildInProgressError(NewsbotError):
     """A reindex is already running."""
 

@@ -66,8 +66,17 @@ VERSION_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 class LocalStore:
     """Index versions in a folder (see the module docstring); implements version.Store."""
 
+    # Only this process's own reindex switches versions (see Searcher.reindex).
+    shared = False
+
     def __init__(self, root: Path):
         self.root = Path(root)
+
+    def live_name(self) -> str | None:
+        try:
+            return current_version(self.root).name
+        except (IndexNotBuiltError, IndexCorruptError):
+            return None
 
     def current(self, verify: bool = True, formats: Sequence[int] = (FORMAT,)) -> LocalVersion:
         return LocalVersion.open(current_version(self.root), verify=verify, formats=formats)
@@ -166,6 +175,11 @@ class LocalVersion:
     def sentence_vectors(self, i: int) -> np.ndarray:
         return self.sent_vectors[self.sent_offsets[i] : self.sent_offsets[i + 1]]
 
+    def passage_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = np.asarray(self.vectors[ids], dtype=np.float32).reshape(len(ids), self.dense.dim)
+        return vectors, [self.sentence_vectors(int(i)) for i in ids]
+
 
 class _Sections(Sequence):
     """sections.jsonl left on disk; a line is parsed when a hit asks for it (offsets file)."""
@@ -263,6 +277,10 @@ class VersionWriter:
 
     def dense(self, store: DenseStore) -> None:
         store.write(self.path(DENSE))
+
+    def dense_vectors(self, vectors: np.ndarray, flat_max: int) -> None:
+        """The passage vectors, as a flat FAISS index up to flat_max of them, HNSW beyond."""
+        self.dense(DenseStore.build(vectors, flat_max=flat_max))
 
     def lexical(self, lex: Lexical) -> None:
         self.save("lex_terms.npy", lex.terms)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .default_model import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """Where index versions live: a local folder (the default) or a PostgreSQL database."""
+
+    backend: str = "local"  # "local" | "postgres"
+    # The connection string: only from $NEWSBOT_DATABASE_URL (a secret, never in the file).
+    url: str | None = field(default=None, repr=False)
+    schema: str = "newsbot"  # the PostgreSQL schema holding newsbot's tables
+    # HNSW breadth per query; at least `candidates`. 400 matched exact search on jsquad-dev.
+    ef_search: int = 400
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class IndexOptions:
     max_question_chars: int = 2000
     # Where the converted default model is kept (default: data_dir/models).
     model_cache_dir: Path | None = None
+    store: StoreOptions = field(default_factory=StoreOptions)
 
     @property
     def index_dir(self) -> Path:

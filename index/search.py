@@ -119,7 +119,8 @@ class Index:
         order = np.argsort(-fused, kind="stable")
         cand, fused, d = cand[order], fused[order], d[order]
         # One passage per section: the best one speaks for it.
-        _, first = np.unique(np.asarray(self.passage_section)[cand], return_index=True)
+        # Only the candidates' sections are read: a database version holds no column in memory.
+        _, first = np.unique(np.asarray(self.passage_section[cand]), return_index=True)
         keep = np.sort(first)
         return Ranked(cand[keep], fused[keep], d[keep])
 

@@ -13,12 +13,12 @@ from .answer import Asked, Candidate, compose, language, no_answer, quotable
 from .build import BuildProgress, build
 from .embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
-from .format import LocalStore
 from .options import IndexOptions
 from .question import check_question
 from .search import Index, Ranked
 from .text import normalize, sentence_spans
 from .types import Answer, BuildReport, Hit, Topic
+from .version import open_store
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ class Searcher:
     ):
         self.options = options
         self.root = Path(root or options.index_dir)
-        # Where index versions live; a database backend (issue 15) would be chosen here.
-        self.store = LocalStore(self.root)
+        # Where index versions live: this folder, or the database ([store] backend).
+        self.store = open_store(options, self.root)
         self.embedder = embedder or Embedder(
             options.model,
             options.model_cache,
@@ -74,7 +74,7 @@ class Searcher:
         return self._index
 
     def load(self) -> Index:
-        """(Re)load the version CURRENT points to and make it live."""
+        """(Re)load the store's live version and make it live here."""
         index = Index(self.store.current())
         if index.manifest.get("model") != self.embedder.name:
             raise IndexCorruptError(
@@ -127,6 +127,13 @@ class Searcher:
             self.load()
         return report
 
+    def _refresh(self) -> None:
+        """Load the live version when another process switched it (a shared store only)."""
+        if self.store.shared and self._index is not None:
+            # One cheap query per question; a question is then answered from one version.
+            if self.store.live_name() != self._index.name:
+                self.load()
+
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """Top-k passages (one per section) for a question."""
         return self.batch_search([question], k)[0]
@@ -147,6 +154,7 @@ class Searcher:
 
     def _rank(self, questions: Sequence[str]) -> tuple[Index, list[tuple]]:
         """Check, encode (one batch) and rank questions against one index version."""
+        self._refresh()
         index = self.index  # read once: a concurrent swap cannot mix versions in one call
         cleaned = [check_question(q, self.options) for q in questions]
         qvecs = self.embedder.encode_queries(cleaned)
@@ -180,7 +188,7 @@ class Searcher:
             "dim": self.embedder.dim,
             "articles": len(index.manifest["articles"]) if index else 0,
             "passages": index.size if index else 0,
-            "index_dir": str(self.root),
+            "index_dir": str(self.store.root),
             "version": index.name if index else None,
             "built_at": index.manifest.get("built_at") if index else None,
             "dense_index": index.dense.kind if index else None,
@@ -295,9 +303,12 @@ def _check_buildable(options: IndexOptions, root: Path) -> None:
     """Refuse at once when there is no index and no articles to build one from."""
     # Checked before the model loads: converting it takes a minute and hundreds of MB, and
     # a wrong working directory would otherwise find out only afterwards.
+    store = open_store(options, root)
+    if store.shared:
+        store.live_name()  # a database that is down says so here, in one line
     if Path(options.articles_dir).is_dir():
         return
     try:
-        LocalStore(root).current(verify=False)
+        store.current(verify=False)
     except (IndexNotBuiltError, IndexCorruptError):
         raise ArticlesDirError(f"articles folder not found: {options.articles_dir}") from None

