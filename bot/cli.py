@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -170,24 +169,14 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool) -> None:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from index.embedder import Embedder
+    from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
 
     questions = list(args.questions)
     for q in questions:
         # Check every question before the model loads: a typo should not cost seconds.
         # (Bytes that are not UTF-8 reach argv as lone surrogates; this refuses them too.)
         check_question(q, settings.index)
-    # The model loads on a second thread (onnxruntime and sentencepiece release the GIL) while
-    # this one imports faiss and scipy: on two cores a cold ask overlaps them. Without an
-    # articles folder, Searcher.open says so before any model loads.
-    with ThreadPoolExecutor(1, thread_name_prefix="model-load") as pool:
-        model = None
-        if Path(settings.index.articles_dir).is_dir():
-            model = pool.submit(Embedder.from_options, settings.index)
-        from index.searcher import Searcher
-
-        embedder = model.result() if model else None
-    searcher = Searcher.open(settings.index, embedder=embedder)
+    searcher = Searcher.open(settings.index)
     for answer in searcher.batch_ask(questions, args.k):
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)

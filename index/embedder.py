@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .options import DEFAULT_MODEL, ENCODERS, IndexOptions
+from .options import DEFAULT_MODEL, ENCODERS
 from .torch_encoder import resolve_model
 
 log = logging.getLogger(__name__)
@@ -62,19 +62,6 @@ class Embedder:
         self.passage_prompt = passage_prompt if passage_prompt is not None else default_passage
         log.info(
             "Loaded model %s (%s) from %s (dim %d)", model, self.encoder, self.model_dir, self.dim
-        )
-
-    @classmethod
-    def from_options(cls, options: IndexOptions) -> Embedder:
-        """The embedder the settings name (what Searcher loads when given none)."""
-        return cls(
-            options.model,
-            options.model_cache,
-            options.batch_size,
-            options.threads,
-            options.query_prompt,
-            options.passage_prompt,
-            options.encoder,
         )
 
     @property

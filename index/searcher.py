@@ -33,7 +33,15 @@ class Searcher:
         self.root = Path(root or options.index_dir)
         # Where index versions live; a database backend (issue 15) would be chosen here.
         self.store = LocalStore(self.root)
-        self.embedder = embedder or Embedder.from_options(options)
+        self.embedder = embedder or Embedder(
+            options.model,
+            options.model_cache,
+            options.batch_size,
+            options.threads,
+            options.query_prompt,
+            options.passage_prompt,
+            options.encoder,
+        )
         self._index: Index | None = None
         self._topics: tuple[Index | None, list[Topic]] = (None, [])
 
