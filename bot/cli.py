@@ -13,8 +13,9 @@ import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
-from index import Answer, BuildReport, NewsbotError, Searcher, check_question
-from index.errors import ArticlesDirError, IndexNotBuiltError
+from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
+from index.question import check_question
+from index.types import Answer, BuildReport
 
 from .settings import Settings, load_settings
 
@@ -199,6 +200,8 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool) -> None:
 
 
 def cmd_ask(args, settings: Settings) -> int:
+    from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
+
     questions = list(args.questions)
     for q in questions:
         # Check every question before the model loads: a typo should not cost seconds.
@@ -241,6 +244,8 @@ def printable(text: str) -> str:
 
 def cmd_index(args, settings: Settings) -> int:
     from tqdm import tqdm
+
+    from index.searcher import Searcher
 
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
@@ -296,6 +301,7 @@ def format_report(report: BuildReport) -> str:
 def cmd_eval(args, settings: Settings) -> int:
     from index.evaluate import evaluate, load_questions
     from index.loader import article_files
+    from index.searcher import Searcher
 
     # The question file is checked before the model loads; the gold articles are named.
     questions = load_questions(args.dir / "questions.jsonl", settings.index)
@@ -341,6 +347,7 @@ def cmd_info(args, settings: Settings) -> int:
 
 def cmd_add(args, settings: Settings) -> int:
     from index.ingest import add_url
+    from index.searcher import Searcher
 
     failed = 0
     changed = []
@@ -375,6 +382,7 @@ def format_added(added) -> str:
 
 def cmd_feeds(args, settings: Settings) -> int:
     from index.feeds import poll
+    from index.searcher import Searcher
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")

@@ -10,11 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import IndexOptions
-from index.embedder import ENCODERS
 from index.errors import NewsbotError
-from index.fetch import FetchLimits
-from index.options import StoreOptions
+from index.options import ENCODERS, FetchLimits, IndexOptions, StoreOptions
 
 DEFAULT_FILE = Path("config/settings.toml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -3,23 +3,35 @@
 Plain Python with no Discord dependency; `Searcher` is the front door.
 """
 
+import importlib
 import logging
-
-from .errors import NewsbotError
-from .options import IndexOptions
-from .question import check_question
-from .searcher import Searcher
-from .types import Answer, BuildReport, Hit, Topic
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    "Answer",
-    "BuildReport",
-    "Hit",
-    "IndexOptions",
-    "NewsbotError",
-    "Searcher",
-    "Topic",
-    "check_question",
-]
+# Names are imported on first use (PEP 562): `newsbot info` and the settings loader need a
+# few small modules, not faiss, scipy and the model runtime that Searcher pulls in.
+_LAZY = {
+    "Answer": "types",
+    "BuildReport": "types",
+    "Hit": "types",
+    "Topic": "types",
+    "IndexOptions": "options",
+    "NewsbotError": "errors",
+    "Searcher": "searcher",
+    "check_question": "question",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

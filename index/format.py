@@ -18,16 +18,20 @@ import shutil
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-
-import numpy as np
-from numpy.lib.format import open_memmap
-from scipy import sparse
+from typing import TYPE_CHECKING
 
 from .errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError, IndexWriteError
-from .lexical import Lexical
-from .store import DenseStore
+
+# numpy, scipy and faiss are imported where a version is opened or written: `newsbot info`
+# reads a manifest alone and should not pay for them.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .lexical import Lexical
+    from .store import DenseStore
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,9 @@ FILES = {
 }
 # A build reuses vectors from these formats; only FORMAT is served.
 READABLE = (2, 3)
+# Above this many bytes a version's checksums are computed on all cores (below, threads cost
+# more than they save: 8 MB took 10 ms on one).
+_PARALLEL_CHECK = 32 << 20
 # What CURRENT may name: a version folder beside it, never a path elsewhere.
 VERSION_RE = re.compile(r"v-[A-Za-z0-9_-]+")
 VERSION_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -115,6 +122,12 @@ class LocalVersion:
     """One version folder, memory-mapped: opening is near instant and costs no private memory."""
 
     def __init__(self, folder: Path, manifest: dict):
+        import numpy as np
+        from scipy import sparse
+
+        from .lexical import Lexical
+        from .store import DenseStore
+
         self.folder, self.name, self.manifest = folder, folder.name, manifest
         self.format = manifest["format"]
         self.passage_section = np.load(folder / "passage_section.npy", mmap_mode="r")
@@ -187,6 +200,8 @@ class _Sections(Sequence):
     # Parsing 100k sections whole took 0.28 s and 83 MB (seconds and GBs at 1M passages).
 
     def __init__(self, path: Path, offsets: Path):
+        import numpy as np
+
         self._offsets = np.load(offsets, mmap_mode="r")
         size = int(self._offsets[-1])
         self._data = np.memmap(path, dtype=np.uint8, mode="r") if size else b""
@@ -235,10 +250,14 @@ class VersionWriter:
         return self.folder / name
 
     def save(self, name: str, array: np.ndarray) -> None:
+        import numpy as np
+
         np.save(self.path(name), array)
 
     def open_array(self, name: str, dtype, shape: tuple[int, ...]) -> np.memmap:
         """A .npy file to fill in place (for arrays larger than memory)."""
+        from numpy.lib.format import open_memmap
+
         return open_memmap(self.path(name), "w+", dtype, shape)
 
     def texts(self, texts: Iterable[str]) -> None:
@@ -248,6 +267,8 @@ class VersionWriter:
 
     def raw_texts(self, chunks: Iterable[bytes], offsets: np.ndarray) -> None:
         """UTF-8 passage texts already joined (in any chunks) and where each one starts."""
+        import numpy as np
+
         with open(self.path("text.bin"), "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
@@ -255,6 +276,8 @@ class VersionWriter:
 
     def sections(self, sections: Iterable[dict], passage_section: np.ndarray) -> None:
         """Section metadata, one JSON line each, and the section id of every passage."""
+        import numpy as np
+
         lines = [
             (json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
             for s in sections
@@ -265,12 +288,16 @@ class VersionWriter:
 
     def sentences(self, vectors: Sequence[np.ndarray], dim: int) -> None:
         """Each passage's sentence vectors (float16 halves them; cosines barely move)."""
+        import numpy as np
+
         self.save("sent_offsets.npy", _offsets(len(s) for s in vectors))
         stacked = np.concatenate(vectors) if len(vectors) else np.zeros((0, dim), np.float32)
         self.save("sent_vectors.npy", stacked.astype(np.float16))
 
     def keys(self, keys: Sequence[bytes] | np.ndarray) -> None:
         """16-byte embedding cache keys, as raw rows (a bytes dtype drops trailing zeros)."""
+        import numpy as np
+
         if not isinstance(keys, np.ndarray):
             keys = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16)
         self.save("keys.npy", keys)
@@ -283,6 +310,8 @@ class VersionWriter:
         self.dense(DenseStore.build(vectors, flat_max=flat_max))
 
     def lexical(self, lex: Lexical) -> None:
+        import numpy as np
+
         self.save("lex_terms.npy", lex.terms)
         self.save("lex_idf.npy", lex.idf)
         self.save("lex_indptr.npy", lex.matrix.indptr.astype(np.int64))
@@ -299,6 +328,8 @@ class VersionWriter:
 
 
 def _offsets(lengths: Iterable[int]) -> np.ndarray:
+    import numpy as np
+
     lengths = np.fromiter(lengths, dtype=np.int64)
     out = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out[1:])
@@ -355,8 +386,22 @@ def read_manifest(folder: Path, verify: bool = True, formats: Sequence[int] = (F
             raise IndexCorruptError(f"index file {name} is missing") from None
         if size != meta["size"]:
             raise IndexCorruptError(f"index file {name} is truncated or changed")
-        if verify and checksum(path) != meta["crc32"]:
-            raise IndexCorruptError(f"index file {name} fails its checksum")
+    if verify:
+        names = sorted(files, key=lambda n: -files[n]["size"])
+        sums = map(lambda n: checksum(folder / n), names)
+        pool = None
+        if sum(m["size"] for m in files.values()) > _PARALLEL_CHECK and (os.cpu_count() or 1) > 1:
+            # zlib releases the GIL on large buffers: the files are summed on all cores at once
+            # (0.2 s on one core for a 100k-passage index, the most of its load time).
+            pool = ThreadPoolExecutor(os.cpu_count())
+            sums = pool.map(lambda n: checksum(folder / n), names)
+        try:
+            for name, crc in zip(names, sums):
+                if crc != files[name]["crc32"]:
+                    raise IndexCorruptError(f"index file {name} fails its checksum")
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
     return manifest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ TOKENIZER = "sentencepiece.model"
 CONFIG = "encoder.json"
 _MARKER = ".complete"
 # Bump when the export changes, so folders written by an older exporter are made again.
-_REVISION = 3  # 2: sentencepiece tokenizer; 3: int8 word embeddings, float32 encoder
+_REVISION = 4  # 2: sentencepiece tokenizer; 3: int8 word embeddings; 4: int8 products
 # An export whose known texts fall below this cosine to torch is refused rather than served.
 MIN_REFERENCE_COSINE = 0.99
 _PAD_ID = 1  # XLM-R's <pad>
@@ -66,7 +67,9 @@ def _is_complete(target: Path) -> bool:
 
 
 def _stamp() -> str:
-    return f"exporter {_REVISION}\n"
+    # The model is saved as onnxruntime optimized it (fused, for this CPU): another
+    # onnxruntime version exports it again rather than trusting those fusions.
+    return f"exporter {_REVISION}, onnxruntime {importlib.metadata.version('onnxruntime')}\n"
 
 
 def _export_once(source: Path, target: Path) -> None:
@@ -91,6 +94,7 @@ def _export_once(source: Path, target: Path) -> None:
 
 def export(source: Path, out: Path) -> None:
     """Export the converted model to ONNX in out and check it against the reference."""
+    import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import BertModel
@@ -127,10 +131,18 @@ def export(source: Path, out: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    # Only the word embeddings (250k x 384, 3/4 of the weights) become int8: 470 -> 173 MiB.
-    # Quantizing the encoder's matrix products too (118 MB, 2 x faster) moved sentence vectors
-    # enough that 78 % of tests/data/paraphrase.jsonl was answered instead of 91 % (torch); with
-    # float32 products it is 93 %, and off-topic refusal stays at torch's 96 %.
+    # int8 weights (per output channel) for the word embeddings and every matrix product but
+    # the FFN output layer: 173 -> 140 MB, a question encoded in 0.30 x torch's time instead
+    # of 0.46 x with float32 products, at cosine 0.9987 to torch (mean over test texts). The
+    # FFN output layer's inputs (GELU outputs) have outliers that one int8 scale per run
+    # cannot hold: quantizing it too (118 MB, about 15 % faster) gave 0.996 and flipped
+    # answers at the bars of tests/test_answers.py (benchmarks/README.md, section 6).
+    # reduce_range (7-bit weights) because AVX2's int8 products saturate at full range.
+    skip = [
+        n.name
+        for n in onnx.load(str(fp32), load_external_data=False).graph.node
+        if n.name.endswith("/output/dense/MatMul") and "/attention/" not in n.name
+    ]
     root = logging.getLogger()  # the quantizer logs every tensor at INFO on the root logger
     level = root.level
     root.setLevel(max(level, logging.WARNING))
@@ -140,11 +152,14 @@ def export(source: Path, out: Path) -> None:
             str(out / MODEL),
             weight_type=QuantType.QInt8,
             per_channel=True,
-            op_types_to_quantize=["Gather"],
+            reduce_range=True,
+            op_types_to_quantize=["Gather", "MatMul"],
+            nodes_to_exclude=skip,
         )
     finally:
         root.setLevel(level)
     fp32.unlink()
+    _optimize(out / MODEL)
     write_sentencepiece(source / "tokenizer.json", out / TOKENIZER)
     config = json.loads((source / "config_sentence_transformers.json").read_text("utf-8"))
     bert_config = json.loads((source / "config.json").read_text("utf-8"))
@@ -168,6 +183,31 @@ def export(source: Path, out: Path) -> None:
     )
 
 
+def _optimize(model: Path) -> None:
+    """Replace the model by onnxruntime's optimized graph: each load then skips that work."""
+    import onnxruntime as ort
+
+    # Loading the optimized graph took 2.2 s instead of 3.1 s under load, with identical outputs.
+    opts = _session_options()
+    opts.optimized_model_filepath = str(model.with_suffix(".opt.onnx"))
+    ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    os.replace(model.with_suffix(".opt.onnx"), model)
+
+
+def _session_options():
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    # One thread per run: on shared cores a descheduled worker stalls every other one of an
+    # intra-op pool; parallel batches come from concurrent runs instead.
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    # Extended, not all: the layout passes of "all" are for this CPU model alone.
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    return opts
+
+
 class OnnxBackend:
     """onnxruntime on one thread per call; a batch runs as slices on `threads` calls at once."""
 
@@ -184,14 +224,8 @@ class OnnxBackend:
             config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
             # Both loads take a second and release the GIL: on two cores they overlap.
             tokenizer = loader.submit(PieceTokenizer, folder / TOKENIZER, int(config["max_length"]))
-            opts = ort.SessionOptions()
-            # One thread per run: on shared cores a descheduled worker stalls every other one
-            # of an intra-op pool; parallel batches come from concurrent runs instead.
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
             self.session = ort.InferenceSession(
-                str(folder / MODEL), opts, providers=["CPUExecutionProvider"]
+                str(folder / MODEL), _session_options(), providers=["CPUExecutionProvider"]
             )
             self.tokenizer = tokenizer.result()
         except Exception as e:  # json, sentencepiece and onnxruntime raise their own types
@@ -202,40 +236,54 @@ class OnnxBackend:
         self.max_length = int(config["max_length"])
         self.prompts = dict(config.get("prompts", {}))
         self.threads = threads or os.cpu_count() or 1
-        self._pool: ThreadPoolExecutor | None = None
+        # Threads start on first use; made here so that concurrent first calls share one pool.
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx")
         self.content = ""
         if check:
             model_check.verify(folder, record, lambda t: self.embed(t, 8))
             self.content = record["digest"]
 
     def embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        parts = self._map(lambda batch: self._pooled(self._run(batch)[:2]), texts, batch_size)
-        if not parts:
-            return np.zeros((0, self.dim), np.float32)
-        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for rows, run in self._runs(texts, batch_size):
+            out[rows] = self._pooled(run[:2])
+        return out
 
     def embed_tokens(self, texts: Sequence[str], batch_size: int):
         """Per text: its unit vector, token embeddings and token character offsets."""
-        for hidden, mask, offsets in self._map(self._run, texts, batch_size):
-            vecs = self._pooled((hidden, mask))
-            for v, h, m, o in zip(vecs, hidden, mask, offsets):
+        found: dict[int, tuple] = {}
+        for rows, (hidden, mask, offsets) in self._runs(texts, batch_size):
+            for i, v, h, m, o in zip(rows, self._pooled((hidden, mask)), hidden, mask, offsets):
                 n = int(m.sum())
-                yield v, h[:n], o[:n]
+                found[int(i)] = (v, h[:n], o[:n])
+        return [found[i] for i in range(len(texts))]
 
-    def _map(self, fn, texts: Sequence[str], batch_size: int) -> list:
-        batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-        if len(batches) <= 1 or self.threads == 1:
-            return [fn(b) for b in batches]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx")
-        return list(self._pool.map(fn, batches))
-
-    def _run(self, texts: Sequence[str]):
+    def _runs(self, texts: Sequence[str], batch_size: int) -> list:
+        """(rows, (hidden, mask, offsets)) per text, each text run alone (see below)."""
+        if not texts:
+            return []
         encodings = self.tokenizer.encode_batch(texts)
+        # One text per run: int8 activations are scaled by the largest value in the whole
+        # input, so in a batch a text's vector depended on its neighbours (cosine 0.995 between
+        # a question asked alone and in a batch). Alone it is the same in `ask`, `batch_ask`,
+        # a full build and an incremental one, and nothing is padded; on this CPU a run of one
+        # text went as fast per text as batches of 8 or 32. Threads take `batch_size` texts
+        # at a time, so a few questions still spread over the cores.
+        size = max(1, min(batch_size, -(-len(texts) // self.threads)))
+        chunks = [range(i, min(i + size, len(texts))) for i in range(0, len(texts), size)]
+
+        def run(rows):
+            return [([i], self._run([encodings[i]])) for i in rows]
+
+        if len(chunks) == 1:
+            return run(chunks[0])
+        return [r for part in self._pool.map(run, chunks) for r in part]
+
+    def _run(self, encodings: list[tuple[list[int], np.ndarray]]):
         width = max(len(e[0]) for e in encodings)
-        ids = np.full((len(texts), width), _PAD_ID, dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
-        offsets = np.zeros((len(texts), width, 2), dtype=np.int64)
+        ids = np.full((len(encodings), width), _PAD_ID, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        offsets = np.zeros((len(encodings), width, 2), dtype=np.int64)
         for i, (e_ids, e_offsets) in enumerate(encodings):
             n = len(e_ids)
             ids[i, :n], mask[i, :n], offsets[i, :n] = e_ids, 1, e_offsets

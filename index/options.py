@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .default_model import DEFAULT_MODEL
+# The default model (index/default_model.py converts it); kept here so that reading settings
+# imports no model code.
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+# The default model's backends (index/embedder.py).
+ENCODERS = ("onnx", "torch")
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,14 @@ class IndexOptions:
     @property
     def model_cache(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """How far a fetch may go; `allow_private` is for tests and intranet feeds only."""
+
+    timeout_seconds: float = 10.0  # for the whole fetch, redirects included
+    max_bytes: int = 5_000_000  # after decompression
+    max_redirects: int = 3
+    allow_private: bool = False
+    user_agent: str = "newsbot/0.1 (news question bot)"

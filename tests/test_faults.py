@@ -508,6 +508,17 @@ def test_every_damaged_index_file_is_detected_at_load(copied, tmp_path, damage):
             Index.load(copy)
 
 
+def test_checksums_summed_on_all_cores_still_name_the_damaged_file(copied, monkeypatch):
+    """A large version is checked on a thread pool; a bad file is still found and named."""
+    options, _ = copied
+    monkeypatch.setattr(layout, "_PARALLEL_CHECK", 0)
+    folder = layout.current_version(options.index_dir)
+    layout.read_manifest(folder, verify=True)
+    flip_byte(folder / "sent_vectors.npy")
+    with pytest.raises(IndexCorruptError, match=r"sent_vectors\.npy fails its checksum"):
+        layout.read_manifest(folder, verify=True)
+
+
 def edit_manifest(change):
     def damage(folder: Path) -> None:
         path = folder / layout.MANIFEST

@@ -254,11 +254,13 @@ INFO_ONLY = """
 import sys
 from bot.cli import main
 code = main(["--config", sys.argv[1], "info"])
-print("LOADED", code, [m for m in ("onnxruntime", "sentencepiece", "torch") if m in sys.modules])
+heavy = ("onnxruntime", "sentencepiece", "torch", "faiss", "scipy", "numpy")
+print("LOADED", code, [m for m in heavy if m in sys.modules])
 """
 
 
 def test_info_reads_the_manifest_without_a_model(searcher, tmp_path) -> None:
+    """No model, and none of the libraries that searching needs: info stays well under 1 s."""
     config = tmp_path / "config" / "settings.toml"
     config.parent.mkdir()
     opts = searcher.options
@@ -276,3 +278,11 @@ def test_info_reads_the_manifest_without_a_model(searcher, tmp_path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "LOADED 0 []", done.stderr[-2000:]
     assert f"passages: {searcher.index.size}" in done.stdout
     assert f"encoder: {searcher.embedder.identity}" in done.stdout
+
+
+def test_a_text_embeds_the_same_alone_and_in_a_batch(embedder) -> None:
+    """int8 activations are scaled per run: each text runs alone, so neighbours cannot move it."""
+    for encode, texts in (("encode_queries", QUERIES), ("encode_passages", PASSAGES)):
+        together = getattr(embedder, encode)(texts)
+        alone = np.concatenate([getattr(embedder, encode)([t]) for t in texts])
+        assert np.array_equal(together, alone), encode
