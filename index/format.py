@@ -189,6 +189,8 @@ class LocalVersion:
         return self.sent_vectors[self.sent_offsets[i] : self.sent_offsets[i + 1]]
 
     def passage_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        import numpy as np
+
         ids = np.asarray(ids, dtype=np.int64)
         vectors = np.asarray(self.vectors[ids], dtype=np.float32).reshape(len(ids), self.dense.dim)
         return vectors, [self.sentence_vectors(int(i)) for i in ids]
@@ -307,6 +309,8 @@ class VersionWriter:
 
     def dense_vectors(self, vectors: np.ndarray, flat_max: int) -> None:
         """The passage vectors, as a flat FAISS index up to flat_max of them, HNSW beyond."""
+        from .store import DenseStore
+
         self.dense(DenseStore.build(vectors, flat_max=flat_max))
 
     def lexical(self, lex: Lexical) -> None:
