@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .format import FORMAT
+from .format import FORMAT, Records
 from .text import char_ngrams
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ class _Keys(_Column):
         return np.stack(values) if values else np.zeros((0, 16), dtype=np.uint8)
 
 
-class _Sections(Sequence):
+class _Sections(Records):
     """Section metadata rows, fetched when a hit asks for one (all at once for topics)."""
 
     def __init__(self, version: PgVersion, size: int):
@@ -301,12 +301,7 @@ class _Sections(Sequence):
         rows = self.version.store.query(f"select doc from s{self.version.id} where id = %s", (i,))
         return json.loads(rows[0][0])
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i) + len(self) if i < 0 else int(i)
-        if not 0 <= i < len(self):
-            raise IndexError("section index out of range")
+    def _record(self, i: int) -> dict:
         return self._get(i)
 
     def __iter__(self) -> Iterator[dict]:
