@@ -225,6 +225,17 @@ print(json.dumps({"codes": codes, "heavy": heavy}))
 """
 
 
+def run_script(script: str, config, timeout: float) -> subprocess.CompletedProcess:
+    """Run a Python snippet in a fresh interpreter (what it imports is its own) with a config."""
+    return subprocess.run(
+        [sys.executable, "-c", script, str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def test_index_ask_and_info_never_import_torch(embedder, tmp_path) -> None:
     articles = tmp_path / "articles"
     articles.mkdir()
@@ -236,13 +247,7 @@ def test_index_ask_and_info_never_import_torch(embedder, tmp_path) -> None:
         f'model_cache_dir = "{MODEL_CACHE}"\n',
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", SERVING_PATH, str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_script(SERVING_PATH, config, timeout=300)
     last = json.loads(done.stdout.strip().splitlines()[-1])
     # info before any index: a one-line error (exit 2); then build, info, ask.
     assert last == {"codes": [2, 0, 0, 0], "heavy": []}, done.stderr[-2000:]
@@ -268,13 +273,7 @@ def test_info_reads_the_manifest_without_a_model(searcher, tmp_path) -> None:
         f'[index]\narticles_dir = "{opts.articles_dir}"\ndata_dir = "{opts.data_dir}"\n',
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", INFO_ONLY, str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_script(INFO_ONLY, config, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "LOADED 0 []", done.stderr[-2000:]
     assert f"passages: {searcher.index.size}" in done.stdout
     assert f"encoder: {searcher.embedder.identity}" in done.stdout
