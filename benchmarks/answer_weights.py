@@ -48,7 +48,7 @@ def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
         cands = gather(index, ids, v)
         weights = index.lexical.term_weights(c)
         covered = judge(index, q["question"], c, v, ids, cands, opts, weights).covered
-        asked = asked_of(q["question"], weights)
+        asked = asked_of(q["question"], weights, index.lexical)
         golds = [_squash(g) for g in golds_of(q)]
         rows = [features(x, asked, fused[0], fused[x.hit]) for x in cands]
         out.append(

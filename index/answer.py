@@ -115,14 +115,37 @@ class Asked:
         )
 
     @classmethod
-    def english(cls, question: str, terms: Sequence[tuple[str, bool, tuple[str, ...]]]) -> Asked:
+    def english(
+        cls,
+        question: str,
+        terms: Sequence[tuple[str, bool, tuple[str, ...]]],
+        idf: dict[str, float] | None = None,
+    ) -> Asked:
         """From an English question's words and their Japanese terms (index/crosslingual.py).
 
-        Each word weighs the same: corpus idf would let a rare sense of a vague word (conditions
-        → 情勢) outweigh the word the question is about (ceasefire → 停戦).
+        A word weighs as much as its most common term in the corpus is rare: a name the
+        coverage repeats everywhere (Trump → トランプ) says little, and a vague word is as
+        common as its everyday sense (conditions → 条件, not the rare 情勢). idf: the corpus
+        idf of the terms' 1-2 grams; without it each word weighs the same.
         """
-        words = tuple((tuple(normalize(t) for t in js), 1.0) for _, _, js in terms if js)
-        return cls({}, words, {}, frozenset(), answer_cue(question))
+        words = []
+        for _, _, js in terms:
+            forms = tuple(normalize(t) for t in js)
+            if forms:
+                known = [w for w in map(_term_idf(idf), forms) if w is not None] if idf else [1.0]
+                words.append((forms, min(known, default=0.0)))
+        return cls({}, tuple(words), {}, frozenset(), answer_cue(question))
+
+
+def _term_idf(idf: dict[str, float]):
+    """A term's corpus idf (mean over its bigrams, or its character's), None if it never occurs."""
+
+    def of(term: str) -> float | None:
+        grams = [term[i : i + 2] for i in range(len(term) - 1)] or [term]
+        found = [idf[g] for g in grams if g in idf]
+        return sum(found) / len(found) if len(found) == len(grams) else None
+
+    return of
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,9 @@ def missing_english(terms: Sequence[tuple[str, bool, tuple[str, ...]]], evidence
             continue
         if name:
             names.append(english)
-        elif len(japanese) <= SPECIFIC:
-            # A word with many senses (give, plan, call) says little about the subject.
+        elif len(japanese) <= SPECIFIC and not crosslingual.is_action(english):
+            # A word with many senses (give, plan, call) says little about the subject, and
+            # an action (blame, warn) the coverage can report in other words.
             words.append(english)
     return names, words
 

@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 GLOSSARY = Path(__file__).with_name("data") / "glossary_en_ja.tsv"
+# Hand-written news senses, each replacing JMdict's entry for its word.
+NEWS_GLOSSARY = GLOSSARY.with_name("glossary_news.tsv")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 # English words that say nothing of a question's subject (coverage.py uses them too).
 STOP = set(
@@ -32,14 +34,27 @@ STOP = set(
 @lru_cache(maxsize=1)
 def glossary() -> dict[str, tuple[str, ...]]:
     """English word or phrase → Japanese terms, most common sense first."""
-    out: dict[str, tuple[str, ...]] = {}
-    with open(GLOSSARY, encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            english, _, japanese = line.rstrip("\n").partition("\t")
-            out[english] = tuple(japanese.split())
+    return {english: japanese for english, (japanese, _) in _entries().items()}
+
+
+@lru_cache(maxsize=1)
+def _entries() -> dict[str, tuple[tuple[str, ...], bool]]:
+    """English → (Japanese terms, an action?), JMdict's entries replaced by the news ones."""
+    out: dict[str, tuple[tuple[str, ...], bool]] = {}
+    for path in (GLOSSARY, NEWS_GLOSSARY):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                english, japanese, *kind = line.rstrip("\n").split("\t")
+                out[english] = (tuple(japanese.split()), kind == ["verb"])
     return out
+
+
+def is_action(word: str) -> bool:
+    """Whether the news glossary marks the word (or its base: blamed → blame) as an action."""
+    entries = _entries()
+    return any(entries.get(base, ((), False))[1] for base in _bases(word))
 
 
 @lru_cache(maxsize=1024)
@@ -79,6 +94,15 @@ def _lookup(key: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     # Plurals and -ed/-ing forms: the glossary mostly lists base forms, which come first.
     # Every base that exists counts: a word with many readings is too vague to check.
     found: list[str] = list(DEMONYMS.get(key, ()) + METONYMS.get(key, ()))
+    for base in _bases(key):
+        # Every reading: asking → ask (and aske), rating → rate; the word itself last.
+        found.extend(table.get(base, ()))
+    return tuple(dict.fromkeys(found))
+
+
+def _bases(key: str) -> list[str]:
+    """The word's possible base forms (plural, -ed, -ing), then the word itself."""
+    out = []
     for suffix, repl in (
         ("ies", "y"),
         ("es", ""),
@@ -89,10 +113,9 @@ def _lookup(key: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
         ("ing", ""),
     ):
         base = key[: -len(suffix)] + repl
-        if key.endswith(suffix) and len(base) >= 3 and base in table:
-            found.extend(table[base])  # every reading: asking → ask (and aske), rating → rate
-    found.extend(table.get(key, ()))
-    return tuple(dict.fromkeys(found))
+        if key.endswith(suffix) and len(base) >= 3:
+            out.append(base)
+    return [*out, key]
 
 
 # JMdict gives demonyms as loanwords (american → アメリカン); news writes the country.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .search import Index, Ranked
 from .text import normalize, sentence_spans
 from .types import Answer, BuildReport, Hit, Topic
 from .version import open_store
+
+if TYPE_CHECKING:
+    from .lexical import Lexical
 
 log = logging.getLogger(__name__)
 
@@ -220,14 +224,16 @@ def answer(
         weights,
         options.answer_sentences,
         extra_hit=index.hit,
-        asked=asked_of(question, weights),
+        asked=asked_of(question, weights, index.lexical),
     )
 
 
-def asked_of(question: str, weights: dict[str, float]) -> Asked:
-    """The question as the answer step scores sentences against it."""
+def asked_of(question: str, weights: dict[str, float], lexical: Lexical | None = None) -> Asked:
+    """The question as the answer step scores sentences against it (lexical: the corpus's)."""
     if language(question) == "en":
-        return Asked.english(question, crosslingual.english_terms(question))
+        terms = crosslingual.english_terms(question)
+        japanese = normalize(" ".join(t for _, _, js in terms for t in js))
+        return Asked.english(question, terms, lexical.term_weights(japanese) if lexical else None)
     return Asked.of(question, weights)
 
 
