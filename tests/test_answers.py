@@ -323,7 +323,7 @@ def test_news_senses_replace_the_everyday_ones(question, word, term):
 
 
 def test_an_action_is_looked_for_but_never_required():
-    """'blame' may be reported as 主張 or 非難: its absence does not make the question other news."""
+    """'blame' may be reported as 主張 or 非難: without it the question is still about our news."""
     assert crosslingual.is_action("blamed") and not crosslingual.is_action("sanctions")
     terms = crosslingual.english_terms("Who did Trump blame for the sanctions?")
     names, words = coverage.missing_english(terms, "トランプ氏はウクライナが始めたと主張した。")
