@@ -22,6 +22,9 @@ _NOT_A_STATEMENT = re.compile(
     r"[?？!！。.]*$"
     r"|^(公開日|更新日|配信日|さらに読む|関連記事|出典|画像元|写真|Photo)"
 )
+# A headline that ends in a noun and an exclamation mark (…を警告!) states a fact: it is quoted
+# without the mark. An exclamation that ends in kana (ですね!, すごい!) stays unquoted.
+_HEADLINE = re.compile(r"(?<=[\u3400-\u9fff\u30a0-\u30ffA-Za-z0-9])[!！]$")
 # A sentence that leans on the one before it cannot open an answer as it stands.
 CONNECTIVE = re.compile(
     r"^(しかしながら|しかし|ただし|また|一方で|一方|さらに|そのため|このため|それでも|ところが|"
@@ -184,15 +187,20 @@ def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, .
 
 def quotable(sentence: str) -> bool:
     """Whether a sentence can be quoted as (part of) an answer."""
-    s = sentence.strip()
+    s = _HEADLINE.sub("", sentence.strip())
     if len(s) < MIN_SENTENCE or find_urls(s) or _NOT_A_STATEMENT.search(s):
         return False
     return bool(re.search(r"[。．.]$", s)) or len(s) >= MIN_FRAGMENT
 
 
+def quote_form(sentence: str) -> str:
+    """The sentence as quoted: a headline without its exclamation mark."""
+    return _HEADLINE.sub("", sentence)
+
+
 def lead_form(sentence: str) -> str:
     """The sentence as an answer's first sentence: without a connective that needs a before."""
-    return CONNECTIVE.sub("", sentence, count=1)
+    return CONNECTIVE.sub("", quote_form(sentence), count=1)
 
 
 @lru_cache(maxsize=32768)
@@ -293,7 +301,7 @@ def compose(
         grams2 = _view(c.text)[2]
         if any(_similar(grams2, x) for x in seen):
             continue  # the coverage repeats points (summary bullets and body)
-        text = lead_form(c.text) if not chosen else c.text
+        text = lead_form(c.text) if not chosen else quote_form(c.text)
         chosen.append((text, _cite(c, hits, extra_hit)))
         seen.append(grams2)
         length += len(text)

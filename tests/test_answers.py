@@ -16,7 +16,7 @@ from .conftest import SEED_ARTICLE, read_jsonl
 
 # Regression bars a little under what is measured (README "Answers"); the key-fact and English
 # targets of issue 9 are not met: e5-small's cross-lingual sentence cosines are nearly flat.
-KEYFACTS_BAR = 0.84
+KEYFACTS_BAR = 0.88
 EN_KEYFACTS = 0.70
 EN_OTHERNEWS = 0.90
 ONTOPIC_BAR = 0.90
@@ -338,3 +338,20 @@ def test_an_english_word_weighs_as_its_most_common_term_is_rare():
     hits = [hit("トランプ大統領は会談した。\nロシアは譲歩を示した。")]
     answer = compose(question, hits, candidates(hits, [[0.9, 0.9]]), {}, 1, asked=asked)
     assert answer.sentences == ("ロシアは譲歩を示した。",)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quoted"),
+    [
+        ("トランプ氏、ロシアに追加制裁を警告!", "トランプ氏、ロシアに追加制裁を警告"),
+        ("ロシアの攻勢が続く状況は厳しいですね!", None),
+        ("これは本当にすごいことだと思う!", None),
+    ],
+)
+def test_a_headline_is_quoted_without_its_exclamation_mark(sentence, quoted):
+    """…を警告! states a fact; one ending in kana (ですね!) is a reaction, never quoted."""
+    assert quotable(sentence) is (quoted is not None)
+    if quoted:
+        hits = [hit(sentence)]
+        answer = compose("何を警告した?", hits, candidates(hits, [[0.9]]), {}, 1)
+        assert answer.sentences == (quoted,)
