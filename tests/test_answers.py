@@ -343,7 +343,10 @@ def test_an_english_word_weighs_as_its_most_common_term_is_rare():
 @pytest.mark.parametrize(
     ("sentence", "quoted"),
     [
-        ("トランプ氏、ロシアに追加制裁を警告!", "トランプ氏、ロシアに追加制裁を警告"),
+        (
+            "トランプ大統領、ロシアに高関税と追加制裁を警告!",
+            "トランプ大統領、ロシアに高関税と追加制裁を警告",
+        ),
         ("ロシアの攻勢が続く状況は厳しいですね!", None),
         ("これは本当にすごいことだと思う!", None),
     ],
