@@ -41,14 +41,24 @@ MIN_SENTENCE = 8
 # What kind of fact the question asks for, and how a sentence that states one looks.
 _DATE = re.compile(r"\d+年|\d+月|\d+日|[明大昭平令][治正和成]|世紀|年代|\d{4}")
 _NUMBER = re.compile(r"[0-9０-９一二三四五六七八九十百千万億]+(?:\.\d+)?\s*[^\s、。,.]")
-_PLACE = re.compile(r"[都道府県市区町村国州島山川湖駅港]|地方|大陸|海峡|半島|地域")
+_PLACE = re.compile(
+    r"[都道府県市区町村国州島山川湖駅港]|地方|大陸|海峡|半島|地域"
+    r"|[ァ-ヺー]{2,}(?:で|にて)|で開催|で開か|で行われ"  # サウジアラビアでの開催
+)
+_DURATION = re.compile(
+    r"[0-9０-９一二三四五六七八九十百]+\s*(?:日間|週間|か月|ヶ月|カ月|年間|時間|分間)|期間"
+)
 _PERSON = re.compile(r"氏|さん|大統領|首相|長官|大臣|選手|監督|王|皇帝|天皇|将軍|博士|教授|社長")
 _CUES = (
+    (
+        re.compile(r"何日間|何年間|何時間|何週間|何か月|どのくらいの期間|いつまで|how long", re.I),
+        _DURATION,
+    ),
     (re.compile(r"いつ|何年|何月|何日|何時|いつ頃|when|what year", re.I), _DATE),
     (
         re.compile(
             r"何人|何歳|何回|何個|何本|何台|何件|何割|何キロ|何メートル|いくら|"
-            r"どのくらい|どれくらい|何パーセント|how many|how much|how long",
+            r"どのくらい|どれくらい|何パーセント|how many|how much",
             re.I,
         ),
         _NUMBER,

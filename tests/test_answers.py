@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from index import IndexOptions, coverage, crosslingual
-from index.answer import CONNECTIVE, NO_ANSWER_EN, Asked, Candidate, compose, quotable
+from index.answer import CONNECTIVE, NO_ANSWER_EN, Asked, Candidate, answer_cue, compose, quotable
 from index.text import normalize, split_sentences
 from index.types import Hit
 
@@ -358,3 +358,17 @@ def test_a_headline_is_quoted_without_its_exclamation_mark(sentence, quoted):
         hits = [hit(sentence)]
         answer = compose("何を警告した?", hits, candidates(hits, [[0.9]]), {}, 1)
         assert answer.sentences == (quoted,)
+
+
+@pytest.mark.parametrize(
+    ("question", "states", "does_not"),
+    [
+        ("首脳会談はどこで開かれそう?", "サウジアラビアでの開催が有力だ。", "会談は有意義だった。"),
+        ("How long will Russia stop the attacks?", "攻撃を30日間停止する。", "30人が参加した。"),
+        ("何人が参加した?", "30人が参加した。", "会談は有意義だった。"),
+    ],
+)
+def test_the_kind_of_fact_asked_for_is_recognized(question, states, does_not):
+    """どこ → a place (a katakana name with で), how long → a duration, 何人 → a number."""
+    cue = answer_cue(question)
+    assert cue.search(states) and not cue.search(does_not)
