@@ -18,6 +18,7 @@ from .conftest import SEED_ARTICLE, read_jsonl
 # targets of issue 9 are not met: e5-small's cross-lingual sentence cosines are nearly flat.
 KEYFACTS_BAR = 0.88
 EN_KEYFACTS = 0.70
+EN_UNSEEN = 0.70
 EN_OTHERNEWS = 0.90
 ONTOPIC_BAR = 0.90
 CITED = re.compile(r"(.+?)\[(\d+)\]\s*")
@@ -67,6 +68,15 @@ def test_answers_carry_the_key_fact(keyfact_answers):
     assert share(ok) >= KEYFACTS_BAR, f"missed: {missed}"
     english = [hit for q, hit in zip(KEYFACTS, ok) if q["lang"] == "en"]
     assert share(english) >= EN_KEYFACTS, f"missed: {missed}"
+
+
+def test_unseen_english_questions_carry_the_key_fact(shipped):
+    """Written after the glossary and the weights were settled; never tuned on (9 of 12)."""
+    unseen = read_jsonl("keyfacts_unseen_en.jsonl")
+    answers = shipped.batch_ask([q["question"] for q in unseen])
+    ok = [carries(a, q["facts"]) for q, a in zip(unseen, answers)]
+    missed = [q["question"] for q, hit in zip(unseen, ok) if not hit]
+    assert share(ok) >= EN_UNSEEN, f"missed: {missed}"
 
 
 @pytest.mark.parametrize(
