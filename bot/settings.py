@@ -32,6 +32,7 @@ POSITIVE = {
     "feeds.interval_minutes",
     "fetch.max_bytes",
     "store.ef_search",
+    "store.postings_cache_mb",
 }
 BACKENDS = ("local", "postgres")
 # Where the database's connection string comes from (it may hold a password: never the file).

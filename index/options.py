@@ -22,6 +22,10 @@ class StoreOptions:
     schema: str = "newsbot"  # the PostgreSQL schema holding newsbot's tables
     # HNSW breadth per query; at least `candidates`. 400 matched exact search on jsquad-dev.
     ef_search: int = 400
+    # BM25 postings rows a process keeps per version (MB): the common n-grams' rows recur in
+    # nearly every question and grow with the corpus; at 500k passages 256 MB halved ranking
+    # time against 64 (benchmarks/README.md, 7). The bound on the bot's memory.
+    postings_cache_mb: int = 256
 
 
 @dataclass(frozen=True)

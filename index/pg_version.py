@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from .pg import PgStore
 
 _CACHE = 4096  # passages and sections kept per version (texts, sentence vectors): a few MB
-POSTINGS_CACHE = 64 << 20  # bytes of BM25 postings rows kept per version (see PgLexical)
 
 
 class PgVersion:
@@ -111,9 +110,11 @@ class PgLexical:
     def __init__(self, version: PgVersion):
         self.version = version
         # Common n-grams (の, は, する) come back in nearly every question: their rows are
-        # the largest to read, so the most recent ones stay here, up to POSTINGS_CACHE bytes.
+        # the largest to read, so the most recent ones stay here, up to [store]
+        # postings_cache_mb.
         self._cache: OrderedDict[str, tuple | None] = OrderedDict()
         self._bytes = 0
+        self._limit = version.store.options.postings_cache_mb << 20
         self._lock = threading.Lock()
 
     @property
@@ -143,7 +144,7 @@ class PgLexical:
                 if g not in self._cache:
                     self._cache[g] = entry
                     self._bytes += 2 * len(entry[1]) * 4 if entry else 0
-            while self._bytes > POSTINGS_CACHE and len(self._cache) > 1:
+            while self._bytes > self._limit and len(self._cache) > 1:
                 _, old = self._cache.popitem(last=False)
                 self._bytes -= 2 * len(old[1]) * 4 if old else 0
         return out

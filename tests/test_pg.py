@@ -415,15 +415,28 @@ def test_bad_store_setting_is_one_line_naming_it(tmp_path, text, env, says):
     assert "\n" not in str(e.value) and "sekrit" not in str(e.value)
 
 
+def test_the_postings_cache_stays_within_its_bound(pg_options, embedder):
+    """[store] postings_cache_mb bounds a process's memory for BM25 rows; answers do not change."""
+    roomy = Searcher.open(pg_options, embedder=embedder)
+    store = dataclasses.replace(pg_options.store, postings_cache_mb=0)
+    tight = Searcher.open(dataclasses.replace(pg_options, store=store), embedder=embedder)
+    for q in QUESTIONS:
+        assert tight.search(q) == roomy.search(q), q
+    assert len(tight.index.lexical._cache) == 1 < len(roomy.index.lexical._cache)
+
+
 def test_store_settings_take_the_url_from_the_environment(tmp_path):
     path = tmp_path / "settings.toml"
-    path.write_text('[store]\nbackend = "postgres"\nef_search = 200\n', encoding="utf-8")
+    path.write_text(
+        '[store]\nbackend = "postgres"\nef_search = 200\npostings_cache_mb = 32\n', encoding="utf-8"
+    )
     settings = load_settings(path, env={"NEWSBOT_DATABASE_URL": "postgresql://u:sekrit@h/db"})
     store = settings.index.store
-    assert (store.backend, store.url, store.ef_search) == (
+    assert (store.backend, store.url, store.ef_search, store.postings_cache_mb) == (
         "postgres",
         "postgresql://u:sekrit@h/db",
         200,
+        32,
     )
     assert "sekrit" not in repr(settings)
     assert Settings().index.store.backend == "local"
