@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 
 import pytest
 
 from index import IndexOptions, coverage, crosslingual
-from index.answer import CONNECTIVE, NO_ANSWER_EN, Asked, Candidate, answer_cue, compose, quotable
+from index.answer import (
+    CONNECTIVE,
+    NO_ANSWER_EN,
+    Asked,
+    Candidate,
+    Weights,
+    answer_cue,
+    compose,
+    quotable,
+)
 from index.text import normalize, split_sentences
 from index.types import Hit
 
@@ -16,9 +26,9 @@ from .conftest import SEED_ARTICLE, read_jsonl
 
 # Regression bars a little under what is measured (README "Answers"); the key-fact and English
 # targets of issue 9 are not met: e5-small's cross-lingual sentence cosines are nearly flat.
-KEYFACTS_BAR = 0.88
-EN_KEYFACTS = 0.70
-EN_UNSEEN = 0.70
+KEYFACTS_BAR = 0.94
+EN_KEYFACTS = 0.85
+EN_UNSEEN = 0.80
 EN_OTHERNEWS = 0.90
 ONTOPIC_BAR = 0.90
 CITED = re.compile(r"(.+?)\[(\d+)\]\s*")
@@ -71,7 +81,7 @@ def test_answers_carry_the_key_fact(keyfact_answers):
 
 
 def test_unseen_english_questions_carry_the_key_fact(shipped):
-    """Written after the glossary and the weights were settled; never tuned on (9 of 12)."""
+    """Written after the glossary and the idf weights were settled (10 of 12 carry the fact)."""
     unseen = read_jsonl("keyfacts_unseen_en.jsonl")
     answers = shipped.batch_ask([q["question"] for q in unseen])
     ok = [carries(a, q["facts"]) for q, a in zip(unseen, answers)]
@@ -382,3 +392,19 @@ def test_the_kind_of_fact_asked_for_is_recognized(question, states, does_not):
     """どこ → a place (a katakana name with で), how long → a duration, 何人 → a number."""
     cue = answer_cue(question)
     assert cue.search(states) and not cue.search(does_not)
+
+
+@pytest.mark.parametrize(
+    ("damping", "lead"), [(0.5, "ロシアは譲歩を示した。"), (1.0, "会談は長引いた。")]
+)
+def test_an_english_question_leans_less_on_the_passage_ranking(damping, lead):
+    """Cross-lingual ranking is weaker: a lower passage holding the words can lead."""
+    question = "What did Russia concede?"
+    asked = Asked.english(question, crosslingual.english_terms(question))
+    lower = dataclasses.replace(hit("ロシアは譲歩を示した。", n=1), score=0.3)
+    hits = [hit("会談は長引いた。"), lower]
+    weights = Weights(crosslingual=damping)
+    answer = compose(
+        question, hits, candidates(hits, [[0.8], [0.8]]), {}, 1, weights=weights, asked=asked
+    )
+    assert answer.sentences == (lead,)
