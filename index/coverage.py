@@ -21,7 +21,8 @@ _FRAMING = set(
     """
     何故 理由 結果 内容 状況 現状 様子 今後 見通 影響 意味 最新 最近 現在 今回 今日 詳細 概要
     要点 情報 説明 問題 方法 目的 背景 経緯 具体的 具体 本当 実際 全体 関係 事情 話題 動向 展開
-    有力 可能性 予定 予想 見込 ポイント ニュース トピック テーマ
+    有力 可能性 予定 予想 見込 ポイント ニュース トピック テーマ 場所 人物 要因 原因 名前 名称
+    特徴 種類 役割 時期
     """.split()
 )
 # One kanji that may end a compound without being a word of its own here (停戦+案, 開催+地).
@@ -76,7 +77,8 @@ def subject_terms(question: str) -> list[str]:
     out = []
     for m in _RUN.finditer(q):
         term = m.group(0)
-        if term in _FRAMING or term in STOP:
+        # 何 asks (何雨, 何計画, 何日間): what follows is the kind of answer, not the subject.
+        if term.startswith("何") or term in _FRAMING or term in STOP:
             continue
         latin = term[0].isascii() and term[0].isalpha()
         if latin and not latin_only and term not in acronyms:

@@ -252,6 +252,8 @@ def test_a_date_question_prefers_the_sentence_with_a_date():
         ("韓国大統領の弾劾はどうなった?", ["韓国大統領", "弾劾"], ["韓", "弾劾"]),
         ("ゼレンスキー大統領の支持率は?", ["ゼレンスキー", "大統領", "支持率"], ["支持"]),
         ("米国の国防長官の発言のポイントは?", ["米国", "国防長官", "発言"], []),  # アメリカ
+        ("ロシアが停戦を呼びかけた場所はどこ?", ["ロシア", "停戦"], []),  # 場所: framing
+        ("プーチンが譲歩したのは何日間?", ["プーチン", "譲歩"], []),  # 何日間: the kind asked
     ],
 )
 def test_subject_terms_and_what_the_seed_lacks(question, terms, missing):
