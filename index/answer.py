@@ -149,20 +149,17 @@ class Asked:
         for _, _, js in terms:
             forms = tuple(normalize(t) for t in js)
             if forms:
-                known = [w for w in map(_term_idf(idf), forms) if w is not None] if idf else [1.0]
+                known = [_term_idf(f, idf) for f in forms] if idf else [1.0]
+                known = [w for w in known if w is not None]
                 words.append((forms, min(known, default=0.0)))
         return cls({}, tuple(words), {}, frozenset(), answer_cue(question))
 
 
-def _term_idf(idf: dict[str, float]):
+def _term_idf(term: str, idf: dict[str, float]) -> float | None:
     """A term's corpus idf (mean over its bigrams, or its character's), None if it never occurs."""
-
-    def of(term: str) -> float | None:
-        grams = [term[i : i + 2] for i in range(len(term) - 1)] or [term]
-        found = [idf[g] for g in grams if g in idf]
-        return sum(found) / len(found) if len(found) == len(grams) else None
-
-    return of
+    grams = [term[i : i + 2] for i in range(len(term) - 1)] or [term]
+    found = [idf[g] for g in grams if g in idf]
+    return sum(found) / len(found) if len(found) == len(grams) else None
 
 
 @dataclass(frozen=True)
@@ -201,7 +198,7 @@ def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, .
 
 def quotable(sentence: str) -> bool:
     """Whether a sentence can be quoted as (part of) an answer."""
-    s = _HEADLINE.sub("", sentence.strip())
+    s = quote_form(sentence.strip())
     if len(s) < MIN_SENTENCE or find_urls(s) or _NOT_A_STATEMENT.search(s):
         return False
     return bool(re.search(r"[。．.]$", s)) or len(s) >= MIN_FRAGMENT
