@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,10 +18,7 @@ from .question import check_question
 from .search import Index, Ranked
 from .text import normalize, sentence_spans
 from .types import Answer, BuildReport, Hit, Topic
-from .version import open_store
-
-if TYPE_CHECKING:
-    from .lexical import Lexical
+from .version import LexicalSide, open_store
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +224,7 @@ def answer(
     )
 
 
-def asked_of(question: str, weights: dict[str, float], lexical: Lexical | None = None) -> Asked:
+def asked_of(question: str, weights: dict[str, float], lexical: LexicalSide | None = None) -> Asked:
     """The question as the answer step scores sentences against it (lexical: the corpus's)."""
     if language(question) == "en":
         terms = crosslingual.english_terms(question)
