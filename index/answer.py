@@ -24,7 +24,8 @@ _NOT_A_STATEMENT = re.compile(
 )
 # A headline that ends in a noun and an exclamation mark (…を警告!) states a fact: it is quoted
 # without the mark. An exclamation that ends in kana (ですね!, すごい!) stays unquoted.
-_HEADLINE = re.compile(r"(?<=[\u3400-\u9fff\u30a0-\u30ffA-Za-z0-9])[!！]$")
+_WORD_CHAR = r"[\u3400-\u9fff\u30a0-\u30ffA-Za-z0-9]"  # kanji, katakana, Latin, digits
+_HEADLINE = re.compile(rf"(?<={_WORD_CHAR})[!！]$")
 # A sentence that leans on the one before it cannot open an answer as it stands.
 CONNECTIVE = re.compile(
     r"^(しかしながら|しかし|ただし|また|一方で|一方|さらに|そのため|このため|それでも|ところが|"
@@ -72,7 +73,7 @@ _CUES = (
 _QUESTION_WORD = re.compile(
     r"何|どこ|誰|だれ|いつ|どの|どう|いくつ|どれ|なに|いくら|どんな|どれくらい|どのくらい"
 )
-_CONTENT_CHAR = re.compile(r"[\u3400-\u9fff\u30a0-\u30ffA-Za-z0-9]")
+_CONTENT_CHAR = re.compile(_WORD_CHAR)
 
 
 @dataclass(frozen=True)
