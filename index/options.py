@@ -20,8 +20,10 @@ class StoreOptions:
     # The connection string: only from $NEWSBOT_DATABASE_URL (a secret, never in the file).
     url: str | None = field(default=None, repr=False)
     schema: str = "newsbot"  # the PostgreSQL schema holding newsbot's tables
-    # HNSW breadth per query; at least `candidates`. 400 matched exact search on jsquad-dev.
-    ef_search: int = 400
+    # HNSW breadth per query; at least `candidates`. The folder's HNSW breadth (store.EF_SEARCH):
+    # at 50k passages the fused top 10 equalled exact search's for 200 of 200 questions, and
+    # ranking took 0.7 x the time of 400 (benchmarks/README.md, 7).
+    ef_search: int = 256
     # BM25 postings rows a process keeps per version (MB): the common n-grams' rows recur in
     # nearly every question and grow with the corpus; at 500k passages 256 MB halved ranking
     # time against 64 (benchmarks/README.md, 7). The bound on the bot's memory.

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import sparse
 
 from .format import FORMAT, Records
 from .text import char_ngrams
@@ -95,12 +96,14 @@ class PgDense:
         table = f"p{self.version.id}"
         for n, q in enumerate(np.asarray(queries, dtype=np.float32)):
             rows = self.version.store.query(
-                f"select id, embedding <#> %(q)s from {table} order by embedding <#> %(q)s"
-                " limit %(k)s",
+                f"select id, section, embedding <#> %(q)s from {table}"
+                " order by embedding <#> %(q)s limit %(k)s",
                 {"q": q, "k": k},
             )
-            for m, (i, distance) in enumerate(rows):
+            for m, (i, _, distance) in enumerate(rows):
                 ids[n, m], scores[n, m] = i, -distance
+            # Ranking reads the hits' sections next: they come with the search.
+            self.version.passage_section.remember({i: section for i, section, _ in rows})
         return scores, ids
 
 
@@ -150,13 +153,19 @@ class PgLexical:
         return out
 
     def scores(self, query: str) -> np.ndarray:
-        out = np.zeros(self.size, dtype=np.float32)
         grams = sorted(set(char_ngrams(query)))
         postings = self._postings(grams) if grams else {}
-        for g in grams:  # code point order, as Lexical adds them: the same float32 sums
-            if postings[g] is not None:
-                out[postings[g][1]] += postings[g][2]
-        return out
+        rows = [postings[g] for g in grams if postings[g] is not None]
+        if not rows:
+            return np.zeros(self.size, dtype=np.float32)
+        # Lexical.scores' loop: the rows in code point order, transposed, times ones: the same
+        # float32 additions in the same order, so fusion is unchanged.
+        indptr = np.concatenate([[0], np.cumsum([len(r[1]) for r in rows])]).astype(np.int32)
+        matrix = sparse.csr_matrix(
+            (np.concatenate([r[2] for r in rows]), np.concatenate([r[1] for r in rows]), indptr),
+            shape=(len(rows), self.size),
+        )
+        return matrix.T @ np.ones(len(rows), dtype=np.float32)
 
     def term_weights(self, query: str) -> dict[str, float]:
         grams = sorted(set(char_ngrams(query)))

@@ -106,11 +106,17 @@ class Index:
             empty = np.zeros(0)
             return Ranked(empty.astype(np.int64), empty, empty)
         m = options.candidates
-        _, dense_ids = self.dense.search(qvec[None, :], m)
+        dense_scores, dense_ids = self.dense.search(qvec[None, :], m)
+        found = dense_ids[0] >= 0
+        dense_ids, dense_scores = dense_ids[0][found], dense_scores[0][found]
         lex = self.lexical.scores(query)
-        top_lex = top_k(lex, m)
-        cand = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], top_lex]))
-        d = self.vectors[cand] @ qvec
+        # The dense side's candidates come with their inner products; only the lexical side's
+        # others need their vectors read (a query per question on a database version).
+        others = np.setdiff1d(top_k(lex, m), dense_ids)
+        cand = np.concatenate([dense_ids, others])
+        d = np.concatenate([dense_scores, self.vectors[others] @ qvec]).astype(np.float32)
+        order = np.argsort(cand, kind="stable")  # id order, as ties have always been broken
+        cand, d = cand[order], d[order]
         lx = lex[cand]
         d_n = (d - d.min()) / max(float(d.max() - d.min()), 1e-6)
         l_n = lx / max(float(lx.max()), 1e-6)
