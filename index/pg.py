@@ -88,6 +88,9 @@ class PgStore:
         self.root = PurePosixPath("postgres", options.schema)  # for reports and `info`
         self._local = threading.local()  # one connection per thread: psycopg's are not shared
         self._ready = False
+        # A connection lost on one thread means the others are likely gone too (a restart, the
+        # network): each thread reopens its own when it next sees a newer generation.
+        self._generation = 0
 
     # --- connections -------------------------------------------------------------------------
 
@@ -117,8 +120,13 @@ class PgStore:
 
     def _conn(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "generation", 0) != self._generation:
+            self.close_thread()
+            conn = None
         if conn is None or conn.closed:
+            generation = self._generation
             conn = self._local.conn = self.connect()
+            self._local.generation = generation
         return conn
 
     def query(self, sql: str, params: Sequence | dict = (), binary: bool = True) -> list[tuple]:
@@ -128,6 +136,7 @@ class PgStore:
                 cur.execute(sql, params)
                 return cur.fetchall() if cur.description else []
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            self._generation += 1
             self.close_thread()
             raise StoreUnavailableError(f"lost the index database ({_reason(e)})") from None
         except psycopg.errors.UndefinedTable:

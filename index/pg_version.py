@@ -81,6 +81,7 @@ class PgDense:
     """pgvector HNSW over the passage vectors: `<#>` is the negative inner product."""
 
     kind = "hnsw"
+    remote = True  # a search waits on the server: Index.rank overlaps it with BM25
 
     def __init__(self, version: PgVersion):
         self.version, self.dim = version, version.dim

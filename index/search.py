@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +108,16 @@ class Index:
             empty = np.zeros(0)
             return Ranked(empty.astype(np.int64), empty, empty)
         m = options.candidates
-        dense_scores, dense_ids = self.dense.search(qvec[None, :], m)
+        if getattr(self.dense, "remote", False):
+            # The server searches while this process adds up the BM25 postings.
+            pending = _pool().submit(self.dense.search, qvec[None, :], m)
+            lex = self.lexical.scores(query)
+            dense_scores, dense_ids = pending.result()
+        else:
+            dense_scores, dense_ids = self.dense.search(qvec[None, :], m)
+            lex = self.lexical.scores(query)
         found = dense_ids[0] >= 0
         dense_ids, dense_scores = dense_ids[0][found], dense_scores[0][found]
-        lex = self.lexical.scores(query)
         # The dense side's candidates come with their inner products; only the lexical side's
         # others need their vectors read (a query per question on a database version).
         others = np.setdiff1d(top_k(lex, m), dense_ids)
@@ -170,6 +178,12 @@ class Index:
 
 
 _CACHE_BOUND = 4096
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Threads that wait on a remote dense side's searches (each keeps its own connection)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense")
 
 
 def _remember(cache: dict, key, value) -> None:
