@@ -217,19 +217,29 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def format_answer(answer: Answer) -> str:
-    """Readable text: the answer, its numbered sources, then the passages."""
-    lines = [f"Q: {printable(answer.question)}", "", answer.text]
+    """Readable text: the answer, its numbered sources, then the passages.
+
+    Sources are numbered in citation order, as in Discord: the answer reads [1] first even
+    when its lead comes from a passage shown after the ranked ones; the uncited follow in rank.
+    """
     if answer.no_answer:
-        return "\n".join(lines) + "\n"
-    lines.append("")
-    for n, h in enumerate(answer.hits, 1):
+        return f"Q: {printable(answer.question)}\n\n{answer.text}\n"
+    count = len(answer.hits)
+    order = list(dict.fromkeys(n for n in answer.citations if 1 <= n <= count))
+    order += [n for n in range(1, count + 1) if n not in order]
+    number = {old: new for new, old in enumerate(order, 1)}
+    pieces = zip(answer.sentences, answer.citations)
+    text = " ".join(f"{s}[{number.get(n, n)}]" for s, n in pieces) or answer.text
+    hits = [answer.hits[n - 1] for n in order]
+    lines = [f"Q: {printable(answer.question)}", "", text, ""]
+    for n, h in enumerate(hits, 1):
         where = " / ".join(x for x in (h.title, h.section) if x)
         meta = " ".join(x for x in (h.outlet, h.published) if x)
         lines.append(f"[{n}] {where}" + (f" ({meta})" if meta else ""))
         for url in h.sources:
             lines.append(f"    {url}")
     lines.append("")
-    for n, h in enumerate(answer.hits, 1):
+    for n, h in enumerate(hits, 1):
         lines.append(f"--- [{n}] score {h.score:.3f} · {h.article}")
         lines.append(h.text)
     return "\n".join(lines) + "\n"

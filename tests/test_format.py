@@ -288,3 +288,20 @@ def test_cooldown_allows_rate_per_window_then_counts_down():
     assert cooldown.hit(1) == pytest.approx(0.5)
     now[0] += 0.5
     assert cooldown.hit(1) == 0
+
+
+def test_cli_numbers_sources_in_citation_order():
+    """`newsbot ask` reads [1] first, as Discord does, when the lead is an appended sibling."""
+    from bot.cli import format_answer
+
+    hits = [
+        hit(f"本文{i}。", sources=(f"https://example.jp/{i}",), section=f"節{i}") for i in "abc"
+    ]
+    text = format_answer(answer(["三つ目の文。", "一つ目の文。"], [3, 1], hits))
+    lines = text.splitlines()
+    assert lines[2] == "三つ目の文。[1] 一つ目の文。[2]"
+    sources = [line for line in lines if line.startswith("[")]
+    assert [s.split(" / ")[1].split(" (")[0] for s in sources] == ["節c", "節a", "節b"]
+    assert lines[lines.index(sources[0]) + 1].strip() == "https://example.jp/c"
+    passages = [line for line in lines if line.startswith("--- [")]
+    assert [lines[lines.index(p) + 1] for p in passages] == ["本文c。", "本文a。", "本文b。"]
