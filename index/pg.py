@@ -120,7 +120,7 @@ class PgStore:
 
     def _conn(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "generation", 0) != self._generation:
+        if conn is not None and self._local.generation != self._generation:
             self.close_thread()
             conn = None
         if conn is None or conn.closed:

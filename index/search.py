@@ -108,7 +108,7 @@ class Index:
             empty = np.zeros(0)
             return Ranked(empty.astype(np.int64), empty, empty)
         m = options.candidates
-        if getattr(self.dense, "remote", False):
+        if self.dense.remote:
             # The server searches while this process adds up the BM25 postings.
             pending = _pool().submit(self.dense.search, qvec[None, :], m)
             lex = self.lexical.scores(query)

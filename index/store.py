@@ -22,6 +22,8 @@ EF_SEARCH = 256
 class DenseStore:
     """Exact flat search while it is fast enough, HNSW beyond `flat_max` vectors."""
 
+    remote = False  # searched in this process
+
     def __init__(self, index: faiss.Index):
         self.index = index
 

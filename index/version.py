@@ -26,6 +26,7 @@ class DenseSide(Protocol):
     size: int
     dim: int
     kind: str
+    remote: bool  # a search waits on a server: Index.rank runs it beside the BM25 sums
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) per query; ids are -1 where fewer than k exist."""
