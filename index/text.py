@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 
@@ -11,6 +12,11 @@ URL_RE = re.compile(r"https?://[!-~]+")
 _URL_TRAIL = ")>]}.,;:!?'\""
 # A sentence ends at 。！？!? (plus closing brackets/quotes) or at a line break.
 _SENTENCE_END = re.compile(r"[。！？!?]+[」』）)\"']*|\.(?=\s)|\n")
+# Balanced quotations and parentheses on one line; a stray bracket protects nothing.
+_QUOTED = re.compile(
+    r"「[^「」\n]{1,300}」|『[^『』\n]{1,300}』|（[^（）\n]{1,300}）|\([^()\n]{1,300}\)"
+)
+_PARTICLE = frozenset("とっをにがはのでもやへ")
 _INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD], None)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # exactly Unicode category Cc
 
@@ -33,9 +39,15 @@ def split_sentences(text: str) -> list[str]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in text, surrounding whitespace excluded."""
+    """(start, end) of each sentence in text, surrounding whitespace excluded.
+
+    A 。 or ！ inside a quotation or a parenthesis does not end the sentence around it, nor does
+    a quotation's closing bracket followed by a particle (「…だ。」と述べた): the quote and its
+    speaker stay one sentence.
+    """
     out, start = [], 0
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    quotes = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text) if not _inside(text, m, quotes)]
     for end in [*ends, len(text)]:
         a, b = start, end
         while a < b and text[a].isspace():
@@ -46,6 +58,19 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             out.append((a, b))
         start = end
     return out
+
+
+def _inside(text: str, m: re.Match, quotes: list[tuple[int, int]]) -> bool:
+    """Whether a sentence end falls within a quotation (or closes one that the sentence goes on
+    from)."""
+    if m.group(0) == "\n":
+        return False
+    end = m.end()
+    k = bisect.bisect_left(quotes, (end,)) - 1  # the last quotation opening before the end
+    if k < 0:
+        return False
+    a, b = quotes[k]
+    return end < b or (end == b and text[end : end + 1] in _PARTICLE)
 
 
 def find_urls(text: str) -> list[str]:

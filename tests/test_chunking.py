@@ -131,6 +131,28 @@ def test_sentence_split_handles_fullwidth_and_ascii_marks():
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A quote and its speaker are one sentence: the quote alone would read as our claim.
+        (
+            "彼は「停戦は必要だ。」と述べた。次の話題。",
+            ["彼は「停戦は必要だ。」と述べた。", "次の話題。"],
+        ),
+        ("『熱ラジ!』を放送した。", ["『熱ラジ!』を放送した。"]),
+        ("「恥を知れ！（Shame!）」といった。", ["「恥を知れ！（Shame!）」といった。"]),
+        # A quotation that ends a sentence still ends it; a headline's "!" still ends one.
+        ("「良かった。」次の文。", ["「良かった。」", "次の文。"]),
+        ("制裁を警告!戦争終結へ。", ["制裁を警告!", "戦争終結へ。"]),
+        # A stray bracket protects nothing; a line break always ends a sentence.
+        ("括弧（閉じない。次の文。", ["括弧（閉じない。", "次の文。"]),
+        ("「改行\n中」です。", ["「改行", "中」です。"]),
+    ],
+)
+def test_sentences_do_not_end_inside_a_quotation(text, expected):
+    assert split_sentences(text) == expected
+
+
 def test_normalize_folds_width_and_invisible_characters():
     assert (
         normalize("ロシアの停戦条件は？\u200b ｶﾀｶﾅ　ＡＢＣ") == "ロシアの停戦条件は? カタカナ abc"
