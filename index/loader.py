@@ -333,8 +333,9 @@ _FURNITURE = re.compile(
     re.M,
 )
 _MARKS = re.compile(r"^[ \t]*(?:[・●○■□◆◇▶►▸☆★※→⇒✓✔✅☑💡📌📝🔍👉]\ufe0f?[ \t]*)+", re.M)
-# Bump when the text of passages changes for the same file: the index is then refreshed.
-TEXT_VERSION = 3
+# Bump when the text of passages or its sentences change for the same file: the index is then
+# rebuilt (4: a sentence no longer ends inside a quotation, text.sentence_spans).
+TEXT_VERSION = 4
 
 
 def _plain(markdown: str) -> str:

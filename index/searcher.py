@@ -13,6 +13,7 @@ from .answer import Asked, Candidate, compose, language, no_answer, quotable
 from .build import BuildProgress, build
 from .embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
+from .loader import TEXT_VERSION
 from .options import IndexOptions
 from .question import check_question
 from .search import Index, Ranked
@@ -86,6 +87,12 @@ class Searcher:
             raise IndexCorruptError(
                 f"index was built with encoder {index.manifest.get('encoder')!r}, "
                 f"this model is {identity_of(self.embedder)!r}"
+            )
+        if index.manifest.get("text_version") != TEXT_VERSION:
+            # Its sentence vectors follow other sentence boundaries than the answer step's.
+            raise IndexCorruptError(
+                f"index was built with text rules {index.manifest.get('text_version')}, "
+                f"this newsbot uses {TEXT_VERSION}"
             )
         if {index.manifest.get("dim"), index.dense.dim} != {self.embedder.dim}:
             raise IndexCorruptError(

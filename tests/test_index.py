@@ -9,7 +9,7 @@ import pytest
 
 from index import Searcher
 from index.anchors import ANCHORS
-from index.errors import QuestionError
+from index.errors import IndexCorruptError, QuestionError
 from index.lexical import Lexical
 from index.search import Index
 from index.store import DenseStore
@@ -167,3 +167,31 @@ def test_reindex_embeds_only_changed_sections_and_drops_deleted_articles(
     report = searcher.reindex()
     assert not report.changed_anything and counting.encoded == []
     assert searcher.index.folder == folder
+
+
+def test_an_index_cut_by_older_sentence_rules_is_rebuilt_when_opened(
+    tmp_path, corpus_dir, embedder, monkeypatch
+):
+    """Its sentence vectors follow other boundaries: answering from it would misquote."""
+    import index.build
+    import index.searcher
+
+    articles = tmp_path / "articles"
+    shutil.copytree(corpus_dir, articles)
+    options = make_options(tmp_path, articles)
+    for module in (index.build, index.searcher):  # an older newsbot built this one
+        monkeypatch.setattr(module, "TEXT_VERSION", 3)
+    monkeypatch.setattr(index.build, "VECTORS", "sentences-2")
+    old = Searcher.open(options, embedder=embedder).index
+    assert old.manifest["text_version"] == 3
+    monkeypatch.undo()
+    with pytest.raises(IndexCorruptError, match="text rules 3"):
+        Searcher(options, embedder=embedder).load()
+
+    counting = CountingEmbedder(embedder)
+    searcher = Searcher.open(options, embedder=counting)
+    assert searcher.index.name != old.name and searcher.index.manifest["text_version"] == 4
+    assert len(counting.encoded) > old.size  # every passage and sentence again (VECTORS)
+    for i in range(searcher.index.size):
+        rows = searcher.index.version.sentence_vectors(i)
+        assert len(rows) == len(sentence_spans(searcher.index.text(i)))
