@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import crosslingual
 from .anchors import ANCHORS, ANCHORS_DIGEST
 from .chunker import Passage, chunk_article
 from .embedder import Embedder, identity_of
@@ -130,6 +131,10 @@ def build(
                 "text_version": TEXT_VERSION,
                 "anchors": ANCHORS_DIGEST,
                 "skipped": report.skipped,
+                # Names an English question may spell another way (Hegseth → ヘグセス).
+                "katakana": crosslingual.katakana_words(
+                    f"{p.title}\n{p.section}\n{p.text}" for p in passages
+                ),
             }
             report.path = str(writer.commit(manifest))
     report.seconds = time.perf_counter() - started

@@ -9,6 +9,7 @@ words to look for (ceasefire → 停戦, Gaza → ガザ).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -84,10 +85,38 @@ def english_terms(question: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...
     return tuple(out)
 
 
-def expand(question: str) -> str:
+def expand(question: str, katakana: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """The question followed by its words' Japanese terms, for the lexical side."""
-    extra = [t for _, _, terms in english_terms(question) for t in terms]
+    extra = [t for _, _, terms in terms_in(question, katakana) for t in terms]
     return " ".join([question, *extra])
+
+
+def terms_in(
+    question: str, katakana: Mapping[str, tuple[str, ...]] | None
+) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
+    """english_terms, where a name the glossary lacks takes the corpus's katakana words with its
+    consonants (Hegseth → ヘグセス; katakana: by_skeleton of the corpus's words)."""
+    terms = english_terms(question)
+    if not katakana:
+        return terms
+    return tuple(
+        (w, name, js or (katakana.get(skeleton_en(w), ()) if name else ())) for w, name, js in terms
+    )
+
+
+def katakana_words(texts: Iterable[str]) -> list[str]:
+    """The distinct katakana words of three or more characters in texts (names, loanwords)."""
+    return sorted({w for t in texts for w in _KATAKANA_RUN.findall(t) if len(w) >= 3})
+
+
+def by_skeleton(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Katakana words grouped by their consonants (skeleton_ja), for terms_in."""
+    out: dict[str, list[str]] = {}
+    for w in words:
+        key = skeleton_ja(w)
+        if len(key) >= 2:
+            out.setdefault(key, []).append(w)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _lookup(key: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:

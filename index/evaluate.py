@@ -123,7 +123,7 @@ def evaluate(
             started = time.perf_counter()
             ranked, replies, tops = [], [], []
             for question, q, v in zip(questions, cleaned, qvecs):
-                r = index.rank(lexical_query(question["question"], q), v, options)
+                r = index.rank(lexical_query(question["question"], q, index), v, options)
                 ranked.append([index.section_of(int(i)) for i in r.ids[: max(k, 10)]])
                 replies.append(answer(index, question["question"], q, v, r, options.top_k, options))
                 tops.append(index.text(int(r.ids[0])) if len(r.ids) else "")

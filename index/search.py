@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import crosslingual
 from .format import LocalVersion
 from .lexical import top_k
 from .options import IndexOptions
@@ -43,6 +44,8 @@ class Index:
         self.passage_section = version.passage_section
         self.sections = version.sections
         self.anchors = version.anchors
+        # The corpus's katakana words by their consonants: English names the glossary lacks.
+        self.katakana = crosslingual.by_skeleton(self.manifest.get("katakana", ()))
         # A question reads the same few sections and texts several times (hits, evidence,
         # the answer's citations); parsed once per version, up to a bound.
         self._section_cache: dict[int, dict] = {}

@@ -166,7 +166,7 @@ class Searcher:
         cleaned = [check_question(q, self.options) for q in questions]
         qvecs = self.embedder.encode_queries(cleaned)
         ranked = [
-            (question, q, v, index.rank(lexical_query(question, q), v, self.options))
+            (question, q, v, index.rank(lexical_query(question, q, index), v, self.options))
             for question, q, v in zip(questions, cleaned, qvecs)
         ]
         return index, ranked
@@ -227,14 +227,20 @@ def answer(
         weights,
         options.answer_sentences,
         extra_hit=index.hit,
-        asked=asked_of(question, weights, index.lexical),
+        asked=asked_of(question, weights, index.lexical, index.katakana),
     )
 
 
-def asked_of(question: str, weights: dict[str, float], lexical: LexicalSide | None = None) -> Asked:
-    """The question as the answer step scores sentences against it (lexical: the corpus's)."""
+def asked_of(
+    question: str,
+    weights: dict[str, float],
+    lexical: LexicalSide | None = None,
+    katakana: dict[str, tuple[str, ...]] | None = None,
+) -> Asked:
+    """The question as the answer step scores sentences against it (lexical, katakana: the
+    corpus's; see Index)."""
     if language(question) == "en":
-        terms = crosslingual.english_terms(question)
+        terms = crosslingual.terms_in(question, katakana)
         japanese = normalize(" ".join(t for _, _, js in terms for t in js))
         return Asked.english(question, terms, lexical.term_weights(japanese) if lexical else None)
     return Asked.of(question, weights)
@@ -283,7 +289,7 @@ def judge(
     )
     if language(question) == "en" and language(evidence) == "ja":
         # The question's words are looked for by their Japanese terms (index/crosslingual.py).
-        terms = crosslingual.english_terms(question)
+        terms = crosslingual.terms_in(question, index.katakana)
         names, words = coverage.missing_english(terms, evidence)
         crossing, subject = True, bool(terms)
     else:
@@ -303,9 +309,12 @@ def judge(
     )
 
 
-def lexical_query(question: str, q: str) -> str:
-    """What BM25 matches: an English question also by its words' Japanese terms."""
-    return normalize(crosslingual.expand(q)) if language(question) == "en" else q
+def lexical_query(question: str, q: str, index: Index | None = None) -> str:
+    """What BM25 matches: an English question also by its words' Japanese terms (and by the
+    index's katakana spellings of names the glossary lacks)."""
+    if language(question) != "en":
+        return q
+    return normalize(crosslingual.expand(q, index.katakana if index else None))
 
 
 def _check_buildable(options: IndexOptions, root: Path) -> None:

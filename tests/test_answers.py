@@ -291,6 +291,18 @@ def test_an_english_name_the_glossary_lacks_is_looked_for_by_its_sound(name, pre
     assert crosslingual.sounds_present(name, seed) is present
 
 
+def test_a_name_the_glossary_lacks_is_searched_by_the_corpus_spelling(shipped):
+    """Hegseth has no glossary entry: the index's katakana words with its consonants stand in,
+    in the lexical query and the answer's scoring, so his sentence leads."""
+    assert "ヘグセス" in shipped.index.manifest["katakana"]
+    question = "What did Hegseth say?"
+    terms = dict((e, js) for e, _, js in crosslingual.terms_in(question, shipped.index.katakana))
+    assert terms["hegseth"] == ("ヘグセス",)
+    assert crosslingual.terms_in(question, None) == crosslingual.english_terms(question)
+    answer = shipped.ask("What did Hegseth rule out for Ukraine?")
+    assert "ヘグセス" in answer.sentences[0] and "米軍を派遣しない" in answer.sentences[0]
+
+
 def test_demonyms_are_looked_up_as_their_country():
     """JMdict has american → アメリカン; news writes アメリカ or 米."""
     terms = dict((e, js) for e, _, js in crosslingual.english_terms("Did American troops go?"))
