@@ -25,6 +25,14 @@ _FRAMING = set(
     特徴 種類 役割 時期
     """.split()
 )
+# The form the answer is wanted in (in katakana, as three letters, its full name, the year in the
+# Western calendar): said of the answer, never of the subject.
+_FORM = set(
+    """
+    カタカナ ひらがな 漢字 アルファベット 文字 頭文字 一字 略称 略語 正式名称 別名 別称
+    通称 フルネーム 日本語 英語 語名 日本語名 英語名 西暦 和暦 元号 タイトル
+    """.split()
+)
 # One kanji that may end a compound without being a word of its own here (停戦+案, 開催+地).
 _AFFIX = set(
     "的性者国軍側氏間率案化派相省長会日年月人州地区市県党費権等内外上下前後中再対各全新元現副"
@@ -77,8 +85,9 @@ def subject_terms(question: str) -> list[str]:
     out = []
     for m in _RUN.finditer(q):
         term = m.group(0)
-        # 何 asks (何雨, 何計画, 何日間): what follows is the kind of answer, not the subject.
-        if term.startswith("何") or term in _FRAMING or term in STOP:
+        # 何 asks (何雨, 何計画, 西暦何年): what follows it is the kind of answer, not the subject.
+        term = term.split("何", 1)[0]
+        if len(term) < 2 or term in _FRAMING or term in _FORM or term in STOP:
             continue
         latin = term[0].isascii() and term[0].isalpha()
         if latin and not latin_only and term not in acronyms:
