@@ -230,6 +230,8 @@ def format_answer(answer: Answer) -> str:
     number = {old: new for new, old in enumerate(order, 1)}
     pieces = zip(answer.sentences, answer.citations)
     text = " ".join(f"{s}[{number.get(n, n)}]" for s, n in pieces) or answer.text
+    if answer.subject and answer.sentences:
+        text = f"【{printable(answer.subject)}】{text}"
     hits = [answer.hits[n - 1] for n in order]
     lines = [f"Q: {printable(answer.question)}", "", text, ""]
     for n, h in enumerate(hits, 1):

@@ -260,17 +260,20 @@ def _body(answer: Answer, sources: list[Source], numbers: dict[int, int]) -> str
     its clickable marker."""
     urls = {s.number: s.url for s in sources}
     pieces = _pieces(answer) or [(answer.text, 0)]
+    # The article the sentences leave implicit leads, in the brackets Japanese news uses.
+    head = f"**【{_safe(answer.subject)}】**" if answer.subject and _pieces(answer) else ""
+    room = ANSWER_CHARS - len(head)
     lo, hi = 0, len(pieces)  # the most leading sentences that fit (binary search)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if len(_render(pieces[:mid], numbers, urls)) <= ANSWER_CHARS:
+        if len(_render(pieces[:mid], numbers, urls)) <= room:
             lo = mid
         else:
             hi = mid - 1
     if lo == 0:  # one sentence longer than the room: cut inside it
         sentence, n = pieces[0]
-        return _render([(clip(sentence, ANSWER_CHARS - 80), n)], numbers, urls)
-    body = _render(pieces[:lo], numbers, urls)
+        return head + _render([(clip(sentence, room - 80), n)], numbers, urls)
+    body = head + _render(pieces[:lo], numbers, urls)
     return body if lo == len(pieces) else f"{body} {ELLIPSIS}"
 
 

@@ -2,7 +2,7 @@
 
 Needs `pip install -e '.[docs]'` (simcord[preview]) and Debian's `chromium` and
 `fonts-noto-cjk`. Run from the project folder: `.venv/bin/python docs/screenshots.py`.
-It builds a throwaway index of `articles/` (plus one test article for /reindex), drives the
+It builds a throwaway index of `articles/` (plus two test articles for /reindex), drives the
 real bot through simcord, and writes `docs/<name>-phone.png` (420 px) and
 `docs/<name>-desktop.png` (1200 px), cropped to the conversation, then prints each reply's
 height and text length (the answer must fit one phone screen: ≤ 900 px, ≤ 1,200 characters).
@@ -134,8 +134,9 @@ async def main() -> None:
         await bob.send_dm("ヘルプ")
         await snap("help", bob.dm_channel.history()[-1], bob.dm_channel, bob)
 
-        # /reindex after a new article and a broken file arrive; parked to show its progress.
+        # /reindex after new articles and a broken file arrive; parked to show its progress.
         shutil.copy(ROOT / "tests" / "data" / "articles" / "shogi-titles.md", articles)
+        shutil.copy(ROOT / "tests" / "data" / "encyclopedia" / "dominica.md", articles)
         (articles / "memo.md").write_text("メモ: あとで記事にする\n", encoding="utf-8")
         real = bot.reindex
 
@@ -149,6 +150,9 @@ async def main() -> None:
         await snap("reindex-progress", build, viewer=admin)
         await env.advance_time(GATE)
         await snap("reindex-summary", build, viewer=admin)
+        # An article whose title names a thing: the answer names it when its sentence does not.
+        subject = await alice.slash(ch, "ask", question="カリブ海の植物園と呼ばれる国は?")
+        await snap("subject", subject)
     finally:
         await env.shutdown()
         shutil.rmtree(work, ignore_errors=True)

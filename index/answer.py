@@ -38,6 +38,11 @@ ELABORATION = re.compile(r"^(具体的には|つまり|すなわち|例えば|�
 # fragment such as 「得られていません」).
 MIN_FRAGMENT = 20
 MIN_SENTENCE = 8
+# A title that names a thing (ドミニカ国, RKBラジオ, Google 検索) rather than a headline: short,
+# no sentence punctuation, spaces only beside Latin letters or digits (日銀 利上げへ is a headline).
+MAX_NAME_TITLE = 25
+_HEADLINE_MARK = re.compile(r"[、。，,？?！!:：;；「」『』…]|\s\s")
+_SPACE_IN_WORDS = re.compile(r"(?<![A-Za-z0-9])\s(?![A-Za-z0-9])")
 
 # What kind of fact the question asks for, and how a sentence that states one looks.
 _DATE = re.compile(r"\d+年|\d+月|\d+日|[明大昭平令][治正和成]|世紀|年代|\d{4}")
@@ -322,16 +327,37 @@ def compose(
         length += len(text)
     if not chosen:
         return Answer(question, "", False, tuple(hits), lang=language(question))
+    about = subject(hits[chosen[0][1] - 1].title, question, " ".join(s for s, _ in chosen))
     text = " ".join(f"{s}[{n}]" for s, n in chosen)
     return Answer(
         question,
-        text,
+        f"【{about}】{text}" if about else text,
         False,
         tuple(hits),
         tuple(n for _, n in chosen),
         tuple(s for s, _ in chosen),
         language(question),
+        subject=about,
     )
+
+
+def subject(title: str, question: str, quoted: str) -> str:
+    """The article's name when the answer leaves it implicit, else "".
+
+    Japanese drops a sentence's subject when it is the article's (ドミニカ国: 「『カリブ海の植物園』
+    と呼ばれている。」), so a question asking for it (カリブ海の植物園と呼ばれる国は?) is answered
+    only once the article is named. A headline is not a name and is never used.
+    """
+    title = title.strip()
+    if (
+        not title
+        or len(title) > MAX_NAME_TITLE
+        or _HEADLINE_MARK.search(title)
+        or _SPACE_IN_WORDS.search(title)
+    ):
+        return ""
+    name = normalize(title)
+    return "" if name in normalize(question) or name in normalize(quoted) else title
 
 
 def _cite(c: Candidate, hits: list[Hit], extra_hit) -> int:

@@ -75,14 +75,12 @@ def answer_metrics(questions: list[dict], replies: list, top_texts: list[str]) -
     answered = [a for a in replies if not a.no_answer]
     out = {
         "answered": round(len(answered) / n, 4),
-        "median_answer_chars": statistics.median(len(" ".join(a.sentences)) for a in answered)
-        if answered
-        else 0,
+        "median_answer_chars": statistics.median(len(a.shown) for a in answered) if answered else 0,
     }
     golds = [[_squash(g) for g in q["answers"]] for q in questions]
     if any(golds):
         has = [
-            not a.no_answer and any(g in _squash(" ".join(a.sentences)) for g in gs)
+            not a.no_answer and any(g in _squash(a.shown) for g in gs)
             for a, gs in zip(replies, golds)
         ]
         top = [any(g in _squash(t) for g in gs) for t, gs in zip(top_texts, golds)]

@@ -45,11 +45,21 @@ class Answer:
     # (article titles, best first), and the question's terms it lacks (normalized).
     nearby: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    # The article the answer is about when its sentences leave it implicit (its title, a name):
+    # shown before them as 【ドミニカ国】.
+    subject: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The answer's words as a reader sees them: the subject, then the quoted sentences."""
+        head = f"【{self.subject}】" if self.subject else ""
+        return head + " ".join(self.sentences)
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
+            "subject": self.subject,
             "no_answer": self.no_answer,
             "lang": self.lang,
             "passages": [h.to_dict() for h in self.hits],

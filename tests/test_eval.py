@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from index import Searcher
-from index.evaluate import evaluate, metrics
+from index import Answer, Searcher
+from index.evaluate import answer_metrics, evaluate, metrics
 
 from .conftest import ROOT
 
@@ -21,14 +21,28 @@ def test_metrics_count_section_level_hits():
     assert (m["recall@1"], m["recall@5"], m["mrr@10"]) == (0.3333, 0.6667, 0.5)
 
 
+def test_an_answer_counts_as_the_reader_sees_it_with_its_subject():
+    """The gold may be the article the sentence leaves implicit; the length counts its name."""
+    questions = [{"answers": ["ドミニカ国"]}, {"answers": ["１９４５年"]}, {"answers": ["x"]}]
+    replies = [
+        Answer("q", "", False, (), (1,), ("植物園と呼ばれている。",), subject="ドミニカ国"),
+        Answer("q", "", False, (), (1,), ("戦争は1945 年に終わった。",)),
+        Answer("q", "", True, ()),
+    ]
+    m = answer_metrics(questions, replies, ["", "", ""])
+    assert m["gold_in_answer"] == 0.6667 and m["answered"] == 0.6667
+    shown = ("【ドミニカ国】植物園と呼ばれている。", "戦争は1945 年に終わった。")
+    assert m["median_answer_chars"] == (len(shown[0]) + len(shown[1])) / 2
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not JSQUAD.is_dir(), reason="../shared/eval/jsquad-dev is not beside the repo")
 def test_jsquad_dev_quality_bar(options, embedder, tmp_path: Path):
-    """recall@5 ≥ 0.975, MRR@10 ≥ 0.945, ≥ 97.5 % answered, the gold in ≥ 89 % of the answers."""
+    """recall@5 ≥ 0.975, MRR@10 ≥ 0.945, ≥ 98 % answered, the gold in ≥ 93 % of the answers."""
     result = evaluate(JSQUAD, Searcher(options, embedder=embedder))
     hybrid = result[f"dense_weight={options.dense_weight:g}"]
     assert hybrid["recall@5"] >= 0.975 and hybrid["mrr@10"] >= 0.945, hybrid
-    # 0.98 before the subject check (issue 14): it refuses a few jsquad-dev questions whose
-    # words the passages lack (0.978 answered), the price of refusing other news.
-    assert hybrid["answered"] >= 0.975, hybrid
-    assert hybrid["gold_in_answer"] >= 0.89 and hybrid["median_answer_chars"] <= 120, hybrid
+    # The subject check (issue 14) refuses a few jsquad-dev questions whose words the passages
+    # lack (0.982 answered), the price of refusing other news.
+    assert hybrid["answered"] >= 0.98, hybrid
+    assert hybrid["gold_in_answer"] >= 0.93 and hybrid["median_answer_chars"] <= 120, hybrid

@@ -305,3 +305,25 @@ def test_cli_numbers_sources_in_citation_order():
     assert lines[lines.index(sources[0]) + 1].strip() == "https://example.jp/c"
     passages = [line for line in lines if line.startswith("--- [")]
     assert [lines[lines.index(p) + 1] for p in passages] == ["本文c。", "本文a。", "本文b。"]
+
+
+def test_the_subject_leads_the_answer_in_discord_and_the_cli():
+    """An article the quoted sentence leaves implicit is named first, in 【】, as news does."""
+    import dataclasses
+
+    from bot.cli import format_answer
+
+    hits = [hit("「カリブ海の植物園」と呼ばれている。", title="ドミニカ国")]
+    named = dataclasses.replace(
+        answer(["「カリブ海の植物園」と呼ばれている。"], [1], hits), subject="ドミニカ*国*"
+    )
+    (embed,) = answer_reply(named).embeds
+    # Markdown in a title is shown, never acted on.
+    assert (
+        embed.description
+        == f"**【ドミニカ\\*国\\*】**「カリブ海の植物園」と呼ばれている。[[1]]({MAINICHI})"
+    )
+    assert (
+        format_answer(named).splitlines()[2]
+        == "【ドミニカ*国*】「カリブ海の植物園」と呼ばれている。[1]"
+    )
