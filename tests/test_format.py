@@ -321,7 +321,7 @@ def test_the_subject_leads_the_answer_in_discord_and_the_cli():
     # Markdown in a title is shown, never acted on.
     assert (
         embed.description
-        == f"**【ドミニカ\\*国\\*】**「カリブ海の植物園」と呼ばれている。[[1]]({MAINICHI})"
+        == f"【**ドミニカ\\*国\\***】「カリブ海の植物園」と呼ばれている。[[1]]({MAINICHI})"
     )
     assert (
         format_answer(named).splitlines()[2]
