@@ -99,7 +99,7 @@ class Weights:
     # cross-lingual cosines and glossary terms, weaker than a Japanese question's (key facts in
     # English 11/14 at 1.0, 14/14 at 0.5; unseen English questions 9/12 and 10/12).
     crosslingual: float = 0.5
-    slack: float = 3.5  # supporting sentences within this of the lead's score
+    slack: float = 3.0  # supporting sentences within this of the lead's score
     max_chars: int = 140  # stop adding support once the answer is this long
 
 

@@ -1,0 +1,102 @@
+"""The answer step's ablation on jsquad-dev: each signal (and the subject) left out in turn."""
+
+# .venv/bin/python benchmarks/answer_ablation.py [--json]
+#
+# Retrieval and the "covered?" decision run once per question, as the Searcher runs them; then
+# index.answer.compose runs once per row with one Weights field set to 0 (no refit, so the support
+# slack admits more or fewer sentences). Figures over all 4,442 questions (refused ones count as
+# misses): the gold answer in the answer as shown, in its lead (the subject and first sentence),
+# and the median answer length in characters, the subject included.
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+
+from _common import JSQUAD, emit, jsquad_root, options, parser, real_embedder, setup
+from answer_weights import read_jsonl_lines
+
+from index import Searcher
+from index.answer import FEATURES, Weights, compose
+from index.evaluate import _squash
+from index.question import check_question
+from index.searcher import asked_of, gather, judge, lexical_query
+
+
+def prepare(searcher: Searcher, items: list[dict]) -> list[tuple]:
+    """Per question what compose needs, computed once; None when it is refused."""
+    index, opts = searcher.index, searcher.options
+    cleaned = [check_question(q["question"], opts) for q in items]
+    vectors = searcher.embedder.encode_queries(cleaned)
+    out = []
+    for q, c, v in zip(items, cleaned, vectors):
+        r = index.rank(lexical_query(q["question"], c, index), v, opts)
+        ids = [int(i) for i in r.ids[: opts.top_k]]
+        hits = [index.hit(i, s) for i, s in zip(ids, r.fused[: opts.top_k])]
+        cands = gather(index, ids, v)
+        grams = index.lexical.term_weights(c)
+        if not ids or not judge(index, q["question"], c, v, ids, cands, opts, grams).covered:
+            out.append(None)
+            continue
+        asked = asked_of(q["question"], grams, index.lexical, index.katakana)
+        golds = [_squash(g) for g in q["answers"]]
+        out.append((q["question"], hits, cands, grams, asked, golds))
+    return out
+
+
+def row(prepared: list, searcher: Searcher, weights: Weights, n: int = 3, subject=True) -> dict:
+    """Gold in the answer, gold in its lead, median characters, for one variant."""
+    has = lead = 0
+    lengths = []
+    for p in prepared:
+        if p is None:
+            continue
+        question, hits, cands, grams, asked, golds = p
+        a = compose(question, hits, cands, grams, n, weights, searcher.index.hit, asked)
+        if a.no_answer or not a.sentences:
+            continue
+        head = f"【{a.subject}】" if subject and a.subject else ""
+        shown = head + " ".join(a.sentences)
+        lengths.append(len(shown))
+        has += any(g in _squash(shown) for g in golds)
+        lead += any(g in _squash(head + a.sentences[0]) for g in golds)
+    total = len(prepared) or 1
+    return {
+        "gold_in_answer": round(has / total, 4),
+        "gold_in_lead": round(lead / total, 4),
+        "median_chars": statistics.median(lengths or [0]),
+    }
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    args = p.parse_args()
+    setup(args)
+    opts = options()
+    embedder = real_embedder(opts)
+    searcher = Searcher(opts, embedder=embedder, root=jsquad_root(embedder))
+    searcher.load()
+    prepared = prepare(searcher, read_jsonl_lines(JSQUAD / "questions.jsonl"))
+    base = Weights()
+    lexical = ("words", "chars", "context")
+    variants = [("all signals (default)", base, 3)]
+    variants += [(f"without {f}", dataclasses.replace(base, **{f: 0.0}), 3) for f in FEATURES]
+    only_lexical = Weights(*(getattr(base, f) * (f in lexical) for f in FEATURES))
+    variants += [
+        ("without naming the subject", base, 3),
+        ("lexical signals only", only_lexical, 3),
+        ("meaning only", Weights(1.0, *[0.0] * 9, slack=base.slack / base.meaning), 3),
+        ("the lead sentence only", base, 1),
+        ("support within 2.5", dataclasses.replace(base, slack=2.5), 3),
+        ("support within 3.5", dataclasses.replace(base, slack=3.5), 3),
+        ("support within 5, up to 160 chars", dataclasses.replace(base, slack=5, max_chars=160), 3),
+    ]
+    figures = {
+        name: row(prepared, searcher, weights, n, subject=name != "without naming the subject")
+        for name, weights, n in variants
+    }
+    emit("answer_ablation (jsquad-dev, 4,442 questions)", figures, args.json)
+
+
+if __name__ == "__main__":
+    main()
