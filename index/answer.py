@@ -41,7 +41,7 @@ MIN_SENTENCE = 8
 # A title that names a thing (ドミニカ国, RKBラジオ, Google 検索) rather than a headline: short,
 # no sentence punctuation, spaces only beside Latin letters or digits (日銀 利上げへ is a headline).
 MAX_NAME_TITLE = 25
-_HEADLINE_MARK = re.compile(r"[、。，,？?！!:：;；「」『』…]|\s\s")
+_HEADLINE_MARK = re.compile(r"[、。，,？?！!:：;；「」『』…|｜]|\s\s")
 _SPACE_IN_WORDS = re.compile(r"(?<![A-Za-z0-9])\s(?![A-Za-z0-9])")
 
 # What kind of fact the question asks for, and how a sentence that states one looks.

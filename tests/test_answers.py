@@ -278,6 +278,7 @@ def test_a_question_about_the_articles_own_subject_is_answered_by_naming_it(embe
         # A headline names no thing: never a subject.
         ("トランプとプーチン、停戦交渉の行方", "停戦条件は?", "ロシアは条件を示した。", ""),
         ("日銀 利上げへ", "利上げの幅は?", "0.25%引き上げる。", ""),
+        ("日銀が利上げ｜毎日新聞", "利上げの幅は?", "0.25%引き上げる。", ""),  # a page title
         ("富士山の夏山シーズン、登山者が知っておきたい基本", "山開きは?", "7月に始まる。", ""),
         # Already named by the question or by the answer itself.
         ("ラオス", "ラオスの首都は?", "首都はヴィエンチャンである。", ""),
