@@ -63,11 +63,13 @@ class LoopLagProbe:
     def __enter__(self) -> LoopLagProbe:
         # Created here, not by the bot: simcord leaves these timers on the real clock.
         self._task = asyncio.get_running_loop().create_task(self._run())
+        self.started = time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
         assert self._task is not None
         self._task.cancel()
+        self.seconds = time.perf_counter() - self.started
 
     def figures(self) -> dict:
         gaps = sorted(self.gaps) or [0.0]
@@ -106,10 +108,9 @@ async def one_run(base: Path, embedder: Embedder, users: int) -> dict:
         await env.start()
         try:
             world = make_world(env)
-            probe = LoopLagProbe()
-            started = time.perf_counter()
+            probe = LoopLagProbe()  # from the release of the burst until all is answered
             run = await questions_during_a_reindex(world, own, users, probe=probe)
-            seconds = time.perf_counter() - started
+            seconds = probe.seconds
             with LoopLagProbe() as idle:  # the baseline: the same loop, nothing to do
                 await asyncio.sleep(seconds)
             answered = sum(1 for r in run.asked.values() if r.response and r.response.embeds)

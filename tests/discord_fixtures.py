@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import math
 import shutil
 import threading
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 
 import discord
 import pytest
+from simcord import Env
 
 from bot import ask as ask_module
 from bot.client import NewsBot, create_bot
@@ -355,12 +357,18 @@ GATE = 600.0
 BURST_QUESTIONS = (DEER, SHOGI, SENBEI, RUSSIA, MARS)
 
 
-def gate(bot: NewsBot, name: str) -> None:
-    """Park the bot's `name` coroutine on the virtual clock, then run the real one."""
+def gate(env: Env, bot: NewsBot, name: str) -> None:
+    """Park the bot's `name` coroutine on the virtual clock, then run the real one.
+
+    Every call parks until the same virtual instant, GATE after the gate is set: simcord wakes
+    the timers of one instant together and settles between instants, so calls parked for GATE
+    each (from instants a request's latency apart) would run one after another, never at once.
+    """
     real = getattr(bot, name)
+    release = env.now() + dt.timedelta(seconds=GATE)
 
     async def parked(*args, **kwargs):
-        await asyncio.sleep(GATE)
+        await asyncio.sleep((release - env.now()).total_seconds())
         return await real(*args, **kwargs)
 
     setattr(bot, name, parked)
@@ -392,8 +400,8 @@ async def questions_during_a_reindex(world, own: Searcher, users: int, probe=Non
     deer = deer.replace("news/nara-deer", "news/nara-deer-2025").replace("1,000頭", "1,300頭")
     (articles / "nara-deer.md").write_text(deer, encoding="utf-8")
     shutil.copy(ARTICLES / "shogi-titles.md", articles / "shogi-titles.md")
-    gate(bot, "answer")
-    gate(bot, "reindex")
+    gate(env, bot, "answer")
+    gate(env, bot, "reindex")
     # Every /ask defers at once, as a busy bot's would: the clock stays put while the burst is
     # set up, so the build (parked first) is released first, then the questions, in one instant.
     budget, ask_module.ANSWER_BUDGET = ask_module.ANSWER_BUDGET, 0

@@ -207,7 +207,8 @@ CALLBACK = "/interactions/{interaction_id}/{token}/callback"
 class TestNeverTwice:
     async def test_double_click_on_more_results_shows_two_different_pages(self, world, caplog):
         r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
-        gate(world.bot, "search")  # the first click is still searching when the second lands
+        # The first click is still searching when the second lands.
+        gate(world.env, world.bot, "search")
         first = await world.alice.click(r.response, label="他の結果")
         second = await world.alice.click(r.response, label="他の結果")
         assert first.deferred and second.deferred
@@ -259,7 +260,7 @@ class TestNeverTwice:
     async def test_a_lost_defer_gets_the_apology_in_its_thinking_message(
         self, world, monkeypatch, caplog
     ):
-        gate(world.bot, "answer")  # a slow search: the reply is deferred
+        gate(world.env, world.bot, "answer")  # a slow search: the reply is deferred
         lose_response(monkeypatch, "POST", CALLBACK)
         r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
         await world.env.advance_time(GATE)
@@ -295,7 +296,7 @@ class TestOneBuild:
         world = make_world(simcord_env)
         owner = make_owner(world)
         other = world.guild.add_member(world.env.create_user("admin2"), roles=[world.mods])
-        gate(world.bot, "reindex")
+        gate(world.env, world.bot, "reindex")
         first = await world.admin.slash(world.ch, "reindex")
         second = await other.slash(world.ch, "reindex", rebuild=True)
         third = await owner.slash("reindex")
@@ -357,7 +358,7 @@ class TestDiscordErrors:
         assert f"]({MAINICHI})" in after.response.embeds[0].description
 
     async def test_a_failed_defer_is_answered_once_with_a_plain_line(self, world, caplog):
-        gate(world.bot, "answer")  # a slow search: the reply is deferred
+        gate(world.env, world.bot, "answer")  # a slow search: the reply is deferred
         inject(world.env, "POST", RESPONSE, 500)
         r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
         await world.env.advance_time(GATE)
