@@ -126,11 +126,11 @@ def own_searcher(base_index, tmp_path, embedder) -> Searcher:
     )
 
 
-# A safety net for 50 real searches and a build on 2 busy cores, not a timing assertion.
-# slow: since /ask answers directly when its search fits a 2-second budget, this burst does
-# not settle within the net on this machine (to be investigated); run with -m slow.
+# A safety net for 50 real searches and a build on 2 busy cores, not a timing assertion; it
+# must stay well below GATE, or a parked call's real-time fallback fires inside a settle.
+# slow (about 2 minutes here, most of it simcord setting up 50 interactions): run with -m slow.
 @pytest.mark.slow
-@pytest.mark.simcord(settle_timeout=600)
+@pytest.mark.simcord(settle_timeout=300)
 class TestLoad:
     """Questions during a reindex: each answered once, from one index version, never a mix.
 
