@@ -144,6 +144,14 @@ def questions(n: int | None = None, seed: int = 0) -> list[str]:
     return qs if n is None or n >= len(qs) else random.Random(seed).sample(qs, n)
 
 
+def jsquad_searcher() -> Searcher:
+    """A Searcher over the cached real-model jsquad-dev index, loaded."""
+    embedder = real_embedder(options())
+    searcher = Searcher(options(), embedder=embedder, root=jsquad_root(embedder))
+    searcher.load()
+    return searcher
+
+
 def jsquad_root(embedder: Embedder) -> Path:
     """A real-model index of jsquad-dev, built once and kept in the cache."""
     root = CACHE / "jsquad-index"

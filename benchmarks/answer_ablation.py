@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from _common import JSQUAD, emit, jsquad_root, options, parser, real_embedder, setup
+from _common import JSQUAD, emit, jsquad_searcher, parser, setup
 from answer_weights import read_jsonl_lines
 
 from index import Searcher
@@ -72,10 +72,7 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     args = p.parse_args()
     setup(args)
-    opts = options()
-    embedder = real_embedder(opts)
-    searcher = Searcher(opts, embedder=embedder, root=jsquad_root(embedder))
-    searcher.load()
+    searcher = jsquad_searcher()
     prepared = prepare(searcher, read_jsonl_lines(JSQUAD / "questions.jsonl"))
     base = Weights()
     lexical = ("words", "chars", "context")

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import JSQUAD, ROOT, emit, jsquad_root, options, parser, real_embedder, setup
+from _common import JSQUAD, ROOT, emit, jsquad_searcher, options, parser, setup
 from scipy.optimize import minimize
 
 from index import Searcher
@@ -118,16 +118,13 @@ def main() -> None:
     p.add_argument("--slack", type=float, default=Weights().slack)
     args = p.parse_args()
     setup(args)
-    opts = options()
-    embedder = real_embedder(opts)
-    jsq = Searcher(opts, embedder=embedder, root=jsquad_root(embedder))
-    jsq.load()
+    jsq = jsquad_searcher()
     jsq_items = questions_of(
         jsq, read_jsonl_lines(JSQUAD / "questions.jsonl"), lambda q: q["answers"]
     )
     with tempfile.TemporaryDirectory() as tmp:
         shipped = Searcher.open(
-            options(articles_dir=ROOT / "articles", data_dir=Path(tmp)), embedder=embedder
+            options(articles_dir=ROOT / "articles", data_dir=Path(tmp)), embedder=jsq.embedder
         )
         kf_items = questions_of(
             shipped,
