@@ -259,9 +259,10 @@ def _body(answer: Answer, sources: list[Source], numbers: dict[int, int]) -> str
     """The quoted sentences, as many whole ones as fit, each run citing one source closed by
     its clickable marker."""
     urls = {s.number: s.url for s in sources}
-    pieces = _pieces(answer) or [(answer.text, 0)]
+    quoted = _pieces(answer)
+    pieces = quoted or [(answer.text, 0)]
     # The article the sentences leave implicit leads, in the brackets Japanese news uses.
-    head = f"【**{_safe(answer.subject)}**】" if answer.subject and _pieces(answer) else ""
+    head = f"【**{_safe(answer.subject)}**】" if answer.subject and quoted else ""
     room = ANSWER_CHARS - len(head)
     lo, hi = 0, len(pieces)  # the most leading sentences that fit (binary search)
     while lo < hi:
