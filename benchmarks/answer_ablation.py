@@ -14,34 +14,21 @@ import dataclasses
 import statistics
 
 from _common import JSQUAD, emit, jsquad_searcher, parser, setup
-from answer_weights import read_jsonl_lines
+from answer_weights import gathered, read_jsonl_lines
 
 from index import Searcher
 from index.answer import FEATURES, Weights, compose
 from index.evaluate import _squash
-from index.question import check_question
-from index.searcher import asked_of, gather, judge, lexical_query
 
 
-def prepare(searcher: Searcher, items: list[dict]) -> list[tuple]:
+def prepare(searcher: Searcher, items: list[dict]) -> list[tuple | None]:
     """Per question what compose needs, computed once; None when it is refused."""
-    index, opts = searcher.index, searcher.options
-    cleaned = [check_question(q["question"], opts) for q in items]
-    vectors = searcher.embedder.encode_queries(cleaned)
-    out = []
-    for q, c, v in zip(items, cleaned, vectors):
-        r = index.rank(lexical_query(q["question"], c, index), v, opts)
-        ids = [int(i) for i in r.ids[: opts.top_k]]
-        hits = [index.hit(i, s) for i, s in zip(ids, r.fused[: opts.top_k])]
-        cands = gather(index, ids, v)
-        grams = index.lexical.term_weights(c)
-        if not ids or not judge(index, q["question"], c, v, ids, cands, opts, grams).covered:
-            out.append(None)
-            continue
-        asked = asked_of(q["question"], grams, index.lexical, index.katakana)
-        golds = [_squash(g) for g in q["answers"]]
-        out.append((q["question"], hits, cands, grams, asked, golds))
-    return out
+    return [
+        (q["question"], hits, cands, grams, asked, [_squash(g) for g in q["answers"]])
+        if covered
+        else None
+        for q, hits, cands, grams, covered, asked in gathered(searcher, items)
+    ]
 
 
 def row(prepared: list, searcher: Searcher, weights: Weights, n: int = 3, subject=True) -> dict:

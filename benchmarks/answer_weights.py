@@ -33,24 +33,31 @@ def read_jsonl_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
-    """Per question: feature rows of its candidates, which hold a gold, and whether answered."""
+def gathered(searcher: Searcher, items: list[dict]):
+    """Per question, as the Searcher answers it: (item, hits, candidates, the question's term
+    weights, whether it is covered, the question as the answer step scores against it)."""
     index = searcher.index
     opts = searcher.options
     cleaned = [check_question(q["question"], opts) for q in items]
-    queries = [lexical_query(q["question"], c) for q, c in zip(items, cleaned)]
     vectors = searcher.embedder.encode_queries(cleaned)
-    out = []
-    for q, c, query, v in zip(items, cleaned, queries, vectors):
-        r = index.rank(query, v, opts)
+    for q, c, v in zip(items, cleaned, vectors):
+        r = index.rank(lexical_query(q["question"], c, index), v, opts)
         ids = [int(i) for i in r.ids[: opts.top_k]]
-        fused = [float(f) for f in r.fused[: opts.top_k]]
+        hits = [index.hit(i, s) for i, s in zip(ids, r.fused[: opts.top_k])]
         cands = gather(index, ids, v)
         weights = index.lexical.term_weights(c)
-        covered = judge(index, q["question"], c, v, ids, cands, opts, weights).covered
-        asked = asked_of(q["question"], weights, index.lexical)
+        covered = bool(ids) and judge(index, q["question"], c, v, ids, cands, opts, weights).covered
+        asked = asked_of(q["question"], weights, index.lexical, index.katakana)
+        yield q, hits, cands, weights, covered, asked
+
+
+def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
+    """Per question: feature rows of its candidates, which hold a gold, and whether answered."""
+    out = []
+    for q, hits, cands, _, covered, asked in gathered(searcher, items):
         golds = [_squash(g) for g in golds_of(q)]
-        rows = [features(x, asked, fused[0], fused[x.hit]) for x in cands]
+        top = hits[0].score if hits else 0.0
+        rows = [features(x, asked, top, hits[x.hit].score) for x in cands]
         out.append(
             {
                 "q": q,
