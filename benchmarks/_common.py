@@ -18,7 +18,7 @@ import numpy as np
 
 from index import IndexOptions, Searcher
 from index.build import build
-from index.embedder import Embedder
+from index.encoders.embedder import Embedder
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import numpy as np
 from _common import CACHE, JSQUAD, jsquad_root, options
 
 from index import Searcher
-from index import format as index_format
 from index.build import build, passage_key
-from index.embedder import Embedder
+from index.encoders.embedder import Embedder
+from index.storage import local as index_format
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def synth_articles(folder: Path, copies: int, articles_per_source: int = 1, seed
     # Copies shuffle each section's sentences and replace ~15 % of characters with ones drawn
     # from the corpus, so n-gram frequencies stay realistic while texts differ.
     # articles_per_source > 1 splits each source article into up to that many files.
-    from index.loader import load_articles
+    from index.corpus.loader import load_articles
 
     articles, _ = load_articles(JSQUAD / "articles")
     body = "".join(s.text for a in articles for s in a.sections)
@@ -156,7 +156,7 @@ def scale_root(n: int, real: Embedder, seed: int = 0) -> Path:
     # Vectors: jsquad-dev's real ones, noisy copies of them, blends of two and random unit
     # vectors. Postings, texts, sentence vectors and sections: jsquad-dev's replicated (each
     # copy a new article), with 10 % of postings dropped per copy so copies differ.
-    from index.store import DenseStore
+    from index.storage.faiss import DenseStore
 
     root = CACHE / f"scale-{n}"
     try:

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import CACHE, ROOT, emit, median, ms, options, parser, real_embedder, setup  # noqa: E402
 
 from index import Searcher  # noqa: E402
-from index.extract import extract  # noqa: E402
-from index.feeds import poll  # noqa: E402
-from index.fetch import FetchLimits, fetch  # noqa: E402
-from index.ingest import add_url  # noqa: E402
+from index.ingest.articles import add_url  # noqa: E402
+from index.ingest.extract import extract  # noqa: E402
+from index.ingest.feeds import poll  # noqa: E402
+from index.ingest.fetch import FetchLimits, fetch  # noqa: E402
 from tests.page_server import GOOD, PAGES, Site  # noqa: E402
 
 LIMITS = FetchLimits(allow_private=True)

@@ -3,7 +3,7 @@
 # .venv/bin/python benchmarks/answer_ablation.py [--json]
 #
 # Retrieval and the "covered?" decision run once per question, as the Searcher runs them; then
-# index.answer.compose runs once per row with one Weights field set to 0 (no refit, so the support
+# answer.compose.compose runs once per row with one Weights field set to 0 (no refit, so the support
 # slack admits more or fewer sentences). Figures over all 4,442 questions (refused ones count as
 # misses): the gold answer in the answer as shown, in its lead (the subject and first sentence),
 # and the median answer length in characters, the subject included.
@@ -17,7 +17,7 @@ from _common import JSQUAD, emit, jsquad_searcher, parser, setup
 from answer_weights import gathered, read_jsonl_lines
 
 from index import Searcher
-from index.answer import FEATURES, Weights, compose
+from index.answer.compose import FEATURES, Weights, compose
 from index.evaluate import _squash
 
 

@@ -1,4 +1,4 @@
-"""Refit the answer step's sentence score (index.answer.Weights) and print held-out figures."""
+"""Refit the answer step's sentence score (answer.compose.Weights) and print held-out figures."""
 
 # .venv/bin/python benchmarks/answer_weights.py [--keyfacts-weight 20] [--slack 3.5] [--json]
 #
@@ -21,9 +21,9 @@ from _common import JSQUAD, ROOT, emit, jsquad_searcher, options, parser, setup
 from scipy.optimize import minimize
 
 from index import Searcher
-from index.answer import FEATURES, Weights, features
+from index.answer.compose import FEATURES, Weights, features
 from index.evaluate import _squash
-from index.question import check_question
+from index.retrieval.query import check_question
 from index.searcher import asked_of, gather, judge, lexical_query
 
 FITTED = [f for f in FEATURES if f != "connective"]

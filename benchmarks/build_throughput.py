@@ -17,8 +17,8 @@ from pathlib import Path
 from _common import JSQUAD, emit, median, options, parser, raw_encode, real_embedder, setup
 
 from index.build import build, embed_text
-from index.chunker import chunk_article
-from index.loader import load_articles
+from index.corpus.chunker import chunk_article
+from index.corpus.loader import load_articles
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from index import IndexOptions
 from index.build import build
-from index.embedder import Embedder
+from index.encoders.embedder import Embedder
 cache = Path(sys.argv[3])
 opts = IndexOptions(model_cache_dir=cache)
 embedder = Embedder(opts.model, cache)

@@ -32,7 +32,7 @@ from simcord import Env  # noqa: E402
 
 from bot import create_bot  # noqa: E402
 from index import IndexOptions, Searcher  # noqa: E402
-from index.embedder import Embedder  # noqa: E402
+from index.encoders.embedder import Embedder  # noqa: E402
 from tests.discord_fixtures import (  # noqa: E402
     ARTICLES,
     SEED,

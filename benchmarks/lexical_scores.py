@@ -12,9 +12,9 @@ import time
 import numpy as np
 from _common import JSQUAD, emit, parser, setup
 
-from index.chunker import chunk_article
-from index.lexical import Lexical
-from index.loader import load_articles
+from index.corpus.chunker import chunk_article
+from index.corpus.loader import load_articles
+from index.retrieval.lexical import Lexical
 
 
 def private_loop(lex: Lexical, query: str) -> np.ndarray:

@@ -29,13 +29,13 @@ from _common import emit, median, ms, options, parser, real_embedder, rss_mb, se
 from _synth import scale_root
 from scale import queries
 
-from index import format as index_format
 from index.options import StoreOptions
+from index.storage import local as index_format
 
 
 def child(backend: str, n: int, url: str, args) -> dict:
     """Open the n-passage index of one backend in this fresh process and rank with it."""
-    from index.search import Index
+    from index.retrieval.ranker import Index
 
     rss0 = rss_mb()
     qs, vecs = queries(args.questions)
@@ -45,7 +45,7 @@ def child(backend: str, n: int, url: str, args) -> dict:
     if backend == "local":
         index = Index.load(index_format.current_version(root_of(n)), verify=False)
     else:
-        from index.pg import PgStore
+        from index.storage.postgres.store import PgStore
 
         index = Index(PgStore(store_options(url, n, args.ef_search)).current(verify=False))
     load_s = time.perf_counter() - started
@@ -96,7 +96,7 @@ def store_options(url: str, n: int, ef_search: int | None = None) -> StoreOption
 
 def write_both(n: int, url: str, local_max: int) -> dict:
     """Seconds to write the n-passage version through each backend's writer."""
-    from index.pg import PgStore, copy_version, import_version
+    from index.storage.postgres.store import PgStore, copy_version, import_version
 
     local = index_format.LocalStore(root_of(n)).current(verify=False)
     out = {}
@@ -123,9 +123,9 @@ def write_both(n: int, url: str, local_max: int) -> dict:
 def sql_lexical(n: int, url: str, qs: list[str]) -> dict:
     """BM25 summed in SQL over one row per (term, passage), against the postings-row fetch."""
 
-    from index.lexical import top_k
-    from index.pg import PgStore
-    from index.text import char_ngrams
+    from index.corpus.text import char_ngrams
+    from index.retrieval.lexical import top_k
+    from index.storage.postgres.store import PgStore
 
     local = index_format.LocalStore(root_of(n)).current(verify=False)
     lex = local.lexical

@@ -39,7 +39,7 @@ def queries(n: int) -> tuple[list[str], np.ndarray]:
     """Cleaned jsquad-dev questions and their vectors, encoded once and cached."""
     path = CACHE / f"scale-queries-{n}.npz"
     if not path.exists():
-        from index.question import check_question
+        from index.retrieval.query import check_question
 
         opts = options()
         cleaned = [check_question(q, opts) for q in questions(n, seed=2)]
@@ -54,9 +54,9 @@ def child(n: int, args) -> dict:
     """Load the n-passage index in this (fresh) process and measure it."""
     import faiss
 
-    from index import format as index_format
-    from index.lexical import top_k
-    from index.search import Index
+    from index.retrieval.lexical import top_k
+    from index.retrieval.ranker import Index
+    from index.storage import local as index_format
 
     opts = options()
     qs, vecs = queries(args.questions)

@@ -34,7 +34,8 @@ def child(data_dir: Path, model_cache: Path, big: Path | None, asks: int) -> dic
 
     t["ml_imports"] = time.perf_counter()
     rss_imports = proc.memory_info().rss
-    from index import IndexOptions, Searcher, search
+    from index import IndexOptions, Searcher
+    from index.retrieval import ranker as search
 
     marks: dict[str, float] = {}
     rss: dict[str, int] = {}
@@ -79,7 +80,7 @@ def child(data_dir: Path, model_cache: Path, big: Path | None, asks: int) -> dic
         "rss_after_asks_mb": proc.memory_info().rss / 2**20,
     }
     if big is not None:
-        from index import format as index_format
+        from index.storage import local as index_format
 
         folder = index_format.current_version(big)
         for verify in (True, False):

@@ -13,12 +13,12 @@ from index import Answer, BuildReport, Hit, Searcher
 from index.build import BuildProgress
 
 from . import errors
-from .i18n import Translator
 from .settings import Settings, load_settings
+from .ui.i18n import Translator
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.ask", "bot.admin", "bot.feeds")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.ingest")
 
 
 class NewsTree(app_commands.CommandTree):

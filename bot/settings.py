@@ -285,7 +285,7 @@ def _check_model(index: IndexOptions) -> None:
     if model == IndexOptions().model:
         return
     path = Path(model).expanduser()
-    # The same test as index.embedder.resolve_model: a path, or a name that exists as one.
+    # The same test as index.encoders.embedder.resolve_model: a path, or a name that exists as one.
     if not (path.exists() or model.startswith((".", "/", "~"))):
         return
     if not path.exists():

@@ -18,7 +18,7 @@ _LAZY = {
     "IndexOptions": "options",
     "NewsbotError": "errors",
     "Searcher": "searcher",
-    "check_question": "question",
+    "check_question": "retrieval.query",
 }
 
 __all__ = sorted(_LAZY)

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import crosslingual
-from .anchors import ANCHORS, ANCHORS_DIGEST
-from .chunker import Passage, chunk_article
-from .embedder import Embedder, identity_of
+from .answer.anchors import ANCHORS, ANCHORS_DIGEST
+from .corpus.chunker import Passage, chunk_article
+from .corpus.loader import TEXT_VERSION, Article, load_articles
+from .corpus.text import sentence_spans
+from .encoders.embedder import Embedder, identity_of
 from .errors import EmptyArticlesError
-from .format import FORMAT, READABLE, VersionWriter
-from .lexical import LEXICAL_PARAMS, Lexical
-from .loader import TEXT_VERSION, Article, load_articles
 from .options import IndexOptions
-from .text import sentence_spans
+from .retrieval import crosslingual
+from .retrieval.lexical import LEXICAL_PARAMS, Lexical
+from .storage.base import Store, Version, open_store
+from .storage.local import FORMAT, READABLE, VersionWriter
 from .types import BuildReport
-from .version import Store, Version, open_store
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from .build import build
 from .errors import ArticlesDirError
 from .options import IndexOptions
-from .question import check_question
+from .retrieval.query import check_question
 from .searcher import Searcher, answer, lexical_query
 
 log = logging.getLogger(__name__)

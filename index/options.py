@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The default model (index/default_model.py converts it); kept here so that reading settings
-# imports no model code.
+# The default model (encoders/default_model/convert.py converts it); kept here so that
+# reading settings imports no model code.
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
-# The default model's backends (index/embedder.py).
+# The default model's backends (index/encoders/embedder.py).
 ENCODERS = ("onnx", "torch")
 
 
@@ -53,7 +53,7 @@ class IndexOptions:
     # A question naming something no evidence passage holds is refused unless its best sentence
     # beats the anchors by name_margin (a name: ガザ, 韓国) or word_margin (a word: 支持率,
     # 弾劾); an English question over Japanese coverage needs crosslingual_margin, not
-    # min_margin. See index/coverage.py.
+    # min_margin. See index/answer/judge.py.
     name_margin: float = 0.10
     word_margin: float = 0.04
     crosslingual_margin: float = 0.02

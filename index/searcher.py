@@ -8,18 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import coverage, crosslingual
-from .answer import Asked, Candidate, compose, language, no_answer, quotable
+from .answer import judge as coverage  # FIXME
+from .answer.compose import Asked, Candidate, compose, language, no_answer, quotable
 from .build import BuildProgress, build
-from .embedder import Embedder, identity_of
+from .corpus.loader import TEXT_VERSION
+from .corpus.text import normalize, sentence_spans
+from .encoders.embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
-from .loader import TEXT_VERSION
 from .options import IndexOptions
-from .question import check_question
-from .search import Index, Ranked
-from .text import normalize, sentence_spans
+from .retrieval import crosslingual
+from .retrieval.query import check_question
+from .retrieval.ranker import Index, Ranked
+from .storage.base import LexicalSide, open_store
 from .types import Answer, BuildReport, Hit, Topic
-from .version import LexicalSide, open_store
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +289,7 @@ def judge(
         )
     )
     if language(question) == "en" and language(evidence) == "ja":
-        # The question's words are looked for by their Japanese terms (index/crosslingual.py).
+        # The question's words are looked for by their Japanese terms (retrieval/crosslingual.py).
         terms = crosslingual.terms_in(question, index.katakana)
         names, words = coverage.missing_english(terms, evidence)
         crossing, subject = True, bool(terms)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from index import IndexOptions, Searcher
-from index.embedder import Embedder
+from index.encoders.embedder import Embedder
 from index.options import StoreOptions
 
 ROOT = Path(__file__).resolve().parent.parent

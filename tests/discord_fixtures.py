@@ -18,8 +18,8 @@ import discord
 import pytest
 from simcord import Env
 
-from bot import ask as ask_module
 from bot.client import NewsBot, create_bot
+from bot.cogs import ask as ask_module
 from bot.settings import DiscordSettings, Settings
 from index import Answer, Hit, IndexOptions, Searcher, Topic
 from index.types import BuildReport

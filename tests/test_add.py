@@ -13,11 +13,11 @@ import pytest
 from bot.cli import main
 from bot.settings import SettingsError, load_settings
 from index import Searcher
+from index.corpus.loader import load_article, load_articles
 from index.errors import FetchError, PageError
-from index.extract import extract
-from index.fetch import FetchLimits, decode, fetch, is_public
-from index.ingest import add_url, slug
-from index.loader import load_article, load_articles
+from index.ingest.articles import add_url, slug
+from index.ingest.extract import extract
+from index.ingest.fetch import FetchLimits, decode, fetch, is_public
 
 from .conftest import MODEL_CACHE, make_options
 from .page_server import GOOD, PAGES, REFUSED, Site
@@ -203,7 +203,7 @@ def test_private_addresses_are_refused_unless_allowed(site):
 
 def test_redirect_to_a_private_address_is_refused(monkeypatch):
     """A public server (played by 127.0.0.2) redirecting to 127.0.0.1 is checked again."""
-    monkeypatch.setattr("index.fetch.is_public", lambda address: address == "127.0.0.2")
+    monkeypatch.setattr("index.ingest.fetch.is_public", lambda address: address == "127.0.0.2")
     with Site("127.0.0.2") as public, Site("127.0.0.1") as private:
         limits = FetchLimits(timeout_seconds=1)
         assert fetch(public.url("/articles/typhoon"), limits).status == 200
@@ -244,7 +244,7 @@ def test_added_page_is_a_valid_article_file(site, tmp_path, caplog):
     assert added.file == "2025-01-24-127-0-0-1-boj-rate.md"
     text = (tmp_path / added.file).read_text(encoding="utf-8")
     assert "\nmodified: '2025-01-24'\n" in text and "\nfetched: '" in text
-    with caplog.at_level(logging.INFO, logger="index.loader"):
+    with caplog.at_level(logging.INFO, logger="index.corpus.loader"):
         article = load_article(tmp_path / added.file, tmp_path)
     assert "unknown front matter" not in caplog.text
     assert (article.title, article.url, article.published, article.outlet) == (
@@ -303,7 +303,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_scraps(site, tmp_path, mo
     def disk_full(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("index.ingest.os.replace", disk_full)
+    monkeypatch.setattr("index.ingest.articles.os.replace", disk_full)
     try:
         with pytest.raises(OSError, match="No space left"):
             add_url(url, tmp_path, LIMITS)

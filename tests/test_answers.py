@@ -9,8 +9,9 @@ import unicodedata
 
 import pytest
 
-from index import IndexOptions, Searcher, coverage, crosslingual
-from index.answer import (
+from index import IndexOptions, Searcher
+from index.answer import judge as coverage
+from index.answer.compose import (
     CONNECTIVE,
     NO_ANSWER_EN,
     Asked,
@@ -21,7 +22,8 @@ from index.answer import (
     quotable,
     subject,
 )
-from index.text import normalize, split_sentences
+from index.corpus.text import normalize, split_sentences
+from index.retrieval import crosslingual
 from index.types import Hit
 
 from .conftest import DATA, SEED_ARTICLE, make_options, read_jsonl

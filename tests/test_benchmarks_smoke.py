@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from index.format import LocalStore, _Sections
-from index.lexical import Lexical, top_k
-from index.store import DenseStore
-from index.text import char_ngrams
+from index.corpus.text import char_ngrams
+from index.retrieval.lexical import Lexical, top_k
+from index.storage.faiss import DenseStore
+from index.storage.local import LocalStore, _Sections
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [

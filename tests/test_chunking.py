@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from index.chunker import chunk_article, split_text
-from index.loader import load_article, load_articles
-from index.text import find_urls, normalize, split_sentences
+from index.corpus.chunker import chunk_article, split_text
+from index.corpus.loader import load_article, load_articles
+from index.corpus.text import find_urls, normalize, split_sentences
 
 from .conftest import DATA, ROOT, SEED_ARTICLE
 

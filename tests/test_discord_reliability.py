@@ -25,8 +25,8 @@ from discord import app_commands
 
 from bot.client import NewsBot, create_bot
 from bot.errors import ADMIN_ONLY, BUSY, SEND_FAILED
-from bot.i18n import text
 from bot.settings import Settings
+from bot.ui.i18n import text
 from index import Searcher
 from index.errors import (
     ArticlesDirError,

@@ -25,14 +25,14 @@ import numpy as np
 import pytest
 
 from index import Searcher
-from index import format as layout
 from index.errors import (
     BuildInProgressError,
     EmptyArticlesError,
     IndexCorruptError,
     IndexWriteError,
 )
-from index.search import Index
+from index.retrieval.ranker import Index
+from index.storage import local as layout
 
 from .conftest import DATA, MODEL_CACHE, ROOT, make_options
 from .test_index import CountingEmbedder
@@ -113,7 +113,7 @@ DRIVER = textwrap.dedent(
     import numpy as np
 
     from index import IndexOptions
-    from index import format as layout
+    from index.storage import local as layout
     from index.build import build
 
     stage, marker, articles, data, name, dim, rebuild, identity = sys.argv[1:9]
@@ -844,7 +844,7 @@ AUDIT_DRIVER = textwrap.dedent(
     import os
     import sys
 
-    from index.loader import load_articles
+    from index.corpus.loader import load_articles
 
     seen, recording = [], [True]
 

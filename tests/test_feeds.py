@@ -14,14 +14,14 @@ import pytest
 
 from bot.cli import main
 from bot.client import NewsBot, create_bot
+from bot.cogs.ingest import CANCELLED, new_articles_text
 from bot.errors import ADMIN_ONLY
-from bot.feeds import CANCELLED, new_articles_text
 from bot.settings import DiscordSettings, FeedSettings, Settings
 from index import Searcher
-from index.feeds import poll
-from index.fetch import FetchLimits
-from index.ingest import Added
-from index.loader import load_articles
+from index.corpus.loader import load_articles
+from index.ingest.articles import Added
+from index.ingest.feeds import poll
+from index.ingest.fetch import FetchLimits
 
 from .conftest import MODEL_CACHE, make_options
 from .discord_fixtures import ARTICLES
@@ -93,7 +93,7 @@ def test_forgotten_or_damaged_state_never_duplicates_articles(site, tmp_path, ca
     poll(feeds(site), articles, state, LIMITS)
     files = sorted(p.name for p in articles.glob("*.md"))
     state.write_text("{not json", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="index.feeds"):
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feeds"):
         again = poll(feeds(site), articles, state, LIMITS)
     assert "starting afresh" in caplog.text
     assert again.changed == [] and {a.status for a in again.results} == {"unchanged"}
@@ -159,7 +159,7 @@ def test_newsbot_feeds_without_feeds_or_with_a_broken_one(site, tmp_path, capsys
 
 
 def test_new_articles_note_escapes_titles_and_fits_a_message():
-    from index.extract import Extracted
+    from index.ingest.extract import Extracted
 
     article = Extracted(
         "**太字** [括弧] @everyone", "https://e.jp/a", "2025-01-02", None, "紙", "x"
@@ -322,6 +322,6 @@ class TestPollLoop:
             await asyncio.wait([task], timeout=0.05)
         assert site.requests.count(("/feeds/gone.xml", None)) == 1
         assert not task.done()  # a failed feed is logged; the loop goes on
-        await world.bot.unload_extension("bot.feeds")
+        await world.bot.unload_extension("bot.cogs.ingest")
         await asyncio.wait([task], timeout=5)
         assert task.done() and not cog.poller.is_running()

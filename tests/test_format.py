@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.cooldown import UserCooldown
-from bot.format import (
+from bot.ui.format import (
     answer_reply,
     cited_sources,
     clip,
@@ -17,10 +17,10 @@ from bot.format import (
     results_reply,
     usage,
 )
-from bot.i18n import text
-from bot.report import UNKNOWN_REASON, progress_text, reason_text, report_summary
+from bot.ui.i18n import text
+from bot.ui.report import UNKNOWN_REASON, progress_text, reason_text, report_summary
 from index import Answer, BuildReport, Hit, Topic
-from index.outlets import outlet_of
+from index.ingest.outlets import outlet_of
 
 from .discord_fixtures import FNN, MAINICHI, RUSSIA, TBS, assert_within_discord_limits, huge_answer
 from .discord_fixtures import huge_hit as make_huge_hit
@@ -292,7 +292,7 @@ def test_cooldown_allows_rate_per_window_then_counts_down():
 
 def test_cli_numbers_sources_in_citation_order():
     """`newsbot ask` reads [1] first, as Discord does, when the lead is an appended sibling."""
-    from bot.cli import format_answer
+    from bot.cli.output import format_answer
 
     hits = [
         hit(f"本文{i}。", sources=(f"https://example.jp/{i}",), section=f"節{i}") for i in "abc"
@@ -311,7 +311,7 @@ def test_the_subject_leads_the_answer_in_discord_and_the_cli():
     """An article the quoted sentence leaves implicit is named first, in 【】, as news does."""
     import dataclasses
 
-    from bot.cli import format_answer
+    from bot.cli.output import format_answer
 
     hits = [hit("「カリブ海の植物園」と呼ばれている。", title="ドミニカ国")]
     named = dataclasses.replace(

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from index import Searcher
-from index.anchors import ANCHORS
+from index.answer.anchors import ANCHORS
+from index.corpus.text import sentence_spans, split_sentences
 from index.errors import IndexCorruptError, QuestionError
-from index.lexical import Lexical
-from index.search import Index
-from index.store import DenseStore
-from index.text import sentence_spans, split_sentences
+from index.retrieval.lexical import Lexical
+from index.retrieval.ranker import Index
+from index.storage.faiss import DenseStore
 
 from .conftest import SEED_ARTICLE, make_options, read_jsonl
 from .test_chunking import FNN, MAINICHI
@@ -61,7 +61,7 @@ def test_saved_index_loads_with_identical_results(searcher):
 
 
 class MemoryVersion:
-    """An index version held in memory: a second backend behind the same seam (index/version.py)."""
+    """An index version held in memory: a second backend behind the same seam (storage/base.py)."""
 
     def __init__(self, local):
         self.name, self.format, self.manifest = "memory", local.format, dict(local.manifest)

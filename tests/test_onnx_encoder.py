@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import IndexOptions, Searcher, default_model, model_check
+from index import IndexOptions, Searcher
 from index.build import build, passage_key
-from index.chunker import Passage
-from index.embedder import Embedder, identity_of
+from index.corpus.chunker import Passage
+from index.encoders.default_model import check as model_check
+from index.encoders.default_model import convert as default_model
+from index.encoders.embedder import Embedder, identity_of
+from index.encoders.onnx import TOKENIZER, OnnxBackend, PieceTokenizer, ensure_onnx_model
 from index.errors import ModelError
-from index.onnx_encoder import TOKENIZER, OnnxBackend, PieceTokenizer, ensure_onnx_model
 
 from .conftest import MODEL_CACHE, ROOT, SEED_ARTICLE, make_options
 from .test_default_model import PASSAGES, QUERIES
@@ -140,7 +142,7 @@ def test_damaged_serving_folder_is_exported_again(embedder, tmp_path, monkeypatc
         for path in Path(embedder.model_dir).iterdir():
             shutil.copy(path, out / path.name)
 
-    monkeypatch.setattr("index.onnx_encoder.export", fake_export)
+    monkeypatch.setattr("index.encoders.onnx.export", fake_export)
     assert ensure_onnx_model(cache) == serving
     assert exported == [cache / source.name]
     assert (serving / "sentencepiece.model").is_file()

@@ -28,7 +28,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from index import Searcher
 from index.errors import BuildInProgressError, StoreUnavailableError
 from index.options import StoreOptions
-from index.pg import PgStore, import_version
+from index.storage.postgres.store import PgStore, import_version
 
 from . import test_discord
 from .conftest import ROOT, make_options, read_jsonl
@@ -144,7 +144,7 @@ DRIVER = textwrap.dedent(
 
 
     if stage == "write" and backend == "postgres":
-        import index.pg as pg
+        import index.storage.postgres.store as pg
 
         write_version = pg.write_version
 
@@ -154,7 +154,7 @@ DRIVER = textwrap.dedent(
 
         pg.write_version = half
     elif stage == "write":
-        import index.format as layout
+        import index.storage.local as layout
 
         def half(self, manifest):  # every file written, nothing sealed
             stop_here()

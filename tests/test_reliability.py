@@ -20,8 +20,8 @@ import pytest
 from bot.cli import main
 from bot.settings import SettingsError, load_settings
 from index import Searcher
+from index.corpus.loader import load_articles
 from index.errors import QuestionError
-from index.loader import load_articles
 
 from .conftest import MODEL_CACHE, ROOT, make_options
 

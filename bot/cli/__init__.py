@@ -1,0 +1,84 @@
+"""The `newsbot` command line: ask, index, eval, info and run over the same pipeline as the bot."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
+
+from ..settings import Settings, load_settings
+from .output import one_line
+from .parser import parser
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `newsbot` console script; returns the exit status."""
+    args = parser().parse_args(argv)
+    settings = None
+    try:
+        if args.command != "run":  # the bot handles its own signals
+            exit_on_sigterm()
+        settings = load_settings(args.config)
+        _setup_logging(settings, args.verbose, quiet=args.command in ("ask", "eval", "info"))
+        return args.func(args, settings)
+    except NewsbotError as e:
+        where = ""
+        if settings is not None and (
+            isinstance(e, IndexNotBuiltError)
+            or (isinstance(e, ArticlesDirError) and str(settings.index.articles_dir) in str(e))
+        ):
+            where = f" ({settings.describe()})"  # a wrong folder is the usual cause
+        print(f"newsbot: error: {one_line(e)}{where}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`newsbot ask ... | head -2`): stop quietly, as `yes | head`
+        # does. Python would otherwise complain again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as e:  # disk full, permissions, a closed pipe: the system's words suffice
+        print(f"newsbot: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line by default, the traceback with -v
+        if args.verbose:
+            log.exception("Unexpected error")
+        print(
+            f"newsbot: internal error: {type(e).__name__}: {one_line(e)} "
+            "(run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a build being stopped removes its unfinished folder."""
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    # Only the main thread may set handlers (main() can be called from a test's thread).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
+def _setup_logging(settings: Settings, verbose: bool, quiet: bool) -> None:
+    """Configure logging once for the process; `newsbot run` keeps it (see runner)."""
+    level = logging.DEBUG if verbose else getattr(logging, settings.log_level, logging.INFO)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Library chatter drowns the answers; operators can ask for it with -v.
+    for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if quiet and not verbose:
+        # Answers on stdout should not be interleaved with the index's progress notes.
+        logging.getLogger("index").setLevel(max(level, logging.WARNING))

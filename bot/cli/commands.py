@@ -1,0 +1,229 @@
+"""The commands behind `newsbot ask`, `index`, `eval`, `info`, `add`, `feeds`, `run` and `db`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from index.errors import ArticlesDirError, NewsbotError
+from index.retrieval.query import check_question
+
+from ..settings import Settings
+from .output import format_added, format_answer, format_report, one_line
+
+log = logging.getLogger(__name__)
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
+
+    questions = list(args.questions)
+    for q in questions:
+        # Check every question before the model loads: a typo should not cost seconds.
+        # (Bytes that are not UTF-8 reach argv as lone surrogates; this refuses them too.)
+        check_question(q, settings.index)
+    searcher = Searcher.open(settings.index)
+    for answer in searcher.batch_ask(questions, args.k):
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer), flush=True)
+    return 0
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from index.searcher import Searcher
+
+    # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
+    if not Path(settings.index.articles_dir).is_dir():
+        raise ArticlesDirError(f"articles folder not found: {settings.index.articles_dir}")
+    searcher = Searcher(settings.index)
+    bar = None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        report = searcher.reindex(
+            rebuild=args.rebuild, progress=progress, allow_empty=args.allow_empty
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    print(format_report(report))
+    if report.kept:
+        # The index is live but stale for these: a script must notice, not only a person.
+        print(
+            f"newsbot: warning: {len(report.kept)} broken articles kept their previous "
+            "passages; fix or delete them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from index.corpus.loader import article_files
+    from index.evaluate import evaluate, load_questions
+    from index.searcher import Searcher
+
+    # The question file is checked before the model loads; the gold articles are named.
+    questions = load_questions(args.dir / "questions.jsonl", settings.index)
+    articles = args.dir / "articles"
+    names = {p.relative_to(articles).as_posix() for p in article_files(articles)}
+    missing = sorted({q["article"] for q in questions} - names)
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        print(
+            f"newsbot: warning: questions name articles that are not in {articles}: {shown} "
+            "(their questions count as misses)",
+            file=sys.stderr,
+        )
+    options = settings.index
+    if args.encoder:
+        options = replace(options, encoder=args.encoder)
+    if options.store.backend == "postgres":
+        # The temporary index goes to its own schema: the bot's live index stays as it is.
+        options = replace(
+            options, store=replace(options.store, schema=f"{options.store.schema}_eval")
+        )
+    searcher = Searcher(options)
+    result = evaluate(args.dir, searcher, args.k, args.dense_weight)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    for name, m in result.items():
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in m.items()))
+    return 0
+
+
+def cmd_info(args, settings: Settings) -> int:
+    info = index_info(settings.index)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_add(args, settings: Settings) -> int:
+    from index.ingest.articles import add_url
+    from index.searcher import Searcher
+
+    failed = 0
+    changed = []
+    for url in args.urls:
+        try:
+            added = add_url(url, settings.index.articles_dir, settings.fetch, dry_run=args.dry_run)
+        except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
+            print(f"failed: {url}: {one_line(e)}", flush=True)
+            failed += 1
+            continue
+        print(format_added(added), flush=True)
+        if args.dry_run and added.content:
+            print(added.content, flush=True)
+        if added.changed:
+            changed.append(added)
+    if changed:
+        print(format_report(Searcher(settings.index).reindex()))
+    return 1 if failed else 0
+
+
+def cmd_feeds(args, settings: Settings) -> int:
+    from index.ingest.feeds import poll
+    from index.searcher import Searcher
+
+    if not settings.feeds.urls:
+        raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
+    report = poll(
+        settings.feeds.urls,
+        settings.index.articles_dir,
+        settings.index.data_dir / "feeds.json",
+        settings.fetch,
+    )
+    for added in report.changed:
+        print(format_added(added), flush=True)
+    for url, reason in report.failed:
+        print(f"failed: {url}: {one_line(reason)}", flush=True)
+    print(
+        f"{report.feeds} feeds ({report.not_modified} not modified): "
+        f"{len(report.changed)} new or updated, {len(report.failed)} failed, "
+        f"{report.skipped} already seen"
+    )
+    if report.changed:
+        print(format_report(Searcher(settings.index).reindex()))
+    # A feed that cannot be read is an error; a refused item is reported, not fatal.
+    return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
+
+
+def index_info(options) -> dict:
+    """What the live index says about itself, read from its manifest: no model is loaded."""
+    from index.storage import local as layout
+
+    root = options.index_dir
+    if options.store.backend == "postgres":
+        version = _database(options).current(verify=False)
+        folder, manifest, root = version.folder, version.manifest, version.store.root
+    else:
+        folder = layout.current_version(root)
+        manifest = layout.read_manifest(folder, verify=False)  # sizes only: info stays instant
+    return {
+        "model": manifest.get("model"),
+        "encoder": manifest.get("encoder"),
+        "model_dir": manifest.get("model_dir"),
+        "dim": manifest.get("dim"),
+        "articles": len(manifest.get("articles", {})),
+        "passages": manifest.get("passages"),
+        "index_dir": str(root),
+        "version": folder.name,
+        "built_at": manifest.get("built_at"),
+        "dense_index": manifest.get("dense_index"),
+        "skipped": manifest.get("skipped", []),
+    }
+
+
+def cmd_run(args, settings: Settings) -> int:
+    from ..runner import run
+
+    return run(settings, shards=args.shards, shard_count=args.shard_count)
+
+
+def _database(options):
+    """The PostgreSQL store of the settings; a one-line error when another backend is set."""
+    from index.storage.base import open_store
+
+    if options.store.backend != "postgres":
+        raise NewsbotError(
+            'the index database is not in use; set [store] backend = "postgres" and '
+            "NEWSBOT_DATABASE_URL"
+        )
+    return open_store(options, options.index_dir)
+
+
+def cmd_db_init(args, settings: Settings) -> int:
+    store = _database(settings.index)
+    version = store.init()
+    print(f"index database ready: schema {store.options.schema}, version {version}")
+    return 0
+
+
+def cmd_db_import(args, settings: Settings) -> int:
+    from index.storage.local import LocalStore
+    from index.storage.postgres.store import import_version
+
+    store = _database(settings.index)
+    local = LocalStore(settings.index.index_dir).current(verify=True)
+    name = import_version(local, store)
+    print(f"imported {local.name} ({local.size} passages) from {local.folder}; live as {name}")
+    return 0

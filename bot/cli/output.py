@@ -1,0 +1,81 @@
+"""What the command line prints: answers, build reports and added pages as plain text."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from index.types import Answer, BuildReport
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def format_answer(answer: Answer) -> str:
+    """Readable text: the answer, its numbered sources, then the passages.
+
+    Sources are numbered in citation order, as in Discord: the answer reads [1] first even
+    when its lead comes from a passage shown after the ranked ones; the uncited follow in rank.
+    """
+    if answer.no_answer:
+        return f"Q: {printable(answer.question)}\n\n{answer.text}\n"
+    count = len(answer.hits)
+    order = list(dict.fromkeys(n for n in answer.citations if 1 <= n <= count))
+    order += [n for n in range(1, count + 1) if n not in order]
+    number = {old: new for new, old in enumerate(order, 1)}
+    pieces = zip(answer.sentences, answer.citations)
+    text = " ".join(f"{s}[{number.get(n, n)}]" for s, n in pieces) or answer.text
+    if answer.subject and answer.sentences:
+        text = f"【{printable(answer.subject)}】{text}"
+    hits = [answer.hits[n - 1] for n in order]
+    lines = [f"Q: {printable(answer.question)}", "", text, ""]
+    for n, h in enumerate(hits, 1):
+        where = " / ".join(x for x in (h.title, h.section) if x)
+        meta = " ".join(x for x in (h.outlet, h.published) if x)
+        lines.append(f"[{n}] {where}" + (f" ({meta})" if meta else ""))
+        for url in h.sources:
+            lines.append(f"    {url}")
+    lines.append("")
+    for n, h in enumerate(hits, 1):
+        lines.append(f"--- [{n}] score {h.score:.3f} · {h.article}")
+        lines.append(h.text)
+    return "\n".join(lines) + "\n"
+
+
+def printable(text: str) -> str:
+    """Text with control characters shown as escapes: a question must not drive the terminal."""
+    return "".join(
+        c if c == "\n" or unicodedata.category(c) != "Cc" else ascii(c)[1:-1] for c in text
+    )
+
+
+def format_report(report: BuildReport) -> str:
+    """What changed, in a few lines (also used by the bot's /reindex summary)."""
+    lines = []
+    for label, names in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+    ):
+        for name in names:
+            lines.append(f"{label}: {name}")
+    for name, reason in report.skipped:
+        lines.append(f"skipped: {name}: {reason}")
+    lines.append(
+        f"{report.articles} articles, {report.passages} passages "
+        f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
+        f" in {report.seconds:.1f}s"
+    )
+    return "\n".join(lines)
+
+
+def format_added(added) -> str:
+    """One line per URL: what happened, the file, and what was extracted."""
+    a = added.article
+    if a is None:
+        return f"{added.status}: {added.url}"
+    date = a.published or "no date"
+    return (
+        f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
+        f"{a.sections} sections) {a.url}"
+    )

@@ -1,0 +1,114 @@
+"""The command line's arguments: one subcommand per job, each bound to its command."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import commands
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsbot", description="Answer questions from news coverage.")
+    p.add_argument(
+        "--config", help="settings file (default: $NEWSBOT_CONFIG or config/settings.toml)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one or more questions")
+    ask.add_argument("questions", nargs="+", metavar="QUESTION")
+    ask.add_argument("-k", type=_positive, default=None, help="passages per question")
+    ask.add_argument("--json", action="store_true", help="one JSON object per line per question")
+    ask.set_defaults(func=commands.cmd_ask)
+
+    idx = sub.add_parser("index", help="build or update the index from the articles folder")
+    idx.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    idx.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let an articles folder without usable articles empty the index",
+    )
+    idx.set_defaults(func=commands.cmd_index)
+
+    ev = sub.add_parser("eval", help="measure retrieval on DIR/articles and DIR/questions.jsonl")
+    ev.add_argument("dir", type=Path)
+    ev.add_argument("-k", type=_positive, default=10)
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument(
+        "--dense-weight",
+        type=_weights,
+        default=None,
+        help="fusion weight(s) to score, comma-separated (1 = dense alone, 0 = lexical alone)",
+    )
+    ev.add_argument(
+        "--encoder",
+        choices=("onnx", "torch"),
+        default=None,
+        help="the default model's backend (default: the index.encoder setting)",
+    )
+    ev.set_defaults(func=commands.cmd_eval)
+
+    info = sub.add_parser("info", help="show the model and the index")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=commands.cmd_info)
+
+    add = sub.add_parser("add", help="fetch web pages into the articles folder and reindex")
+    add.add_argument("urls", nargs="+", metavar="URL")
+    add.add_argument("--dry-run", action="store_true", help="print what would be written")
+    add.set_defaults(func=commands.cmd_add)
+
+    feeds = sub.add_parser("feeds", help="poll the [feeds] once, add new items and reindex")
+    feeds.set_defaults(func=commands.cmd_feeds)
+
+    run = sub.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
+    run.add_argument(
+        "--shards",
+        type=_shards,
+        default=None,
+        help="shard ids this process runs, e.g. 0,1 (needs a count), or 'all'",
+    )
+    run.add_argument(
+        "--shard-count",
+        type=_positive,
+        default=None,
+        help="total shards over all processes (default: [discord] shard_count)",
+    )
+    run.set_defaults(func=commands.cmd_run)
+
+    db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    init = db_sub.add_parser("init", help="create or migrate the database schema")
+    init.set_defaults(func=commands.cmd_db_init)
+    imp = db_sub.add_parser("import", help="copy the live local index into the database")
+    imp.set_defaults(func=commands.cmd_db_import)
+    return p
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return n
+
+
+def _shards(value: str) -> list[int] | str:
+    if value == "all":
+        return value
+    try:
+        ids = sorted({int(x) for x in value.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError("shard ids are numbers like 0,1 or 'all'") from None
+    if not ids or ids[0] < 0:
+        raise argparse.ArgumentTypeError("shard ids are 0 or more")
+    return ids
+
+
+def _weights(value: str) -> list[float]:
+    try:
+        weights = [float(w) for w in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("weights are numbers between 0 and 1") from None
+    if not all(0 <= w <= 1 for w in weights):
+        raise argparse.ArgumentTypeError("weights are numbers between 0 and 1")
+    return weights

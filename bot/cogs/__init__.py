@@ -1,0 +1,1 @@
+"""discord.py extensions, one per concern: asking, administration, ingest (pages and feeds)."""

@@ -1,0 +1,1 @@
+"""Answering: the ranked passages' evidence, the "covered?" judgement, the composed answer."""

@@ -1,0 +1,1 @@
+"""The corpus: article files read (front matter, sections), text rules, passages cut."""

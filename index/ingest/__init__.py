@@ -1,0 +1,1 @@
+"""Ingest: pages and feeds fetched, their article text extracted and written as articles."""

@@ -1,0 +1,221 @@
+"""Fetched pages → article files in the articles folder: written atomically, never duplicated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from ..corpus.loader import FRONT_MATTER_RE, article_files
+from .extract import Extracted, extract
+from .fetch import FetchLimits, Response, fetch
+
+log = logging.getLogger(__name__)
+
+# Feed polls and /add may write at the same time; one writer at a time keeps dedupe honest.
+_WRITING = threading.Lock()
+# Front matter url and body digest of each article file, by path, size and modification time:
+# a feed poll adds many pages, and rereading every file for each one is quadratic.
+_SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
+_JUNK_SEGMENTS = {"index", "amp", "article", "articles", "news", "html", "www", "default"}
+
+
+@dataclass(frozen=True)
+class Added:
+    """What happened to one URL: added, updated, unchanged, duplicate, or would-be (dry run)."""
+
+    url: str
+    status: str
+    file: str | None  # relative to the articles folder
+    article: Extracted | None = None
+    content: str | None = None  # the file's text (written, or what a dry run would write)
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.status in ("added", "updated")
+
+
+def add_url(
+    url: str,
+    articles_dir: Path,
+    limits: FetchLimits,
+    dry_run: bool = False,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    now: dt.datetime | None = None,
+) -> Added:
+    """Fetch url and write its article; raises FetchError or PageError with a reason."""
+    response = fetch(url, limits, etag=etag, last_modified=last_modified)
+    if response.not_modified:
+        return Added(url, "unchanged", None, etag=response.etag, last_modified=last_modified)
+    return add_page(response, articles_dir, dry_run=dry_run, now=now, requested=url)
+
+
+def add_page(
+    response: Response,
+    articles_dir: Path,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    requested: str | None = None,
+) -> Added:
+    """Extract a fetched page and write it (or say what would be written)."""
+    article = extract(response.text(), response.url)
+    return write(
+        article,
+        Path(articles_dir),
+        dry_run=dry_run,
+        now=now,
+        url=requested or response.url,
+        etag=response.etag,
+        last_modified=response.last_modified,
+    )
+
+
+def write(
+    article: Extracted,
+    articles_dir: Path,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    url: str | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> Added:
+    """Write an extracted article, or update its file, unless the same text is already there."""
+    now = now or dt.datetime.now(dt.UTC)
+    url = url or article.url
+    body = article.body
+    with _WRITING:
+        by_url, by_text = catalogue(articles_dir)
+        same_url = by_url.get(article.url)
+        same_text = by_text.get(_digest(body))
+        if same_text and same_text != same_url:
+            return Added(url, "duplicate", same_text, article, None, etag, last_modified)
+        if same_url and same_text == same_url:
+            return Added(url, "unchanged", same_url, article, None, etag, last_modified)
+        name = same_url or _new_name(article, articles_dir, now)
+        content = render(article, now)
+        status = "updated" if same_url else "added"
+        if dry_run:
+            return Added(url, f"would be {status}", name, article, content, etag, last_modified)
+        write_atomic(articles_dir / name, content)
+        _SEEN.pop(articles_dir / name, None)  # a rewrite can keep size and (coarse) mtime
+    log.info("%s %s (%s)", status.capitalize(), name, article.url)
+    return Added(url, status, name, article, content, etag, last_modified)
+
+
+def render(article: Extracted, now: dt.datetime) -> str:
+    """The article file: YAML front matter (README "Articles"), then the Markdown body."""
+    meta = {
+        "title": article.title,
+        "url": article.url,
+        "published": article.published,
+        "modified": article.modified,
+        "outlet": article.outlet,
+        "fetched": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    meta = {k: v for k, v in meta.items() if v}
+    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=10_000)
+    return f"---\n{front}---\n\n{article.body}"
+
+
+def catalogue(articles_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The files already there by their front matter url and by a digest of their body."""
+    by_url: dict[str, str] = {}
+    by_text: dict[str, str] = {}
+    if not articles_dir.is_dir():
+        return by_url, by_text
+    for path in article_files(articles_dir):
+        rel = path.relative_to(articles_dir).as_posix()
+        url, digest = _identity(path)
+        if url:
+            by_url.setdefault(url, rel)
+        if digest:
+            by_text.setdefault(digest, rel)
+    return by_url, by_text
+
+
+def _identity(path: Path) -> tuple[str | None, str | None]:
+    """(front matter url, body digest) of one file, read again only when it changed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None, None
+    cached = _SEEN.get(path)
+    if cached and cached[:2] == (st.st_size, st.st_mtime_ns):
+        return cached[2], cached[3]
+    url = digest = None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""  # the loader reports unreadable files; they cannot be duplicates
+    m = FRONT_MATTER_RE.match(text)
+    if m:
+        try:
+            meta = yaml.safe_load(m.group(1))
+        except yaml.YAMLError:
+            meta = None
+        if isinstance(meta, dict) and isinstance(meta.get("url"), str):
+            url = meta["url"].strip()
+        digest = _digest(text[m.end() :])
+    _SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
+    return url, digest
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
+
+
+def _new_name(article: Extracted, articles_dir: Path, now: dt.datetime) -> str:
+    """<published date>-<site>-<slug>.md, numbered when another page has that name."""
+    date = article.published or now.date().isoformat()
+    stem = f"{date}-{slug(article.url)}"
+    name, n = f"{stem}.md", 2
+    while (articles_dir / name).exists():
+        name, n = f"{stem}-{n}.md", n + 1
+    return name
+
+
+def slug(url: str) -> str:
+    """A short ASCII name from a URL: the site's name and the path's last meaningful part."""
+    parts = urlsplit(url)
+    labels = [
+        x for x in (parts.hostname or "").split(".") if not re.fullmatch(r"www\d*|amp|news", x)
+    ]
+    site = max(labels[:-1] or labels or ["page"], key=len)
+    if (parts.hostname or "").replace(".", "").isdigit():  # an IPv4 address names itself
+        site = parts.hostname
+    segments = [re.sub(r"\.(s?html?|php|aspx?)$", "", s) for s in parts.path.split("/") if s]
+    segments = [s for s in segments if s and s.lower() not in _JUNK_SEGMENTS and s != "-"]
+    tail = "-".join(segments[-2:]) if segments and len(segments[-1]) < 6 else "".join(segments[-1:])
+    tail = tail or parts.query
+    text = re.sub(r"[^a-z0-9]+", "-", f"{site}-{tail}".lower()).strip("-")[:60].strip("-")
+    if text == re.sub(r"[^a-z0-9]+", "-", site.lower()).strip("-"):
+        text += "-" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:8]
+    return text
+
+
+def write_atomic(path: Path, content: str) -> None:
+    """Write beside the target and rename over it: a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A hidden name: the loader skips it if a crash leaves it behind.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,359 @@
+"""A fetched news page → its article: metadata, and the body as Markdown sections (trafilatura)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import trafilatura
+
+from ..errors import PageError
+from .outlets import outlet_for_host
+
+log = logging.getLogger(__name__)
+
+MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
+ARTICLE_TYPES = {
+    "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting",
+    "Report", "OpinionNewsArticle", "BackgroundNewsArticle",
+}  # fmt: skip
+# Said by paywalled pages where the public text stops.
+PAYWALL = re.compile(
+    r"有料会員(?:限定|登録|になると|の方)|会員限定(?:記事|です)|続きは(?:有料|会員|ログイン)"
+    r"|残り\d+文字|続きを読むには|この記事の続きを|購読(?:者限定|手続き)"
+    r"|subscribers? only|subscribe to (?:read|continue)",
+    re.I,
+)
+NOT_FOUND = re.compile(
+    r"ページが見つかりません|ページは見つかりませんでした|お探しのページ|ページは存在しません"
+    r"|削除された可能性|公開期間が終了|page not found|404 not found|^404$",
+    re.I,
+)
+_XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
+_DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})")
+# Class and id words of page furniture; an element named so is dropped before extraction.
+FURNITURE = {
+    "ad", "ads", "advert", "advertisement", "banner", "sponsor", "sponsored", "pr", "share",
+    "sns", "social", "related", "relatedposts", "kanren", "recommend", "ranking", "popular",
+    "comment", "comments", "reaction", "reactions", "breadcrumb", "nav", "gnav", "menu",
+    "sidebar", "widget", "footer", "pagination", "sharedaddy", "respond", "newsletter",
+    "byline", "date", "timestamp", "dateline",
+}  # fmt: skip
+FURNITURE_TAGS = (
+    "script", "style", "noscript", "iframe", "form", "button", "nav", "aside", "footer", "ins",
+    "amp-ad", "amp-embed", "amp-sidebar", "amp-social-share", "amp-analytics", "svg",
+)  # fmt: skip
+_AD_OR_COPYRIGHT = re.compile(r"^\s*(?:広告|PR|AD|スポンサーリンク|copyright|\(c\)|©)", re.I)
+# A line that is only a date ("2025年4月2日 10:00 配信"): the date is read from metadata.
+_DATE_LINE = re.compile(
+    r"^(?:\d{4}[年/.-]\d{1,2}[月/.-]\d{1,2}日?)(?:[(（][月火水木金土日][)）])?"
+    r"(?:\d{1,2}[:時]\d{2}分?)?(?:配信|更新|公開|掲載|発行)?$"
+)
+_CONTAINERS = ("div", "td", "ul", "ol", "dl", "font", "section", "p", "table", "li", "span")
+_SECOND_LEVEL = {"co", "or", "ne", "go", "ac", "ed", "lg", "gr", "com", "org", "net"}
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a page says about itself, and its article text as Markdown."""
+
+    title: str
+    url: str  # canonical
+    published: str | None
+    modified: str | None
+    outlet: str
+    body: str  # lede, then "## heading" sections
+
+    @property
+    def sections(self) -> int:
+        """Sections the loader will see: the lede (if any) and each heading's body."""
+        blocks = re.split(r"^#{2,6} .*$", self.body, flags=re.M)
+        return sum(1 for b in blocks if b.strip())
+
+    def plain(self) -> str:
+        """The body as a reader sees it: no heading marks, links as their words."""
+        text = _MD_LINK.sub(lambda m: m.group(2), self.body)
+        return re.sub(r"^#{1,6}\s+", "", text, flags=re.M)
+
+
+def extract(html: str, url: str) -> Extracted:
+    """The article on a page fetched from url; PageError says why a page has none."""
+    # lxml refuses text that still declares its byte encoding (XHTML's <?xml ... ?>).
+    html = _XML_DECLARATION.sub("", html, count=1)
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        raise PageError("not an HTML page") from None
+    meta = _meta(tree)
+    ld = _json_ld(tree)
+    title = _first(meta.get("og:title"), ld.get("headline"), _title(tree))
+    if _not_found(title, tree):
+        raise PageError("the page says it was not found (a 404 page)")
+    if ld.get("isAccessibleForFree") in (False, "False", "false"):
+        raise PageError("paywalled: only a teaser is public")
+    doc = trafilatura.bare_extraction(
+        lxml.html.tostring(_without_furniture(tree), encoding="unicode"),
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_links=True,
+        include_formatting=True,
+        include_images=False,
+        deduplicate=False,
+        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    text = getattr(doc, "text", None) or ""
+    body = _markdown(text, title, url)
+    plain = Extracted("", url, None, None, "", body).plain()
+    if PAYWALL.search(plain) or (_paywall_box(tree) and len(plain) < 1000):
+        raise PageError("paywalled: only a teaser is public")
+    if len("".join(plain.split())) < MIN_TEXT_CHARS:
+        if _needs_script(tree):
+            raise PageError("no article text (the page needs JavaScript)")
+        raise PageError("no article text on the page")
+    title = title or getattr(doc, "title", None)
+    if not title:
+        raise PageError("the page has no title")
+    host = urlsplit(url).hostname or ""
+    return Extracted(
+        title=" ".join(title.split()),
+        url=_canonical(tree, meta, ld, url),
+        published=_date(
+            ld.get("datePublished"),
+            meta.get("article:published_time"),
+            meta.get("og:article:published_time"),
+            meta.get("pubdate"),
+            meta.get("date"),
+            _time_tag(tree),
+            getattr(doc, "date", None),
+            _date_after_title(tree),
+        ),
+        modified=_date(ld.get("dateModified"), meta.get("article:modified_time")),
+        outlet=_first(meta.get("og:site_name"), _publisher(ld), outlet_for_host(host), host),
+        body=body,
+    )
+
+
+def _without_furniture(tree):
+    """A copy of the page without navigation, ads, share buttons, related lists and comments.
+
+    trafilatura alone keeps link lists in table layouts and ad or comment blocks that are not
+    marked up as such; these are named by their class or id, or are mostly links.
+    """
+    tree = copy.deepcopy(tree)
+    _unwrap_layout_tables(tree)
+    doomed = []
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag in FURNITURE_TAGS:
+            doomed.append(el)
+            continue
+        words = set(re.split(r"[-_\s]+", f"{el.get('class') or ''} {el.get('id') or ''}".lower()))
+        if el.tag in ("body", "html", "main", "article", "h1"):
+            continue
+        if words & FURNITURE or (el.tag in _CONTAINERS and _mostly_links_or_ad(el)):
+            if el.find(".//h1") is None and el.find(".//article") is None:
+                doomed.append(el)
+    for el in doomed:
+        if el.getparent() is not None:
+            el.drop_tree()
+    return tree
+
+
+def _unwrap_layout_tables(tree) -> None:
+    """Tables that lay out a page (they hold headings or paragraphs) become plain blocks."""
+    for table in list(tree.iter("table")):
+        if table.find(".//p") is None and not any(table.iter("h1", "h2", "h3", "table")):
+            continue
+        for el in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th")]:
+            el.tag = "div"
+            for attr in ("colspan", "rowspan"):
+                el.attrib.pop(attr, None)
+
+
+def _mostly_links_or_ad(el) -> bool:
+    text = "".join(el.text_content().split())
+    if not text:
+        return False
+    if len(text) < 80 and (_AD_OR_COPYRIGHT.match(text) or _DATE_LINE.match(text)):
+        return True
+    links = el.findall(".//a")
+    linked = sum(len("".join(a.text_content().split())) for a in links)
+    return len(links) >= 3 and linked / len(text) >= 0.6
+
+
+def _date_after_title(tree) -> str | None:
+    """A date written as text just below the headline (old sites have no machine-readable one)."""
+    h1 = tree.find(".//h1")
+    if h1 is None:
+        return None
+    text, seen = [], 0
+    for el in h1.itersiblings():
+        part = el.text_content() + (el.tail or "")
+        text.append(part)
+        seen += len(part)
+        if seen > 300:
+            break
+    return _date("".join(text)[:300], (h1.tail or "")[:300])
+
+
+def _first(*values) -> str | None:
+    for v in values:
+        if isinstance(v, str) and v.strip():
+            return " ".join(v.split())
+    return None
+
+
+def _meta(tree) -> dict[str, str]:
+    """<meta property|name=... content=...> by lower-cased key; the first one wins."""
+    out: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        if key and el.get("content") and key not in out:
+            out[key] = el.get("content")
+    return out
+
+
+def _title(tree) -> str | None:
+    h1 = tree.find(".//h1")
+    if h1 is not None and h1.text_content().strip():
+        return h1.text_content()
+    t = tree.find(".//title")
+    return t.text_content() if t is not None else None
+
+
+def _json_ld(tree) -> dict:
+    """The first article object in the page's JSON-LD (inside @graph or lists too)."""
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            log.debug("Ignoring broken JSON-LD")
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                types = item.get("@type")
+                types = set(types) if isinstance(types, list) else {types}
+                if types & ARTICLE_TYPES:
+                    return item
+                stack.extend(v for k, v in item.items() if k == "@graph")
+    return {}
+
+
+def _publisher(ld: dict) -> str | None:
+    publisher = ld.get("publisher")
+    if isinstance(publisher, list) and publisher:
+        publisher = publisher[0]
+    if isinstance(publisher, dict):
+        return publisher.get("name") if isinstance(publisher.get("name"), str) else None
+    return publisher if isinstance(publisher, str) else None
+
+
+def _canonical(tree, meta: dict, ld: dict, url: str) -> str:
+    """<link rel=canonical>, og:url or JSON-LD url when on the same site; else the fetched URL."""
+    links = [el.get("href") for el in tree.iter("link") if "canonical" in (el.get("rel") or "")]
+    main = ld.get("mainEntityOfPage")
+    main = main.get("@id") if isinstance(main, dict) else main
+    for candidate in (*links, meta.get("og:url"), ld.get("url"), main):
+        if not isinstance(candidate, str) or not candidate.strip():
+            continue
+        absolute = urljoin(url, candidate.strip())
+        parts = urlsplit(absolute)
+        # Another site's canonical would let a page overwrite that site's article here.
+        if parts.scheme in ("http", "https") and _site(parts.hostname) == _site(
+            urlsplit(url).hostname
+        ):
+            return absolute.split("#")[0]
+    return url.split("#")[0]
+
+
+def _site(host: str | None) -> str:
+    """The registrable part of a host, roughly: example.com, example.co.jp."""
+    labels = (host or "").lower().rstrip(".").split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:])
+
+
+def _time_tag(tree) -> str | None:
+    for el in tree.iter("time"):
+        if el.get("datetime"):
+            return el.get("datetime")
+    return None
+
+
+def _date(*values) -> str | None:
+    """The first value that holds a date, as YYYY-MM-DD (the date as the page writes it)."""
+    for v in values:
+        m = _DATE.search(v) if isinstance(v, str) else None
+        if m:
+            y, mo, d = (int(x) for x in m.groups())
+            if 1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31:
+                return f"{y:04d}-{mo:02d}-{d:02d}"
+    return None
+
+
+def _not_found(title: str | None, tree) -> bool:
+    heads = [title or ""] + [h.text_content() for h in tree.iter("h1", "title")]
+    return any(NOT_FOUND.search(" ".join(h.split())) for h in heads if h)
+
+
+def _paywall_box(tree) -> bool:
+    for el in tree.iter():
+        names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+        if "paywall" in names or "regwall" in names or "premium-lock" in names:
+            return True
+    return False
+
+
+def _needs_script(tree) -> bool:
+    scripts = sum(1 for _ in tree.iter("script"))
+    noscript = " ".join(el.text_content() for el in tree.iter("noscript"))
+    return scripts > 0 and ("javascript" in noscript.lower() or scripts >= 3)
+
+
+def _markdown(text: str, title: str | None, url: str) -> str:
+    """trafilatura's Markdown → this project's: '##' sections, absolute links, no emphasis."""
+    lines = []
+    for n, line in enumerate(text.splitlines()):
+        m = _HEADING.match(line)
+        if m:
+            heading = m.group(2).strip().strip("*").strip()
+            same = title and _squash(heading) == _squash(title)
+            if (n == 0 and len(m.group(1)) == 1) or same:
+                continue  # the title repeated as the body's first heading
+            line = "#" * max(2, len(m.group(1))) + " " + heading
+        else:
+            line = line.replace("**", "").replace("__", "")
+        lines.append(_MD_LINK.sub(lambda m: _link(m, url), line).rstrip())
+    body = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
+
+
+def _link(m: re.Match, base: str) -> str:
+    """Absolute http(s) links stay as sources; images, anchors and scripts keep only words."""
+    bang, words, target = m.groups()
+    if bang:
+        return ""
+    absolute = urljoin(base, target)
+    if urlsplit(absolute).scheme not in ("http", "https") or target.startswith("#"):
+        return words
+    return f"[{words}]({absolute})"
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split()).lower()

@@ -1,0 +1,1 @@
+"""Storage: index versions on disk (a folder each) or in PostgreSQL, behind one seam (base)."""

@@ -1,0 +1,517 @@
+"""An index version on disk: its files, format, checksums, and how it is written and read.
+
+The only module that knows an index folder (the local backend of index.version). A root folder
+holds version folders `v-*/`, a `CURRENT` file naming the live one, and `.lock`. A build writes
+a hidden `.build-*/` folder; commit() seals it (checksums, manifest, fsync) and flips CURRENT
+with one rename, so a reader sees the old version or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError, IndexWriteError
+
+# numpy, scipy and faiss are imported where a version is opened or written: `newsbot info`
+# reads a manifest alone and should not pay for them.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..retrieval.lexical import Lexical
+    from .faiss import DenseStore
+
+log = logging.getLogger(__name__)
+
+FORMAT = 3  # 3: sections as JSON lines plus an offsets file; the file list below, exactly
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+LOCK = ".lock"
+DENSE = "dense.faiss"
+_COMMON = {
+    "anchors.npy",  # off-topic anchor vectors
+    DENSE,  # FAISS index of the passage vectors (flat or HNSW)
+    "keys.npy",  # (passages × 16) embedding cache keys
+    "lex_data.npy",  # BM25 weights, CSR (terms × passages) ...
+    "lex_idf.npy",
+    "lex_indices.npy",
+    "lex_indptr.npy",
+    "lex_terms.npy",  # ... rows: sorted '<U2' terms
+    "passage_section.npy",  # section id of each passage
+    "sent_offsets.npy",  # passage i's sentences are rows sent_offsets[i]:[i + 1] ...
+    "sent_vectors.npy",  # ... of these float16 vectors
+    "text.bin",  # passage texts, UTF-8, back to back ...
+    "text_offsets.npy",  # ... passage i is bytes text_offsets[i]:[i + 1]
+}
+# Every file of a version, by format: a version with more or fewer files is damaged.
+FILES = {
+    2: frozenset(_COMMON | {"sections.json", "lex_meta.json"}),
+    3: frozenset(_COMMON | {"sections.jsonl", "section_offsets.npy"}),
+}
+# A build reuses vectors from these formats; only FORMAT is served.
+READABLE = (2, 3)
+# Above this many bytes a version's checksums are computed on all cores (below, threads cost
+# more than they save: 8 MB took 10 ms on one).
+_PARALLEL_CHECK = 32 << 20
+# What CURRENT may name: a version folder beside it, never a path elsewhere.
+VERSION_RE = re.compile(r"v-[A-Za-z0-9_-]+")
+VERSION_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
+class LocalStore:
+    """Index versions in a folder (see the module docstring); implements version.Store."""
+
+    # Only this process's own reindex switches versions (see Searcher.reindex).
+    shared = False
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def live_name(self) -> str | None:
+        try:
+            return current_version(self.root).name
+        except (IndexNotBuiltError, IndexCorruptError):
+            return None
+
+    def current(self, verify: bool = True, formats: Sequence[int] = (FORMAT,)) -> LocalVersion:
+        return LocalVersion.open(current_version(self.root), verify=verify, formats=formats)
+
+    @contextmanager
+    def lock(self, wait: bool = False) -> Iterator[None]:
+        """One build at a time per root, across processes and threads (a file lock)."""
+        # flock belongs to the open file: it ends with the process, so a killed build never
+        # leaves a stale lock, and two threads each opening the file exclude each other too.
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            f = open(self.root / LOCK, "w")  # closed by the with below
+        except OSError as e:
+            raise write_error(self.root, e) from e
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    raise BuildInProgressError("another reindex is already running") from None
+                log.info("Another build is running in %s; waiting for it", self.root)
+                fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def writer(self) -> VersionWriter:
+        return VersionWriter(self.root)
+
+    def tidy(self, keep: str) -> None:
+        cleanup(self.root, keep={keep})
+
+
+class LocalVersion:
+    """One version folder, memory-mapped: opening is near instant and costs no private memory."""
+
+    def __init__(self, folder: Path, manifest: dict):
+        import numpy as np
+        from scipy import sparse
+
+        from ..retrieval.lexical import Lexical
+        from .faiss import DenseStore
+
+        self.folder, self.name, self.manifest = folder, folder.name, manifest
+        self.format = manifest["format"]
+        self.passage_section = np.load(folder / "passage_section.npy", mmap_mode="r")
+        n = len(self.passage_section)
+        self.dense = DenseStore.read(folder / DENSE)
+        self.vectors = self.dense.vectors()
+        indptr = np.load(folder / "lex_indptr.npy", mmap_mode="r")
+        matrix = sparse.csr_matrix(
+            tuple(np.load(folder / f"lex_{x}.npy", mmap_mode="r") for x in ("data", "indices"))
+            + (indptr,),
+            shape=(len(indptr) - 1, n),
+            copy=False,
+        )
+        terms, idf = np.load(folder / "lex_terms.npy"), np.load(folder / "lex_idf.npy")
+        self.lexical = Lexical(terms, matrix, idf)
+        if self.format == 2:  # read only to reuse vectors: parsed whole, once
+            self.sections = json.loads((folder / "sections.json").read_text(encoding="utf-8"))
+        else:
+            self.sections = _Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
+        self.offsets = np.load(folder / "text_offsets.npy", mmap_mode="r")
+        self._text = (
+            np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if self.offsets[-1] else b""
+        )
+        self.sent_vectors = np.load(folder / "sent_vectors.npy", mmap_mode="r")
+        self.sent_offsets = np.load(folder / "sent_offsets.npy", mmap_mode="r")
+        self.anchors = np.load(folder / "anchors.npy")
+        self.keys = np.load(folder / "keys.npy", mmap_mode="r")
+        counts = {
+            self.dense.size,
+            self.lexical.size,
+            len(self.keys),
+            len(self.offsets) - 1,
+            len(self.sent_offsets) - 1,
+        }
+        if counts != {n} or (n and int(np.max(self.passage_section)) >= len(self.sections)):
+            raise IndexCorruptError(f"index {folder.name} has inconsistent passage counts")
+
+    @classmethod
+    def open(
+        cls, folder: Path, verify: bool = True, formats: Sequence[int] = (FORMAT,)
+    ) -> LocalVersion:
+        """Check the manifest (sizes, and checksums when verify) and map the files."""
+        manifest = read_manifest(folder, verify=verify, formats=formats)
+        try:
+            return cls(folder, manifest)
+        except IndexCorruptError:
+            raise
+        except Exception as e:  # numpy/faiss/scipy report damage in many ways
+            raise IndexCorruptError(f"cannot read index {folder.name}: {e}") from e
+
+    @property
+    def size(self) -> int:
+        return len(self.passage_section)
+
+    def text(self, i: int) -> str:
+        return bytes(self._text[self.offsets[i] : self.offsets[i + 1]]).decode("utf-8")
+
+    def sentence_vectors(self, i: int) -> np.ndarray:
+        return self.sent_vectors[self.sent_offsets[i] : self.sent_offsets[i + 1]]
+
+    def passage_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        import numpy as np
+
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = np.asarray(self.vectors[ids], dtype=np.float32).reshape(len(ids), self.dense.dim)
+        return vectors, [self.sentence_vectors(int(i)) for i in ids]
+
+
+class Records(Sequence):
+    """Section records read one at a time: subclasses say how to read record i (0 <= i < len)."""
+
+    def _record(self, i: int) -> dict:
+        raise NotImplementedError
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i) + len(self) if i < 0 else int(i)
+        if not 0 <= i < len(self):
+            raise IndexError("section index out of range")
+        return self._record(i)
+
+
+class _Sections(Records):
+    """sections.jsonl left on disk; a line is parsed when a hit asks for it (offsets file)."""
+
+    # Parsing 100k sections whole took 0.28 s and 83 MB (seconds and GBs at 1M passages).
+
+    def __init__(self, path: Path, offsets: Path):
+        import numpy as np
+
+        self._offsets = np.load(offsets, mmap_mode="r")
+        size = int(self._offsets[-1])
+        self._data = np.memmap(path, dtype=np.uint8, mode="r") if size else b""
+        if len(self._data) != size:
+            raise IndexCorruptError(f"{path.name} does not match its offsets")
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def _record(self, i: int) -> dict:
+        return json.loads(bytes(self._data[self._offsets[i] : self._offsets[i + 1]]))
+
+
+class VersionWriter:
+    """A new version in a hidden build folder; commit() makes it live, leaving it removes it.
+
+    Use it as a context manager: an exception (a full disk, a kill) removes the folder, and an
+    OSError becomes an IndexWriteError saying the previous index stays live.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        try:
+            self.folder = new_build_dir(self.root)
+        except OSError as e:
+            raise write_error(self.root, e) from e
+
+    def __enter__(self) -> VersionWriter:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        if error is None:
+            return
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if isinstance(error, OSError):  # disk full, read-only, no permission
+            raise write_error(self.root, error) from error
+
+    def path(self, name: str) -> Path:
+        if name not in FILES[FORMAT]:
+            raise ValueError(f"{name!r} is not a file of index format {FORMAT}")
+        return self.folder / name
+
+    def save(self, name: str, array: np.ndarray) -> None:
+        import numpy as np
+
+        np.save(self.path(name), array)
+
+    def open_array(self, name: str, dtype, shape: tuple[int, ...]) -> np.memmap:
+        """A .npy file to fill in place (for arrays larger than memory)."""
+        from numpy.lib.format import open_memmap
+
+        return open_memmap(self.path(name), "w+", dtype, shape)
+
+    def texts(self, texts: Iterable[str]) -> None:
+        blobs = [t.encode("utf-8") for t in texts]
+        self.path("text.bin").write_bytes(b"".join(blobs))
+        self.save("text_offsets.npy", _offsets(len(b) for b in blobs))
+
+    def raw_texts(self, chunks: Iterable[bytes], offsets: np.ndarray) -> None:
+        """UTF-8 passage texts already joined (in any chunks) and where each one starts."""
+        import numpy as np
+
+        with open(self.path("text.bin"), "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        self.save("text_offsets.npy", np.asarray(offsets, dtype=np.int64))
+
+    def sections(self, sections: Iterable[dict], passage_section: np.ndarray) -> None:
+        """Section metadata, one JSON line each, and the section id of every passage."""
+        import numpy as np
+
+        lines = [
+            (json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+            for s in sections
+        ]
+        self.path("sections.jsonl").write_bytes(b"".join(lines))
+        self.save("section_offsets.npy", _offsets(len(x) for x in lines))
+        self.save("passage_section.npy", np.asarray(passage_section, dtype=np.int32))
+
+    def sentences(self, vectors: Sequence[np.ndarray], dim: int) -> None:
+        """Each passage's sentence vectors (float16 halves them; cosines barely move)."""
+        import numpy as np
+
+        self.save("sent_offsets.npy", _offsets(len(s) for s in vectors))
+        stacked = np.concatenate(vectors) if len(vectors) else np.zeros((0, dim), np.float32)
+        self.save("sent_vectors.npy", stacked.astype(np.float16))
+
+    def keys(self, keys: Sequence[bytes] | np.ndarray) -> None:
+        """16-byte embedding cache keys, as raw rows (a bytes dtype drops trailing zeros)."""
+        import numpy as np
+
+        if not isinstance(keys, np.ndarray):
+            keys = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16)
+        self.save("keys.npy", keys)
+
+    def dense(self, store: DenseStore) -> None:
+        store.write(self.path(DENSE))
+
+    def dense_vectors(self, vectors: np.ndarray, flat_max: int) -> None:
+        """The passage vectors, as a flat FAISS index up to flat_max of them, HNSW beyond."""
+        from .faiss import DenseStore
+
+        self.dense(DenseStore.build(vectors, flat_max=flat_max))
+
+    def lexical(self, lex: Lexical) -> None:
+        import numpy as np
+
+        self.save("lex_terms.npy", lex.terms)
+        self.save("lex_idf.npy", lex.idf)
+        self.save("lex_indptr.npy", lex.matrix.indptr.astype(np.int64))
+        self.save("lex_indices.npy", lex.matrix.indices.astype(np.int32))
+        self.save("lex_data.npy", lex.matrix.data.astype(np.float32))
+
+    def commit(self, manifest: dict) -> Path:
+        """Seal the version and make it live; returns its folder."""
+        written = {p.name for p in self.folder.iterdir()}
+        if written != FILES[FORMAT]:  # a bug in a writer, never a user's doing
+            missing, extra = sorted(FILES[FORMAT] - written), sorted(written - FILES[FORMAT])
+            raise ValueError(f"incomplete index version: missing {missing}, unexpected {extra}")
+        return commit(self.root, self.folder, manifest)
+
+
+def _offsets(lengths: Iterable[int]) -> np.ndarray:
+    import numpy as np
+
+    lengths = np.fromiter(lengths, dtype=np.int64)
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def current_version(root: Path) -> Path:
+    """The folder CURRENT names; raises IndexNotBuiltError when there is none."""
+    try:
+        name = (root / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotBuiltError(f"no index in {root}; run 'newsbot index' first") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexCorruptError(f"unreadable {root / CURRENT}: {e}") from None
+    if not VERSION_RE.fullmatch(name):
+        raise IndexCorruptError(f"{root / CURRENT} does not name an index version ({name[:40]!r})")
+    folder = root / name
+    if not (folder / MANIFEST).is_file():
+        raise IndexCorruptError(f"{root / CURRENT} points to a missing index ({name!r})")
+    return folder
+
+
+def read_manifest(folder: Path, verify: bool = True, formats: Sequence[int] = (FORMAT,)) -> dict:
+    """Load the manifest and check its file list and every file's size (and checksum)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexCorruptError(f"unreadable manifest in {folder.name}: {e}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"malformed manifest in {folder.name}")
+    if manifest.get("format") not in formats:
+        raise IndexCorruptError(
+            f"index format {manifest.get('format')!r} is not {FORMAT}; it will be rebuilt"
+        )
+    files = manifest.get("files")
+    # A damaged manifest must read as damage, not crash the loader with a KeyError.
+    if not isinstance(files, dict) or not files:
+        raise IndexCorruptError(f"manifest in {folder.name} lists no files")
+    for name, meta in files.items():
+        if not VERSION_FILE_RE.fullmatch(name):
+            raise IndexCorruptError(f"manifest names a file outside the index: {name[:40]!r}")
+        if not isinstance(meta, dict) or not all(
+            isinstance(meta.get(k), int) for k in ("size", "crc32")
+        ):
+            raise IndexCorruptError(f"manifest entry for {name} is malformed")
+    if set(files) != FILES[manifest["format"]]:
+        missing = sorted(FILES[manifest["format"]] - set(files))
+        raise IndexCorruptError(f"manifest in {folder.name} lists other files (missing {missing})")
+    for name, meta in files.items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise IndexCorruptError(f"index file {name} is missing") from None
+        if size != meta["size"]:
+            raise IndexCorruptError(f"index file {name} is truncated or changed")
+    if verify:
+        names = sorted(files, key=lambda n: -files[n]["size"])
+        sums = map(lambda n: checksum(folder / n), names)
+        pool = None
+        if sum(m["size"] for m in files.values()) > _PARALLEL_CHECK and (os.cpu_count() or 1) > 1:
+            # zlib releases the GIL on large buffers: the files are summed on all cores at once
+            # (0.2 s on one core for a 100k-passage index, the most of its load time).
+            pool = ThreadPoolExecutor(os.cpu_count())
+            sums = pool.map(lambda n: checksum(folder / n), names)
+        try:
+            for name, crc in zip(names, sums):
+                if crc != files[name]["crc32"]:
+                    raise IndexCorruptError(f"index file {name} fails its checksum")
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+    return manifest
+
+
+def checksum(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def new_build_dir(root: Path) -> Path:
+    """A fresh hidden folder to build into; it only becomes visible by commit()."""
+    root.mkdir(parents=True, exist_ok=True)
+    # Unique even for two builds in one second; the pid comes last so cleanup can check it.
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    folder = root / f".build-{stamp}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder
+
+
+def commit(root: Path, build: Path, manifest: dict) -> Path:
+    """Seal a finished build (checksums, manifest, fsync) and point CURRENT at it atomically."""
+    manifest = dict(manifest, format=FORMAT, files={})
+    for path in sorted(build.iterdir()):
+        _fsync(path)
+        manifest["files"][path.name] = {"size": path.stat().st_size, "crc32": checksum(path)}
+    _write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    final = root / build.name.replace(".build-", "v-", 1)
+    os.replace(build, final)
+    pointer = root / f"{CURRENT}.tmp"
+    try:
+        # The pointer flips in one rename: a reader sees the old index or the new one, never
+        # a mix.
+        _write_synced(pointer, final.name)
+        os.replace(pointer, root / CURRENT)
+    except BaseException:
+        # Not live, so not kept: a failed build leaves no folder behind (disk full, killed).
+        pointer.unlink(missing_ok=True)
+        shutil.rmtree(final, ignore_errors=True)
+        raise
+    # The new index is live from here on; what follows only tidies and must not undo it.
+    try:
+        _fsync(root)
+        cleanup(root, keep={final.name})
+    except OSError as e:
+        log.warning("Index %s is live, but tidying %s failed: %s", final.name, root, e)
+    return final
+
+
+def cleanup(root: Path, keep: set[str]) -> None:
+    """Remove abandoned builds and superseded versions (loaded copies stay mapped in memory)."""
+    (root / f"{CURRENT}.tmp").unlink(missing_ok=True)
+    for path in root.iterdir():
+        if path.is_dir() and path.name not in keep and path.name.startswith((".build-", "v-")):
+            if path.name.startswith(".build-") and _owner_alive(path.name):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_alive(name: str) -> bool:
+    try:
+        pid = int(name.rsplit("-", 1)[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_error(root: Path, error: OSError) -> IndexWriteError:
+    """The domain error for a failed write (the Discord layer shows its own words, not these)."""
+    # numpy reports a short write without an errno ("N requested and M written").
+    reason = error.strerror or f"short write: {error}"
+    return IndexWriteError(
+        f"cannot write the new index in {root} ({reason}); the previous index stays live"
+    )

@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: index versions as tables, pgvector for the dense side."""
