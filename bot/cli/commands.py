@@ -8,8 +8,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from index import check_question
 from index.errors import ArticlesDirError, NewsbotError
-from index.retrieval.query import check_question
 
 from ..settings import Settings
 from .output import format_added, format_answer, format_report, one_line
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
+    from index import Searcher  # faiss, scipy, the model runtime: not for info
 
     questions = list(args.questions)
     for q in questions:
@@ -37,7 +37,7 @@ def cmd_ask(args, settings: Settings) -> int:
 def cmd_index(args, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from index.searcher import Searcher
+    from index import Searcher
 
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
@@ -71,9 +71,8 @@ def cmd_index(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from index.corpus.loader import article_files
+    from index import Searcher, article_files
     from index.evaluate import evaluate, load_questions
-    from index.searcher import Searcher
 
     # The question file is checked before the model loads; the gold articles are named.
     questions = load_questions(args.dir / "questions.jsonl", settings.index)
@@ -118,8 +117,8 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest.articles import add_url
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.ingest import add_url
 
     failed = 0
     changed = []
@@ -141,8 +140,8 @@ def cmd_add(args, settings: Settings) -> int:
 
 
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest.feeds import poll
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.ingest import poll
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
@@ -169,15 +168,15 @@ def cmd_feeds(args, settings: Settings) -> int:
 
 def index_info(options) -> dict:
     """What the live index says about itself, read from its manifest: no model is loaded."""
-    from index.storage import local as layout
+    from index import storage
 
     root = options.index_dir
     if options.store.backend == "postgres":
         version = _database(options).current(verify=False)
         folder, manifest, root = version.folder, version.manifest, version.store.root
     else:
-        folder = layout.current_version(root)
-        manifest = layout.read_manifest(folder, verify=False)  # sizes only: info stays instant
+        folder = storage.current_version(root)
+        manifest = storage.read_manifest(folder, verify=False)  # sizes only: info stays instant
     return {
         "model": manifest.get("model"),
         "encoder": manifest.get("encoder"),
@@ -201,7 +200,7 @@ def cmd_run(args, settings: Settings) -> int:
 
 def _database(options):
     """The PostgreSQL store of the settings; a one-line error when another backend is set."""
-    from index.storage.base import open_store
+    from index.storage import open_store
 
     if options.store.backend != "postgres":
         raise NewsbotError(
@@ -219,8 +218,7 @@ def cmd_db_init(args, settings: Settings) -> int:
 
 
 def cmd_db_import(args, settings: Settings) -> int:
-    from index.storage.local import LocalStore
-    from index.storage.postgres.store import import_version
+    from index.storage import LocalStore, import_version
 
     store = _database(settings.index)
     local = LocalStore(settings.index.index_dir).current(verify=True)
