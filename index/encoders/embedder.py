@@ -49,7 +49,7 @@ class Embedder:
 
             self._backend = TorchBackend(model, Path(cache_dir), threads)
             if model == DEFAULT_MODEL:
-                self._check_default()
+                self.check()
         self.name = model
         self.encoder = self._backend.kind
         self.identity = f"{self.encoder}:{self._backend.content or model}"
@@ -69,11 +69,12 @@ class Embedder:
         """The sentence-transformers model of the torch encoder (benchmarks compare with it)."""
         return getattr(self._backend, "model", None)
 
-    def _check_default(self) -> None:
+    def check(self, record: dict | None = None) -> None:
+        """Embed the default model's known texts and compare with its check record (ModelError)."""
         from .default_model import check as model_check
 
         folder = Path(self._backend.model_dir)
-        record = model_check.read(folder)
+        record = record or model_check.read(folder)
         model_check.verify(folder, record, lambda t: self._backend.embed(t, 8))
         self._backend.content = record["digest"]
 

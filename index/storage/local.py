@@ -64,7 +64,7 @@ FILES = {
 READABLE = (2, 3)
 # Above this many bytes a version's checksums are computed on all cores (below, threads cost
 # more than they save: 8 MB took 10 ms on one).
-_PARALLEL_CHECK = 32 << 20
+PARALLEL_CHECK = 32 << 20
 # What CURRENT may name: a version folder beside it, never a path elsewhere.
 VERSION_RE = re.compile(r"v-[A-Za-z0-9_-]+")
 VERSION_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -146,7 +146,7 @@ class LocalVersion:
         if self.format == 2:  # read only to reuse vectors: parsed whole, once
             self.sections = json.loads((folder / "sections.json").read_text(encoding="utf-8"))
         else:
-            self.sections = _Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
+            self.sections = Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
         self.offsets = np.load(folder / "text_offsets.npy", mmap_mode="r")
         self._text = (
             np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if self.offsets[-1] else b""
@@ -211,7 +211,7 @@ class Records(Sequence):
         return self._record(i)
 
 
-class _Sections(Records):
+class Sections(Records):
     """sections.jsonl left on disk; a line is parsed when a hit asks for it (offsets file)."""
 
     # Parsing 100k sections whole took 0.28 s and 83 MB (seconds and GBs at 1M passages).
@@ -404,7 +404,7 @@ def read_manifest(folder: Path, verify: bool = True, formats: Sequence[int] = (F
         names = sorted(files, key=lambda n: -files[n]["size"])
         sums = map(lambda n: checksum(folder / n), names)
         pool = None
-        if sum(m["size"] for m in files.values()) > _PARALLEL_CHECK and (os.cpu_count() or 1) > 1:
+        if sum(m["size"] for m in files.values()) > PARALLEL_CHECK and (os.cpu_count() or 1) > 1:
             # zlib releases the GIL on large buffers: the files are summed on all cores at once
             # (0.2 s on one core for a 100k-passage index, the most of its load time).
             pool = ThreadPoolExecutor(os.cpu_count())
@@ -444,14 +444,14 @@ def commit(root: Path, build: Path, manifest: dict) -> Path:
     for path in sorted(build.iterdir()):
         _fsync(path)
         manifest["files"][path.name] = {"size": path.stat().st_size, "crc32": checksum(path)}
-    _write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
     final = root / build.name.replace(".build-", "v-", 1)
     os.replace(build, final)
     pointer = root / f"{CURRENT}.tmp"
     try:
         # The pointer flips in one rename: a reader sees the old index or the new one, never
         # a mix.
-        _write_synced(pointer, final.name)
+        write_synced(pointer, final.name)
         os.replace(pointer, root / CURRENT)
     except BaseException:
         # Not live, so not kept: a failed build leaves no folder behind (disk full, killed).
@@ -493,7 +493,8 @@ def _owner_alive(name: str) -> bool:
     return True
 
 
-def _write_synced(path: Path, text: str) -> None:
+def write_synced(path: Path, text: str) -> None:
+    """Write text to path and fsync it (the manifest and the CURRENT pointer)."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()

