@@ -85,70 +85,10 @@ def _export_once(source: Path, target: Path) -> None:
 
 def export(source: Path, out: Path) -> None:
     """Export the converted model to ONNX in out and check it against the reference."""
-    import onnx
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import BertModel
-
     reference = model_check.read(source)
-    bert = BertModel.from_pretrained(str(source), attn_implementation="eager").eval()
-
-    class Wrapper(torch.nn.Module):
-        # transformers 5 reordered BertModel.forward's arguments, which broke the positional
-        # exporter: keyword arguments are unambiguous.
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask):
-            types = torch.zeros_like(input_ids)
-            out = self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=types
-            )
-            return out.last_hidden_state
-
-    ids = torch.tensor([[0, 6, 7, 2], [0, 6, 2, _PAD_ID]])
-    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
-    axes = {0: "batch", 1: "tokens"}
     fp32 = out / "fp32.onnx"
-    with torch.no_grad():
-        torch.onnx.export(
-            Wrapper(bert),
-            (ids, mask),
-            str(fp32),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["token_embeddings"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_embeddings": axes},
-            opset_version=17,
-            dynamo=False,
-        )
-    # int8 weights (per output channel) for the word embeddings and every matrix product but
-    # the FFN output layer: 173 -> 140 MB, a question encoded in 0.30 x torch's time instead
-    # of 0.46 x with float32 products, at cosine 0.9987 to torch (mean over test texts). The
-    # FFN output layer's inputs (GELU outputs) have outliers that one int8 scale per run
-    # cannot hold: quantizing it too (118 MB, about 15 % faster) gave 0.996 and flipped
-    # answers at the bars of tests/test_answers.py (benchmarks/README.md, section 6).
-    # reduce_range (7-bit weights) because AVX2's int8 products saturate at full range.
-    skip = [
-        n.name
-        for n in onnx.load(str(fp32), load_external_data=False).graph.node
-        if n.name.endswith("/output/dense/MatMul") and "/attention/" not in n.name
-    ]
-    root = logging.getLogger()  # the quantizer logs every tensor at INFO on the root logger
-    level = root.level
-    root.setLevel(max(level, logging.WARNING))
-    try:
-        quantize_dynamic(
-            str(fp32),
-            str(out / MODEL),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=True,
-            op_types_to_quantize=["Gather", "MatMul"],
-            nodes_to_exclude=skip,
-        )
-    finally:
-        root.setLevel(level)
+    _export_graph(source, fp32)
+    _quantize(fp32, out / MODEL)
     fp32.unlink()
     _optimize(out / MODEL)
     write_sentencepiece(source / "tokenizer.json", out / TOKENIZER)
@@ -172,6 +112,77 @@ def export(source: Path, out: Path) -> None:
     model_check.write(
         out, [MODEL, TOKENIZER, CONFIG], vectors, encoder=OnnxBackend.kind, reference_cosine=cosine
     )
+
+
+def _export_graph(source: Path, fp32: Path) -> None:
+    """The converted BERT model as a float32 ONNX graph (torch's exporter)."""
+    import torch
+    from transformers import BertModel
+
+    bert = BertModel.from_pretrained(str(source), attn_implementation="eager").eval()
+
+    class Wrapper(torch.nn.Module):
+        # transformers 5 reordered BertModel.forward's arguments, which broke the positional
+        # exporter: keyword arguments are unambiguous.
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            types = torch.zeros_like(input_ids)
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=types
+            )
+            return out.last_hidden_state
+
+    ids = torch.tensor([[0, 6, 7, 2], [0, 6, 2, _PAD_ID]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(
+            Wrapper(bert),
+            (ids, mask),
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["token_embeddings"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_embeddings": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _quantize(fp32: Path, model: Path) -> None:
+    """fp32's graph with int8 weights, written to model."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # int8 weights (per output channel) for the word embeddings and every matrix product but
+    # the FFN output layer: 173 -> 140 MB, a question encoded in 0.30 x torch's time instead
+    # of 0.46 x with float32 products, at cosine 0.9987 to torch (mean over test texts). The
+    # FFN output layer's inputs (GELU outputs) have outliers that one int8 scale per run
+    # cannot hold: quantizing it too (118 MB, about 15 % faster) gave 0.996 and flipped
+    # answers at the bars of tests/test_answers.py (benchmarks/README.md, section 6).
+    # reduce_range (7-bit weights) because AVX2's int8 products saturate at full range.
+    skip = [
+        n.name
+        for n in onnx.load(str(fp32), load_external_data=False).graph.node
+        if n.name.endswith("/output/dense/MatMul") and "/attention/" not in n.name
+    ]
+    root = logging.getLogger()  # the quantizer logs every tensor at INFO on the root logger
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        quantize_dynamic(
+            str(fp32),
+            str(model),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+            op_types_to_quantize=["Gather", "MatMul"],
+            nodes_to_exclude=skip,
+        )
+    finally:
+        root.setLevel(level)
 
 
 def _optimize(model: Path) -> None:
