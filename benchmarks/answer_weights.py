@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 
 from index import Searcher
 from index.answer.compose import FEATURES, Weights, features
-from index.evaluate import _squash
+from index.corpus.text import squash
 from index.retrieval.query import check_question
 from index.searcher import asked_of, gather, judge, lexical_query
 
@@ -55,7 +55,7 @@ def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
     """Per question: feature rows of its candidates, which hold a gold, and whether answered."""
     out = []
     for q, hits, cands, _, covered, asked in gathered(searcher, items):
-        golds = [_squash(g) for g in golds_of(q)]
+        golds = [squash(g) for g in golds_of(q)]
         top = hits[0].score if hits else 0.0
         rows = [features(x, asked, top, hits[x.hit].score) for x in cands]
         out.append(
@@ -64,7 +64,7 @@ def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
                 "covered": covered,
                 "lengths": np.array([len(x.text) for x in cands]),
                 "X": np.array(rows) if rows else np.zeros((0, len(FEATURES))),
-                "y": np.array([any(g in _squash(x.text) for g in golds) for x in cands], bool),
+                "y": np.array([any(g in squash(x.text) for g in golds) for x in cands], bool),
             }
         )
     return out
