@@ -6,8 +6,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +15,8 @@ import numpy as np
 
 from ..errors import ModelError
 from .default_model import check as model_check
-from .default_model.convert import _locked, converted_dir, ensure_default_model, is_complete
+from .default_model.convert import converted_dir, ensure_default_model
+from .default_model.once import is_complete, make_once
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ SUFFIX = "-onnx"
 MODEL = "model.onnx"
 TOKENIZER = "sentencepiece.model"
 CONFIG = "encoder.json"
-_MARKER = ".complete"
+_REDO = "exporting it again"
 # Bump when the export changes, so folders written by an older exporter are made again.
 _REVISION = 4  # 2: sentencepiece tokenizer; 3: int8 word embeddings; 4: int8 products
 # An export whose known texts fall below this cosine to torch is refused rather than served.
@@ -39,22 +38,15 @@ def ensure_onnx_model(cache_dir: Path) -> Path:
     source = converted_dir(cache_dir)
     if source is not None:
         target = source.with_name(source.name + SUFFIX)
-        if _is_complete(target):
+        if is_complete(target, _stamp(), _REDO):
             return target
     source = ensure_default_model(cache_dir)
     target = source.with_name(source.name + SUFFIX)
-    with _locked(cache_dir / f".{target.name}.lock"):
-        if _is_complete(target):  # exported by another process while we waited
-            return target
-        try:
-            _export_once(source, target)
-        except OSError as e:
-            raise ModelError(f"cannot write the ONNX model into {cache_dir}: {e}") from e
+    try:
+        make_once(target, _stamp(), lambda folder: _export_timed(source, folder, target), _REDO)
+    except OSError as e:
+        raise ModelError(f"cannot write the ONNX model into {cache_dir}: {e}") from e
     return target
-
-
-def _is_complete(target: Path) -> bool:
-    return is_complete(target, _stamp(), "exporting it again")
 
 
 def _stamp() -> str:
@@ -63,23 +55,10 @@ def _stamp() -> str:
     return f"exporter {_REVISION}, onnxruntime {importlib.metadata.version('onnxruntime')}\n"
 
 
-def _export_once(source: Path, target: Path) -> None:
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
+def _export_timed(source: Path, folder: Path, target: Path) -> None:
     log.info("Exporting %s to ONNX in %s (once)", source.name, target)
     started = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        export(source, tmp)
-        for path in (tmp, *tmp.rglob("*")):  # mkdtemp creates owner-only
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        (tmp / _MARKER).write_text(_stamp(), encoding="utf-8")  # last: marks it complete
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    export(source, folder)
     log.info("Exported the ONNX model in %.1fs", time.monotonic() - started)
 
 
