@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
-from ..options import DEFAULT_MODEL, ENCODERS
+from ..options import DEFAULT_MODEL, ENCODERS, check_choice
 from .torch import resolve_model
 
 log = logging.getLogger(__name__)
@@ -38,8 +37,7 @@ class Embedder:
         passage_prompt: str | None = None,
         encoder: str = "onnx",
     ):
-        if encoder not in ENCODERS:
-            raise ModelError(f"setting 'index.encoder' must be one of {ENCODERS}, not {encoder!r}")
+        check_choice("encoder", encoder, ENCODERS)
         if model == DEFAULT_MODEL and encoder == "onnx":
             from .onnx import OnnxBackend, ensure_onnx_model
 

@@ -100,12 +100,8 @@ def open_store(options: IndexOptions, root: Path) -> Store:
     """The store the settings name: the folder at root, or the PostgreSQL database."""
     from .local import LocalStore
 
-    if options.store.backend == "local":
+    if options.store.backend == "local":  # else "postgres": StoreOptions allows no other
         return LocalStore(root)
-    if options.store.backend != "postgres":
-        raise StoreUnavailableError(
-            f'[store] backend must be "local" or "postgres", not {options.store.backend!r}'
-        )
     try:
         from .postgres.store import PgStore
     except ImportError as e:  # the drivers are an extra: pip install 'newsbot[postgres]'
