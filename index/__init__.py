@@ -4,8 +4,9 @@ Plain Python with no Discord dependency; `Searcher` is the front door.
 
 The public surface (tests/test_architecture.py holds bot/ to it): this package's names below,
 the packages `index.ingest` and `index.storage` (their own lists), and the modules
-`index.evaluate`, `index.errors` (every error the edge turns into a reply) and
-`index.options` (every setting the edge passes down). The rest may move without notice.
+`index.evaluate`, `index.usage`, `index.errors` (every error the edge turns into a reply) and
+`index.options` (every setting the edge passes down). Result types come from here, not from
+`index.types`. The rest may move without notice.
 """
 
 import importlib

@@ -5,7 +5,7 @@
 2. index/ never imports discord, nor bot.
 3. bot/ imports from index only its public surface: `index`, `index.ingest` and
    `index.storage` (the names in their `__all__`), and the modules `index.evaluate`,
-   `index.errors` and `index.options` (see index/__init__.py).
+   `index.errors`, `index.options` and `index.usage` (see index/__init__.py).
 4. Every function of index/, bot/ and tests/ is at most 60 lines (def line to last line).
 5. No test reads or sets a private attribute (`obj._x`, `setattr(obj, "_x")`,
    `from m import _x`) of another module's object; its own `self._x` is its own business.
@@ -23,7 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("index", "bot")
 PUBLIC_PACKAGES = ("index", "index.ingest", "index.storage")
-PUBLIC_MODULES = ("index.evaluate", "index.errors", "index.options")
+# index.usage: the usage store of issue 27, public when it lands.
+PUBLIC_MODULES = ("index.evaluate", "index.errors", "index.options", "index.usage")
 MAX_LINES = 60
 # Functions over the limit, each with the length it may not exceed, and its owner: each goes
 # when it is split (the test then asks for its line to be removed).
