@@ -137,7 +137,7 @@ def private_uses(tree: ast.Module) -> Iterator[tuple[str, int]]:
 
     def private(name: object) -> bool:
         last = str(name).rpartition(".")[2]
-        return last.startswith("_") and not last.startswith("__")
+        return last.startswith("_") and not last.startswith("__") and last != "_"  # gettext
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and private(node.attr):
@@ -192,17 +192,25 @@ def public_names(package: str) -> set[str]:
     return set(importlib.import_module(package).__all__)
 
 
+def past_the_surface(tree: ast.Module, name: str, is_package: bool, surfaces: dict) -> Iterator:
+    """(module, names, line) of each import from index that is not on its public surface."""
+    for module, names, line in imported(tree, name, is_package, top_level=False):
+        if module.split(".")[0] != "index" or module in PUBLIC_MODULES:
+            continue
+        private = [n for n in names if f"{module}.{n}" not in PUBLIC_MODULES + PUBLIC_PACKAGES]
+        if module not in surfaces or any(n not in surfaces[module] for n in private):
+            yield module, names, line
+
+
 def test_the_bot_imports_only_the_public_surface_of_the_core() -> None:
     surfaces = {p: public_names(p) for p in PUBLIC_PACKAGES}
-    bad = []
-    for path in python_files("bot"):
-        name = module_name(path)
-        for module, names, line in imported(parse(path), name, path.name == "__init__.py", False):
-            if module.split(".")[0] != "index" or module in PUBLIC_MODULES:
-                continue
-            private = [n for n in names if f"{module}.{n}" not in PUBLIC_MODULES + PUBLIC_PACKAGES]
-            if module not in surfaces or any(n not in surfaces[module] for n in private):
-                bad.append(f"{path.relative_to(ROOT)}:{line}: {module} {', '.join(names)}")
+    bad = [
+        f"{path.relative_to(ROOT)}:{line}: {module} {', '.join(names)}"
+        for path in python_files("bot")
+        for module, names, line in past_the_surface(
+            parse(path), module_name(path), path.name == "__init__.py", surfaces
+        )
+    ]
     assert bad == [], "bot/ reaches past index's public surface (index/__init__.py lists it)"
 
 
@@ -272,6 +280,25 @@ def test_a_circle_is_found_and_type_checking_imports_are_not_followed() -> None:
 )
 def test_private_attributes_are_found(source: str, flagged: list[str]) -> None:
     assert [what for what, _ in private_uses(snippet(source))] == flagged
+
+
+@pytest.mark.parametrize(
+    ("source", "reaches_past"),
+    [
+        ("from index import Searcher, storage\nimport index\nfrom index.errors import X", False),
+        ("from index.storage import LocalStore\nfrom index.evaluate import evaluate", False),
+        ("from index.searcher import Searcher", True),
+        ("from index import searcher", True),
+        ("from index.storage import local", True),
+        ("import index.retrieval.query", True),
+        ("def f():\n    from index.build import BuildProgress", True),
+        ("if TYPE_CHECKING:\n    from index.types import Answer", True),
+    ],
+)
+def test_an_import_past_the_surface_is_found(source: str, reaches_past: bool) -> None:
+    surfaces = {p: public_names(p) for p in PUBLIC_PACKAGES}
+    found = list(past_the_surface(snippet(source), "bot.x", False, surfaces))
+    assert bool(found) == reaches_past
 
 
 def test_a_long_function_is_measured_from_def_to_its_last_line() -> None:
