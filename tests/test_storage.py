@@ -11,7 +11,20 @@ import sys
 import numpy as np
 import pytest
 
+from bot.cli import advice, main
 from bot.cli.commands import index_info
+from bot.settings import DATABASE_URL_ENV as ENV
+from bot.settings import Settings
+from index.errors import (
+    ALLOW_EMPTY,
+    DATABASE_URL,
+    EmptyArticlesError,
+    IndexCorruptError,
+    IndexNotBuiltError,
+    NewsbotError,
+    StoreUnavailableError,
+)
+from index.options import IndexOptions, StoreOptions
 from index.retrieval.lexical import Lexical, sum_postings
 from index.retrieval.ranker import Index
 from index.storage import manifest
@@ -121,3 +134,50 @@ def test_info_and_the_searcher_report_the_same_dense_index(searcher):
     info = index_info(searcher.options)
     assert info["dense_index"] == searcher.info()["dense_index"] == "flat"
     assert info["version"] == searcher.index.name
+
+
+def test_the_cli_words_what_the_core_only_names(tmp_path, capsys):
+    """`info` before any index: the core says what is wrong, the CLI says which command helps."""
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[index]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    assert main(["--config", str(path), "info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsbot: error: no index in ") and err.count("\n") == 1
+    assert "; run 'newsbot index' (settings file " in err
+
+
+POSTGRES = Settings(index=IndexOptions(store=StoreOptions(backend="postgres")))
+
+
+@pytest.mark.parametrize(
+    ("error", "settings", "says"),
+    [
+        (IndexNotBuiltError("no index"), Settings(), "; run 'newsbot index'"),
+        (IndexNotBuiltError("none"), POSTGRES, "; run 'newsbot index' or 'newsbot db import'"),
+        (IndexCorruptError("damaged"), None, "; run 'newsbot index'"),
+        (
+            EmptyArticlesError("x", hint=ALLOW_EMPTY),
+            None,
+            "; run 'newsbot index --allow-empty' to empty it",
+        ),
+        (
+            StoreUnavailableError("down", hint=DATABASE_URL),
+            None,
+            f"; check {ENV} and that the database is running",
+        ),
+        (StoreUnavailableError("bad", setting="store.schema"), None, " (setting 'store.schema')"),
+        (NewsbotError("plain"), None, ""),
+    ],
+)
+def test_each_hint_has_the_clis_words(error, settings, says):
+    assert advice(error, settings) == says
+
+
+def test_store_errors_name_no_environment_variable_or_setting_spelling():
+    pg = pytest.importorskip("index.storage.postgres.store")
+    with pytest.raises(StoreUnavailableError) as caught:
+        pg.PgStore(StoreOptions(backend="postgres"))
+    assert caught.value.hint == DATABASE_URL and "NEWSBOT" not in str(caught.value)
+    with pytest.raises(StoreUnavailableError) as caught:
+        pg.PgStore(StoreOptions(backend="postgres", url="postgresql://h/db", schema="a;b"))
+    assert caught.value.setting == "store.schema" and "[store]" not in str(caught.value)

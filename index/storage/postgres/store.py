@@ -424,4 +424,4 @@ def copy_version(version: Version, writer: Writer, flat_max: int) -> None:
 def _reason(error: BaseException) -> str:
     """psycopg's message on one line, without the connection string (it may hold a password)."""
     text = " ".join(str(error).split()) or type(error).__name__
-    return re.sub(r"postgres(ql)?://\S+", "<NEWSBOT_DATABASE_URL>", text)[:300]
+    return re.sub(r"postgres(ql)?://\S+", "<connection string>", text)[:300]
