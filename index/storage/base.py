@@ -134,14 +134,15 @@ class Writer(AbstractContextManager, Protocol):
     def commit(self, manifest: dict) -> PurePath:
         """Make the version live atomically; returns its location (see Version.location).
 
-        The stored manifest is the given one plus what the writer knows: format, dense_index.
+        The stored manifest is the given one plus what the writer knows: dense_index (and, in
+        a folder, the format and every file's size and checksum).
         """
 
 
 class Store(Protocol):
     """Where index versions live: the live one, one build at a time, and new ones."""
 
-    root: Path
+    root: PurePath  # the folder, or postgres/<schema> (for reports)
     # True when other processes may switch the live version (a database): readers then ask
     # live_name() once per question and reload when it changed.
     shared: bool
