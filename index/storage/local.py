@@ -45,7 +45,7 @@ LOCK = ".lock"
 
 
 class LocalStore:
-    """Index versions in a folder (see the module docstring); implements version.Store."""
+    """Index versions in a folder (see the module docstring); implements storage.base.Store."""
 
     # Only this process's own reindex switches versions (see Searcher.reindex).
     shared = False
