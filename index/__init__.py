@@ -23,10 +23,16 @@ _LAZY = {
     "Hit": "types",
     "Topic": "types",
     "IndexOptions": "options",
+    "Filters": "retrieval.filters",
+    "Query": "retrieval.query",
+    "Conversations": "conversation",
+    "Turn": "conversation",
     "NewsbotError": "errors",
     "Searcher": "searcher",
     "article_files": "corpus.loader",
     "check_question": "retrieval.query",
+    "evaluate_dialogues": "conversation.evaluate",
+    "load_dialogues": "conversation.evaluate",
 }
 
 __all__ = sorted(_LAZY)

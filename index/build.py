@@ -15,12 +15,12 @@ from .corpus.chunker import Passage, chunk_article
 from .corpus.loader import TEXT_VERSION, Article, load_articles
 from .corpus.text import sentence_spans
 from .encoders.embedder import Embedder, identity_of
-from .errors import EmptyArticlesError
+from .errors import ALLOW_EMPTY, EmptyArticlesError
 from .options import IndexOptions
 from .retrieval import crosslingual
 from .retrieval.lexical import LEXICAL_PARAMS, Lexical
-from .storage.base import Store, Version, open_store
-from .storage.local import FORMAT, READABLE, VersionWriter
+from .storage.base import Store, Version, Writer, open_store
+from .storage.manifest import FORMAT, READABLE
 from .types import BuildReport
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def build(
     folder = Path(articles_dir or options.articles_dir)
     articles, skipped = load_articles(folder, options.max_article_bytes)
     if skipped:
-        log.warning("Skipped %d article files (newsbot index lists them)", len(skipped))
+        log.warning("Skipped %d article files (the build report lists them)", len(skipped))
     with store.lock(wait=wait):
         live = _live(store)
         # The diff is against the live index even for a rebuild: unchanged articles stay
@@ -89,7 +89,7 @@ def build(
         if not passages and not allow_empty:
             _refuse_empty(live, folder)
         if previous and not report.changed_anything and _same_shape(previous, options):
-            report.seconds, report.path = time.perf_counter() - started, str(previous.folder)
+            report.seconds, report.path = time.perf_counter() - started, str(previous.location)
             # Nothing to build, but a killed build's scraps still go.
             store.tidy(keep=previous.name)
             return report
@@ -97,7 +97,7 @@ def build(
         vectors, sentences, report.embedded = _vectors(keys, passages, embedder, previous, progress)
         with store.writer() as writer:
             _write(writer, passages, keys, vectors, sentences, options)
-            writer.save("anchors.npy", _anchor_vectors(embedder, previous))
+            writer.anchors(_anchor_vectors(embedder, previous))
             manifest = _manifest(embedder, articles, passages, kept, live, report, options)
             report.path = str(writer.commit(manifest))
     report.seconds = time.perf_counter() - started
@@ -140,7 +140,7 @@ def _manifest(embedder, articles, passages, kept, live, report, options) -> dict
             **{f: dict(old_articles[f], kept=True) for f in kept},
         },
         "passages": len(passages),
-        "dense_index": "flat" if len(passages) <= options.flat_max else "hnsw",
+        # "dense_index": added by the writer, which knows what the store built.
         "max_passage_chars": options.max_passage_chars,
         "lexical": LEXICAL_PARAMS,
         "text_version": TEXT_VERSION,
@@ -158,8 +158,8 @@ def _refuse_empty(live: Version | None, folder: Path) -> None:
     if live is not None and live.size:
         raise EmptyArticlesError(
             f"no usable articles in {folder}, but the index holds "
-            f"{len(live.manifest.get('articles', {}))} articles; it is kept "
-            "(run 'newsbot index --allow-empty' to empty it)"
+            f"{len(live.manifest.get('articles', {}))} articles; it is kept",
+            hint=ALLOW_EMPTY,
         )
 
 
@@ -283,7 +283,7 @@ def _anchor_vectors(embedder, previous) -> np.ndarray:
     return embedder.encode_passages(ANCHORS)
 
 
-def _write(writer: VersionWriter, passages, keys, vectors, sentences, options) -> None:
+def _write(writer: Writer, passages, keys, vectors, sentences, options) -> None:
     sections: list[dict] = []
     index_of: dict[tuple, int] = {}
     owner = np.zeros(len(passages), dtype=np.int32)
