@@ -111,6 +111,9 @@ class SearcherWrapper(Searcher):
     def load(self):
         return self.real.load()
 
+    def use(self, index):
+        return self.real.use(index)
+
     def reindex(self, rebuild: bool = False, progress=None) -> BuildReport:
         return self.real.reindex(rebuild=rebuild, progress=progress)
 

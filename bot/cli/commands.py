@@ -8,8 +8,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from index import check_question
 from index.errors import ArticlesDirError, NewsbotError
-from index.retrieval.query import check_question
 
 from ..settings import Settings
 from .output import format_added, format_answer, format_report, one_line, printable
@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from index import Filters
-    from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
+    from index import Filters, Searcher  # faiss, scipy, the model runtime: not for info
 
     questions = list(args.questions)
     for q in questions:
@@ -39,7 +38,7 @@ def cmd_ask(args, settings: Settings) -> int:
 def cmd_index(args, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from index.searcher import Searcher
+    from index import Searcher
 
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
@@ -73,9 +72,8 @@ def cmd_index(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from index.corpus.loader import article_files
+    from index import Searcher, article_files
     from index.evaluate import evaluate, load_questions
-    from index.searcher import Searcher
 
     if args.dir.is_file():
         return eval_dialogues(args, settings)
@@ -114,8 +112,8 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest.articles import add_url
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.ingest import add_url
 
     failed = 0
     changed = []
@@ -137,8 +135,8 @@ def cmd_add(args, settings: Settings) -> int:
 
 
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest.feeds import poll
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.ingest import poll
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
@@ -165,7 +163,7 @@ def cmd_feeds(args, settings: Settings) -> int:
 
 def index_info(options) -> dict:
     """What the live index says about itself, read from its manifest: no model is loaded."""
-    from index.storage.base import live_manifest
+    from index.storage import live_manifest
 
     # Sizes only, no checksums or arrays: info stays instant.
     where, manifest = live_manifest(options, options.index_dir)
@@ -192,7 +190,7 @@ def cmd_run(args, settings: Settings) -> int:
 
 def _database(options):
     """The PostgreSQL store of the settings; a one-line error when another backend is set."""
-    from index.storage.base import open_store
+    from index.storage import open_store
 
     if options.store.backend != "postgres":
         raise NewsbotError(
@@ -210,8 +208,7 @@ def cmd_db_init(args, settings: Settings) -> int:
 
 
 def cmd_db_import(args, settings: Settings) -> int:
-    from index.storage.local import LocalStore
-    from index.storage.postgres.store import import_version
+    from index.storage import LocalStore, import_version
 
     store = _database(settings.index)
     local = LocalStore(settings.index.index_dir).current(verify=True)
@@ -222,8 +219,8 @@ def cmd_db_import(args, settings: Settings) -> int:
 
 def eval_dialogues(args, settings: Settings) -> int:
     """`newsbot eval DIALOGUES.jsonl --articles DIR ...`: follow-ups over these articles."""
-    from index.conversation.evaluate import evaluate_dialogues, load_dialogues
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.evaluate import evaluate_dialogues, load_dialogues
 
     load_dialogues(args.dir)  # checked before the model loads
     folders = args.articles or [settings.index.articles_dir]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from index.types import Answer, BuildReport
+from index import Answer, BuildReport
 
 
 def one_line(error: BaseException) -> str:
