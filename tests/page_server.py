@@ -100,6 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*site.page("typhoon"))
         if kind == "drip":
             return self._drip()
+        if kind == "slowheaders":
+            return self._slow_headers()
         if kind == "loop":
             return self._redirect("/loop/" + ("b" if rest == "a" else "a"))
         if kind == "hops":
@@ -153,6 +155,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(b" ")
             self.wfile.flush()
+
+    def _slow_headers(self) -> None:
+        """Status line and headers a byte every 50 ms: no read waits long, the headers take 10 s."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Pad: " + b"x" * 120 + b"\r\n\r\n"
+        for byte in head:
+            if self.site.release.wait(0.05):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+        self.close_connection = True
 
     def _big(self, declared: bool) -> None:
         self.send_response(200)

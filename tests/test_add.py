@@ -148,6 +148,31 @@ def test_japanese_legacy_charsets_are_decoded(site, name):
     assert ("図書館" if "sjis" in name else "クラゲ") in extract(text, response.url).title
 
 
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "rot13", "no-such-codec"])
+@pytest.mark.parametrize("where", ["meta", "header"])
+def test_a_charset_that_is_no_text_encoding_is_guessed_around(charset, where):
+    html = (PAGES / "typhoon.html").read_text("utf-8")
+    if where == "meta":
+        body, header = html.replace("<head>", f'<head><meta charset="{charset}">', 1), None
+    else:
+        body, header = html, charset
+    assert decode(body.encode("utf-8"), header) == body
+
+
+def test_utf8_page_declared_shift_jis_is_read_as_utf8_and_logged(caplog):
+    html = (PAGES / "typhoon.html").read_text("utf-8")
+    with caplog.at_level(logging.WARNING, logger="index.ingest.fetch"):
+        assert decode(html.encode("utf-8"), "Shift_JIS") == html
+    assert "declared Shift_JIS but is UTF-8" in caplog.text
+
+
+def test_broken_bytes_in_the_declared_charset_are_replaced_and_counted(caplog):
+    raw = "記事の本文".encode("cp932") + b"\x81\xff" + "です。".encode("cp932")
+    with caplog.at_level(logging.WARNING, logger="index.ingest.fetch"):
+        assert decode(raw, "Shift_JIS").startswith("記事の本文")
+    assert "not valid Shift_JIS: 1 characters replaced" in caplog.text
+
+
 # --- safety and faults --------------------------------------------------------------------
 
 
@@ -158,6 +183,7 @@ def test_japanese_legacy_charsets_are_decoded(site, name):
         ("/status/500", "HTTP 500"),
         ("/slow/", "timed out"),
         ("/drip/", "timed out"),
+        ("/slowheaders/", "timed out"),  # every read is quick; the headers take 10 s
         ("/to/file:///etc/passwd", "only http and https"),
         ("/loop/a", "redirect loop"),
         ("/hops/5", "more than 3 redirects"),
@@ -201,6 +227,16 @@ def test_private_addresses_are_refused_unless_allowed(site):
         fetch(f"http://localhost:{port}/articles/typhoon", FetchLimits(timeout_seconds=1))
 
 
+@pytest.mark.parametrize("host", ["[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::1]"])
+def test_ipv6_literal_leading_inside_is_refused_before_connecting(monkeypatch, host):
+    def no_connection(*args, **kwargs):
+        raise AssertionError("connected")
+
+    monkeypatch.setattr("socket.create_connection", no_connection)
+    with pytest.raises(FetchError, match="private or local address"):
+        fetch(f"http://{host}/articles/typhoon", FetchLimits(timeout_seconds=1))
+
+
 def test_redirect_to_a_private_address_is_refused(monkeypatch):
     """A public server (played by 127.0.0.2) redirecting to 127.0.0.1 is checked again."""
     monkeypatch.setattr("index.ingest.fetch.is_public", lambda address: address == "127.0.0.2")
@@ -229,6 +265,16 @@ def test_redirect_to_a_private_address_is_refused(monkeypatch):
         ("fd00:ec2::254", False),  # AWS metadata over IPv6
         ("::ffff:127.0.0.1", False),
         ("224.0.0.1", False),
+        # IPv6 forms that lead to an IPv4 address are judged by that address.
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("64:ff9b::7f00:1", False),  # NAT64 of loopback
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of the metadata address
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64 of 10.0.0.1
+        ("2002:7f00:1::1", False),  # 6to4 of loopback
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo of 127.0.0.1
+        ("fec0::1", False),  # site-local
+        ("64:ff9b::808:808", True),  # NAT64 of a public address
+        ("2002:808:808::1", True),  # 6to4 of a public address
     ],
 )
 def test_public_address_check(address, public):
