@@ -136,6 +136,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
     fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
+    _check_user_agent(fetch.user_agent)
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -155,6 +156,15 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         source=str(path) if path.is_file() else "defaults",
         base_dir=base,
     )
+
+
+def _check_user_agent(value: str) -> None:
+    # An HTTP header value: CR/LF would end it (http.client refuses it at every fetch).
+    if not value.strip() or not all(" " <= c <= "~" for c in value):
+        raise SettingsError(
+            "setting 'fetch.user_agent' must be one line of printable ASCII text, "
+            f"not {value[:80]!r}"
+        )
 
 
 def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:

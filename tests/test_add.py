@@ -413,6 +413,9 @@ def test_feed_and_fetch_settings_load(tmp_path):
         ("[fetch]\nmax_bytes = -1\n", "fetch.max_bytes"),
         ("[fetch]\nallow_private = 1\n", "fetch.allow_private"),
         ("[fetch]\nproxy = 1\n", "unknown setting 'fetch.proxy'"),
+        ('[fetch]\nuser_agent = "bot\\r\\nX-Evil: 1"\n', "fetch.user_agent"),
+        ('[fetch]\nuser_agent = "bot\\u001b[31m"\n', "one line of printable"),
+        ('[fetch]\nuser_agent = " "\n', "fetch.user_agent"),
     ],
 )
 def test_bad_feed_or_fetch_setting_is_named(tmp_path, text, says):

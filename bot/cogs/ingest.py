@@ -13,7 +13,7 @@ from discord.ext import commands, tasks
 
 from index.errors import BuildInProgressError, FetchError, PageError
 from index.ingest.articles import Added, add_url, write
-from index.ingest.feeds import PollReport, poll
+from index.ingest.feeds import PollReport, poll, state_path
 
 from .. import errors
 from ..ui.format import CONTENT, DESCRIPTION, TITLE, clip
@@ -129,7 +129,7 @@ class Coverage(commands.Cog):
         async with self._polling:
             s = self.bot.settings
             report = await asyncio.to_thread(
-                poll, s.feeds.urls, s.index.articles_dir, s.index.data_dir / "feeds.json", s.fetch
+                poll, s.feeds.urls, s.index.articles_dir, state_path(s.index.data_dir), s.fetch
             )
             for url, reason in report.failed:
                 log.warning("Feed item %s: %s", url, reason)
