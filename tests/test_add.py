@@ -128,6 +128,25 @@ def test_canonical_on_another_site_is_ignored():
     assert extract(html, "https://news.example.jp/a/1").url == "https://news.example.jp/a/1"
 
 
+@pytest.mark.parametrize(
+    ("page", "canonical", "kept"),
+    [
+        ("https://attacker.github.io/x", "https://victim.github.io/news/1", False),
+        ("https://a.blogspot.com/x", "https://b.blogspot.com/1", False),
+        ("https://evil.example/x", "http://93.184.216.34/news/1", False),
+        ("http://93.184.216.35/x", "http://93.184.216.34/news/1", False),
+        ("https://news.example.co.jp/x", "https://example.co.jp/news/1", True),
+        ("https://victim.github.io/amp/1", "https://victim.github.io/news/1", True),
+        ("http://93.184.216.34/amp/1", "http://93.184.216.34/news/1", True),
+    ],
+)
+def test_canonical_counts_only_on_the_same_registrable_domain(page, canonical, kept):
+    html = (PAGES / "typhoon.html").read_text("utf-8").replace("{BASE}", "https://n.example.jp")
+    html = re.sub(r'<link rel="canonical"[^>]*>', f'<link rel="canonical" href="{canonical}">', html)
+    html = re.sub(r'<meta property="og:url"[^>]*>', "", html)
+    assert extract(html, page).url == (canonical if kept else page)
+
+
 def test_known_japanese_news_domain_names_the_outlet():
     html = (PAGES / "sjis-local.html").read_bytes().decode("cp932")
     assert extract(html, "https://www.nikkei.com/article/DGXZQO1").outlet == "日本経済新聞"

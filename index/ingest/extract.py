@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import logging
 import re
@@ -11,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
+from tld import get_fld
 
 from ..errors import PageError
 from .outlets import outlet_for_host
@@ -57,7 +59,6 @@ _DATE_LINE = re.compile(
     r"(?:\d{1,2}[:時]\d{2}分?)?(?:配信|更新|公開|掲載|発行)?$"
 )
 _CONTAINERS = ("div", "td", "ul", "ol", "dl", "font", "section", "p", "table", "li", "span")
-_SECOND_LEVEL = {"co", "or", "ne", "go", "ac", "ed", "lg", "gr", "com", "org", "net"}
 
 
 @dataclass(frozen=True)
@@ -283,10 +284,15 @@ def _canonical(tree, meta: dict, ld: dict, url: str) -> str:
 
 
 def _site(host: str | None) -> str:
-    """The registrable part of a host, roughly: example.com, example.co.jp."""
-    labels = (host or "").lower().rstrip(".").split(".")
-    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
-    return ".".join(labels[-keep:])
+    """The registrable domain of a host under the Public Suffix List, private suffixes too
+    (victim.github.io, not github.io); an IP address or an unlisted name stands for itself."""
+    host = (host or "").lower().rstrip(".")
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    # The list is tld's bundled copy: nothing is downloaded.
+    return get_fld(host, fix_protocol=True, fail_silently=True) or host
 
 
 def _time_tag(tree) -> str | None:
