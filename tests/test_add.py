@@ -142,7 +142,9 @@ def test_canonical_on_another_site_is_ignored():
 )
 def test_canonical_counts_only_on_the_same_registrable_domain(page, canonical, kept):
     html = (PAGES / "typhoon.html").read_text("utf-8").replace("{BASE}", "https://n.example.jp")
-    html = re.sub(r'<link rel="canonical"[^>]*>', f'<link rel="canonical" href="{canonical}">', html)
+    html = re.sub(
+        r'<link rel="canonical"[^>]*>', f'<link rel="canonical" href="{canonical}">', html
+    )
     html = re.sub(r'<meta property="og:url"[^>]*>', "", html)
     assert extract(html, page).url == (canonical if kept else page)
 
