@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import threading
 import time
 from email.utils import formatdate
@@ -18,8 +19,19 @@ REFUSED = {
     "js-shell": "needs JavaScript",
     "soft404": "not found",
 }
-# Header charsets: the Shift_JIS page declares its charset only in <meta>.
-CHARSETS = {"sjis-local": None, "eucjp-science": "EUC-JP"}
+# Title, date and outlet a page must give (old table layouts, site names in titles).
+EXPECTED = {
+    p.name.removesuffix(".meta.json"): json.loads(p.read_text("utf-8"))
+    for p in PAGES.glob("*.meta.json")
+}
+# Header charsets: the Shift_JIS pages without one declare theirs only in <meta>.
+CHARSETS = {
+    "sjis-local": None,
+    "eucjp-science": "EUC-JP",
+    "old-sjis-harbor": None,
+    "old-eucjp-orchard": "EUC-JP",
+    "old-sjis-festival": "Shift_JIS",
+}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 BIG = 50_000_000
 

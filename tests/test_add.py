@@ -20,7 +20,7 @@ from index.ingest.extract import extract
 from index.ingest.fetch import FetchLimits, decode, fetch, is_public
 
 from .conftest import MODEL_CACHE, make_options
-from .page_server import GOOD, PAGES, REFUSED, Site
+from .page_server import EXPECTED, GOOD, PAGES, REFUSED, Site
 
 LIMITS = FetchLimits(timeout_seconds=2.0, max_bytes=1_000_000, allow_private=True)
 BOJ_QUESTION = "日銀は短期金利の誘導目標を何%に引き上げた?"
@@ -93,6 +93,48 @@ def test_page_without_an_article_is_refused_and_nothing_is_written(site, tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["kept.md"]
 
 
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_title_date_and_outlet_of_old_layouts_and_titles_with_the_site_name(site, name):
+    response = fetch(site.url(f"/articles/{name}"), LIMITS)
+    a = extract(response.text(), response.url)
+    assert {"title": a.title, "published": a.published, "outlet": a.outlet} == EXPECTED[name]
+
+
+def test_old_table_layouts_and_site_name_titles_are_in_the_page_set():
+    old = [n for n in EXPECTED if n.startswith("old-")]
+    assert len(old) >= 3 and len(EXPECTED) - len(old) >= 4
+    for name in old:
+        raw = (PAGES / f"{name}.html").read_bytes()
+        html = decode(raw, "EUC-JP" if "euc" in name else None)
+        assert re.search(rb"charset=(?:Shift_JIS|x-sjis|EUC-JP)", raw, re.I), name
+        assert "<h1" not in html.lower() and "<br><br>" in html.lower(), name
+        assert "戻る" in html and "無断転載を禁じます。" in html, name
+        # The date is only in the text: no <time>, JSON-LD or meta date to read it from.
+        assert not re.search(r"<time|datePublished|published_time|<meta[^>]+date", html, re.I)
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "headline"),
+    [
+        ("見出しの文章 - 湖北ウェブ", "湖北ウェブ", "見出しの文章"),
+        ("見出しの文章｜湖北ウェブ", "湖北ウェブ", "見出しの文章"),
+        ("県議会：補正予算を可決：湖北ウェブ", "湖北ウェブ", "県議会：補正予算を可決"),
+        ("【湖北ウェブ】見出しの文章", "湖北ウェブ", "見出しの文章"),
+        ("【速報】見出しの文章", "湖北ウェブ", "【速報】見出しの文章"),  # not the site's name
+        ("県議会：補正予算を可決", "湖北ウェブ", "県議会：補正予算を可決"),
+    ],
+)
+def test_the_site_name_is_taken_off_the_title(title, site, headline):
+    html = (
+        f'<html><head><meta property="og:title" content="{title}">'
+        f'<meta property="og:site_name" content="{site}"></head><body><article>'
+        + "<p>湖北市の議会は補正予算案を賛成多数で可決した。物価高への対策が柱となっている。</p>"
+        * 4
+        + "</article></body></html>"
+    )
+    assert extract(html, "https://kohoku.example.jp/a/1").title == headline
+
+
 def test_metadata_from_og_tags_and_json_ld(site):
     response = fetch(site.url("/articles/boj-rate"), LIMITS)
     a = extract(response.text(), response.url)
@@ -109,7 +151,8 @@ def test_metadata_from_og_tags_and_json_ld(site):
         ("sports-graph", "スポーツ日和", "2025-03-23", "2025-03-23"),  # JSON-LD @graph
         ("health-news", "くらし医療ニュース", "2025-01-30", None),  # publisher.name only
         ("culture-modified", "まほろば文化通信", "2025-09-01", "2025-09-03"),
-        ("sjis-local", "127.0.0.1", "2025-04-02", None),  # no name: the host; date in text
+        # No metadata: the name in the logo and <title>; the date in the text.
+        ("sjis-local", "地域ニュース", "2025-04-02", None),
     ],
 )
 def test_outlet_and_dates(site, name, outlet, published, modified):
@@ -152,7 +195,9 @@ def test_canonical_counts_only_on_the_same_registrable_domain(page, canonical, k
 def test_known_japanese_news_domain_names_the_outlet():
     html = (PAGES / "sjis-local.html").read_bytes().decode("cp932")
     assert extract(html, "https://www.nikkei.com/article/DGXZQO1").outlet == "日本経済新聞"
-    assert extract(html, "https://local.example.jp/a/1").outlet == "local.example.jp"
+    assert extract(html, "https://local.example.jp/a/1").outlet == "地域ニュース"  # its logo
+    nameless = html.replace('alt="地域ニュース"', 'alt=""')
+    assert extract(nameless, "https://local.example.jp/a/1").outlet == "local.example.jp"
 
 
 def test_xhtml_page_with_an_xml_declaration_is_read():
