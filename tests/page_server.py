@@ -114,6 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drip()
         if kind == "slowheaders":
             return self._slow_headers()
+        if kind == "reason":  # a reason phrase that would drive a terminal
+            self.send_response(503, "Busy\x1b[2J\x07 now")
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
         if kind == "loop":
             return self._redirect("/loop/" + ("b" if rest == "a" else "a"))
         if kind == "hops":

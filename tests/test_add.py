@@ -551,3 +551,70 @@ def test_cli_add_of_an_unchanged_page_does_not_reindex(added_by_cli, site, capsy
     assert main(["--config", str(config), "add", site.url("/articles/typhoon")]) == 0
     assert capsys.readouterr().out.startswith("unchanged: ")
     assert (folder / "data" / "index" / "CURRENT").read_text() == before
+
+
+# --- hostile pages and settings, end to end -----------------------------------------------
+
+
+def hostile_pages(site: Site) -> list[str]:
+    """Pages that once ended `newsbot add` or wrote nonsense, each a different article."""
+    typhoon, _ = site.page("typhoon")
+    boj, _ = site.page("boj-rate")
+    tech, _ = site.page("tech-blog")
+    culture, _ = site.page("culture-modified")
+    site.overrides.update(
+        {
+            "/h/meta-undefined": (
+                typhoon.replace(b"<head>", b'<head><meta charset="undefined">'),
+                "text/html",
+            ),
+            "/h/header-idna": (culture, "text/html; charset=idna"),
+            "/h/utf8-declared-sjis": (boj, "text/html; charset=Shift_JIS"),
+            "/h/escape-title": (
+                tech.replace("国産の生成AI".encode(), b"\x1b[31m\x07" + "国産の生成AI".encode()),
+                "text/html; charset=utf-8",
+            ),
+        }
+    )
+    return [
+        site.url("/h/meta-undefined"),
+        site.url("/slowheaders/"),
+        site.url("/h/header-idna"),
+        site.url("/reason/"),
+        site.url("/h/utf8-declared-sjis"),
+        site.url("/h/escape-title"),
+    ]
+
+
+def test_hostile_pages_end_in_one_line_each_and_the_rest_are_added(
+    site, tmp_path, embedder, monkeypatch, capsys
+):
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{tmp_path / "articles"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n[fetch]\nallow_private = true\ntimeout_seconds = 1\n',
+        encoding="utf-8",
+    )
+    urls = hostile_pages(site)
+    try:
+        status = main(["--config", str(config), "add", *urls])
+    finally:
+        site.overrides.clear()
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert status == 1
+    assert not any(c in out for c in "\x1b\x07")  # shown as escapes, never sent to the terminal
+    per_url = lines[: len(urls)]
+    assert [line.split(": ")[0] for line in per_url] == [
+        "added", "failed", "added", "failed", "added", "added"
+    ]  # fmt: skip
+    assert per_url[1] == f"failed: {urls[1]}: timed out after 1s"
+    assert per_url[3] == f"failed: {urls[3]}: HTTP 503 Busy\\x1b[2J\\x07 now"
+    assert "[31m国産の生成AI" in per_url[5]  # the page's control characters are dropped
+    assert "4 articles" in out  # all four indexed by the one reindex
+    articles, skipped = load_articles(tmp_path / "articles")
+    assert not skipped
+    titles = {a.title for a in articles}
+    assert "日銀、追加利上げを決定 政策金利0.5%に" in titles  # UTF-8 won over Shift_JIS
+    assert not any("\ufffd" in a.title or "\x1b" in a.title for a in articles)

@@ -69,6 +69,7 @@ _TAIL = re.compile(
     r"|戻る[>＞》»]*$|^[<＜《«←]|(?:トップ|先頭|上)へ(?:戻る)?$",
     re.I,
 )
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not \t, \n: whitespace, joined
 _TITLE_SEPARATOR = re.compile(r"[\s\-–—|｜:：/／»]+")
 _CONTAINERS = ("div", "td", "ul", "ol", "dl", "font", "section", "p", "table", "li", "span")
 
@@ -140,7 +141,7 @@ def extract(html: str, url: str) -> Extracted:
     if not title:
         raise PageError("the page has no title")
     return Extracted(
-        title=" ".join(title.split()),
+        title=_first(title) or title,
         url=_canonical(tree, meta, ld, url),
         published=_date(
             ld.get("datePublished"),
@@ -301,9 +302,12 @@ def _names_the_page(tree, word: str) -> bool:
 
 
 def _first(*values) -> str | None:
+    """The first value with text, on one line and without control characters."""
     for v in values:
-        if isinstance(v, str) and v.strip():
-            return " ".join(v.split())
+        if isinstance(v, str):
+            v = " ".join(_CONTROL.sub("", v).split())
+            if v:
+                return v
     return None
 
 
