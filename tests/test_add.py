@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import re
+import threading
 from collections import Counter
 
 import pytest
@@ -18,6 +19,7 @@ from index.errors import FetchError, PageError
 from index.ingest.articles import add_url, slug
 from index.ingest.extract import extract
 from index.ingest.fetch import FetchLimits, decode, fetch, is_public
+from index.storage.local import LocalStore
 
 from .conftest import MODEL_CACHE, make_options
 from .page_server import EXPECTED, GOOD, PAGES, REFUSED, Site
@@ -618,3 +620,47 @@ def test_hostile_pages_end_in_one_line_each_and_the_rest_are_added(
     titles = {a.title for a in articles}
     assert "日銀、追加利上げを決定 政策金利0.5%に" in titles  # UTF-8 won over Shift_JIS
     assert not any("\ufffd" in a.title or "\x1b" in a.title for a in articles)
+
+
+class _Watch(io.StringIO):
+    """Captured output that says when a line has appeared."""
+
+    def __init__(self, wanted: str):
+        super().__init__()
+        self.wanted, self.seen = wanted, threading.Event()
+
+    def write(self, text: str) -> int:
+        n = super().write(text)
+        if self.wanted in self.getvalue():
+            self.seen.set()
+        return n
+
+
+def test_add_during_another_reindex_says_so_and_indexes_when_it_ends(
+    site, tmp_path, embedder, monkeypatch
+):
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{tmp_path / "articles"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n[fetch]\nallow_private = true\n',
+        encoding="utf-8",
+    )
+    store = LocalStore(load_settings(config, env={}).index.index_dir)
+    out = _Watch("another reindex is running")
+    result = {}
+
+    def add() -> None:
+        result["status"] = main(["--config", str(config), "add", site.url("/articles/typhoon")])
+
+    with contextlib.redirect_stdout(out):
+        with store.lock():  # another process's build, as far as `add` can tell
+            worker = threading.Thread(target=add)
+            worker.start()
+            assert out.seen.wait(60), out.getvalue()
+            assert "1 articles saved; another reindex is running: waiting" in out.getvalue()
+        worker.join(120)
+    assert not worker.is_alive() and result["status"] == 0
+    assert "1 articles, " in out.getvalue()  # indexed once the other build let go
+    searcher = Searcher.open(make_options(tmp_path, tmp_path / "articles"), embedder=embedder)
+    assert searcher.index.size > 0
