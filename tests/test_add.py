@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import re
+import socket
 import threading
 from collections import Counter
 
@@ -664,3 +665,48 @@ def test_add_during_another_reindex_says_so_and_indexes_when_it_ends(
     assert "1 articles, " in out.getvalue()  # indexed once the other build let go
     searcher = Searcher.open(make_options(tmp_path, tmp_path / "articles"), embedder=embedder)
     assert searcher.index.size > 0
+
+
+def test_a_name_that_never_resolves_is_bounded_by_the_fetch_time_limit(monkeypatch):
+    release = threading.Event()
+
+    def stuck_resolver(*args, **kwargs):
+        release.wait(30)  # a dead DNS server; released below
+        raise OSError("released")
+
+    monkeypatch.setattr("socket.getaddrinfo", stuck_resolver)
+    try:
+        with pytest.raises(FetchError, match=r"timed out after 0\.5s"):
+            fetch("http://news.example.jp/a", FetchLimits(timeout_seconds=0.5))
+    finally:
+        release.set()
+
+
+def test_a_tls_handshake_that_drips_is_bounded_by_the_fetch_time_limit():
+    """A server that accepts and sends a byte every 50 ms, never finishing the handshake."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 kB, to come
+            while not stop.wait(0.05):
+                try:
+                    conn.sendall(b"\x00")
+                except OSError:
+                    return
+
+    worker = threading.Thread(target=drip, daemon=True)
+    worker.start()
+    port = server.getsockname()[1]
+    try:
+        with pytest.raises(FetchError) as e:
+            fetch(
+                f"https://127.0.0.1:{port}/", FetchLimits(timeout_seconds=0.5, allow_private=True)
+            )
+        assert "timed out after 0.5s" in str(e.value) or "connection failed" in str(e.value)
+    finally:
+        stop.set()
+        server.close()
+        worker.join(5)

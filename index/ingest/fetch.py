@@ -164,7 +164,10 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
     """One request: a Response, or the Location of a redirect."""
     scheme, host, port = check_url(url)
-    address = resolve(host, port, limits.allow_private, deadline)
+    try:
+        address = resolve(host, port, limits.allow_private, deadline)
+    except TimeoutError:
+        raise _timed_out(limits) from None
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
@@ -231,7 +234,8 @@ def _left(deadline: float) -> float:
 
 def _connection(scheme, host, port, address, deadline: float) -> http.client.HTTPConnection:
     cls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-    conn = cls(host, port, timeout=_left(deadline))
+    # Connecting happens in request(), where a deadline already passed is reported.
+    conn = cls(host, port, timeout=max(0.001, deadline - time.monotonic()))
     conn.address, conn.deadline = address, deadline
     return conn
 
