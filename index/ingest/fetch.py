@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import concurrent.futures
 import http.client
 import io
 import ipaddress
@@ -77,8 +76,6 @@ class Response:
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 # Codecs that are not byte encodings of text, though Python knows their names.
 _NOT_CHARSETS = {"undefined", "idna", "punycode", "raw_unicode_escape", "unicode_escape"}
-# One resolver thread per lookup would pile up behind a dead DNS server; a few are shared.
-_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
 
 
 def fetch(
@@ -120,13 +117,8 @@ def check_url(url: str) -> tuple[str, str, int]:
 
 def resolve(host: str, port: int, allow_private: bool, deadline: float | None = None) -> str:
     """The address to connect to, checked after DNS so a name cannot lead inside."""
-    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        # getaddrinfo has no timeout of its own: the wait for it has the fetch's.
-        infos = lookup.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
-    except concurrent.futures.TimeoutError:
-        lookup.cancel()
-        raise TimeoutError from None
+        infos = _getaddrinfo(host, port, deadline)
     except (socket.gaierror, UnicodeError) as e:
         raise FetchError(f"cannot resolve {host}: {e}", transient=True) from None
     addresses = [info[4][0] for info in infos]
@@ -135,6 +127,34 @@ def resolve(host: str, port: int, allow_private: bool, deadline: float | None = 
             if not is_public(address):
                 raise FetchError(f"refused: {host} is a private or local address ({address})")
     return addresses[0]
+
+
+def _getaddrinfo(host: str, port: int, deadline: float | None) -> list:
+    """getaddrinfo, bounded by the deadline: it has no timeout of its own."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # a literal address needs no DNS (and a thread would cost more than the lookup)
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    answer: dict = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as e:  # handed to the waiting fetch below
+            answer["error"] = e
+        finally:
+            done.set()
+
+    # A daemon thread: a lookup stuck past the deadline must not hold the process at exit.
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+        raise TimeoutError
+    if "error" in answer:
+        raise answer["error"]
+    return answer["infos"]
 
 
 def is_public(address: str) -> bool:
