@@ -114,19 +114,7 @@ def extract(html: str, url: str) -> Extracted:
         raise PageError("the page says it was not found (a 404 page)")
     if ld.get("isAccessibleForFree") in (False, "False", "false"):
         raise PageError("paywalled: only a teaser is public")
-    doc = trafilatura.bare_extraction(
-        lxml.html.tostring(_without_furniture(tree), encoding="unicode"),
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_links=True,
-        include_formatting=True,
-        include_images=False,
-        deduplicate=False,
-        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
-        date_extraction_params={"extensive_search": False, "original_date": True},
-        config=_TRAFILATURA,
-    )
+    doc = _main_text(tree, url)
     text = getattr(doc, "text", None) or ""
     title = title or getattr(doc, "title", None)
     title, site_name = _headline(title, names, tree)
@@ -157,6 +145,23 @@ def extract(html: str, url: str) -> Extracted:
         modified=_date(ld.get("dateModified"), meta.get("article:modified_time")),
         outlet=_first(*names, site_name, host),
         body=body,
+    )
+
+
+def _main_text(tree, url: str):
+    """trafilatura's reading of the page without its furniture: text as Markdown, and a date."""
+    return trafilatura.bare_extraction(
+        lxml.html.tostring(_without_furniture(tree), encoding="unicode"),
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_links=True,
+        include_formatting=True,
+        include_images=False,
+        deduplicate=False,
+        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
+        date_extraction_params={"extensive_search": False, "original_date": True},
+        config=_TRAFILATURA,
     )
 
 
