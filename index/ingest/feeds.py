@@ -108,9 +108,10 @@ def _poll_feed(run: _Poll, feed_url: str) -> None:
         return
     fetched = deferred = 0
     for entry in parsed.entries:
-        link = urljoin(response.url, entry.get("link") or "")
-        if not link:
-            continue
+        href = entry.get("link")
+        if not isinstance(href, str) or not href.strip():
+            continue  # nothing to fetch
+        link = urljoin(response.url, href.strip())
         stamp = entry.get("updated") or entry.get("published") or ""
         if not isinstance(stamp, str):
             stamp = ""
@@ -216,25 +217,32 @@ def load_state(path: Path) -> dict:
     ):
         log.warning("Feed state %s has an unknown shape; starting afresh", path)
         return empty
-    feeds = _entries(data["feeds"], _FEED_KEYS)
-    items = _entries(data["items"], _ITEM_KEYS)
-    dropped = len(data["feeds"]) + len(data["items"]) - len(feeds) - len(items)
-    if dropped or feeds != data["feeds"] or items != data["items"]:
-        log.warning("Feed state %s: repaired %d entries of the wrong shape", path, dropped or 1)
+    feeds, bad_feeds = _entries(data["feeds"], _FEED_KEYS)
+    items, bad_items = _entries(data["items"], _ITEM_KEYS)
+    if bad_feeds or bad_items:
+        log.warning(
+            "Feed state %s: repaired %d feeds and %d items of the wrong shape",
+            path,
+            bad_feeds,
+            bad_items,
+        )
     return {"version": 1, "feeds": feeds, "items": items}
 
 
-def _entries(table: dict, keys: dict[str, type]) -> dict[str, dict]:
-    """The entries that are objects, each keeping only the fields of the right type."""
-    out = {}
+def _entries(table: dict, keys: dict[str, type]) -> tuple[dict[str, dict], int]:
+    """The entries that are objects, each keeping only the fields of the right type; and how
+    many were dropped or trimmed."""
+    out, repaired = {}, 0
     for name, entry in table.items():
         if not isinstance(entry, dict):
+            repaired += 1
             continue
         kept = {k: v for k, v in entry.items() if k in keys and isinstance(v, keys[k])}
         if "updated" in kept:
             kept["updated"] = {str(f): s for f, s in kept["updated"].items() if isinstance(s, str)}
+        repaired += kept != entry
         out[name] = kept
-    return out
+    return out, repaired
 
 
 def save_state(path: Path, state: dict) -> None:
