@@ -136,7 +136,6 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
     fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
-    _check_user_agent(fetch.user_agent)
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -145,6 +144,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
         )
     _check_model(index)
+    _check_user_agent(fetch.user_agent)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
         index,
