@@ -160,6 +160,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
         )
     _check_model(index)
+    _check_user_agent(fetch.user_agent)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
         index,
@@ -172,6 +173,15 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         source=str(path) if path.is_file() else "defaults",
         base_dir=base,
     )
+
+
+def _check_user_agent(value: str) -> None:
+    # An HTTP header value: CR/LF would end it (http.client refuses it at every fetch).
+    if not value.strip() or not all(" " <= c <= "~" for c in value):
+        raise SettingsError(
+            "setting 'fetch.user_agent' must be one line of printable ASCII text, "
+            f"not {value[:80]!r}"
+        )
 
 
 def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
