@@ -280,12 +280,12 @@ def _strip_name(title: str, name: str) -> str | None:
 
 def _headline_element(tree, title: str):
     """The page element whose text is the <title> less words before or after it: the headline."""
-    whole = squash(title)
+    whole = squash(title).lower()
     best, best_len = None, 0
     h1 = tree.find(".//h1")
     candidates = [h1] if h1 is not None else tree.iter("b", "strong", "font", "td", "div", "span")
     for el in candidates:
-        text = squash(el.text_content())
+        text = squash(el.text_content()).lower()
         # At least half the title: a logo or section name in bold is not the headline.
         if best_len < len(text) < len(whole) and 2 * len(text) >= len(whole):
             if whole.endswith(text) or whole.startswith(text):
@@ -300,7 +300,7 @@ def _names_the_page(tree, word: str) -> bool:
             continue
         if el.tag == "img" and (el.get("alt") or "").strip() == word:
             return True
-        if squash(el.text_content()) == squash(word) and not any(
+        if squash(el.text_content()).lower() == squash(word).lower() and not any(
             a.tag == "a" for a in el.iterancestors()
         ):
             return True
@@ -456,8 +456,8 @@ def _markdown(text: str, title: str | None, url: str) -> str:
 def _trim(lines: list[str], title: str | None) -> list[str]:
     """Without what old table layouts leave around the article: the site's header and tagline
     above the headline, the date line below it, back links and the copyright at the end."""
-    plain = [squash(_MD_LINK.sub(lambda m: m.group(2), x)).lstrip("#") for x in lines]
-    head = [n for n, x in enumerate(plain[:8]) if title and x == squash(title)]
+    plain = [squash(_MD_LINK.sub(lambda m: m.group(2), x)).lower().lstrip("#") for x in lines]
+    head = [n for n, x in enumerate(plain[:8]) if title and x == squash(title).lower()]
     start = head[0] + 1 if head else 0
     while start < len(lines) and (
         not plain[start] or _DATE_LINE.match(plain[start].strip("【】［］[]（）()"))
