@@ -9,16 +9,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, BuildReport, Hit, Searcher
+from index import Answer, BuildReport, Filters, Hit, Searcher
 from index.build import BuildProgress
+from index.conversation import Conversations, Turn
 
 from . import errors
+from .conversation import AnswerTurns
 from .settings import Settings, load_settings
 from .ui.i18n import Translator
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.ingest")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.topics", "bot.cogs.admin", "bot.cogs.ingest")
 
 
 class NewsTree(app_commands.CommandTree):
@@ -32,12 +34,15 @@ class NewsBot(commands.Bot):
     """Answers questions about news coverage from a `Searcher`, in slash commands and DMs."""
 
     def __init__(self, *, settings: Settings, searcher: Searcher, **options):
+        intents = discord.Intents.default()
+        # DMs, mentions and replies that ping the bot carry their text without message_content;
+        # with it (privileged), messages in the bot's threads need no mention.
+        intents.message_content = settings.discord.message_content
         super().__init__(
             # Required by commands.Bot; there are no prefix commands (see on_message).
             command_prefix=commands.when_mentioned,
             help_command=None,
-            # DMs and messages that mention the bot carry their text without message_content.
-            intents=discord.Intents.default(),
+            intents=intents,
             # Questions are echoed back: nothing the bot sends may ever ping anyone.
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=NewsTree,
@@ -47,6 +52,10 @@ class NewsBot(commands.Bot):
         self.searcher = searcher
         self.feedback_path = settings.index.data_dir / "feedback.jsonl"
         self.command_ids: dict[str, int] = {}
+        # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
+        talk = settings.conversation
+        self.conversations = Conversations(window=talk.window_seconds, turns=talk.turns)
+        self.answers = AnswerTurns()
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -84,8 +93,12 @@ class NewsBot(commands.Bot):
         return f"</{name}:{command_id}>" if command_id else f"/{name}"
 
     # The model and index are CPU-bound: they run in a thread so the gateway keeps its heartbeat.
-    async def answer(self, question: str) -> Answer:
-        return await asyncio.to_thread(self.searcher.ask, question)
+    async def answer(
+        self, question: str, *, context: Turn | None = None, filters: Filters | None = None
+    ) -> Answer:
+        return await asyncio.to_thread(
+            self.searcher.ask, question, context=context, filters=filters
+        )
 
     async def search(self, question: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.searcher.search, question, k)

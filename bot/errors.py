@@ -27,6 +27,7 @@ GENERIC = "エラーが発生しました。しばらくしてからもう一度
 ADMIN_ONLY = "このコマンドは管理者だけが使えます。"
 BUSY = "再構築はすでに実行中です。"
 SEND_FAILED = "返信を送れませんでした。しばらくしてからもう一度お試しください。"
+THREAD_FAILED = "ここではスレッドを作れません（ボットにスレッド作成の権限が必要です）。"
 # Checked in order: the first matching class gives the reply. Core messages are not shown
 # because some carry file-system paths.
 _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
