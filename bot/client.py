@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import discord
 from discord import app_commands
@@ -54,7 +55,9 @@ class NewsBot(commands.Bot):
         self.command_ids: dict[str, int] = {}
         # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
         talk = settings.conversation
-        self.conversations = Conversations(window=talk.window_seconds, turns=talk.turns)
+        self.conversations = Conversations(
+            window=talk.window_seconds, turns=talk.turns, clock=_monotonic
+        )
         self.answers = AnswerTurns()
 
     async def setup_hook(self) -> None:
@@ -107,6 +110,11 @@ class NewsBot(commands.Bot):
         self, *, rebuild: bool = False, progress: BuildProgress | None = None
     ) -> BuildReport:
         return await asyncio.to_thread(self.searcher.reindex, rebuild=rebuild, progress=progress)
+
+
+def _monotonic() -> float:
+    # Looked up on each call, as the cooldown's clock: the loop's (and a test's virtual one).
+    return time.monotonic()
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
