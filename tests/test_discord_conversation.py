@@ -206,22 +206,24 @@ async def test_after_a_restart_the_bots_thread_still_follows_its_answer(world):
 # ------------------------------------------------------------------------------------- /topics
 async def test_topics_pages_through_the_articles_newest_first(world, searcher):
     r = await world.alice.slash(world.ch, "topics")
-    assert r.ephemeral and labels(r.response) == ["◀", "▶"]
+    assert r.ephemeral and labels(r.response) == ["◀ 前へ", "次へ ▶"]
     total = searcher.topic_count()
-    first = r.response.embeds[0]
+    (first,) = r.response.embeds
     assert first.footer.text == f"1 / 2 ページ · 全{total}件"
     newest = searcher.topics(1)[0]
-    shown = first.description.replace("\u2060", "")
-    assert shown.startswith(f"**{newest.title}**\n{newest.outlet} · 2025年4月15日\n")
-    assert "・".join(newest.sections[:2]) in shown
+    assert [f.name for f in first.fields] == [t.title for t in searcher.topics(5)]
+    meta, sections = first.fields[0].value.replace("\u2060", "").split("\n")
+    assert meta == f"{newest.outlet} · 2025年4月15日"
+    assert sections.startswith("・".join(newest.sections[:2]))
     buttons = {c["label"]: c for row in r.response.components for c in row["components"]}
-    assert buttons["◀"].get("disabled") and not buttons["▶"].get("disabled")
-    await world.alice.click(r.response, label="▶")
-    second = r.response.embeds[0].description
-    assert second.count("**") == 2 * (total - 5) and "トランプとプーチン" in second
-    assert r.response.embeds[0].footer.text.startswith("2 / 2 ページ")
-    await world.alice.click(r.response, label="◀")
-    assert r.response.embeds[0].description == first.description
+    assert buttons["◀ 前へ"].get("disabled") and not buttons["次へ ▶"].get("disabled")
+    await world.alice.click(r.response, label="次へ ▶")
+    second = r.response.embeds[0]
+    assert [f.name for f in second.fields] == [t.title for t in searcher.topics(5, 5)]
+    assert len(second.fields) == total - 5 and "トランプとプーチン" in second.fields[-1].name
+    assert second.footer.text.startswith("2 / 2 ページ")
+    await world.alice.click(r.response, label="◀ 前へ")
+    assert r.response.embeds[0].fields == first.fields
     assert world.ch.history(viewer=world.bob) == []  # the list is the asker's own
     await world.env.advance_time(600)
     assert r.response.components == []

@@ -440,18 +440,16 @@ def _safe(value: str) -> str:
 
 
 def topics_reply(topics: Sequence[Topic], page: int, pages: int, total: int) -> Reply:
-    """One page of /topics: per article its title, then outlet · date, then its sections."""
+    """One page of /topics: per article a field, its title over outlet · date and its sections."""
     if not topics:
         return Reply("索引に記事がまだありません。")
-    blocks = []
+    embed = discord.Embed(title="扱っている記事（新しい順）", colour=COLOR)
     for t in topics:
         when = date_text(t.published, "ja")
         meta = " · ".join(filter(None, (_safe(clip(t.outlet or "", 40)), when)))
-        lines = [f"**{_safe(clip(t.title or t.article, TOPIC_TITLE))}**", meta]
-        if t.sections:
-            lines.append(_safe(clip("・".join(t.sections), TOPIC_SECTIONS)))
-        blocks.append("\n".join(filter(None, lines)))
-    embed = discord.Embed(title="扱っている記事（新しい順）", colour=COLOR)
-    embed.description = clip("\n\n".join(blocks), DESCRIPTION)
+        sections = _safe(clip("・".join(t.sections), TOPIC_SECTIONS))
+        value = "\n".join(filter(None, (meta, sections))) or text("ja", "no_text")
+        name = _safe(clip(t.title or t.article, TOPIC_TITLE))
+        embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text=f"{page + 1} / {pages} ページ · 全{total}件")
     return Reply(None, [embed])

@@ -166,12 +166,12 @@ class TopicsView(discord.ui.View):
         topics = self.searcher.topics(self.page_size, self.page * self.page_size)
         return topics_reply(topics, self.page, pages, total)
 
-    @discord.ui.button(label="◀", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label="◀ 前へ", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button):
         self.page -= 1
         await interaction.response.edit_message(**self.render().kwargs(), view=self)
 
-    @discord.ui.button(label="▶", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label="次へ ▶", style=discord.ButtonStyle.primary)
     async def next(self, interaction: discord.Interaction, button: discord.ui.Button):
         self.page += 1
         await interaction.response.edit_message(**self.render().kwargs(), view=self)
