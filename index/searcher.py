@@ -35,6 +35,7 @@ class Ranking(NamedTuple):
     query: Query
     qvec: np.ndarray | None
     ranked: Ranked | None
+    filtered: bool = False  # narrowed by the asker's filters
 
 
 class Searcher:
@@ -161,7 +162,7 @@ class Searcher:
     def batch_search(self, questions: Sequence[str], k: int | None = None) -> list[list[Hit]]:
         k = k or self.options.top_k
         index, rankings = self.rank([Query.of(q, self.options) for q in questions])
-        return [[index.hit(i, s) for i, s in zip(x.ids[:k], x.fused[:k])] for _, _, x in rankings]
+        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for *_, r, _ in rankings]
 
     def ask(
         self,
@@ -218,10 +219,11 @@ class Searcher:
 
     def respond(self, index: Index, ranking: Ranking, k: int | None = None) -> Answer:
         """The answer to one ranked query (see rank)."""
-        query, qvec, ranked = ranking
+        query, qvec, ranked, filtered = ranking
         if qvec is None:
             return follow_up.ask_for_subject(query)
-        reply = answer(index, query, qvec, ranked, k or self.options.top_k, self.options)
+        k = k or self.options.top_k
+        reply = answer(index, query, qvec, ranked, k, self.options, filtered)
         return follow_up.framed(query, reply)
 
     def _ranked(
@@ -237,7 +239,7 @@ class Searcher:
             r = prefer(index, r, query.prefer)
         if asks_latest(query.text):
             r = newest_first(index, r)
-        return Ranking(query, qvec, r)
+        return Ranking(query, qvec, r, bool(filters))
 
     def topics(self, limit: int = 5, offset: int = 0) -> list[Topic]:
         """The articles the live index holds, newest first (for help, /topics, 'not covered')."""

@@ -12,6 +12,8 @@ from ..types import Answer, Hit
 
 NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
 NO_ANSWER_EN = "Sorry, the coverage does not answer this question."
+NO_MATCH_JA = "指定された媒体・期間に合う記事に、この質問に答えるものはありませんでした。"
+NO_MATCH_EN = "No article of the outlet and dates you chose answers this question."
 
 # Sentences that ask, exclaim, muse in the first person or carry page furniture are never
 # quoted: they state no fact, or not the coverage's own.
@@ -184,11 +186,13 @@ def no_answer(
     missing: tuple[str, ...] = (),
     *,
     lang: str | None = None,
+    filtered: bool = False,
 ) -> Answer:
     """The honest reply when nothing in the coverage answers, in the question's language.
 
     A question about other news is told what the coverage lacks and what it holds nearby.
     lang: the Query's; read from the question only by callers without one (benchmarks).
+    filtered: the asker narrowed the coverage (outlet, dates), so say that nothing there answers.
     """
     lang = lang or language(question)
     text = NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
@@ -200,6 +204,8 @@ def no_answer(
         text = f"The coverage has nothing on {', '.join(shown)}."
         text += f" Nearest coverage: {nearby[0]}" if nearby else ""
     reason = "other_news" if missing else "off_topic"
+    if filtered:  # the rest of the coverage was never searched: "not covered" would be wrong
+        text, reason = (NO_MATCH_JA if lang == "ja" else NO_MATCH_EN), "filtered"
     return Answer(
         question, text, True, (), lang=lang, nearby=nearby, missing=missing, reason=reason
     )
