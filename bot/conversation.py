@@ -84,7 +84,7 @@ async def turn_of(bot: NewsBot, answer: discord.Message) -> Turn | None:
     """The turn of one of the bot's answers: remembered, else rebuilt by asking its question
     again (in the frame of the question it continued); None when that does not answer."""
     turn = bot.answers.get(answer.id)
-    if turn is not None:
+    if turn is not None or not answer.embeds:  # no embed: help or a line, not an answer
         return turn
     question, previous = asked_in(answer.content)
     if question is None:  # a reply to a DM or a mention: the question is the message it quotes
