@@ -7,9 +7,10 @@ import discord
 import pytest
 
 from bot.client import NewsBot, create_bot
+from bot.conversation import AnswerTurns
 from bot.ui.format import asked_in, continued_line, echo
 from bot.ui.i18n import text
-from index import Answer
+from index import Answer, Turn
 from index.errors import QuestionError
 
 from .discord_fixtures import MAINICHI, all_text, labels, settings_for
@@ -51,6 +52,16 @@ async def test_dm_follow_up_continues_the_last_exchange_and_says_which(world):
     assert second.content == CONTINUED  # one small line; the quote shows the question itself
     assert answered_follow_up(second) and "30日間" in second.embeds[0].description
     assert buttons(second) == ["根拠", "他の結果", "👍", "👎"]  # no thread button in a DM
+
+
+async def test_a_dm_reply_to_an_older_answer_continues_that_one(world):
+    user = world.env.create_user("dmuser")
+    await user.send_dm(AGREED)
+    agreed = dm_replies(user)[-1]
+    await user.send_dm(DEER)
+    channel = user.dm_channel
+    await user.send_dm(HOW_LONG, reference={"channel_id": channel.id, "message_id": agreed.id})
+    assert answered_follow_up(dm_replies(user)[-1])
 
 
 async def test_a_bare_follow_up_with_nothing_to_follow_asks_for_the_subject(world):
@@ -270,6 +281,16 @@ async def test_outlet_autocomplete_offers_the_indexed_outlets(world, searcher):
 
 
 # ---------------------------------------------------------------------- the pieces, directly
+def test_answer_turns_are_bounded_oldest_first(searcher):
+    turns = AnswerTurns(limit=2)
+    turn = Turn(DEER, searcher.ask(DEER), 0.0)
+    for message_id in (1, 2):
+        turns.remember(message_id, turn)
+    assert turns.get(1) is turn  # used: now the newest
+    turns.remember(3, turn)
+    assert (turns.get(1), turns.get(2), len(turns)) == (turn, None, 2)
+
+
 def test_an_answers_question_and_what_it_continued_read_back_from_its_content():
     answer = Answer("期間は*?*", "", False, (), continued=f"@everyone {HOW_LONG} https://x.jp")
     line = continued_line(answer)
