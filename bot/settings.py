@@ -71,6 +71,9 @@ class DiscordSettings:
     max_question_chars: int = 300  # the /ask option's max length
     page_size: int = 3  # passages per page of 「他の結果」
     shard_count: int = 0  # total shards across all bot processes (0: Discord's recommendation)
+    # The privileged intent (approve it in the portal first): messages in the bot's threads
+    # are then read without a mention.
+    message_content: bool = False
 
 
 @dataclass(frozen=True)
