@@ -71,6 +71,9 @@ class DiscordSettings:
     max_question_chars: int = 300  # the /ask option's max length
     page_size: int = 3  # passages per page of 「他の結果」
     shard_count: int = 0  # total shards across all bot processes (0: Discord's recommendation)
+    # The privileged intent (approve it in the portal first): messages in the bot's threads
+    # are then read without a mention.
+    message_content: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
         )
     _check_model(index)
+    _check_user_agent(fetch.user_agent)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
         index,
@@ -172,6 +176,15 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         source=str(path) if path.is_file() else "defaults",
         base_dir=base,
     )
+
+
+def _check_user_agent(value: str) -> None:
+    # An HTTP header value: CR/LF would end it (http.client refuses it at every fetch).
+    if not value.strip() or not all(" " <= c <= "~" for c in value):
+        raise SettingsError(
+            "setting 'fetch.user_agent' must be one line of printable ASCII text, "
+            f"not {value[:80]!r}"
+        )
 
 
 def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:

@@ -31,8 +31,6 @@ _LAZY = {
     "Searcher": "searcher",
     "article_files": "corpus.loader",
     "check_question": "retrieval.query",
-    "evaluate_dialogues": "conversation.evaluate",
-    "load_dialogues": "conversation.evaluate",
 }
 
 __all__ = sorted(_LAZY)

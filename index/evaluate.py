@@ -137,3 +137,13 @@ def evaluate(
         "passages_per_second": round(report.embedded / max(report.seconds, 1e-9), 1),
     }
     return out
+
+
+def __getattr__(name: str):
+    # Follow-ups are measured by index/conversation/evaluate.py; offered here, with the rest
+    # of the evaluation, to the command line (imported on use: it imports this module).
+    if name in ("evaluate_dialogues", "load_dialogues"):
+        from .conversation import evaluate as dialogues
+
+        return getattr(dialogues, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from index import check_question
-from index.errors import ArticlesDirError, NewsbotError
+from index.errors import ArticlesDirError, BuildInProgressError, NewsbotError
 
 from ..settings import Settings
 from .output import format_added, format_answer, format_report, one_line, printable
@@ -112,7 +112,6 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index import Searcher
     from index.ingest import add_url
 
     failed = 0
@@ -121,42 +120,60 @@ def cmd_add(args, settings: Settings) -> int:
         try:
             added = add_url(url, settings.index.articles_dir, settings.fetch, dry_run=args.dry_run)
         except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
-            print(f"failed: {url}: {one_line(e)}", flush=True)
+            print(f"failed: {printable(url)}: {printable(one_line(e))}", flush=True)
             failed += 1
             continue
         print(format_added(added), flush=True)
         if args.dry_run and added.content:
-            print(added.content, flush=True)
+            print(printable(added.content), flush=True)
         if added.changed:
             changed.append(added)
     if changed:
-        print(format_report(Searcher(settings.index).reindex()))
+        _reindex(settings, len(changed))
     return 1 if failed else 0
 
 
-def cmd_feeds(args, settings: Settings) -> int:
+def _reindex(settings: Settings, written: int) -> None:
+    """Index what was just written; behind a reindex already running, once it ends."""
     from index import Searcher
-    from index.ingest import poll
+
+    searcher = Searcher(settings.index)
+    try:
+        report = searcher.reindex()
+    except BuildInProgressError:
+        # The files are saved; leaving them unindexed until someone notices would lose them.
+        print(
+            f"{written} articles saved; another reindex is running: waiting for it to end, "
+            "then indexing them",
+            flush=True,
+        )
+        report = searcher.reindex(wait=True)
+    print(format_report(report))
+
+
+def cmd_feeds(args, settings: Settings) -> int:
+    from index.ingest import poll, state_path
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
     report = poll(
         settings.feeds.urls,
         settings.index.articles_dir,
-        settings.index.data_dir / "feeds.json",
+        state_path(settings.index.data_dir),
         settings.fetch,
     )
     for added in report.changed:
         print(format_added(added), flush=True)
     for url, reason in report.failed:
-        print(f"failed: {url}: {one_line(reason)}", flush=True)
+        print(f"failed: {printable(url)}: {printable(one_line(reason))}", flush=True)
+    later = f", {report.deferred} left for the next poll" if report.deferred else ""
     print(
         f"{report.feeds} feeds ({report.not_modified} not modified): "
         f"{len(report.changed)} new or updated, {len(report.failed)} failed, "
-        f"{report.skipped} already seen"
+        f"{report.skipped} already seen{later}"
     )
     if report.changed:
-        print(format_report(Searcher(settings.index).reindex()))
+        _reindex(settings, len(report.changed))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
     return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
 
@@ -219,7 +236,8 @@ def cmd_db_import(args, settings: Settings) -> int:
 
 def eval_dialogues(args, settings: Settings) -> int:
     """`newsbot eval DIALOGUES.jsonl --articles DIR ...`: follow-ups over these articles."""
-    from index import Searcher, evaluate_dialogues, load_dialogues
+    from index import Searcher
+    from index.evaluate import evaluate_dialogues, load_dialogues
 
     load_dialogues(args.dir)  # checked before the model loads
     folders = args.articles or [settings.index.articles_dir]

@@ -49,6 +49,12 @@ def _topics(sub) -> None:
     topics.set_defaults(func=cmd_topics)
 
 
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outlet", help="only articles of this outlet (as `newsbot topics` names it)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before")
+
+
 def _index(sub) -> None:
     idx = sub.add_parser("index", help="build or update the index from the articles folder")
     idx.add_argument("--rebuild", action="store_true", help="re-embed everything")
@@ -162,9 +168,3 @@ def _weights(value: str) -> list[float]:
     if not all(0 <= w <= 1 for w in weights):
         raise argparse.ArgumentTypeError("weights are numbers between 0 and 1")
     return weights
-
-
-def _filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--outlet", help="only articles of this outlet (as `newsbot topics` names it)")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after")
-    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before")

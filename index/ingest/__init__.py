@@ -10,6 +10,7 @@ _LAZY = {
     "write": "articles",
     "PollReport": "feeds",
     "poll": "feeds",
+    "state_path": "feeds",
     "outlet_of": "outlets",
 }
 

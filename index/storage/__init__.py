@@ -5,9 +5,11 @@ import importlib
 # The public surface (bot/ imports only these); imported on first use, as in index/__init__.py:
 # `newsbot info` reads a manifest without numpy's friends, and psycopg only with PostgreSQL.
 _LAZY = {
-    "live_manifest": "base",
     "open_store": "base",
     "LocalStore": "local",
+    "current_version": "manifest",
+    "read_manifest": "manifest",
+    "live_manifest": "base",
     "import_version": "postgres.store",
 }
 
