@@ -26,6 +26,7 @@ import pytest
 
 from index import Searcher
 from index.errors import (
+    ALLOW_EMPTY,
     BuildInProgressError,
     EmptyArticlesError,
     IndexCorruptError,
@@ -409,8 +410,9 @@ def test_empty_articles_folder_never_empties_the_index(live, embedder, monkeypat
     version = searcher.index.name
     for path in options.articles_dir.iterdir():
         path.unlink()
-    with pytest.raises(EmptyArticlesError, match="--allow-empty"):
+    with pytest.raises(EmptyArticlesError, match="it is kept") as e:
         searcher.reindex()
+    assert e.value.hint == ALLOW_EMPTY  # the CLI words it: "run 'newsbot index --allow-empty'"
     assert searcher.index.name == version and served(searcher) == before
     assert Searcher.open(options, embedder=embedder).index.name == version
 
