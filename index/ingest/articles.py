@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _WRITING = threading.Lock()
 # Front matter url and body digest of each article file, by path, size and modification time:
 # a feed poll adds many pages, and rereading every file for each one is quadratic.
-_SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
+SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
 SEEN_MAX = 100_000  # files remembered, the oldest forgotten first (a few MB)
 _JUNK_SEGMENTS = {"index", "amp", "article", "articles", "news", "html", "www", "default"}
 
@@ -114,7 +114,7 @@ def write(
         if dry_run:
             return Added(url, f"would be {status}", name, article, content, etag, last_modified)
         write_atomic(articles_dir / name, content)
-        _SEEN.pop(articles_dir / name, None)  # a rewrite can keep size and (coarse) mtime
+        SEEN.pop(articles_dir / name, None)  # a rewrite can keep size and (coarse) mtime
     log.info("%s %s (%s)", status.capitalize(), name, article.url)
     return Added(url, status, name, article, content, etag, last_modified)
 
@@ -175,7 +175,7 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
         st = path.stat()
     except OSError:
         return None, None
-    cached = _SEEN.get(path)
+    cached = SEEN.get(path)
     if cached and cached[:2] == (st.st_size, st.st_mtime_ns):
         return cached[2], cached[3]
     url = digest = None
@@ -191,10 +191,10 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
         if isinstance(meta.get("url"), str):
             url = meta["url"].strip()
         digest = _digest(body)
-    _SEEN.pop(path, None)  # re-inserted last: the dict's order is oldest first
-    _SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
-    while len(_SEEN) > SEEN_MAX:
-        _SEEN.pop(next(iter(_SEEN)))
+    SEEN.pop(path, None)  # re-inserted last: the dict's order is oldest first
+    SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
+    while len(SEEN) > SEEN_MAX:
+        SEEN.pop(next(iter(SEEN)))
     return url, digest
 
 
