@@ -3,8 +3,6 @@ answer step scores them against it."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from ..corpus.text import normalize, sentence_spans
@@ -12,8 +10,7 @@ from ..retrieval import crosslingual
 from ..retrieval.query import Query
 from ..retrieval.ranker import Index
 from ..storage.base import LexicalSide
-from .compose import Asked, Candidate, answer_cue, quotable
-from .judge import own_terms
+from .compose import Asked, Candidate, quotable
 
 
 def gather(index: Index, ids: list[int], qvec: np.ndarray) -> list[Candidate]:
@@ -41,17 +38,15 @@ def asked_of(
     katakana: dict[str, tuple[str, ...]] | None = None,
 ) -> Asked:
     """The question as the answer step scores sentences against it (lexical, katakana: the
-    corpus's; see Index; weights: the idf of the scored text's 1-2 grams).
+    corpus's; see Index; weights: the idf of the question's own 1-2 grams).
 
-    A follow-up with words of its own (エネルギーについては?) is scored by them: the ones it
-    stands on found its passages. One without (なぜ?, 期間は?, who said that?) is scored by the
-    questions it stands on, and by the kind of answer it asks for itself.
+    A follow-up is scored by its own words and answer cue (期間は? wants a duration): the
+    questions it stands on found its passages, and scoring by them too would only quote the
+    previous answer again (dialogues.jsonl: 48 of 55 follow-ups with their key fact by their
+    own words, 44 with the earlier questions' words at 0.1 of their weight).
     """
-    text = query.searched if query.follow_up and not own_terms(query, katakana) else query.text
     if query.lang == "en":
-        terms = crosslingual.terms_in(text, katakana)
+        terms = crosslingual.terms_in(query.text, katakana)
         japanese = normalize(" ".join(t for _, _, js in terms for t in js))
-        asked = Asked.english(text, terms, lexical.term_weights(japanese) if lexical else None)
-    else:
-        asked = Asked.of(text, weights)
-    return replace(asked, cue=answer_cue(query.text)) if text != query.text else asked
+        return Asked.english(query.text, terms, lexical.term_weights(japanese) if lexical else None)
+    return Asked.of(query.text, weights)

@@ -37,9 +37,7 @@ def weigh(
     candidates = gather(index, ids, qvec)
     weights = index.lexical.term_weights(query.searched_normal)
     verdict = judge.verdict(index, query, qvec, ids, candidates, options, weights)
-    own = weights
-    if query.follow_up and judge.own_terms(query, index.katakana):
-        own = index.lexical.term_weights(query.normal)  # scored by its own words (asked_of)
+    own = index.lexical.term_weights(query.normal) if query.follow_up else weights
     asked = asked_of(query, own, index.lexical, index.katakana)
     return Evidence(hits, candidates, weights, asked, verdict)
 
