@@ -76,14 +76,14 @@ class Conversations:
                 self._by_key.popitem(last=False)
         return turn
 
-    def clear(self) -> None:
-        """Forget every conversation (what a restart loses)."""
-        with self._lock:
-            self._by_key.clear()
-
     def forget(self, key: Hashable) -> None:
         with self._lock:
             self._by_key.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every conversation (what a restart does)."""
+        with self._lock:
+            self._by_key.clear()
 
     def __len__(self) -> int:
         return len(self._by_key)
