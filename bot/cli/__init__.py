@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from index import redact
 from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
 
 from ..settings import Settings, load_settings
@@ -76,6 +77,7 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    redact.install()  # a connection string in any log line shows no password
     # Library chatter drowns the answers; operators can ask for it with -v.
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 
+from index.redact import mask
 from index.types import Answer, BuildReport
 
 
 def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    """The error on one line, connection strings' passwords masked."""
+    return mask(" ".join(str(error).split())) or type(error).__name__
 
 
 def format_answer(answer: Answer) -> str:

@@ -33,6 +33,7 @@ from ...errors import (
     StoreUnavailableError,
 )
 from ...options import StoreOptions
+from ...redact import mask
 from ...retrieval.lexical import Lexical
 from ..local import FORMAT
 from .version import PgVersion
@@ -421,4 +422,4 @@ def copy_version(version, writer, flat_max: int) -> None:
 def _reason(error: BaseException) -> str:
     """psycopg's message on one line, without the connection string (it may hold a password)."""
     text = " ".join(str(error).split()) or type(error).__name__
-    return re.sub(r"postgres(ql)?://\S+", "<NEWSBOT_DATABASE_URL>", text)[:300]
+    return mask(text)[:300]
