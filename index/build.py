@@ -76,9 +76,13 @@ def build(
     """
     started = time.perf_counter()
     store = store or open_store(options, Path(root or options.index_dir))
-    articles, skipped = load_articles(
-        Path(articles_dir or options.articles_dir), options.max_article_bytes
-    )
+    source = Path(articles_dir or options.articles_dir)
+    shared = getattr(store, "articles", None) if articles_dir is None else None
+    if shared is not None:  # the database's own articles: the same for every process
+        articles, skipped = shared.load()
+        source = "the index database's articles"
+    else:
+        articles, skipped = load_articles(source, options.max_article_bytes)
     if skipped:
         log.warning("Skipped %d article files (newsbot index lists them)", len(skipped))
     with store.lock(wait=wait):
@@ -98,7 +102,7 @@ def build(
         report.kept = sorted(kept)
         if not passages and live is not None and live.size and not allow_empty:
             raise EmptyArticlesError(
-                f"no usable articles in {Path(articles_dir or options.articles_dir)}, but the "
+                f"no usable articles in {source}, but the "
                 f"index holds {len(live.manifest.get('articles', {}))} articles; it is kept "
                 "(run 'newsbot index --allow-empty' to empty it)"
             )

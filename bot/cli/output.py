@@ -81,3 +81,14 @@ def format_added(added) -> str:
         f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
         f"{a.sections} sections) {a.url}"
     )
+
+
+def format_sync(report) -> str:
+    """What `newsbot index` copied into the database's shared articles."""
+    lines = [
+        f"synced {report.origin}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged"
+    ]
+    lines += [f"  removed from the database: {printable(f)}" for f in report.removed]
+    lines += [f"  not copied: {printable(s.file)}: {printable(s.reason)}" for s in report.skipped]
+    return "\n".join(lines)

@@ -12,8 +12,8 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from index.errors import BuildInProgressError, FetchError, PageError
-from index.ingest.articles import Added, add_url, write
-from index.ingest.feeds import PollReport, poll
+from index.ingest.articles import Added, add_url, destination, write
+from index.ingest.feeds import PollReport, poll, poller_lease, state_of
 
 from .. import errors
 from ..ui.format import CONTENT, DESCRIPTION, TITLE, clip
@@ -110,6 +110,8 @@ class Coverage(commands.Cog):
         minutes = bot.settings.feeds.interval_minutes
         self.poller = tasks.loop(minutes=minutes)(self._tick)
         self.poller.before_loop(self.bot.wait_until_ready)
+        # With the database, one process of all polls: the holder of this lease (None: a folder).
+        self.lease = poller_lease(bot.searcher.store)
 
     async def cog_load(self) -> None:
         if self.bot.settings.feeds.urls:
@@ -117,9 +119,14 @@ class Coverage(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.poller.cancel()
+        if self.lease is not None:
+            await asyncio.to_thread(self.lease.release)
 
     async def _tick(self) -> None:
         try:
+            if self.lease is not None and not await asyncio.to_thread(self.lease.acquire):
+                log.debug("Another process holds the feed poller's lease; not polling")
+                return
             await self.poll_once()
         except Exception:  # the loop must outlive one bad poll
             log.exception("Feed poll failed")
@@ -128,8 +135,9 @@ class Coverage(commands.Cog):
         """Poll the feeds; reindex only when something was written; tell the admin channel."""
         async with self._polling:
             s = self.bot.settings
+            store = self.bot.searcher.store
             report = await asyncio.to_thread(
-                poll, s.feeds.urls, s.index.articles_dir, s.index.data_dir / "feeds.json", s.fetch
+                poll, s.feeds.urls, destination(s.index, store), state_of(s.index, store), s.fetch
             )
             for url, reason in report.failed:
                 log.warning("Feed item %s: %s", url, reason)
@@ -165,9 +173,8 @@ class Coverage(commands.Cog):
         """Write a previewed article, then reindex with progress; the outcome in one message."""
         assert added.article is not None
         try:
-            written = await asyncio.to_thread(
-                write, added.article, self.bot.settings.index.articles_dir, url=added.url
-            )
+            target = destination(self.bot.settings.index, self.bot.searcher.store)
+            written = await asyncio.to_thread(write, added.article, target, url=added.url)
         except OSError as e:
             log.error("Cannot write article %s: %s", added.file, e)
             return "⚠️ 記事を保存できませんでした（ディスクの空きや権限を確認してください）。"
@@ -199,8 +206,9 @@ class Coverage(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         s = self.bot.settings
         try:
+            target = destination(s.index, self.bot.searcher.store)
             added = await asyncio.to_thread(
-                add_url, url.strip().strip("<>"), s.index.articles_dir, s.fetch, dry_run=True
+                add_url, url.strip().strip("<>"), target, s.fetch, dry_run=True
             )
         except (FetchError, PageError) as e:
             reason = clip(_safe(" ".join(str(e).split())), DESCRIPTION // 4)

@@ -1,4 +1,4 @@
-"""Fetched pages → article files in the articles folder: written atomically, never duplicated."""
+"""Fetched pages → article files in the articles folder or the database: never duplicated."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import yaml
@@ -27,6 +29,25 @@ _WRITING = threading.Lock()
 # a feed poll adds many pages, and rereading every file for each one is quadratic.
 _SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
 _JUNK_SEGMENTS = {"index", "amp", "article", "articles", "news", "html", "www", "default"}
+
+
+class Shelf(Protocol):
+    """A shared store's articles (storage/postgres/articles.py), written instead of a folder."""
+
+    def catalogue(self) -> tuple[dict[str, str], dict[str, str]]: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def put(self, path: str, markdown: str) -> None: ...
+
+
+def destination(options, store=None) -> Path | Shelf:
+    """Where new articles go: the database's shared articles with that backend, else the folder."""
+    if options.store.backend != "postgres":
+        return Path(options.articles_dir)
+    from ..storage.base import open_store
+
+    return (store or open_store(options, options.index_dir)).articles
 
 
 @dataclass(frozen=True)
@@ -48,7 +69,7 @@ class Added:
 
 def add_url(
     url: str,
-    articles_dir: Path,
+    articles_dir: Path | Shelf,
     limits: FetchLimits,
     dry_run: bool = False,
     etag: str | None = None,
@@ -64,7 +85,7 @@ def add_url(
 
 def add_page(
     response: Response,
-    articles_dir: Path,
+    articles_dir: Path | Shelf,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     requested: str | None = None,
@@ -84,7 +105,7 @@ def add_page(
 
 def write(
     article: Extracted,
-    articles_dir: Path,
+    articles_dir: Path | Shelf,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     url: str | None = None,
@@ -95,21 +116,27 @@ def write(
     now = now or dt.datetime.now(dt.UTC)
     url = url or article.url
     body = article.body
+    # A folder (Path), or a shared store's articles (storage/postgres/articles.py).
+    shelf = None if isinstance(articles_dir, (str, Path)) else articles_dir
     with _WRITING:
-        by_url, by_text = catalogue(articles_dir)
+        by_url, by_text = shelf.catalogue() if shelf else catalogue(Path(articles_dir))
         same_url = by_url.get(article.url)
         same_text = by_text.get(_digest(body))
         if same_text and same_text != same_url:
             return Added(url, "duplicate", same_text, article, None, etag, last_modified)
         if same_url and same_text == same_url:
             return Added(url, "unchanged", same_url, article, None, etag, last_modified)
-        name = same_url or _new_name(article, articles_dir, now)
+        exists = shelf.exists if shelf else (lambda name: (Path(articles_dir) / name).exists())
+        name = same_url or _new_name(article, exists, now)
         content = render(article, now)
         status = "updated" if same_url else "added"
         if dry_run:
             return Added(url, f"would be {status}", name, article, content, etag, last_modified)
-        write_atomic(articles_dir / name, content)
-        _SEEN.pop(articles_dir / name, None)  # a rewrite can keep size and (coarse) mtime
+        if shelf:
+            shelf.put(name, content)
+        else:
+            write_atomic(Path(articles_dir) / name, content)
+            _SEEN.pop(Path(articles_dir) / name, None)  # a rewrite can keep size and (coarse) mtime
     log.info("%s %s (%s)", status.capitalize(), name, article.url)
     return Added(url, status, name, article, content, etag, last_modified)
 
@@ -154,11 +181,18 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
     cached = _SEEN.get(path)
     if cached and cached[:2] == (st.st_size, st.st_mtime_ns):
         return cached[2], cached[3]
-    url = digest = None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         text = ""  # the loader reports unreadable files; they cannot be duplicates
+    url, digest = text_identity(text)
+    _SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
+    return url, digest
+
+
+def text_identity(text: str) -> tuple[str | None, str | None]:
+    """(front matter url, body digest) of one article's text: what makes two the same."""
+    url = digest = None
     m = FRONT_MATTER_RE.match(text)
     if m:
         try:
@@ -168,7 +202,6 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
         if isinstance(meta, dict) and isinstance(meta.get("url"), str):
             url = meta["url"].strip()
         digest = _digest(text[m.end() :])
-    _SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
     return url, digest
 
 
@@ -176,12 +209,12 @@ def _digest(body: str) -> str:
     return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
 
 
-def _new_name(article: Extracted, articles_dir: Path, now: dt.datetime) -> str:
+def _new_name(article: Extracted, exists: Callable[[str], bool], now: dt.datetime) -> str:
     """<published date>-<site>-<slug>.md, numbered when another page has that name."""
     date = article.published or now.date().isoformat()
     stem = f"{date}-{slug(article.url)}"
     name, n = f"{stem}.md", 2
-    while (articles_dir / name).exists():
+    while exists(name):
         name, n = f"{stem}-{n}.md", n + 1
     return name
 
