@@ -1,0 +1,302 @@
+"""Issue 26: many processes, one coverage: articles, feeds and reindex shared through PostgreSQL.
+
+A real PostgreSQL with pgvector (conftest's pg_server); each test gets a fresh database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from bot.cli import main
+from index import Searcher
+from index.errors import IndexNotBuiltError
+from index.ingest.articles import destination, write
+from index.ingest.extract import Extracted
+from index.options import StoreOptions
+from index.storage.postgres.articles import INGEST, origin_of
+from index.storage.postgres.store import PgStore
+
+from .conftest import MODEL_CACHE, ROOT, make_options
+from .test_faults import NEW_ARTICLE, QUESTIONS, TINY
+
+
+def folder_with(path, names: dict[str, str]):
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in names.items():
+        (path / name).write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def store(pg_url) -> PgStore:
+    return PgStore(StoreOptions("postgres", pg_url))
+
+
+def test_a_folder_removes_only_what_it_added_itself(store, tmp_path):
+    a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
+    b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
+    first = store.articles.sync(a, 1_000_000)
+    assert (first.added, first.removed, first.origin) == (["deer.md"], [], origin_of(a))
+    second = store.articles.sync(b, 1_000_000)
+    assert (second.added, second.removed) == (["shogi.md"], [])  # deer.md is a's: it stays
+    assert sorted(store.articles.checksums()) == ["deer.md", "shogi.md"]
+
+    # b edits its own article; a syncs again without it: nothing of b's goes.
+    (b / "shogi.md").write_text(TINY["shogi.md"] + "\n追記。\n", encoding="utf-8")
+    assert store.articles.sync(b, 1_000_000).updated == ["shogi.md"]
+    again = store.articles.sync(a, 1_000_000)
+    assert (again.added, again.updated, again.removed, again.unchanged) == ([], [], [], 1)
+
+    # a deletes its own file: its sync removes it from everyone's coverage.
+    (a / "deer.md").unlink()
+    assert store.articles.sync(a, 1_000_000).removed == ["deer.md"]
+    # An article written by /add or a feed belongs to no folder: only --prune removes it.
+    store.articles.put("2025-04-01-fuji.md", NEW_ARTICLE)
+    assert store.articles.checksums()["2025-04-01-fuji.md"][1] == INGEST
+    assert store.articles.sync(a, 1_000_000).removed == []
+    pruned = store.articles.sync(a, 1_000_000, prune=True)
+    assert pruned.removed == ["2025-04-01-fuji.md", "shogi.md"]
+    assert store.articles.checksums() == {}
+
+
+def test_a_broken_file_keeps_its_shared_copy(store, tmp_path):
+    a = folder_with(tmp_path / "a", dict(TINY))
+    store.articles.sync(a, 1_000_000)
+    (a / "deer.md").write_bytes(b"\xff\xfe broken")
+    report = store.articles.sync(a, 1_000_000)
+    assert report.removed == [] and [s.file for s in report.skipped] == ["deer.md"]
+    assert "deer.md" in store.articles.checksums()
+
+
+def test_index_on_another_machine_keeps_the_first_ones_articles(
+    pg_url, tmp_path, capsys, monkeypatch
+):
+    """The CLI: machine b's `newsbot index` adds its own and removes nothing of a's."""
+    a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
+    b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
+    configs = {}
+    for folder in (a, b):
+        configs[folder.name] = config = tmp_path / f"{folder.name}.toml"
+        config.write_text(
+            f'[index]\narticles_dir = "{folder}"\ndata_dir = "{tmp_path / folder.name}-data"\n'
+            f'model_cache_dir = "{make_options(tmp_path, a).model_cache}"\n'
+            '[store]\nbackend = "postgres"\n',
+            encoding="utf-8",
+        )
+    assert main(["--config", str(configs["a"]), "index"]) == 0
+    assert main(["--config", str(configs["b"]), "index"]) == 0
+    out = capsys.readouterr().out
+    assert "1 added, 0 updated, 0 removed" in out and "removed:" not in out
+    assert main(["--config", str(configs["a"]), "ask", "--json", *QUESTIONS]) == 0
+    answers = capsys.readouterr().out
+    assert "米ぬかと小麦粉" in answers and "2日制" in answers  # a's article and b's
+    export = tmp_path / "export"
+    assert main(["--config", str(configs["b"]), "articles", "export", str(export)]) == 0
+    assert sorted(p.name for p in export.iterdir()) == ["deer.md", "shogi.md"]
+    assert (export / "deer.md").read_text(encoding="utf-8") == TINY["deer.md"]
+
+
+def test_added_pages_go_to_the_shared_articles_once(store, pg_url, tmp_path):
+    options = make_options(tmp_path, tmp_path / "none", store=StoreOptions("postgres", pg_url))
+    shelf = destination(options, store)
+    page = Extracted(
+        title="富士山の山開き",
+        url="https://example.com/news/fuji",
+        published="2025-04-01",
+        modified=None,
+        outlet="Example",
+        body="## 概要\n\n富士山の山開きは7月1日です。登山道が開かれます。\n",
+    )
+    now = dt.datetime(2025, 4, 2, tzinfo=dt.UTC)
+    first = write(page, shelf, now=now)
+    assert first.status == "added" and first.file == "2025-04-01-example-fuji.md"
+    assert write(page, shelf, now=now).status == "unchanged"
+    assert not (tmp_path / "none").exists()  # nothing written to any folder
+    other = dataclasses.replace(page, url="https://example.com/copy")
+    assert write(other, shelf, now=now).status == "duplicate"  # the same text under another url
+    assert sorted(store.articles.checksums()) == ["2025-04-01-example-fuji.md"]
+
+
+def test_an_empty_database_and_no_folder_is_one_clear_line(pg_url, tmp_path, embedder):
+    options = make_options(tmp_path, tmp_path / "missing", store=StoreOptions("postgres", pg_url))
+    with pytest.raises(IndexNotBuiltError, match="holds no articles yet; run 'newsbot index'"):
+        Searcher.open(options, embedder=embedder)
+
+
+# --- two processes, two folders, one database (the issue's done-when) -------------------------
+
+CHILD = textwrap.dedent(
+    '''
+    """A newsbot process: its own folder, the shared database; commands on stdin, JSON out."""
+    import json, os, sys, threading
+    from pathlib import Path
+
+    from index import Searcher
+    from index.ingest.articles import destination, write
+    from index.ingest.extract import Extracted
+    from index.ingest.feeds import poll, poller_lease, state_of
+    from index.options import IndexOptions, StoreOptions
+
+    articles, data, cache, url, ticks, interval = sys.argv[1:7]
+    options = IndexOptions(
+        articles_dir=Path(articles), data_dir=Path(data), model_cache_dir=Path(cache),
+        store=StoreOptions("postgres", url),
+    )
+    searcher = Searcher.open(options)
+    searcher.watch()
+    lease = poller_lease(searcher.store)
+
+
+    def poller():  # the bot's feed loop (bot/cogs/ingest.py), one tick per interval
+        while True:
+            got = lease.acquire()
+            if got:  # no feeds: the poll still reads and writes the shared state
+                store = searcher.store
+                poll([], destination(options, store), state_of(options, store), None)
+            with open(ticks, "a") as f:
+                f.write(f"{os.getpid()} {'got' if got else 'miss'}\\n")
+            threading.Event().wait(float(interval))
+
+
+    def say(**reply):
+        print(json.dumps(reply, ensure_ascii=False), flush=True)
+
+
+    say(ready=searcher.index.name, pid=os.getpid())
+    for line in sys.stdin:
+        command, _, arg = line.strip().partition(" ")
+        if command == "name":  # no question: the name this process serves right now
+            say(name=searcher.index.name)
+        elif command == "reindex":
+            report = searcher.reindex(wait=True)
+            say(name=searcher.index.name, added=report.added, removed=report.removed)
+        elif command == "add":
+            page = Extracted(
+                title="富士山の山開き", url="https://example.com/fuji", published="2025-04-01",
+                modified=None, outlet="Example",
+                body="富士山の吉田ルートは7月1日に山開きを迎える。\\n",
+            )
+            added = write(page, destination(options, searcher.store))
+            searcher.reindex(wait=True, sync=False)
+            say(status=added.status, name=searcher.index.name)
+        elif command == "ask":
+            answer = searcher.ask(arg)
+            say(covered=answer.covered, text=answer.text)
+        elif command == "poll":
+            threading.Thread(target=poller, daemon=True).start()
+            say(polling=True)
+    '''
+)
+
+
+class Process:
+    """One child newsbot process, driven line by line."""
+
+    def __init__(self, tmp_path, name: str, folder, url: str, ticks):
+        script = tmp_path / "child.py"
+        script.write_text(CHILD, encoding="utf-8")
+        args = [str(folder), str(tmp_path / f"{name}-data"), str(MODEL_CACHE), url, str(ticks)]
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), *args, str(INTERVAL)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115 (closed with the child)
+            text=True,
+        )
+        self.log = tmp_path / f"{name}.log"
+        self.hello = self.read()
+        self.pid = self.hello["pid"]
+
+    def read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"child ended: {self.log.read_text()[-3000:]}")
+        return json.loads(line)
+
+    def do(self, command: str) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+INTERVAL = 0.5  # the poller's tick, seconds (the bot's is [feeds] interval_minutes)
+
+
+def wait_for(check, seconds: float, what: str):
+    """Poll check() until it is truthy; fail naming `what` after the deadline."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"not within {seconds} s: {what}")
+
+
+def ticks_of(path) -> list[tuple[int, str]]:
+    if not path.exists():
+        return []
+    return [(int(p), s) for p, s in (line.split() for line in path.read_text().splitlines())]
+
+
+def test_two_processes_two_folders_one_coverage(pg_url, tmp_path):
+    a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
+    b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
+    ticks = tmp_path / "ticks"
+    first = Process(tmp_path, "a", a, pg_url, ticks)  # an empty database: a's folder seeds it
+    second = Process(tmp_path, "b", b, pg_url, ticks)
+    try:
+        assert first.hello["ready"] == second.hello["ready"]
+        # b's index adds its folder's article and removes none of a's.
+        built = second.do("reindex")
+        assert built["removed"] == [] and built["added"] == ["shogi.md"]
+        # a serves it without a question in between (the build's NOTIFY).
+        wait_for(lambda: first.do("name")["name"] == built["name"], 2.0, "a follows b's reindex")
+        for proc in (first, second):
+            assert "米ぬかと小麦粉" in proc.do(f"ask {QUESTIONS[0]}")["text"]
+            assert "2日制" in proc.do(f"ask {QUESTIONS[1]}")["text"]
+        # An article added through b (as /add does) is answered by a; a's own index keeps it.
+        added = second.do("add")
+        assert added["status"] == "added"
+        wait_for(lambda: first.do("name")["name"] == added["name"], 2.0, "a follows b's /add")
+        assert "7月1日" in first.do("ask 富士山の山開きはいつ?")["text"]
+        again = first.do("reindex")
+        assert again["removed"] == [] and again["added"] == []
+        assert "2日制" in first.do(f"ask {QUESTIONS[1]}")["text"]
+
+        # One poller: both tick, only one holds the lease; kill it and the other takes over.
+        first.do("poll")
+        second.do("poll")
+        wait_for(lambda: len(ticks_of(ticks)) >= 8, 60, "both pollers tick")
+        holders = {pid for pid, state in ticks_of(ticks) if state == "got"}
+        assert len(holders) == 1 and {pid for pid, _ in ticks_of(ticks)} == {first.pid, second.pid}
+        holder, survivor = (first, second) if first.pid in holders else (second, first)
+        holder.stop()  # SIGKILL: no goodbye, the server drops its session and lock
+        missed = [s for pid, s in ticks_of(ticks) if pid == survivor.pid]
+        wait_for(
+            lambda: [s for pid, s in ticks_of(ticks) if pid == survivor.pid][len(missed) :],
+            60,
+            "the survivor ticks again",
+        )
+        after = [s for pid, s in ticks_of(ticks) if pid == survivor.pid][len(missed) :]
+        assert after[0] == "got"  # its first tick after the holder died: within one interval
+    finally:
+        first.stop()
+        second.stop()
