@@ -33,6 +33,10 @@ class IndexCorruptError(NewsbotError):
     """The index on disk is damaged or was built with another model."""
 
 
+class OutdatedError(IndexCorruptError):
+    """The database was migrated by a newer newsbot: this process stops answering until upgraded."""
+
+
 class StoreUnavailableError(NewsbotError):
     """The index database cannot be reached or stopped answering; the next question retries."""
 

@@ -14,7 +14,7 @@ from .build import BuildProgress, build
 from .corpus.loader import TEXT_VERSION
 from .corpus.text import normalize, sentence_spans
 from .encoders.embedder import Embedder, identity_of
-from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
+from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError, OutdatedError
 from .options import IndexOptions
 from .retrieval import crosslingual
 from .retrieval.query import check_question
@@ -187,7 +187,7 @@ class Searcher:
     def _refresh(self) -> None:
         """Load the live version when another process switched it (a shared store only)."""
         if self._stopped:
-            raise IndexCorruptError(self._stopped)
+            raise OutdatedError(self._stopped)  # logged once, when it was noticed
         if self.store.shared and self._index is not None:
             if self._listener is not None and self._listener.connected.is_set():
                 return  # the listener swaps versions as they go live

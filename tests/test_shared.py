@@ -14,13 +14,15 @@ import sys
 import textwrap
 import time
 
+import psycopg
 import pytest
 
 from bot.cli import main
 from index import Searcher
-from index.errors import IndexNotBuiltError
+from index.errors import IndexNotBuiltError, StoreUnavailableError
 from index.ingest.articles import destination, write
 from index.ingest.extract import Extracted
+from index.ingest.feeds import poll, state_of
 from index.options import StoreOptions
 from index.storage.postgres.articles import INGEST, origin_of
 from index.storage.postgres.store import PgStore
@@ -144,6 +146,7 @@ CHILD = textwrap.dedent(
     from index import Searcher
     from index.ingest.articles import destination, write
     from index.ingest.extract import Extracted
+from index.ingest.feeds import poll, state_of
     from index.ingest.feeds import poll, poller_lease, state_of
     from index.options import IndexOptions, StoreOptions
 
@@ -191,7 +194,7 @@ CHILD = textwrap.dedent(
             say(status=added.status, name=searcher.index.name)
         elif command == "ask":
             answer = searcher.ask(arg)
-            say(covered=answer.covered, text=answer.text)
+            say(no_answer=answer.no_answer, text=answer.text)
         elif command == "poll":
             threading.Thread(target=poller, daemon=True).start()
             say(polling=True)
@@ -300,3 +303,77 @@ def test_two_processes_two_folders_one_coverage(pg_url, tmp_path):
     finally:
         first.stop()
         second.stop()
+
+
+# --- feeds, LISTEN and a newer schema, in one process ------------------------------------------
+
+
+def test_feed_items_and_state_go_to_the_database(store, pg_url, tmp_path):
+    from .page_server import Site
+    from .test_feeds import FROM_FEEDS, LIMITS, feeds
+
+    options = make_options(tmp_path, tmp_path / "none", store=StoreOptions("postgres", pg_url))
+    with Site() as site:
+        first = poll(feeds(site), destination(options, store), state_of(options, store), LIMITS)
+        assert len(first.changed) == len(FROM_FEEDS)
+        # Another process (a new store, the same database) remembers what this one saw.
+        other = PgStore(StoreOptions("postgres", pg_url))
+        again = poll(feeds(site), destination(options, other), state_of(options, other), LIMITS)
+    assert (again.not_modified, again.changed) == (2, [])
+    assert not (tmp_path / "none").exists() and not (tmp_path / "data" / "feeds.json").exists()
+    rows = store.articles.checksums()
+    assert len(rows) == len(FROM_FEEDS) and {o for _, o in rows.values()} == {INGEST}
+
+
+@pytest.fixture
+def watched(pg_url, tmp_path, embedder):
+    """A Searcher over a fresh database that follows other processes' reindexes."""
+    articles = folder_with(tmp_path / "articles", dict(TINY))
+    options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
+    searcher = Searcher.open(options, embedder=embedder)
+    searcher.watch()
+    wait_for(searcher._listener.connected.is_set, 30, "the listener connects")
+    yield searcher
+    searcher.close()
+
+
+def test_a_lost_listen_connection_falls_back_to_the_per_question_check(
+    watched, embedder, monkeypatch
+):
+    from index.storage.postgres import listen
+
+    from .test_pg import drop_connections
+
+    # A restart or a network cut: the listener notices and connects again on its own.
+    assert drop_connections(watched.options.store.url) >= 1
+    wait_for(lambda: not watched._listener.connected.is_set(), 30, "the listener notices")
+    wait_for(watched._listener.connected.is_set, 60, "the listener reconnects")
+
+    # While it is away, each question checks the live version itself.
+    monkeypatch.setattr(listen, "RETRY_SECONDS", (3600,))
+    assert drop_connections(watched.options.store.url) >= 1
+    wait_for(lambda: not watched._listener.connected.is_set(), 30, "the listener notices")
+    with pytest.raises(StoreUnavailableError):  # its own connection was cut too (test_pg)
+        watched.ask(QUESTIONS[0])
+    other = Searcher(watched.options, embedder=embedder)
+    other.store.articles.put("fuji.md", NEW_ARTICLE)
+    built = other.reindex(sync=False)
+    assert "7月1日" in watched.ask("富士山の山開きはいつ?").text
+    assert watched.index.name == built.path.rsplit("/", 1)[-1]
+
+
+def test_a_newer_schema_stops_answering_with_one_log_line(watched, caplog):
+    from bot.errors import user_message
+    from index.errors import OutdatedError
+
+    assert not watched.ask(QUESTIONS[0]).no_answer
+    with psycopg.connect(watched.options.store.url, autocommit=True) as conn:
+        conn.execute("update newsbot.meta set schema_version = schema_version + 1")
+        conn.execute("select pg_notify('newsbot_live', 'schema:99')")
+    wait_for(lambda: watched._stopped, 30, "the process notices the migration")
+    for _ in range(2):
+        with pytest.raises(OutdatedError, match="upgrade newsbot and restart") as e:
+            watched.ask(QUESTIONS[0])
+    assert user_message(e.value).startswith("このボットは更新が必要")  # not the operator's words
+    stops = [r for r in caplog.records if r.getMessage().startswith("Stopped answering")]
+    assert len(stops) == 1 and "schema 3, newer than this newsbot's (2)" in stops[0].getMessage()
