@@ -124,10 +124,11 @@ class Searcher:
             sync: with the database's shared articles, copy this machine's folder in first
                 (sync_articles); False builds from what the database holds.
         """
+        synced = None
         if getattr(self.store, "articles", None) is not None and sync:
             # This machine's folder joins the shared coverage first, as `newsbot index` does.
             if Path(self.options.articles_dir).is_dir():
-                self.sync_articles()
+                synced = self.sync_articles()
         # The store's lock (a file lock) keeps builds one at a time across processes and
         # threads; no second lock here.
         report = build(
@@ -140,6 +141,8 @@ class Searcher:
             allow_empty=allow_empty,
             store=self.store,
         )
+        if synced is not None:  # files of this folder that could not be copied in, and why
+            report.skipped = [(x.file, x.reason) for x in synced.skipped] + report.skipped
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
         return report
