@@ -94,7 +94,7 @@ def add_page(
     article = extract(response.text(), response.url)
     return write(
         article,
-        Path(articles_dir),
+        articles_dir,
         dry_run=dry_run,
         now=now,
         url=requested or response.url,

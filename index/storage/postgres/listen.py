@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from ...errors import NewsbotError
+from ...errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from .store import PgStore
@@ -50,13 +50,14 @@ class Listener:
             try:
                 self._listen()
                 failures = 0
-            except (psycopg.Error, NewsbotError) as e:
+            except Exception as e:  # psycopg's, the store's, a bug: reconnect and catch up
                 was = self.connected.is_set()
                 self.connected.clear()
                 if was or failures == 0:  # one line per outage, not one per retry
                     log.warning(
-                        "Lost the LISTEN connection (%s); each question checks the live index "
-                        "until it is back",
+                        "Lost the LISTEN connection (%s: %s); each question checks the live "
+                        "index until it is back",
+                        type(e).__name__,
                         e,
                     )
                 wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
@@ -68,20 +69,22 @@ class Listener:
     def _listen(self) -> None:
         self._conn = conn = self.store.connect()
         conn.execute(f"listen {self.channel}")
-        self.connected.set()
-        self._notify(None)  # what changed while no one listened
+        self._catch_up()
+        self.connected.set()  # from here on, questions leave the live version to this thread
         while not self._stop.is_set():
             for note in conn.notifies(timeout=1.0):
-                self._notify(note.payload)
+                # A failure here (its query connection lost) reconnects and catches up: while
+                # connected is set, no question checks for itself.
+                self.on_change(note.payload)
             conn.execute("select 1")  # a dead server is noticed within a second or so
 
-    def _notify(self, payload: str | None) -> None:
+    def _catch_up(self) -> None:
+        """What changed while no one listened; once more when the first try met a dead
+        connection (the store then reopens its connections)."""
         try:
-            self.on_change(payload)
-        except NewsbotError as e:  # the next notice or question tries again
-            log.warning("Cannot follow the new index version %s: %s", payload, e)
-        except Exception:
-            log.exception("Following the new index version %s failed", payload)
+            self.on_change(None)
+        except StoreUnavailableError:
+            self.on_change(None)
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
