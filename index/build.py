@@ -76,13 +76,7 @@ def build(
     """
     started = time.perf_counter()
     store = store or open_store(options, Path(root or options.index_dir))
-    source = Path(articles_dir or options.articles_dir)
-    shared = getattr(store, "articles", None) if articles_dir is None else None
-    if shared is not None:  # the database's own articles: the same for every process
-        articles, skipped = shared.load()
-        source = "the index database's articles"
-    else:
-        articles, skipped = load_articles(source, options.max_article_bytes)
+    articles, skipped, source = _articles(options, store, articles_dir)
     if skipped:
         log.warning("Skipped %d article files (newsbot index lists them)", len(skipped))
     with store.lock(wait=wait):
@@ -150,6 +144,15 @@ def build(
         report.seconds,
     )
     return report
+
+
+def _articles(options: IndexOptions, store: Store, articles_dir: Path | None):
+    """The articles to index, those skipped, and where they came from (for messages)."""
+    shared = getattr(store, "articles", None) if articles_dir is None else None
+    if shared is not None:  # the database's own articles: the same for every process
+        return *shared.load(), "the index database's articles"
+    source = Path(articles_dir or options.articles_dir)
+    return *load_articles(source, options.max_article_bytes), source
 
 
 def _live(store: Store) -> Version | None:

@@ -81,6 +81,12 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=commands.cmd_run)
 
+    _database_commands(sub)
+    return p
+
+
+def _database_commands(sub) -> None:
+    """`newsbot db ...` and `newsbot articles ...`: the PostgreSQL backend's own commands."""
     db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser("init", help="create or migrate the database schema")
@@ -101,7 +107,6 @@ def parser() -> argparse.ArgumentParser:
     export = arts_sub.add_parser("export", help="write the shared articles as files into DIR")
     export.add_argument("dir", type=Path, metavar="DIR")
     export.set_defaults(func=commands.cmd_articles_export)
-    return p
 
 
 def _positive(value: str) -> int:
