@@ -25,6 +25,7 @@ from index.ingest.extract import Extracted
 from index.ingest.feeds import poll, state_of
 from index.options import StoreOptions
 from index.storage.postgres.articles import INGEST, origin_of
+from index.storage.postgres.lease import POLL_LOCK
 from index.storage.postgres.store import PgStore
 
 from .conftest import MODEL_CACHE, ROOT, make_options
@@ -258,6 +259,16 @@ def ticks_of(path) -> list[tuple[int, str]]:
     return [(int(p), s) for p, s in (line.split() for line in path.read_text().splitlines())]
 
 
+def lease_taken(url: str) -> bool:
+    """Whether a session holds the poller's lease (an advisory lock with a 32-bit key)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select count(*) > 0 from pg_locks where locktype = 'advisory' and objid = %s"
+            " and granted and pid <> pg_backend_pid()",
+            (POLL_LOCK,),
+        ).fetchone()[0]
+
+
 def test_two_processes_two_folders_one_coverage(pg_url, tmp_path):
     a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
     b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
@@ -291,6 +302,13 @@ def test_two_processes_two_folders_one_coverage(pg_url, tmp_path):
         assert len(holders) == 1 and {pid for pid, _ in ticks_of(ticks)} == {first.pid, second.pid}
         holder, survivor = (first, second) if first.pid in holders else (second, first)
         holder.stop()  # SIGKILL: no goodbye, the server drops its session and lock
+        before = len(ticks_of(ticks))
+
+        def dropped() -> bool:  # the lock is free, or the survivor already has it
+            taken = [s for pid, s in ticks_of(ticks)[before:] if pid == survivor.pid]
+            return "got" in taken or not lease_taken(pg_url)
+
+        wait_for(dropped, 30, "the server drops the dead session")
         missed = [s for pid, s in ticks_of(ticks) if pid == survivor.pid]
         wait_for(
             lambda: [s for pid, s in ticks_of(ticks) if pid == survivor.pid][len(missed) :],

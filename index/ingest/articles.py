@@ -119,20 +119,21 @@ def write(
     # A folder (Path), or a shared store's articles (storage/postgres/articles.py).
     shelf = None if isinstance(articles_dir, (str, Path)) else articles_dir
     with _WRITING:
-        by_url, by_text = shelf.catalogue() if shelf else catalogue(Path(articles_dir))
+        by_url, by_text = shelf.catalogue() if shelf is not None else catalogue(Path(articles_dir))
         same_url = by_url.get(article.url)
         same_text = by_text.get(_digest(body))
         if same_text and same_text != same_url:
             return Added(url, "duplicate", same_text, article, None, etag, last_modified)
         if same_url and same_text == same_url:
             return Added(url, "unchanged", same_url, article, None, etag, last_modified)
-        exists = shelf.exists if shelf else (lambda name: (Path(articles_dir) / name).exists())
+        folder = None if shelf is not None else Path(articles_dir)
+        exists = shelf.exists if shelf is not None else (lambda name: (folder / name).exists())
         name = same_url or _new_name(article, exists, now)
         content = render(article, now)
         status = "updated" if same_url else "added"
         if dry_run:
             return Added(url, f"would be {status}", name, article, content, etag, last_modified)
-        if shelf:
+        if shelf is not None:
             shelf.put(name, content)
         else:
             write_atomic(Path(articles_dir) / name, content)
