@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "run":  # the bot handles its own signals
             exit_on_sigterm()
-        settings = load_settings(args.config)
+        # `db dev` starts the server that NEWSBOT_DATABASE_URL will name: it may be unset yet.
+        dev = args.command == "db" and args.db_command == "dev"
+        settings = load_settings(args.config, need_database=not dev)
         _setup_logging(settings, args.verbose, quiet=args.command in ("ask", "eval", "info"))
         return args.func(args, settings)
     except NewsbotError as e:
