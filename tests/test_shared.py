@@ -396,3 +396,52 @@ def test_a_newer_schema_stops_answering_with_one_log_line(watched, caplog):
     assert user_message(e.value).startswith("このボットは更新が必要")  # not the operator's words
     stops = [r for r in caplog.records if r.getMessage().startswith("Stopped answering")]
     assert len(stops) == 1 and "schema 3, newer than this newsbot's (2)" in stops[0].getMessage()
+
+
+# --- /add in Discord writes to the shared articles ---------------------------------------------
+
+
+class TestAddOnPostgres:
+    @pytest.fixture
+    def pg_fresh(self, tmp_path, embedder, pg_url) -> Searcher:
+        articles = folder_with(tmp_path / "articles", {"deer.md": TINY["deer.md"]})
+        options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
+        return Searcher.open(options, embedder=embedder)
+
+    @pytest.fixture
+    def simcord_bot(self, pg_fresh):
+        from bot.client import create_bot
+        from bot.settings import DiscordSettings, Settings
+
+        from .test_feeds import LIMITS
+
+        settings = Settings(index=pg_fresh.options, discord=DiscordSettings(), fetch=LIMITS)
+        return create_bot(settings=settings, searcher=pg_fresh)
+
+    @pytest.fixture
+    def world(self, simcord_env):
+        from .test_feeds import world
+
+        return world.__wrapped__(simcord_env)
+
+    @pytest.fixture
+    def site(self):
+        from .page_server import Site
+
+        with Site() as s:
+            yield s
+
+    @pytest.mark.simcord(settle_timeout=60)
+    async def test_add_previews_the_database_and_writes_there(self, world, site, pg_fresh):
+        from .test_feeds import BOJ_QUESTION
+
+        url = site.url("/articles/boj-rate")
+        r = await world.admin.slash(world.ch, "add", url=url)
+        footer = r.response.embeds[0].footer.text
+        assert footer.startswith("保存先: 共有データベース: ") and footer.endswith("boj-rate.md")
+        done = await world.admin.click(r.response, label="追加")
+        assert done.response.content.startswith("✅ 記事を追加しました: 日銀、追加利上げを決定")
+        assert not list(pg_fresh.options.articles_dir.glob("*boj-rate.md"))  # no folder write
+        assert any(p.endswith("boj-rate.md") for p in pg_fresh.store.articles.checksums())
+        asked = await world.alice.slash(world.ch, "ask", question=BOJ_QUESTION)
+        assert any(f"]({url})" in (e.description or "") for e in asked.response.embeds)

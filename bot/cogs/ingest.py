@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -41,8 +42,11 @@ def _link(text: str, url: str) -> str:
     return f"[{text}](<{url}>)" if ok else text
 
 
-def preview_embed(added: Added) -> discord.Embed:
-    """What /add extracted: title, outlet, date, sections and the first lines."""
+def preview_embed(added: Added, where: str = "articles/") -> discord.Embed:
+    """What /add extracted: title, outlet, date, sections and the first lines.
+
+    where: what the footer names as the destination (the folder, or the shared database).
+    """
     a = added.article
     assert a is not None
     embed = discord.Embed(
@@ -54,7 +58,7 @@ def preview_embed(added: Added) -> discord.Embed:
     embed.add_field(name="媒体", value=clip(_safe(a.outlet), 256))
     embed.add_field(name="日付", value=a.published or "不明")
     embed.add_field(name="見出し", value=f"{a.sections}件")
-    embed.set_footer(text=clip(f"保存先: articles/{added.file}", 2048))
+    embed.set_footer(text=clip(f"保存先: {where}{added.file}", 2048))
     return embed
 
 
@@ -221,7 +225,9 @@ class Coverage(commands.Cog):
         verb = "更新" if added.status.endswith("updated") else "追加"
         await interaction.followup.send(
             f"次の内容で記事を{verb}しますか？",
-            embed=preview_embed(added),
+            embed=preview_embed(
+                added, "articles/" if isinstance(target, Path) else "共有データベース: "
+            ),
             view=AddView(self, added, interaction.user.id),
         )
 
