@@ -128,19 +128,7 @@ def load_settings(
     """
     env = os.environ if env is None else env
     path = Path(path or env.get("NEWSBOT_CONFIG") or DEFAULT_FILE)
-    explicit = path != DEFAULT_FILE
-    data: dict = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise SettingsError(f"cannot read settings file {path}: {e}") from None
-        base = base_dir(path)
-    elif explicit:
-        raise SettingsError(f"settings file not found: {path}")
-    else:
-        base = Path.cwd()
-    data = dict(data)
+    data, base = _read_file(path)
     index_values = data.pop("index", {})
     if isinstance(index_values, dict) and "store" in index_values:
         raise _unknown("index.store", "(the backend is set in [store])")
@@ -183,6 +171,19 @@ def load_settings(
         source=str(path) if path.is_file() else "defaults",
         base_dir=base,
     )
+
+
+def _read_file(path: Path) -> tuple[dict, Path]:
+    """The file's tables and the folder its relative paths resolve against ({} without one)."""
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from None
+        return dict(data), base_dir(path)
+    if path != DEFAULT_FILE:  # named explicitly: it must exist
+        raise SettingsError(f"settings file not found: {path}")
+    return {}, Path.cwd()
 
 
 def _check_user_agent(value: str) -> None:

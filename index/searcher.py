@@ -191,6 +191,16 @@ class Searcher:
         if listener is not None:
             listener.stop()
 
+    @property
+    def listening(self) -> bool:
+        """Whether this process hears other processes' reindexes as they happen (watch())."""
+        return self._listener is not None and self._listener.connected.is_set()
+
+    @property
+    def stopped(self) -> str | None:
+        """Why this process no longer answers (a newer database schema), or None."""
+        return self._stopped
+
     def _follow(self, notice: str | None) -> None:
         """A NOTIFY (a version's name, or schema:<n>); None after the listener (re)connected."""
         if notice is None or notice.startswith("schema:"):
@@ -208,7 +218,7 @@ class Searcher:
         if self._stopped:
             raise OutdatedError(self._stopped)  # logged once, when it was noticed
         if self.store.shared and self._index is not None:
-            if self._listener is not None and self._listener.connected.is_set():
+            if self.listening:
                 return  # the listener swaps versions as they go live
             # One cheap query per question; a question is then answered from one version.
             if self.store.live_name() != self._index.name:

@@ -105,6 +105,14 @@ class SearcherWrapper(Searcher):
         return self.real.store
 
     @property
+    def listening(self) -> bool:
+        return self.real.listening
+
+    @property
+    def stopped(self):
+        return self.real.stopped
+
+    @property
     def index(self):
         return self.real.index
 

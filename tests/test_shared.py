@@ -349,7 +349,7 @@ def watched(pg_url, tmp_path, embedder):
     options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
     searcher = Searcher.open(options, embedder=embedder)
     searcher.watch()
-    wait_for(searcher._listener.connected.is_set, 30, "the listener connects")
+    wait_for(lambda: searcher.listening, 30, "the listener connects")
     yield searcher
     searcher.close()
 
@@ -363,13 +363,13 @@ def test_a_lost_listen_connection_falls_back_to_the_per_question_check(
 
     # A restart or a network cut: the listener notices and connects again on its own.
     assert drop_connections(watched.options.store.url) >= 1
-    wait_for(lambda: not watched._listener.connected.is_set(), 30, "the listener notices")
-    wait_for(watched._listener.connected.is_set, 60, "the listener reconnects")
+    wait_for(lambda: not watched.listening, 30, "the listener notices")
+    wait_for(lambda: watched.listening, 60, "the listener reconnects")
 
     # While it is away, each question checks the live version itself.
     monkeypatch.setattr(listen, "RETRY_SECONDS", (3600,))
     assert drop_connections(watched.options.store.url) >= 1
-    wait_for(lambda: not watched._listener.connected.is_set(), 30, "the listener notices")
+    wait_for(lambda: not watched.listening, 30, "the listener notices")
     try:
         watched.ask(QUESTIONS[0])
     except StoreUnavailableError:  # its own connection was cut too, and not yet reopened
@@ -389,7 +389,7 @@ def test_a_newer_schema_stops_answering_with_one_log_line(watched, caplog):
     with psycopg.connect(watched.options.store.url, autocommit=True) as conn:
         conn.execute("update newsbot.meta set schema_version = schema_version + 1")
         conn.execute("select pg_notify('newsbot_live', 'schema:99')")
-    wait_for(lambda: watched._stopped, 30, "the process notices the migration")
+    wait_for(lambda: watched.stopped, 30, "the process notices the migration")
     for _ in range(2):
         with pytest.raises(OutdatedError, match="upgrade newsbot and restart") as e:
             watched.ask(QUESTIONS[0])

@@ -295,7 +295,7 @@ def cmd_articles_export(args, settings: Settings) -> int:
 
 
 def cmd_db_dev(args, settings: Settings) -> int:
-    from index.storage.postgres import devserver
+    import index.storage.postgres.devserver as devserver
 
     folder = args.dir or settings.index.data_dir / "pg-dev"
     if not args.verbose:  # initdb's and pg_ctl's whole output, line by line
