@@ -117,28 +117,23 @@ class Settings:
         return f"{where}; relative paths from {self.base_dir}"
 
 
-def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings file (argument, $NEWSBOT_CONFIG or config/settings.toml) and the token."""
+def load_settings(
+    path: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    need_database: bool = True,
+) -> Settings:
+    """Read the settings file (argument, $NEWSBOT_CONFIG or config/settings.toml) and the token.
+
+    need_database: False for `newsbot db dev`, which makes the database the URL will name.
+    """
     env = os.environ if env is None else env
     path = Path(path or env.get("NEWSBOT_CONFIG") or DEFAULT_FILE)
-    explicit = path != DEFAULT_FILE
-    data: dict = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise SettingsError(f"cannot read settings file {path}: {e}") from None
-        base = base_dir(path)
-    elif explicit:
-        raise SettingsError(f"settings file not found: {path}")
-    else:
-        base = Path.cwd()
-    data = dict(data)
+    data, base = _read_file(path)
     index_values = data.pop("index", {})
     if isinstance(index_values, dict) and "store" in index_values:
         raise _unknown("index.store", "(the backend is set in [store])")
     index = _section(IndexOptions, index_values, "index", base)
-    store = _store(data.pop("store", {}), env, base)
+    store = _store(data.pop("store", {}), env, base, need_database)
     # Folders left at their defaults follow the same rule as the ones the file names.
     index = dataclasses.replace(
         index,
@@ -178,6 +173,19 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     )
 
 
+def _read_file(path: Path) -> tuple[dict, Path]:
+    """The file's tables and the folder its relative paths resolve against ({} without one)."""
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from None
+        return dict(data), base_dir(path)
+    if path != DEFAULT_FILE:  # named explicitly: it must exist
+        raise SettingsError(f"settings file not found: {path}")
+    return {}, Path.cwd()
+
+
 def _check_user_agent(value: str) -> None:
     # An HTTP header value: CR/LF would end it (http.client refuses it at every fetch).
     if not value.strip() or not all(" " <= c <= "~" for c in value):
@@ -187,7 +195,7 @@ def _check_user_agent(value: str) -> None:
         )
 
 
-def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
+def _store(values, env: Mapping[str, str], base: Path, need_url: bool = True) -> StoreOptions:
     """[store]: the backend, checked with the connection string it needs from the environment."""
     if isinstance(values, dict):
         secret = [k for k in values if k in ("url", "dsn", "password", "database_url")]
@@ -199,10 +207,11 @@ def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
             )
     store = _section(StoreOptions, values, "store", base)
     url = (env.get(DATABASE_URL_ENV) or "").strip() or None
-    if store.backend == "postgres" and not url:
+    if store.backend == "postgres" and not url and need_url:
         raise SettingsError(
             f"setting 'store.backend' is \"postgres\" but {DATABASE_URL_ENV} is not set; export "
-            "the connection string (postgresql://user:password@host/dbname)"
+            "the connection string (postgresql://user@host/dbname; 'newsbot db dev' starts a "
+            "local server and prints one)"
         )
     return dataclasses.replace(store, url=url)
 

@@ -105,6 +105,14 @@ class SearcherWrapper(Searcher):
         return self.real.store
 
     @property
+    def listening(self) -> bool:
+        return self.real.listening
+
+    @property
+    def stopped(self):
+        return self.real.stopped
+
+    @property
     def index(self):
         return self.real.index
 
@@ -149,6 +157,15 @@ class SearcherWrapper(Searcher):
 
     def info(self) -> dict:
         return self.real.info()
+
+    def sync_articles(self, folder=None, prune: bool = False):
+        return self.real.sync_articles(folder, prune)
+
+    def watch(self) -> None:
+        self.real.watch()
+
+    def close(self) -> None:
+        self.real.close()
 
 
 class BrokenBuild(SearcherWrapper):
