@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, BuildReport, Hit, Searcher
-from index.build import BuildProgress
+from index import Answer, BuildProgress, BuildReport, Conversations, Filters, Hit, Searcher, Turn
 
 from . import errors
+from .conversation import AnswerTurns
 from .settings import Settings, load_settings
 from .ui.i18n import Translator
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.ingest")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.topics", "bot.cogs.admin", "bot.cogs.ingest")
 
 
 class NewsTree(app_commands.CommandTree):
@@ -32,12 +33,15 @@ class NewsBot(commands.Bot):
     """Answers questions about news coverage from a `Searcher`, in slash commands and DMs."""
 
     def __init__(self, *, settings: Settings, searcher: Searcher, **options):
+        intents = discord.Intents.default()
+        # DMs, mentions and replies that ping the bot carry their text without message_content;
+        # with it (privileged), messages in the bot's threads need no mention.
+        intents.message_content = settings.discord.message_content
         super().__init__(
             # Required by commands.Bot; there are no prefix commands (see on_message).
             command_prefix=commands.when_mentioned,
             help_command=None,
-            # DMs and messages that mention the bot carry their text without message_content.
-            intents=discord.Intents.default(),
+            intents=intents,
             # Questions are echoed back: nothing the bot sends may ever ping anyone.
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=NewsTree,
@@ -47,6 +51,12 @@ class NewsBot(commands.Bot):
         self.searcher = searcher
         self.feedback_path = settings.index.data_dir / "feedback.jsonl"
         self.command_ids: dict[str, int] = {}
+        # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
+        talk = settings.conversation
+        self.conversations = Conversations(
+            window=talk.window_seconds, turns=talk.turns, clock=_monotonic
+        )
+        self.answers = AnswerTurns()
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -84,8 +94,12 @@ class NewsBot(commands.Bot):
         return f"</{name}:{command_id}>" if command_id else f"/{name}"
 
     # The model and index are CPU-bound: they run in a thread so the gateway keeps its heartbeat.
-    async def answer(self, question: str) -> Answer:
-        return await asyncio.to_thread(self.searcher.ask, question)
+    async def answer(
+        self, question: str, *, context: Turn | None = None, filters: Filters | None = None
+    ) -> Answer:
+        return await asyncio.to_thread(
+            self.searcher.ask, question, context=context, filters=filters
+        )
 
     async def search(self, question: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.searcher.search, question, k)
@@ -94,6 +108,11 @@ class NewsBot(commands.Bot):
         self, *, rebuild: bool = False, progress: BuildProgress | None = None
     ) -> BuildReport:
         return await asyncio.to_thread(self.searcher.reindex, rebuild=rebuild, progress=progress)
+
+
+def _monotonic() -> float:
+    # Looked up on each call, as the cooldown's clock: the loop's (and a test's virtual one).
+    return time.monotonic()
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):

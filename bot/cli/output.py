@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from index.types import Answer, BuildReport
+from index import Answer, BuildReport
 
 
 def one_line(error: BaseException) -> str:
@@ -73,9 +73,21 @@ def format_added(added) -> str:
     """One line per URL: what happened, the file, and what was extracted."""
     a = added.article
     if a is None:
-        return f"{added.status}: {added.url}"
+        return printable(f"{added.status}: {added.url}")
     date = a.published or "no date"
-    return (
+    # Titles and URLs come from the page: a control character must not drive the terminal.
+    return printable(
         f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
         f"{a.sections} sections) {a.url}"
     )
+
+
+def format_topics(topics, total: int, offset: int = 0) -> str:
+    """The articles, newest first: date, outlet and title, then the sections indented."""
+    lines = []
+    for n, t in enumerate(topics, offset + 1):
+        meta = " · ".join(x for x in (t.published, t.outlet) if x)
+        lines.append(f"{n}. {printable(t.title)}" + (f" ({printable(meta)})" if meta else ""))
+        lines.extend(f"   - {printable(s)}" for s in t.sections)
+    lines.append(f"{total} article" + ("" if total == 1 else "s"))
+    return "\n".join(lines)

@@ -115,7 +115,7 @@ class LocalVersion:
         if self.format == 2:  # read only to reuse vectors: parsed whole, once
             self.sections = json.loads((folder / "sections.json").read_text(encoding="utf-8"))
         else:
-            self.sections = _Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
+            self.sections = Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
         self.offsets = np.load(folder / "text_offsets.npy", mmap_mode="r")
         self._text = (
             np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if self.offsets[-1] else b""
@@ -163,7 +163,7 @@ class LocalVersion:
         return vectors, [self.sentence_vectors(int(i)) for i in ids]
 
 
-class _Sections(Records):
+class Sections(Records):
     """sections.jsonl left on disk; a line is parsed when a hit asks for it (offsets file)."""
 
     # Parsing 100k sections whole took 0.28 s and 83 MB (seconds and GBs at 1M passages).
@@ -305,14 +305,14 @@ def commit(root: Path, build: Path, manifest: dict) -> Path:
     for path in sorted(build.iterdir()):
         _fsync(path)
         manifest["files"][path.name] = {"size": path.stat().st_size, "crc32": checksum(path)}
-    _write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
     final = root / build.name.replace(".build-", "v-", 1)
     os.replace(build, final)
     pointer = root / f"{CURRENT}.tmp"
     try:
         # The pointer flips in one rename: a reader sees the old index or the new one, never
         # a mix.
-        _write_synced(pointer, final.name)
+        write_synced(pointer, final.name)
         os.replace(pointer, root / CURRENT)
     except BaseException:
         # Not live, so not kept: a failed build leaves no folder behind (disk full, killed).
@@ -354,7 +354,7 @@ def _owner_alive(name: str) -> bool:
     return True
 
 
-def _write_synced(path: Path, text: str) -> None:
+def write_synced(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
