@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import discord
 from discord import app_commands
@@ -15,10 +16,11 @@ from index.build import BuildProgress
 from . import errors
 from .settings import Settings, load_settings
 from .ui.i18n import Translator
+from .usage import UsageLog
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.ingest")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.ingest", "bot.cogs.report")
 
 
 class NewsTree(app_commands.CommandTree):
@@ -45,7 +47,8 @@ class NewsBot(commands.Bot):
         )
         self.settings = settings
         self.searcher = searcher
-        self.feedback_path = settings.index.data_dir / "feedback.jsonl"
+        # Questions and votes go to data/usage.db from a thread of its own (bot/usage.py).
+        self.usage = UsageLog.open(settings)
         self.command_ids: dict[str, int] = {}
 
     async def setup_hook(self) -> None:
@@ -75,6 +78,10 @@ class NewsBot(commands.Bot):
             info.get("passages", 0),
         )
 
+    async def close(self) -> None:
+        await super().close()
+        await asyncio.to_thread(self.usage.close)  # what is queued is written first
+
     async def on_message(self, message: discord.Message, /) -> None:
         """Prefix commands are off; the Ask cog's listener answers DMs and mentions."""
 
@@ -85,7 +92,10 @@ class NewsBot(commands.Bot):
 
     # The model and index are CPU-bound: they run in a thread so the gateway keeps its heartbeat.
     async def answer(self, question: str) -> Answer:
-        return await asyncio.to_thread(self.searcher.ask, question)
+        started = time.perf_counter()
+        answer = await asyncio.to_thread(self.searcher.ask, question)
+        self.usage.searched(answer, (time.perf_counter() - started) * 1000)
+        return answer
 
     async def search(self, question: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.searcher.search, question, k)

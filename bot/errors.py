@@ -19,6 +19,7 @@ from index.errors import (
     NewsbotError,
     QuestionError,
     StoreUnavailableError,
+    UsageStoreError,
 )
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
     (IndexWriteError, "新しい索引を保存できません（ディスクの空きや権限を確認してください）。"),
     (IndexNotBuiltError, "検索用の索引がまだありません。管理者に /reindex を依頼してください。"),
     (IndexCorruptError, "検索用の索引が壊れています。管理者に /reindex を依頼してください。"),
+    (UsageStoreError, "利用記録を読めません。ログを確認してください。"),
     (NewsbotError, "今はこの操作を実行できません。しばらくしてからもう一度お試しください。"),
 )
 

@@ -33,6 +33,7 @@ POSITIVE = {
     "fetch.max_bytes",
     "store.ef_search",
     "store.postings_cache_mb",
+    "usage.retention_days",
 }
 BACKENDS = ("local", "postgres")
 # Where the database's connection string comes from (it may hold a password: never the file).
@@ -83,6 +84,15 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class UsageSettings:
+    """What is kept about the questions people ask (data/usage.db), and for how long."""
+
+    enabled: bool = True  # record questions and votes from Discord
+    retention_days: int = 90  # questions (with their votes) older than this are deleted
+    log_cli: bool = False  # record `newsbot ask` questions too
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the entry points need, loaded once and passed down."""
 
@@ -90,6 +100,7 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
     fetch: FetchLimits = field(default_factory=FetchLimits)
+    usage: UsageSettings = field(default_factory=UsageSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
     source: str = "defaults"  # the settings file read, or "defaults"
@@ -136,6 +147,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
     fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
+    usage = _section(UsageSettings, data.pop("usage", {}), "usage", base)
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -150,6 +162,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         discord,
         feeds=feeds,
         fetch=fetch,
+        usage=usage,
         log_level=log_level.upper(),
         token=token,
         source=str(path) if path.is_file() else "defaults",

@@ -71,6 +71,7 @@ class Ask(commands.Cog):
         if not done:
             await interaction.response.defer(thinking=True)
         answer = await task
+        self.bot.usage.asked(answer, interaction)
         reply, view = self.reply(answer, echo_question=True)
         extra = {"view": view} if view else {}
         if interaction.response.is_done():
@@ -135,6 +136,7 @@ class Ask(commands.Cog):
             with contextlib.suppress(discord.HTTPException):
                 await message.channel.typing()
             answer = await self.bot.answer(question)
+            self.bot.usage.asked(answer, message)
         except Exception as e:  # mapped to a polite line; unexpected ones are logged there
             await self._reply(message, content=errors.user_message(e, "message"))
             return

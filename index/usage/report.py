@@ -33,6 +33,7 @@ class Group:
     questions: list[str]  # distinct wordings, most asked first
     key_terms: list[str]
     reasons: dict[str, int] = field(default_factory=dict)
+    wordings: int = 1  # distinct wordings in the group (questions shows the first three)
 
 
 @dataclass
@@ -203,6 +204,7 @@ def group_questions(rows: Sequence[tuple[str, str | None, str | None]]) -> list[
                 questions=texts[:3],
                 key_terms=key_terms(members, asked),
                 reasons=dict(reason.most_common()),
+                wordings=len(texts),
             )
         )
     groups.sort(key=lambda g: (-g.count, g.questions[0]))

@@ -334,3 +334,47 @@ def _feedback_rows(path: Path, key: bytes) -> tuple[list[QuestionRecord], list[V
                 )
             votes[(q.answer_id, user)] = VoteRecord(q.answer_id, user, vote, when)
     return list(questions.values()), list(votes.values()), bad
+
+
+def question_record(
+    answer,
+    *,
+    answer_id: str,
+    place: str,
+    asked_at: dt.datetime,
+    latency_ms: float | None = None,
+    user_hash: str | None = None,
+    guild_hash: str | None = None,
+    follow_up: bool = False,
+    reason: str | None = None,
+) -> QuestionRecord:
+    """The row for an `Answer`: answered or why not, and the articles its sentences cite.
+
+    A refusal naming terms the coverage lacks (Answer.missing) is "other_news": the question is
+    about news that is not covered; any other refusal is "off_topic", unless the caller knows
+    better (the conversation's "nothing_to_follow").
+    """
+    answered = not answer.no_answer and bool(answer.hits)
+    if answered:
+        reason = None
+    elif reason is None:
+        reason = "other_news" if answer.missing else "off_topic"
+    cited: dict[str, str] = {}
+    for n in answer.citations:
+        if 1 <= n <= len(answer.hits):
+            hit = answer.hits[n - 1]
+            cited.setdefault(hit.article, hit.title)
+    return QuestionRecord(
+        answer_id=answer_id,
+        asked_at=asked_at,
+        text=answer.question,
+        place=place,
+        answered=answered,
+        reason=reason,
+        follow_up=follow_up,
+        latency_ms=latency_ms,
+        user_hash=user_hash,
+        guild_hash=guild_hash,
+        answer=answer.text if answered else "",
+        cited=tuple(cited.items()),
+    )

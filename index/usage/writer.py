@@ -75,7 +75,8 @@ class UsageWriter:
         store, pending, stopping = None, [], False
         last_retention, delay = -RETENTION_EVERY, self.retry_seconds
         while True:
-            if not pending and not stopping:
+            # The store opens at once (import, retention, damage check), not at the first row.
+            if store is not None and not pending and not stopping:
                 item = self._get(RETENTION_EVERY)
                 stopping = item is _STOP
                 if item is not None and not stopping:
