@@ -14,6 +14,8 @@ from .store import BUSY_SECONDS, QuestionRecord, UsageStore, VoteRecord, keyed_h
 log = logging.getLogger(__name__)
 
 BATCH = 500  # rows per transaction at most
+# Records kept in memory while the database refuses them; beyond this, new ones are dropped.
+MAX_QUEUED = 100_000
 RETENTION_EVERY = 3600.0  # seconds between retention passes of a running writer
 _STOP = object()
 
@@ -42,6 +44,7 @@ class UsageWriter:
         self._cond = threading.Condition()
         self._queued = self._written = 0
         self._stopped = False
+        self._dropping = False
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self._thread.start()
 
@@ -50,6 +53,12 @@ class UsageWriter:
 
     def put(self, record: QuestionRecord | VoteRecord) -> None:
         """Hand a record to the writer thread; returns at once."""
+        if self._queue.qsize() >= MAX_QUEUED:
+            if not self._dropping:  # once per outage, not once per question
+                log.error("Use data is not being written; dropping new records until it is")
+            self._dropping = True
+            return
+        self._dropping = False
         with self._cond:
             self._queued += 1
         self._queue.put(record)
