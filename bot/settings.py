@@ -34,12 +34,13 @@ POSITIVE = {
     "store.ef_search",
     "store.postings_cache_mb",
     "usage.retention_days",
+    "conversation.turns",
 }
 BACKENDS = ("local", "postgres")
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
-NONZERO = {"fetch.timeout_seconds"}
+NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes"}
 # Lists of text (other lists are of whole numbers); these hold http(s) links.
 URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
@@ -93,6 +94,18 @@ class UsageSettings:
 
 
 @dataclass(frozen=True)
+class ConversationSettings:
+    """Follow-up questions: how long an exchange is remembered, and how much of it."""
+
+    window_minutes: float = 10.0  # a follow-up after this long starts afresh
+    turns: int = 3  # turns kept per conversation (in memory only)
+
+    @property
+    def window_seconds(self) -> float:
+        return self.window_minutes * 60
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the entry points need, loaded once and passed down."""
 
@@ -101,6 +114,7 @@ class Settings:
     feeds: FeedSettings = field(default_factory=FeedSettings)
     fetch: FetchLimits = field(default_factory=FetchLimits)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
     source: str = "defaults"  # the settings file read, or "defaults"
@@ -148,6 +162,9 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
     fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
     usage = _section(UsageSettings, data.pop("usage", {}), "usage", base)
+    conversation = _section(
+        ConversationSettings, data.pop("conversation", {}), "conversation", base
+    )
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -163,6 +180,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         feeds=feeds,
         fetch=fetch,
         usage=usage,
+        conversation=conversation,
         log_level=log_level.upper(),
         token=token,
         source=str(path) if path.is_file() else "defaults",

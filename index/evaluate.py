@@ -15,8 +15,8 @@ from pathlib import Path
 from .build import build
 from .errors import ArticlesDirError
 from .options import IndexOptions
-from .retrieval.query import check_question
-from .searcher import Searcher, answer, lexical_query
+from .retrieval.query import Query, check_question
+from .searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -110,21 +110,26 @@ def evaluate(
         report = build(searcher.options, searcher.embedder, folder / "articles", Path(tmp))
         if not report.articles:
             raise ArticlesDirError(f"no usable articles in {folder / 'articles'}")
-        scratch = Searcher(searcher.options, searcher.embedder, root=Path(tmp))
-        index = scratch.load()
+        queries = [Query.of(q["question"], searcher.options) for q in questions]
         started = time.perf_counter()
-        cleaned = [check_question(q["question"], searcher.options) for q in questions]
-        qvecs = searcher.embedder.encode_queries(cleaned)
+        qvecs = searcher.embedder.encode_queries([q.normal for q in queries])
         encode_ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         for w in dense_weights or [searcher.options.dense_weight]:
             options = replace(searcher.options, dense_weight=w)
+            # Asked as the bot asks (each afresh): the same steps from query to answer.
+            scratch = Searcher(options, searcher.embedder, root=Path(tmp))
+            scratch.load()
             started = time.perf_counter()
+            framed = [scratch.query(q.text) for q in queries]
+            index, rankings = scratch.rank(
+                framed, vectors=qvecs[[not q.lacks_subject for q in framed]]
+            )
             ranked, replies, tops = [], [], []
-            for question, q, v in zip(questions, cleaned, qvecs):
-                r = index.rank(lexical_query(question["question"], q, index), v, options)
-                ranked.append([index.section_of(int(i)) for i in r.ids[: max(k, 10)]])
-                replies.append(answer(index, question["question"], q, v, r, options.top_k, options))
-                tops.append(index.text(int(r.ids[0])) if len(r.ids) else "")
+            for ranking in rankings:
+                ids = ranking.ranked.ids if ranking.ranked is not None else []
+                ranked.append([index.section_of(int(i)) for i in ids[: max(k, 10)]])
+                replies.append(scratch.respond(index, ranking, options.top_k))
+                tops.append(index.text(int(ids[0])) if len(ids) else "")
             ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
             out[f"dense_weight={w:g}"] = dict(
                 metrics(ranked, gold),

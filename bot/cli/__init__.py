@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "run":  # the bot handles its own signals
             exit_on_sigterm()
         settings = load_settings(args.config)
-        _setup_logging(settings, args.verbose, quiet=args.command in ("ask", "eval", "info"))
+        quiet = args.command in ("ask", "chat", "topics", "eval", "info")
+        _setup_logging(settings, args.verbose, quiet=quiet)
         return args.func(args, settings)
     except NewsbotError as e:
         where = ""

@@ -17,12 +17,13 @@ from index.errors import ArticlesDirError, NewsbotError, UsageStoreError
 from index.retrieval.query import check_question
 
 from ..settings import Settings
-from .output import format_added, format_answer, format_report, format_usage, one_line
+from .output import format_added, format_answer, format_report, format_usage, one_line, printable
 
 log = logging.getLogger(__name__)
 
 
 def cmd_ask(args, settings: Settings) -> int:
+    from index import Filters
     from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
 
     questions = list(args.questions)
@@ -30,9 +31,10 @@ def cmd_ask(args, settings: Settings) -> int:
         # Check every question before the model loads: a typo should not cost seconds.
         # (Bytes that are not UTF-8 reach argv as lone surrogates; this refuses them too.)
         check_question(q, settings.index)
+    filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = Searcher.open(settings.index)
     started = time.perf_counter()
-    answers = searcher.batch_ask(questions, args.k)
+    answers = searcher.batch_ask(questions, args.k, filters=filters)
     if settings.usage.enabled and settings.usage.log_cli:
         log_questions(settings, answers, time.perf_counter() - started)
     for answer in answers:
@@ -137,6 +139,8 @@ def cmd_eval(args, settings: Settings) -> int:
     from index.evaluate import evaluate, load_questions
     from index.searcher import Searcher
 
+    if args.dir.is_file():
+        return eval_dialogues(args, settings)
     # The question file is checked before the model loads; the gold articles are named.
     questions = load_questions(args.dir / "questions.jsonl", settings.index)
     articles = args.dir / "articles"
@@ -151,15 +155,7 @@ def cmd_eval(args, settings: Settings) -> int:
             "(their questions count as misses)",
             file=sys.stderr,
         )
-    options = settings.index
-    if args.encoder:
-        options = replace(options, encoder=args.encoder)
-    if options.store.backend == "postgres":
-        # The temporary index goes to its own schema: the bot's live index stays as it is.
-        options = replace(
-            options, store=replace(options.store, schema=f"{options.store.schema}_eval")
-        )
-    searcher = Searcher(options)
+    searcher = Searcher(_eval_options(args, settings))
     result = evaluate(args.dir, searcher, args.k, args.dense_weight)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -289,3 +285,34 @@ def cmd_db_import(args, settings: Settings) -> int:
     name = import_version(local, store)
     print(f"imported {local.name} ({local.size} passages) from {local.folder}; live as {name}")
     return 0
+
+
+def eval_dialogues(args, settings: Settings) -> int:
+    """`newsbot eval DIALOGUES.jsonl --articles DIR ...`: follow-ups over these articles."""
+    from index.conversation.evaluate import evaluate_dialogues, load_dialogues
+    from index.searcher import Searcher
+
+    load_dialogues(args.dir)  # checked before the model loads
+    folders = args.articles or [settings.index.articles_dir]
+    result = evaluate_dialogues(args.dir, Searcher(_eval_options(args, settings)), folders)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    for w in result["misses"]:
+        print(f"miss: {w['id']} turn {w['turn']}: {w['q']} -> {printable(w['got'][:80])}")
+    for key, value in result.items():
+        if key != "misses":
+            print(f"{key}: {value}")
+    return 0
+
+
+def _eval_options(args, settings: Settings):
+    options = settings.index
+    if args.encoder:
+        options = replace(options, encoder=args.encoder)
+    if options.store.backend == "postgres":
+        # The temporary index goes to its own schema: the bot's live index stays as it is.
+        options = replace(
+            options, store=replace(options.store, schema=f"{options.store.schema}_eval")
+        )
+    return options

@@ -117,3 +117,14 @@ def format_usage(report: UsageReport) -> str:
     lines.append("per day: date asked answered")
     lines += [f"  {day} {asked} {answered}" for day, asked, answered in report.days]
     return "\n".join(lines)
+
+
+def format_topics(topics, total: int, offset: int = 0) -> str:
+    """The articles, newest first: date, outlet and title, then the sections indented."""
+    lines = []
+    for n, t in enumerate(topics, offset + 1):
+        meta = " · ".join(x for x in (t.published, t.outlet) if x)
+        lines.append(f"{n}. {printable(t.title)}" + (f" ({printable(meta)})" if meta else ""))
+        lines.extend(f"   - {printable(s)}" for s in t.sections)
+    lines.append(f"{total} article" + ("" if total == 1 else "s"))
+    return "\n".join(lines)

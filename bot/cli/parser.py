@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from . import commands
+from .chat import cmd_chat, cmd_topics
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,7 +22,22 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("questions", nargs="+", metavar="QUESTION")
     ask.add_argument("-k", type=_positive, default=None, help="passages per question")
     ask.add_argument("--json", action="store_true", help="one JSON object per line per question")
+    _filters(ask)
     ask.set_defaults(func=commands.cmd_ask)
+
+    chat = sub.add_parser(
+        "chat", help="a conversation: questions from stdin, follow-ups answered in context"
+    )
+    chat.add_argument("-k", type=_positive, default=None, help="passages per question")
+    chat.add_argument("--json", action="store_true", help="one JSON object per question")
+    _filters(chat)
+    chat.set_defaults(func=cmd_chat)
+
+    topics = sub.add_parser("topics", help="list the articles the index holds, newest first")
+    topics.add_argument("--limit", type=_positive, default=None, help="at most this many")
+    topics.add_argument("--offset", type=int, default=0, help="skip this many first")
+    topics.add_argument("--json", action="store_true", help="one JSON object per article")
+    topics.set_defaults(func=cmd_topics)
 
     idx = sub.add_parser("index", help="build or update the index from the articles folder")
     idx.add_argument("--rebuild", action="store_true", help="re-embed everything")
@@ -32,8 +48,19 @@ def parser() -> argparse.ArgumentParser:
     )
     idx.set_defaults(func=commands.cmd_index)
 
-    ev = sub.add_parser("eval", help="measure retrieval on DIR/articles and DIR/questions.jsonl")
-    ev.add_argument("dir", type=Path)
+    ev = sub.add_parser(
+        "eval",
+        help="measure retrieval on DIR/articles and DIR/questions.jsonl, "
+        "or follow-ups on a dialogues .jsonl file",
+    )
+    ev.add_argument("dir", type=Path, metavar="DIR|DIALOGUES")
+    ev.add_argument(
+        "--articles",
+        type=Path,
+        action="append",
+        help="with a dialogues file: a folder of articles to index together (repeatable; "
+        "default: the articles folder of the settings)",
+    )
     ev.add_argument("-k", type=_positive, default=10)
     ev.add_argument("--json", action="store_true")
     ev.add_argument(
@@ -138,3 +165,9 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError("dates are written YYYY-MM-DD, e.g. 2025-03-19") from None
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outlet", help="only articles of this outlet (as `newsbot topics` names it)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before")

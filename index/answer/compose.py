@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ..corpus.text import char_ngrams, find_urls, normalize
+from ..corpus.text import char_ngrams, find_urls, language, normalize
 from ..types import Answer, Hit
 
 NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
 NO_ANSWER_EN = "Sorry, the coverage does not answer this question."
-_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+NO_MATCH_JA = "指定された媒体・期間に合う記事に、この質問に答えるものはありませんでした。"
+NO_MATCH_EN = "No article of the outlet and dates you chose answers this question."
 
 # Sentences that ask, exclaim, muse in the first person or carry page furniture are never
 # quoted: they state no fact, or not the coverage's own.
@@ -179,18 +180,21 @@ class Candidate:
     cosine: float
 
 
-def language(question: str) -> str:
-    """ "ja" unless the question is written in Latin letters with no kana or kanji."""
-    ja = bool(_KANA_KANJI.search(question)) or not re.search(r"[A-Za-z]", question)
-    return "ja" if ja else "en"
-
-
-def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, ...] = ()) -> Answer:
+def no_answer(
+    question: str,
+    nearby: tuple[str, ...] = (),
+    missing: tuple[str, ...] = (),
+    *,
+    lang: str | None = None,
+    filtered: bool = False,
+) -> Answer:
     """The honest reply when nothing in the coverage answers, in the question's language.
 
     A question about other news is told what the coverage lacks and what it holds nearby.
+    lang: the Query's; read from the question only by callers without one (benchmarks).
+    filtered: the asker narrowed the coverage (outlet, dates), so say that nothing there answers.
     """
-    lang = language(question)
+    lang = lang or language(question)
     text = NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
     shown = [m for m in missing if len(m) >= 2][:2]
     if shown and lang == "ja":
@@ -199,7 +203,12 @@ def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, .
     elif shown:
         text = f"The coverage has nothing on {', '.join(shown)}."
         text += f" Nearest coverage: {nearby[0]}" if nearby else ""
-    return Answer(question, text, True, (), lang=lang, nearby=nearby, missing=missing)
+    reason = "other_news" if missing else "off_topic"
+    if filtered and not missing:
+        text, reason = (NO_MATCH_JA if lang == "ja" else NO_MATCH_EN), "filtered"
+    return Answer(
+        question, text, True, (), lang=lang, nearby=nearby, missing=missing, reason=reason
+    )
 
 
 def quotable(sentence: str) -> bool:
@@ -279,6 +288,7 @@ def compose(
     weights: Weights = Weights(),
     extra_hit=None,
     asked: Asked | None = None,
+    lang: str | None = None,
 ) -> Answer:
     """Lead with the sentence that best states the fact, then its closest support, each cited.
 
@@ -291,10 +301,12 @@ def compose(
         weights: the scoring weights.
         extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
         asked: the question as the scorer sees it, when not Asked.of(question, grams).
+        lang: the Query's language; read from the question only by callers without one.
     """
+    lang = lang or language(question)
     asked = asked or Asked.of(question, grams)
     total = asked.total
-    if language(question) == "en":
+    if lang == "en":
         f = weights.crosslingual
         weights = replace(weights, rank=weights.rank * f, passage=weights.passage * f)
     scored = sorted(
@@ -326,7 +338,7 @@ def compose(
         seen.append(grams2)
         length += len(text)
     if not chosen:
-        return Answer(question, "", False, tuple(hits), lang=language(question))
+        return Answer(question, "", False, tuple(hits), lang=lang)
     about = subject(hits[chosen[0][1] - 1].title, question, " ".join(s for s, _ in chosen))
     text = " ".join(f"{s}[{n}]" for s, n in chosen)
     return Answer(
@@ -336,7 +348,7 @@ def compose(
         tuple(hits),
         tuple(n for _, n in chosen),
         tuple(s for s, _ in chosen),
-        language(question),
+        lang,
         subject=about,
     )
 
