@@ -19,6 +19,7 @@ import pytest
 
 from bot.cli import main
 from index.errors import UsageStoreError
+from index.types import Answer, Hit
 from index.usage import QuestionRecord, UsageStore, UsageWriter, VoteRecord
 from index.usage.chart import render_chart
 from index.usage.report import build_report, group_questions
@@ -359,3 +360,16 @@ def test_cli_questions_are_logged_only_when_the_setting_says_so(
         ("ロシアの停戦条件は?", "cli", 1, None, None),
         ("火星の天気は?", "cli", 0, "other_news", None),
     ]
+
+
+def test_a_follow_up_and_the_cores_reason_are_kept():
+    from index.usage.store import question_record
+
+    follow = Answer("それはいつ?", "", True, (), reason="no_subject", continued="停戦は?")
+    row = question_record(follow, answer_id="f", place="dm", asked_at=NOW)
+    assert (row.answered, row.reason, row.follow_up, row.cited) == (False, "no_subject", True, ())
+    hit = Hit("a.md", "記事A", "", "本文", (), None, None, 1.0)
+    answered = Answer("停戦は?", "本文。[1]", False, (hit,), (1,))
+    row = question_record(answered, answer_id="g", place="cli", asked_at=NOW, reason="off_topic")
+    assert (row.answered, row.reason, row.follow_up) == (True, None, False)
+    assert row.cited == (("a.md", "記事A"),) and row.answer == "本文。[1]"

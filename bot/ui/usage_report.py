@@ -14,7 +14,7 @@ QUOTE = 60  # characters of a question or title shown
 REASONS = {
     "other_news": "記事にない話題",
     "off_topic": "ニュース以外",
-    "nothing_to_follow": "続きの質問の前提なし",
+    "no_subject": "続きの前提がない",
 }
 
 

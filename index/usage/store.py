@@ -22,7 +22,7 @@ DB_NAME = "usage.db"
 KEY_NAME = "usage.key"
 FEEDBACK_NAME = "feedback.jsonl"
 PLACES = ("dm", "channel", "thread", "cli", "imported")
-REASONS = ("other_news", "off_topic", "nothing_to_follow")
+REASONS = ("other_news", "off_topic", "no_subject")  # as Answer.reason names them
 # Seconds a write waits for another process's lock before it is retried later.
 BUSY_SECONDS = 5.0
 # Each entry moves the schema from its index to the next version (PRAGMA user_version).
@@ -350,15 +350,16 @@ def question_record(
 ) -> QuestionRecord:
     """The row for an `Answer`: answered or why not, and the articles its sentences cite.
 
-    A refusal naming terms the coverage lacks (Answer.missing) is "other_news": the question is
-    about news that is not covered; any other refusal is "off_topic", unless the caller knows
-    better (the conversation's "nothing_to_follow").
+    Why not is the core's `Answer.reason` (other_news, off_topic, no_subject) unless the caller
+    gives one; without either, a refusal naming terms the coverage lacks (Answer.missing) is
+    "other_news" and any other "off_topic".
     """
     answered = not answer.no_answer and bool(answer.hits)
     if answered:
         reason = None
     elif reason is None:
-        reason = "other_news" if answer.missing else "off_topic"
+        reason = answer.reason or ("other_news" if answer.missing else "off_topic")
+    follow_up = follow_up or answer.follow_up
     cited: dict[str, str] = {}
     for n in answer.citations:
         if 1 <= n <= len(answer.hits):
