@@ -46,7 +46,7 @@ class Report(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         log.info("Usage report (%d days) asked by %s", days, interaction.user.id)
         report, png = await asyncio.to_thread(self.build, days)
-        embed = report_embed(report, self.bot.command_mention("add"))
+        embed = report_embed(report)
         chart = discord.File(io.BytesIO(png), filename=CHART)
         await interaction.followup.send(embed=embed, file=chart, ephemeral=True)
 

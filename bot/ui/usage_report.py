@@ -25,14 +25,14 @@ def quote(text: str, limit: int = QUOTE) -> str:
     return _BARE_LINK.sub(r"<\1>", one)
 
 
-def report_embed(report: UsageReport, add_command: str = "/add") -> discord.Embed:
+def report_embed(report: UsageReport, add_command: str = "/記事追加（/add）") -> discord.Embed:
     """The figures an admin acts on: unanswered questions grouped, with the terms to cover."""
     since, until = _md(report.since), _md(report.until)
     embed = discord.Embed(title=f"利用レポート（{since}〜{until}、UTC）", colour=COLOR)
     embed.description = clip(_summary(report), DESCRIPTION)
     if report.groups:
         lines = [_group_line(g) for g in report.groups[:SHOWN]]
-        lines.append(f"キーワードの記事を {add_command} で追加すると答えられるようになります。")
+        lines.append(f"キーワードの記事を {add_command} で追加すると答えられます。")
         embed.add_field(name="答えられなかった質問（多い順）", value=_lines(lines), inline=False)
     if report.downvoted:
         lines = [

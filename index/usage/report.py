@@ -109,10 +109,11 @@ def _read(conn, report: UsageReport, window, since, until, limit: int) -> None:
     report.downvoted = [
         {"question": t, "answer": ans, "down": down, "up": up}
         for t, ans, down, up in conn.execute(
+            # The same answer to the same question, given many times, is one line.
             "SELECT q.text, q.answer, sum(v.vote < 0), sum(v.vote > 0) FROM votes v "
             "JOIN questions q USING (answer_id) WHERE q.asked_at >= ? AND q.asked_at < ? "
-            "GROUP BY q.id HAVING sum(v.vote < 0) > 0 ORDER BY 3 DESC, 4, q.asked_at DESC "
-            "LIMIT ?",
+            "GROUP BY q.text, q.answer HAVING sum(v.vote < 0) > 0 "
+            "ORDER BY 3 DESC, 4, max(q.asked_at) DESC LIMIT ?",
             (*window, limit),
         )
     ]
