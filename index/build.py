@@ -15,12 +15,12 @@ from .corpus.chunker import Passage, chunk_article
 from .corpus.loader import TEXT_VERSION, Article, load_articles
 from .corpus.text import sentence_spans
 from .encoders.embedder import Embedder, identity_of
-from .errors import EmptyArticlesError
+from .errors import ALLOW_EMPTY, EmptyArticlesError
 from .options import IndexOptions
 from .retrieval import crosslingual
 from .retrieval.lexical import LEXICAL_PARAMS, Lexical
-from .storage.base import Store, Version, open_store
-from .storage.local import FORMAT, READABLE, VersionWriter
+from .storage.base import Store, Version, Writer, open_store
+from .storage.manifest import FORMAT, READABLE
 from .types import BuildReport
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def build(
         Path(articles_dir or options.articles_dir), options.max_article_bytes
     )
     if skipped:
-        log.warning("Skipped %d article files (newsbot index lists them)", len(skipped))
+        log.warning("Skipped %d article files (the build report lists them)", len(skipped))
     with store.lock(wait=wait):
         live = _live(store)
         # The diff is against the live index even for a rebuild: unchanged articles stay
@@ -99,12 +99,12 @@ def build(
         if not passages and live is not None and live.size and not allow_empty:
             raise EmptyArticlesError(
                 f"no usable articles in {Path(articles_dir or options.articles_dir)}, but the "
-                f"index holds {len(live.manifest.get('articles', {}))} articles; it is kept "
-                "(run 'newsbot index --allow-empty' to empty it)"
+                f"index holds {len(live.manifest.get('articles', {}))} articles; it is kept",
+                hint=ALLOW_EMPTY,
             )
         if previous and not report.changed_anything and _same_shape(previous, options):
             report.seconds = time.perf_counter() - started
-            report.path = str(previous.folder)
+            report.path = str(previous.location)
             # Nothing to build, but a killed build's scraps still go.
             store.tidy(keep=previous.name)
             return report
@@ -113,7 +113,7 @@ def build(
         old_articles = live.manifest.get("articles", {}) if live else {}
         with store.writer() as writer:
             _write(writer, passages, keys, vectors, sentences, options)
-            writer.save("anchors.npy", _anchor_vectors(embedder, previous))
+            writer.anchors(_anchor_vectors(embedder, previous))
             manifest = {
                 "model": embedder.name,
                 "encoder": identity_of(embedder),
@@ -125,7 +125,7 @@ def build(
                     **{f: dict(old_articles[f], kept=True) for f in kept},
                 },
                 "passages": len(passages),
-                "dense_index": "flat" if len(passages) <= options.flat_max else "hnsw",
+                # "dense_index": added by the writer, which knows what the store built.
                 "max_passage_chars": options.max_passage_chars,
                 "lexical": LEXICAL_PARAMS,
                 "text_version": TEXT_VERSION,
@@ -268,7 +268,7 @@ def _anchor_vectors(embedder, previous) -> np.ndarray:
     return embedder.encode_passages(ANCHORS)
 
 
-def _write(writer: VersionWriter, passages, keys, vectors, sentences, options) -> None:
+def _write(writer: Writer, passages, keys, vectors, sentences, options) -> None:
     sections: list[dict] = []
     index_of: dict[tuple, int] = {}
     owner = np.zeros(len(passages), dtype=np.int32)

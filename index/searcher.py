@@ -85,7 +85,7 @@ class Searcher:
     @property
     def index(self) -> Index:
         if self._index is None:
-            raise IndexNotBuiltError("the index is not loaded; run 'newsbot index'")
+            raise IndexNotBuiltError("the index is not loaded")
         return self._index
 
     def load(self) -> Index:

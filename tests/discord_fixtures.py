@@ -379,7 +379,7 @@ def snapshot(searcher: Searcher) -> SimpleNamespace:
     index = searcher.index
     hits = [index.hit(i, 0.0) for i in range(index.size)]
     return SimpleNamespace(
-        version=index.folder.name,
+        version=index.name,
         texts=[h.text for h in hits],
         urls={u for h in hits for u in h.sources},
     )

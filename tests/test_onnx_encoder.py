@@ -212,8 +212,9 @@ def test_unknown_model_offline_fails_fast_naming_the_setting(monkeypatch, tmp_pa
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(ModelError, match="index.model.*not in the local Hugging Face cache"):
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache") as caught:
         Embedder("no-such-user/no-such-model-xyz", tmp_path)
+    assert caught.value.setting == "index.model"  # the CLI names it: "(setting 'index.model')"
 
 
 SERVING_PATH = """

@@ -420,7 +420,7 @@ def test_index_build_reports_every_skip_and_indexes_the_good_files(
     assert searcher.search("草津温泉の湯畑")[0].article == "dup-b.md"
 
     # The linked file outside articles/ was never read: its text is nowhere in the index.
-    folder = searcher.index.folder
+    folder = searcher.index.version.folder
     for path in folder.iterdir():
         assert SECRET.encode() not in path.read_bytes(), path.name
     assert all(SECRET not in h.text for h in searcher.search(SECRET, k=20))

@@ -227,15 +227,10 @@ def cmd_feeds(args, settings: Settings) -> int:
 
 def index_info(options) -> dict:
     """What the live index says about itself, read from its manifest: no model is loaded."""
-    from index.storage import local as layout
+    from index.storage.base import live_manifest
 
-    root = options.index_dir
-    if options.store.backend == "postgres":
-        version = _database(options).current(verify=False)
-        folder, manifest, root = version.folder, version.manifest, version.store.root
-    else:
-        folder = layout.current_version(root)
-        manifest = layout.read_manifest(folder, verify=False)  # sizes only: info stays instant
+    # Sizes only, no checksums or arrays: info stays instant.
+    where, manifest = live_manifest(options, options.index_dir)
     return {
         "model": manifest.get("model"),
         "encoder": manifest.get("encoder"),
@@ -243,8 +238,8 @@ def index_info(options) -> dict:
         "dim": manifest.get("dim"),
         "articles": len(manifest.get("articles", {})),
         "passages": manifest.get("passages"),
-        "index_dir": str(root),
-        "version": folder.name,
+        "index_dir": str(where.parent),
+        "version": where.name,
         "built_at": manifest.get("built_at"),
         "dense_index": manifest.get("dense_index"),
         "skipped": manifest.get("skipped", []),
@@ -283,7 +278,7 @@ def cmd_db_import(args, settings: Settings) -> int:
     store = _database(settings.index)
     local = LocalStore(settings.index.index_dir).current(verify=True)
     name = import_version(local, store)
-    print(f"imported {local.name} ({local.size} passages) from {local.folder}; live as {name}")
+    print(f"imported {local.name} ({local.size} passages) from {local.location}; live as {name}")
     return 0
 
 

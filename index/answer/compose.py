@@ -204,7 +204,7 @@ def no_answer(
         text = f"The coverage has nothing on {', '.join(shown)}."
         text += f" Nearest coverage: {nearby[0]}" if nearby else ""
     reason = "other_news" if missing else "off_topic"
-    if filtered and not missing:
+    if filtered:  # the rest of the coverage was never searched: "not covered" would be wrong
         text, reason = (NO_MATCH_JA if lang == "ja" else NO_MATCH_EN), "filtered"
     return Answer(
         question, text, True, (), lang=lang, nearby=nearby, missing=missing, reason=reason

@@ -126,7 +126,8 @@ def missing_terms(terms: list[str], evidence: str) -> list[str]:
     """
     out: list[str] = []
     for t in terms:
-        out.extend(r for r in _residue(t, evidence) if r not in out)
+        # A compound's framing part (最新+情報) says what is wanted, not what it is about.
+        out.extend(r for r in _residue(t, evidence) if r not in out and r not in _FRAMING)
     return out
 
 

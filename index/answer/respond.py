@@ -11,7 +11,7 @@ from ..retrieval.query import Query
 from ..retrieval.ranker import Index, Ranked
 from ..types import Answer, Hit
 from . import judge
-from .compose import Asked, Candidate, compose, no_answer
+from .compose import Asked, Candidate, compose, lead_form, no_answer, quote_form
 from .evidence import asked_of, gather
 
 
@@ -64,10 +64,15 @@ def answer(
         near = e.verdict.missing and e.verdict.margin > 0
         nearby = tuple(dict.fromkeys(h.title for h in e.hits[:3])) if near else ()
         return no_answer(query.text, nearby, e.verdict.missing, lang=query.lang, filtered=filtered)
+    # Asked for more (他には?): what the previous answer quoted is left out, if more is there.
+    seen = set(query.seen)
+    fresh = [
+        c for c in e.candidates if lead_form(c.text) not in seen and quote_form(c.text) not in seen
+    ]
     return compose(
         query.text,
         e.hits,
-        e.candidates,
+        fresh or e.candidates,
         e.weights,
         options.answer_sentences,
         extra_hit=index.hit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +48,7 @@ def evaluate_dialogues(path: Path, searcher: Searcher, folders: Sequence[Path]) 
     dialogues = load_dialogues(path)
     with tempfile.TemporaryDirectory(prefix="newsbot-dialogues-") as tmp:
         articles = Path(tmp) / "articles"
-        count = _link_articles(folders, articles)
+        count = _copy_articles(folders, articles)
         build(searcher.options, searcher.embedder, articles, Path(tmp) / "index")
         scratch = Searcher(searcher.options, searcher.embedder, root=Path(tmp) / "index")
         scratch.load()
@@ -120,8 +120,8 @@ def _rate(good: list, all_: list) -> float:
     return round(len(good) / len(all_), 4) if all_ else 0.0
 
 
-def _link_articles(folders: Sequence[Path], target: Path) -> int:
-    """Link every article file of the folders into target (names made unique by folder)."""
+def _copy_articles(folders: Sequence[Path], target: Path) -> int:
+    """Copy every article file of the folders into target (names made unique by folder)."""
     target.mkdir(parents=True)
     count = 0
     for n, folder in enumerate(folders):
@@ -129,6 +129,6 @@ def _link_articles(folders: Sequence[Path], target: Path) -> int:
             raise ArticlesDirError(f"articles folder not found: {folder}")
         for path in article_files(Path(folder)):
             name = f"{n:02d}-{path.relative_to(folder).as_posix().replace('/', '-')}"
-            os.symlink(path.resolve(), target / name)
+            shutil.copyfile(path, target / name)
             count += 1
     return count

@@ -39,7 +39,9 @@ class Embedder:
         encoder: str = "onnx",
     ):
         if encoder not in ENCODERS:
-            raise ModelError(f"setting 'index.encoder' must be one of {ENCODERS}, not {encoder!r}")
+            raise ModelError(
+                f"encoder must be one of {ENCODERS}, not {encoder!r}", setting="index.encoder"
+            )
         if model == DEFAULT_MODEL and encoder == "onnx":
             from .onnx import OnnxBackend, ensure_onnx_model
 

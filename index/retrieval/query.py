@@ -45,6 +45,7 @@ class Query:
     prefer: tuple[str, ...] = ()  # the previous answer's cited articles, best first
     continued: str = ""  # the question of the turn it continues
     lacks_subject: bool = False  # a follow-up with nothing to follow (期間は? as a first question)
+    seen: tuple[str, ...] = ()  # sentences the asker was already shown and asks beyond (他には?)
 
     @classmethod
     def of(cls, question: str, options: IndexOptions) -> Query:
