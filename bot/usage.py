@@ -67,7 +67,7 @@ class UsageLog:
                 asked_at=dt.datetime.now(dt.UTC),
                 latency_ms=latency,
                 user_hash=self.writer.hash("user", user.id),
-                guild_hash=self.writer.hash("guild", origin.guild.id if origin.guild else None),
+                guild_hash=self.writer.hash("guild", guild_id(origin)),
                 follow_up=follow_up,
                 reason=reason,
             )
@@ -97,8 +97,15 @@ class UsageLog:
         return answer_id, latency_ms
 
 
+def guild_id(origin: discord.Interaction | discord.Message) -> int | None:
+    # A user-installed /ask in a server the bot is not in has a guild_id but no guild object.
+    if isinstance(origin, discord.Interaction):
+        return origin.guild_id
+    return origin.guild.id if origin.guild else None
+
+
 def place(origin: discord.Interaction | discord.Message) -> str:
     """Where a question was asked: "dm" (private or group DM), "thread" or "channel"."""
-    if origin.guild is None:
+    if guild_id(origin) is None:
         return "dm"
     return "thread" if isinstance(origin.channel, discord.Thread) else "channel"

@@ -32,7 +32,9 @@ def flush(world) -> None:
     assert world.bot.usage.writer.flush(10)
 
 
-async def test_questions_are_recorded_with_place_outcome_citations_and_no_raw_ids(world, settings):
+async def test_questions_are_recorded_with_place_outcome_citations_and_no_raw_ids(
+    world, settings, searcher
+):
     await world.alice.slash(world.ch, "ask", question=RUSSIA)
     await world.bob.slash(world.ch, "ask", question=FORTUNE)
     await world.alice.send_dm(GAZA)
@@ -47,9 +49,9 @@ async def test_questions_are_recorded_with_place_outcome_citations_and_no_raw_id
         (FORTUNE, "channel", 0),
         (GAZA, "dm", 0),
     ]
-    # Naming something the coverage lacks (ガザ) is news it does not hold; naming nothing is
-    # off-topic.
-    assert got[0][3] is None and got[1][3] == "off_topic" and got[2][3] == "other_news"
+    # Why not is the core's reason: naming something the coverage lacks (ガザ) is other news.
+    assert got[0][3] is None and got[2][3] == "other_news"
+    assert got[1][3] == searcher.ask(FORTUNE).reason and got[1][3] in ("off_topic", "no_subject")
     assert all(r[4] == 0 and r[5] > 0 for r in got)
     assert got[0][6] == got[2][6] != got[1][6]  # alice twice, bob once: countable, not readable
     assert got[0][7] and got[2][7] is None  # a DM has no server
