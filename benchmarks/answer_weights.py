@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 from index import Searcher
 from index.answer.compose import FEATURES, Weights, features
 from index.answer.respond import weigh
-from index.evaluate import _squash
+from index.corpus.text import squash
 
 FITTED = [f for f in FEATURES if f != "connective"]
 
@@ -50,7 +50,7 @@ def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
     """Per question: feature rows of its candidates, which hold a gold, and whether answered."""
     out = []
     for q, hits, cands, _, covered, asked in gathered(searcher, items):
-        golds = [_squash(g) for g in golds_of(q)]
+        golds = [squash(g) for g in golds_of(q)]
         top = hits[0].score if hits else 0.0
         rows = [features(x, asked, top, hits[x.hit].score) for x in cands]
         out.append(
@@ -59,7 +59,7 @@ def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
                 "covered": covered,
                 "lengths": np.array([len(x.text) for x in cands]),
                 "X": np.array(rows) if rows else np.zeros((0, len(FEATURES))),
-                "y": np.array([any(g in _squash(x.text) for g in golds) for x in cands], bool),
+                "y": np.array([any(g in squash(x.text) for g in golds) for x in cands], bool),
             }
         )
     return out

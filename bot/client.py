@@ -10,17 +10,23 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, BuildReport, Hit, Searcher
-from index.build import BuildProgress
+from index import Answer, BuildProgress, BuildReport, Conversations, Filters, Hit, Searcher, Turn
 
 from . import errors
+from .conversation import AnswerTurns
 from .settings import Settings, load_settings
 from .ui.i18n import Translator
 from .usage import UsageLog
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.ingest", "bot.cogs.report")
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.topics",
+    "bot.cogs.admin",
+    "bot.cogs.ingest",
+    "bot.cogs.report",
+)
 
 
 class NewsTree(app_commands.CommandTree):
@@ -34,12 +40,15 @@ class NewsBot(commands.Bot):
     """Answers questions about news coverage from a `Searcher`, in slash commands and DMs."""
 
     def __init__(self, *, settings: Settings, searcher: Searcher, **options):
+        intents = discord.Intents.default()
+        # DMs, mentions and replies that ping the bot carry their text without message_content;
+        # with it (privileged), messages in the bot's threads need no mention.
+        intents.message_content = settings.discord.message_content
         super().__init__(
             # Required by commands.Bot; there are no prefix commands (see on_message).
             command_prefix=commands.when_mentioned,
             help_command=None,
-            # DMs and messages that mention the bot carry their text without message_content.
-            intents=discord.Intents.default(),
+            intents=intents,
             # Questions are echoed back: nothing the bot sends may ever ping anyone.
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=NewsTree,
@@ -50,6 +59,12 @@ class NewsBot(commands.Bot):
         # Questions and votes go to data/usage.db from a thread of its own (bot/usage.py).
         self.usage = UsageLog.open(settings)
         self.command_ids: dict[str, int] = {}
+        # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
+        talk = settings.conversation
+        self.conversations = Conversations(
+            window=talk.window_seconds, turns=talk.turns, clock=_monotonic
+        )
+        self.answers = AnswerTurns()
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -91,9 +106,13 @@ class NewsBot(commands.Bot):
         return f"</{name}:{command_id}>" if command_id else f"/{name}"
 
     # The model and index are CPU-bound: they run in a thread so the gateway keeps its heartbeat.
-    async def answer(self, question: str) -> Answer:
+    async def answer(
+        self, question: str, *, context: Turn | None = None, filters: Filters | None = None
+    ) -> Answer:
         started = time.perf_counter()
-        answer = await asyncio.to_thread(self.searcher.ask, question)
+        answer = await asyncio.to_thread(
+            self.searcher.ask, question, context=context, filters=filters
+        )
         self.usage.searched(answer, (time.perf_counter() - started) * 1000)
         return answer
 
@@ -104,6 +123,11 @@ class NewsBot(commands.Bot):
         self, *, rebuild: bool = False, progress: BuildProgress | None = None
     ) -> BuildReport:
         return await asyncio.to_thread(self.searcher.reindex, rebuild=rebuild, progress=progress)
+
+
+def _monotonic() -> float:
+    # Looked up on each call, as the cooldown's clock: the loop's (and a test's virtual one).
+    return time.monotonic()
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):

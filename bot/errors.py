@@ -30,6 +30,7 @@ GENERIC = "エラーが発生しました。しばらくしてからもう一度
 ADMIN_ONLY = "このコマンドは管理者だけが使えます。"
 BUSY = "再構築はすでに実行中です。"
 SEND_FAILED = "返信を送れませんでした。しばらくしてからもう一度お試しください。"
+THREAD_FAILED = "ここではスレッドを作れません（ボットにスレッド作成の権限が必要です）。"
 # What the core's hint (NewsbotError.hint) asks for, in the bot's words; before the classes below.
 _HINTS = {
     ALLOW_EMPTY: "使える記事が1件もないため、索引は空にせず以前のまま残しました。",

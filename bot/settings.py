@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import NewsbotError
-from index.options import ENCODERS, FetchLimits, IndexOptions, StoreOptions
+from index.errors import NewsbotError, OptionError
+from index.options import FetchLimits, IndexOptions, StoreOptions
 
 DEFAULT_FILE = Path("config/settings.toml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -36,7 +36,6 @@ POSITIVE = {
     "usage.retention_days",
     "conversation.turns",
 }
-BACKENDS = ("local", "postgres")
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
@@ -44,7 +43,7 @@ NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes"}
 # Lists of text (other lists are of whole numbers); these hold http(s) links.
 URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
-UNIT = {"index.dense_weight", "index.min_confidence", "index.min_lexical"}
+UNIT = {"index.dense_weight", "index.min_lexical"}
 # Margins may be negative.
 SIGNED = {
     "index.min_margin",
@@ -73,6 +72,9 @@ class DiscordSettings:
     max_question_chars: int = 300  # the /ask option's max length
     page_size: int = 3  # passages per page of 「他の結果」
     shard_count: int = 0  # total shards across all bot processes (0: Discord's recommendation)
+    # The privileged intent (approve it in the portal first): messages in the bot's threads
+    # are then read without a mention.
+    message_content: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
         )
     _check_model(index)
+    _check_user_agent(fetch.user_agent)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
         index,
@@ -188,6 +191,15 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     )
 
 
+def _check_user_agent(value: str) -> None:
+    # An HTTP header value: CR/LF would end it (http.client refuses it at every fetch).
+    if not value.strip() or not all(" " <= c <= "~" for c in value):
+        raise SettingsError(
+            "setting 'fetch.user_agent' must be one line of printable ASCII text, "
+            f"not {value[:80]!r}"
+        )
+
+
 def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
     """[store]: the backend, checked with the connection string it needs from the environment."""
     if isinstance(values, dict):
@@ -199,10 +211,6 @@ def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
                 f"connection string comes only from the {DATABASE_URL_ENV} environment variable"
             )
     store = _section(StoreOptions, values, "store", base)
-    if store.backend not in BACKENDS:
-        raise SettingsError(
-            f"setting 'store.backend' must be one of {', '.join(BACKENDS)}, not {store.backend!r}"
-        )
     url = (env.get(DATABASE_URL_ENV) or "").strip() or None
     if store.backend == "postgres" and not url:
         raise SettingsError(
@@ -232,7 +240,10 @@ def _section(cls, values, name: str, base: Path):
         if key not in fields:
             raise _unknown(f"{name}.{key}", f"(known: {', '.join(sorted(fields))})")
         kwargs[key] = _coerce(f"{name}.{key}", getattr(defaults, key), value, base)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except OptionError as e:  # a rule of the options themselves (index/options.py)
+        raise SettingsError(f"setting '{name}.{e.option}' {e.reason}") from None
 
 
 def _unknown(name: str, where: str) -> SettingsError:
@@ -307,10 +318,6 @@ def _check_range(name: str, value: int | float) -> None:
 def _check_model(index: IndexOptions) -> None:
     """Catch a bad model path here, with the setting's name, not after seconds of loading."""
     model = index.model
-    if index.encoder not in ENCODERS:
-        raise SettingsError(
-            f"setting 'index.encoder' must be one of {', '.join(ENCODERS)}, not {index.encoder!r}"
-        )
     if not model.strip():
         raise SettingsError("setting 'index.model' is empty; use a model name or folder")
     if model == IndexOptions().model:

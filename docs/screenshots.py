@@ -6,7 +6,7 @@ It builds a throwaway index of `articles/` (plus two test articles for /reindex)
 real bot through simcord, and writes `docs/<name>-phone.png` (420 px) and
 `docs/<name>-desktop.png` (1200 px), cropped to the conversation, then prints each reply's
 height and text length (the answer must fit one phone screen: ≤ 900 px, ≤ 1,200 characters).
-Names given as arguments (`docs/screenshots.py report`) shoot only those replies.
+Names given as arguments (`docs/screenshots.py followup topics`) are the only ones written.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ DOCS = ROOT / "docs"
 WIDTHS = {"phone": 420, "desktop": 1200}
 TALL = 2400  # a window taller than any reply; the picture is cropped to what is drawn
 GATE = 600.0
-ONLY = set(sys.argv[1:])
 # Two weeks of use data behind /report: what a server asks that the coverage lacks.
 UNANSWERED = (
     ("ガザの停戦は?", 9),
@@ -169,7 +168,7 @@ async def shoot(env, channel, viewer, target, name: str, sizes=("phone", "deskto
     return heights
 
 
-async def main() -> None:
+async def main(only: set[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="newsbot-shots-"))
     articles = work / "articles"
     shutil.copytree(ROOT / "articles", articles)
@@ -189,7 +188,7 @@ async def main() -> None:
         admin = guild.add_member(env.create_user("admin"), roles=[mods])
 
         async def snap(name, target, channel=ch, viewer=alice) -> None:
-            if ONLY and name not in ONLY:
+            if only and name not in only:
                 return
             chars = len(text_of(getattr(target, "response", target)))  # as it is now
             report.append((name, chars, await shoot(env, channel, viewer, target, name)))
@@ -200,6 +199,11 @@ async def main() -> None:
         await snap("more", await alice.click(answer.response, label="他の結果"))
         await snap("offtopic", await alice.slash(ch, "ask", question="明日の東京の天気は?"))
         await snap("english", await alice.slash(ch, "ask", question="What did Putin concede?"))
+        # A follow-up: a reply to an answer continues it, and says which question it continued.
+        await env.advance_time(30)  # past alice's per-user limit (3 questions in 30 s)
+        await alice.send(ch, f"{bot.user.mention} 米ロ首脳は何を攻撃しないことで合意した?")
+        await alice.send(ch, "期間は?", reply_to=ch.history()[-1])
+        await snap("followup", ch.history()[-1])
 
         bob = env.create_user("bob")
         await bob.send_dm("プーチン大統領は何を譲歩した?")
@@ -226,6 +230,11 @@ async def main() -> None:
         # An article whose title names a thing: the answer names it when its sentence does not.
         subject = await alice.slash(ch, "ask", question="カリブ海の植物園と呼ばれる国は?")
         await snap("subject", subject)
+        # /topics over more articles (the test corpus joins): the first of its pages.
+        for path in sorted((ROOT / "tests" / "data" / "articles").glob("*.md")):
+            shutil.copy(path, articles)
+        await asyncio.to_thread(searcher.reindex)
+        await snap("topics", await alice.slash(ch, "topics"))
         # /report over two weeks of use data (seeded, plus the questions asked above).
         seed_usage(index.data_dir)
         await snap("report", await admin.slash(ch, "report", days=14), viewer=admin)
@@ -238,4 +247,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(set(sys.argv[1:])))

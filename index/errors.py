@@ -26,6 +26,14 @@ class NewsbotError(Exception):
             self.setting = setting
 
 
+class OptionError(NewsbotError, ValueError):
+    """An option holds a value the core cannot use; `option` names it, `reason` says why."""
+
+    def __init__(self, option: str, reason: str):
+        super().__init__(f"{option} {reason}")
+        self.option, self.reason = option, reason
+
+
 class QuestionError(NewsbotError, ValueError):
     """The question is empty, too long or has nothing to search for."""
 

@@ -90,7 +90,10 @@ class Searcher:
 
     def load(self) -> Index:
         """(Re)load the store's live version and make it live here."""
-        index = Index(self.store.current())
+        return self.use(Index(self.store.current()))
+
+    def use(self, index: Index) -> Index:
+        """Make index live here once it is checked to suit this model and these text rules."""
         if index.manifest.get("model") != self.embedder.name:
             raise IndexCorruptError(
                 f"index was built with model {index.manifest.get('model')!r}, "

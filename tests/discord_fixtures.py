@@ -111,6 +111,9 @@ class SearcherWrapper(Searcher):
     def load(self):
         return self.real.load()
 
+    def use(self, index):
+        return self.real.use(index)
+
     def reindex(self, rebuild: bool = False, progress=None) -> BuildReport:
         return self.real.reindex(rebuild=rebuild, progress=progress)
 
@@ -120,14 +123,29 @@ class SearcherWrapper(Searcher):
     def batch_search(self, questions, k: int | None = None) -> list[list[Hit]]:
         return self.real.batch_search(questions, k)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        return self.real.ask(question, k)
+    def ask(self, question: str, k: int | None = None, *, context=None, filters=None) -> Answer:
+        return self.real.ask(question, k, context=context, filters=filters)
 
-    def batch_ask(self, questions, k: int | None = None) -> list[Answer]:
-        return self.real.batch_ask(questions, k)
+    def batch_ask(self, questions, k: int | None = None, *, contexts=None, filters=None):
+        return self.real.batch_ask(questions, k, contexts=contexts, filters=filters)
 
-    def topics(self, limit: int = 5) -> list[Topic]:
-        return self.real.topics(limit)
+    def query(self, question: str, context=None):
+        return self.real.query(question, context)
+
+    def rank(self, queries, filters=None, vectors=None):
+        return self.real.rank(queries, filters, vectors)
+
+    def respond(self, index, ranking, k: int | None = None) -> Answer:
+        return self.real.respond(index, ranking, k)
+
+    def topics(self, limit: int = 5, offset: int = 0) -> list[Topic]:
+        return self.real.topics(limit, offset)
+
+    def topic_count(self) -> int:
+        return self.real.topic_count()
+
+    def outlets(self) -> list[str]:
+        return self.real.outlets()
 
     def info(self) -> dict:
         return self.real.info()
@@ -305,7 +323,7 @@ class Burst(SearcherWrapper):
         if not event.wait(self.WAIT):
             self.timeouts += 1
 
-    def ask(self, question: str, k: int | None = None):
+    def ask(self, question: str, k: int | None = None, *, context=None, filters=None):
         with self._lock:
             n = len(self.started)
             self.started.append(question)
@@ -320,7 +338,7 @@ class Burst(SearcherWrapper):
         self.seen[question] = self.real.info()["version"]
         self._local.hold = hold
         try:
-            return self.real.ask(question, k)
+            return self.real.ask(question, k, context=context, filters=filters)
         finally:
             self._local.hold = False
             now = time.perf_counter()

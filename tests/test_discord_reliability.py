@@ -28,6 +28,7 @@ from bot.errors import ADMIN_ONLY, BUSY, SEND_FAILED
 from bot.settings import Settings
 from bot.ui.i18n import text
 from index import Searcher
+from index.conversation.follow_up import ASK_SUBJECT
 from index.errors import (
     ArticlesDirError,
     BuildInProgressError,
@@ -632,6 +633,9 @@ def assert_clean(message, echoed: bool = True) -> None:
     content = message.content or ""
     if content in REFUSALS:
         assert not message.embeds
+    elif content.endswith(tuple(ASK_SUBJECT.values())):  # nothing to ask about (👍🏻🇯🇵)
+        assert not message.embeds
+        assert content.startswith(("**質問:** ", "**Q:** ")) if echoed else "\n" not in content
     else:
         assert content.startswith(("**質問:** ", "**Q:** ")) if echoed else content == ""
         (embed,) = message.embeds

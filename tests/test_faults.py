@@ -168,7 +168,7 @@ DRIVER = textwrap.dedent(
         stop_here()
 
 
-    write_synced = layout._write_synced
+    write_synced = layout.write_synced
 
 
     def stop_in(name):
@@ -184,9 +184,9 @@ DRIVER = textwrap.dedent(
     if stage == "write":
         faiss.write_index = half_faiss
     elif stage == "manifest":
-        layout._write_synced = stop_in("manifest.json")
+        layout.write_synced = stop_in("manifest.json")
     elif stage == "pointer":
-        layout._write_synced = stop_in("CURRENT.tmp")
+        layout.write_synced = stop_in("CURRENT.tmp")
     options = IndexOptions(articles_dir=Path(articles), data_dir=Path(data))
     build(options, StubEmbedder(), rebuild=rebuild == "1")
     sys.exit(0 if resume else "the build finished: it was meant to be killed")
@@ -510,7 +510,7 @@ def test_every_damaged_index_file_is_detected_at_load(copied, tmp_path, damage):
 def test_checksums_summed_on_all_cores_still_name_the_damaged_file(copied, monkeypatch):
     """A large version is checked on a thread pool; a bad file is still found and named."""
     options, _ = copied
-    monkeypatch.setattr(layout, "_PARALLEL_CHECK", 0)
+    monkeypatch.setattr(layout, "PARALLEL_CHECK", 0)
     folder = layout.current_version(options.index_dir)
     layout.read_manifest(folder, verify=True)
     flip_byte(folder / "sent_vectors.npy")
@@ -703,7 +703,7 @@ def fail_writes_to(monkeypatch, target: str, code: int = errno.ENOSPC) -> list[s
     monkeypatch.setattr(Path, "write_text", wrap(Path.write_text))
     monkeypatch.setattr(Path, "write_bytes", wrap(Path.write_bytes))
     monkeypatch.setattr(Path, "mkdir", wrap(Path.mkdir, partial=False))
-    monkeypatch.setattr(layout, "_write_synced", wrap(layout._write_synced))
+    monkeypatch.setattr(layout, "write_synced", wrap(layout.write_synced))
     return failed
 
 

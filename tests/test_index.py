@@ -54,7 +54,7 @@ def test_saved_index_loads_with_identical_results(searcher):
     assert again.size == searcher.index.size
     assert np.array_equal(again.vectors, searcher.index.vectors)
     twin = Searcher(searcher.options, embedder=searcher.embedder)
-    twin._index = again
+    twin.use(again)
     for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?"]:
         a, b = searcher.search(q), twin.search(q)
         assert [(h.passage_id, round(h.score, 5)) for h in a] == [
@@ -93,7 +93,7 @@ class MemoryVersion:
 def test_ranking_reads_the_index_only_through_the_version_seam(searcher):
     """A version that is not a folder answers exactly like the folder it was copied from."""
     twin = Searcher(searcher.options, embedder=searcher.embedder)
-    twin._index = Index(MemoryVersion(searcher.index.version))
+    twin.use(Index(MemoryVersion(searcher.index.version)))
     for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?", "火星の天気は?"]:
         assert twin.ask(q) == searcher.ask(q)
 

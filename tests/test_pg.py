@@ -432,7 +432,7 @@ def test_the_postings_cache_stays_within_its_bound(pg_options, embedder):
     tight = Searcher.open(dataclasses.replace(pg_options, store=store), embedder=embedder)
     for q in QUESTIONS:
         assert tight.search(q) == roomy.search(q), q
-    assert len(tight.index.lexical._cache) == 1 < len(roomy.index.lexical._cache)
+    assert tight.index.lexical.cached == 1 < roomy.index.lexical.cached
 
 
 def test_store_settings_take_the_url_from_the_environment(tmp_path):

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from index.conversation import Conversations
+from index import Conversations
 from index.errors import QuestionError
 
 from ..settings import Settings
@@ -19,8 +19,7 @@ PROMPT = "質問> "
 def cmd_chat(args, settings: Settings) -> int:
     """Answer questions one a line, each follow-up in the frame of the turn before it; a blank
     line starts a new conversation. With a terminal on stdin: a prompt and line editing."""
-    from index import Filters
-    from index.searcher import Searcher
+    from index import Filters, Searcher
 
     filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = Searcher.open(settings.index)
@@ -63,7 +62,7 @@ def continued_line(answer) -> str:
 
 def cmd_topics(args, settings: Settings) -> int:
     """The articles the index holds, newest first, with outlet, date and sections."""
-    from index.searcher import Searcher
+    from index import Searcher
 
     searcher = Searcher.open(settings.index)
     topics = searcher.topics(args.limit or searcher.topic_count(), args.offset)

@@ -13,8 +13,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from index.errors import ArticlesDirError, NewsbotError, UsageStoreError
-from index.retrieval.query import check_question
+from index import check_question
+from index.errors import ArticlesDirError, BuildInProgressError, NewsbotError, UsageStoreError
 
 from ..settings import Settings
 from .output import format_added, format_answer, format_report, format_usage, one_line, printable
@@ -23,8 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from index import Filters
-    from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
+    from index import Filters, Searcher  # faiss, scipy, the model runtime: not for info
 
     questions = list(args.questions)
     for q in questions:
@@ -101,7 +100,7 @@ def cmd_usage(args, settings: Settings) -> int:
 def cmd_index(args, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from index.searcher import Searcher
+    from index import Searcher
 
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
@@ -135,9 +134,8 @@ def cmd_index(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from index.corpus.loader import article_files
+    from index import Searcher, article_files
     from index.evaluate import evaluate, load_questions
-    from index.searcher import Searcher
 
     if args.dir.is_file():
         return eval_dialogues(args, settings)
@@ -176,8 +174,7 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest.articles import add_url
-    from index.searcher import Searcher
+    from index.ingest import add_url
 
     failed = 0
     changed = []
@@ -185,49 +182,67 @@ def cmd_add(args, settings: Settings) -> int:
         try:
             added = add_url(url, settings.index.articles_dir, settings.fetch, dry_run=args.dry_run)
         except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
-            print(f"failed: {url}: {one_line(e)}", flush=True)
+            print(f"failed: {printable(url)}: {printable(one_line(e))}", flush=True)
             failed += 1
             continue
         print(format_added(added), flush=True)
         if args.dry_run and added.content:
-            print(added.content, flush=True)
+            print(printable(added.content), flush=True)
         if added.changed:
             changed.append(added)
     if changed:
-        print(format_report(Searcher(settings.index).reindex()))
+        _reindex(settings, len(changed))
     return 1 if failed else 0
 
 
+def _reindex(settings: Settings, written: int) -> None:
+    """Index what was just written; behind a reindex already running, once it ends."""
+    from index import Searcher
+
+    searcher = Searcher(settings.index)
+    try:
+        report = searcher.reindex()
+    except BuildInProgressError:
+        # The files are saved; leaving them unindexed until someone notices would lose them.
+        print(
+            f"{written} articles saved; another reindex is running: waiting for it to end, "
+            "then indexing them",
+            flush=True,
+        )
+        report = searcher.reindex(wait=True)
+    print(format_report(report))
+
+
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest.feeds import poll
-    from index.searcher import Searcher
+    from index.ingest import poll, state_path
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
     report = poll(
         settings.feeds.urls,
         settings.index.articles_dir,
-        settings.index.data_dir / "feeds.json",
+        state_path(settings.index.data_dir),
         settings.fetch,
     )
     for added in report.changed:
         print(format_added(added), flush=True)
     for url, reason in report.failed:
-        print(f"failed: {url}: {one_line(reason)}", flush=True)
+        print(f"failed: {printable(url)}: {printable(one_line(reason))}", flush=True)
+    later = f", {report.deferred} left for the next poll" if report.deferred else ""
     print(
         f"{report.feeds} feeds ({report.not_modified} not modified): "
         f"{len(report.changed)} new or updated, {len(report.failed)} failed, "
-        f"{report.skipped} already seen"
+        f"{report.skipped} already seen{later}"
     )
     if report.changed:
-        print(format_report(Searcher(settings.index).reindex()))
+        _reindex(settings, len(report.changed))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
     return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
 
 
 def index_info(options) -> dict:
     """What the live index says about itself, read from its manifest: no model is loaded."""
-    from index.storage.base import live_manifest
+    from index.storage import live_manifest
 
     # Sizes only, no checksums or arrays: info stays instant.
     where, manifest = live_manifest(options, options.index_dir)
@@ -254,7 +269,7 @@ def cmd_run(args, settings: Settings) -> int:
 
 def _database(options):
     """The PostgreSQL store of the settings; a one-line error when another backend is set."""
-    from index.storage.base import open_store
+    from index.storage import open_store
 
     if options.store.backend != "postgres":
         raise NewsbotError(
@@ -272,8 +287,7 @@ def cmd_db_init(args, settings: Settings) -> int:
 
 
 def cmd_db_import(args, settings: Settings) -> int:
-    from index.storage.local import LocalStore
-    from index.storage.postgres.store import import_version
+    from index.storage import LocalStore, import_version
 
     store = _database(settings.index)
     local = LocalStore(settings.index.index_dir).current(verify=True)
@@ -284,8 +298,8 @@ def cmd_db_import(args, settings: Settings) -> int:
 
 def eval_dialogues(args, settings: Settings) -> int:
     """`newsbot eval DIALOGUES.jsonl --articles DIR ...`: follow-ups over these articles."""
-    from index.conversation.evaluate import evaluate_dialogues, load_dialogues
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.evaluate import evaluate_dialogues, load_dialogues
 
     load_dialogues(args.dir)  # checked before the model loads
     folders = args.articles or [settings.index.articles_dir]

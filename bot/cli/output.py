@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
-from index.types import Answer, BuildReport
+from index import Answer, BuildReport
 
 if TYPE_CHECKING:
     from index.usage.report import UsageReport
@@ -77,9 +77,10 @@ def format_added(added) -> str:
     """One line per URL: what happened, the file, and what was extracted."""
     a = added.article
     if a is None:
-        return f"{added.status}: {added.url}"
+        return printable(f"{added.status}: {added.url}")
     date = a.published or "no date"
-    return (
+    # Titles and URLs come from the page: a control character must not drive the terminal.
+    return printable(
         f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
         f"{a.sections} sections) {a.url}"
     )

@@ -17,7 +17,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = p.add_subparsers(dest="command", required=True)
+    # In this order in `newsbot --help`.
+    for add in (_ask, _chat, _topics, _index, _eval, _info, _add, _feeds, _usage, _run, _db):
+        add(sub)
+    return p
 
+
+def _ask(sub) -> None:
     ask = sub.add_parser("ask", help="answer one or more questions")
     ask.add_argument("questions", nargs="+", metavar="QUESTION")
     ask.add_argument("-k", type=_positive, default=None, help="passages per question")
@@ -25,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
     _filters(ask)
     ask.set_defaults(func=commands.cmd_ask)
 
+
+def _chat(sub) -> None:
     chat = sub.add_parser(
         "chat", help="a conversation: questions from stdin, follow-ups answered in context"
     )
@@ -33,12 +41,22 @@ def parser() -> argparse.ArgumentParser:
     _filters(chat)
     chat.set_defaults(func=cmd_chat)
 
+
+def _topics(sub) -> None:
     topics = sub.add_parser("topics", help="list the articles the index holds, newest first")
     topics.add_argument("--limit", type=_positive, default=None, help="at most this many")
     topics.add_argument("--offset", type=int, default=0, help="skip this many first")
     topics.add_argument("--json", action="store_true", help="one JSON object per article")
     topics.set_defaults(func=cmd_topics)
 
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outlet", help="only articles of this outlet (as `newsbot topics` names it)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before")
+
+
+def _index(sub) -> None:
     idx = sub.add_parser("index", help="build or update the index from the articles folder")
     idx.add_argument("--rebuild", action="store_true", help="re-embed everything")
     idx.add_argument(
@@ -48,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     )
     idx.set_defaults(func=commands.cmd_index)
 
+
+def _eval(sub) -> None:
     ev = sub.add_parser(
         "eval",
         help="measure retrieval on DIR/articles and DIR/questions.jsonl, "
@@ -77,18 +97,26 @@ def parser() -> argparse.ArgumentParser:
     )
     ev.set_defaults(func=commands.cmd_eval)
 
+
+def _info(sub) -> None:
     info = sub.add_parser("info", help="show the model and the index")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=commands.cmd_info)
 
+
+def _add(sub) -> None:
     add = sub.add_parser("add", help="fetch web pages into the articles folder and reindex")
     add.add_argument("urls", nargs="+", metavar="URL")
     add.add_argument("--dry-run", action="store_true", help="print what would be written")
     add.set_defaults(func=commands.cmd_add)
 
+
+def _feeds(sub) -> None:
     feeds = sub.add_parser("feeds", help="poll the [feeds] once, add new items and reindex")
     feeds.set_defaults(func=commands.cmd_feeds)
 
+
+def _run(sub) -> None:
     run = sub.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
     run.add_argument(
         "--shards",
@@ -104,6 +132,8 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=commands.cmd_run)
 
+
+def _usage(sub) -> None:
     rep = sub.add_parser("report", help="what people asked: per day, unanswered, voted down")
     rep.add_argument(
         "--since", type=_date, default=None, help="first day, YYYY-MM-DD (UTC; default: 30 days)"
@@ -122,13 +152,14 @@ def parser() -> argparse.ArgumentParser:
     )
     use.set_defaults(func=commands.cmd_usage)
 
+
+def _db(sub) -> None:
     db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser("init", help="create or migrate the database schema")
     init.set_defaults(func=commands.cmd_db_init)
     imp = db_sub.add_parser("import", help="copy the live local index into the database")
     imp.set_defaults(func=commands.cmd_db_import)
-    return p
 
 
 def _positive(value: str) -> int:
@@ -165,9 +196,3 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError("dates are written YYYY-MM-DD, e.g. 2025-03-19") from None
-
-
-def _filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--outlet", help="only articles of this outlet (as `newsbot topics` names it)")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after")
-    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before")

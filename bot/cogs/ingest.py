@@ -12,8 +12,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from index.errors import BuildInProgressError, FetchError, PageError
-from index.ingest.articles import Added, add_url, write
-from index.ingest.feeds import PollReport, poll
+from index.ingest import Added, PollReport, add_url, poll, state_path, write
 
 from .. import errors
 from ..ui.format import CONTENT, DESCRIPTION, TITLE, clip
@@ -129,7 +128,7 @@ class Coverage(commands.Cog):
         async with self._polling:
             s = self.bot.settings
             report = await asyncio.to_thread(
-                poll, s.feeds.urls, s.index.articles_dir, s.index.data_dir / "feeds.json", s.fetch
+                poll, s.feeds.urls, s.index.articles_dir, state_path(s.index.data_dir), s.fetch
             )
             for url, reason in report.failed:
                 log.warning("Feed item %s: %s", url, reason)

@@ -305,38 +305,16 @@ def compose(
     """
     lang = lang or language(question)
     asked = asked or Asked.of(question, grams)
-    total = asked.total
     if lang == "en":
         f = weights.crosslingual
         weights = replace(weights, rank=weights.rank * f, passage=weights.passage * f)
+    total = asked.total
     scored = sorted(
         ((score(c, asked, hits, weights, total), c) for c in candidates),
         key=lambda x: (-x[0], x[1].hit, x[1].pos),
     )
-    if scored:
-        # The lead's own next sentence, when it spells the lead out, is its first support.
-        lead = scored[0][1]
-        for i, (_, c) in enumerate(scored):
-            if c.passage == lead.passage and c.pos == lead.pos + 1 and ELABORATION.match(c.text):
-                scored.insert(1, (scored[0][0], scored.pop(i)[1]))
-                break
     hits = list(hits)
-    chosen: list[tuple[str, int]] = []
-    seen: list[frozenset[str]] = []
-    length = 0
-    best = scored[0][0] if scored else 0.0
-    for s, c in scored:
-        if len(chosen) == max_sentences or s < best - weights.slack:
-            break
-        if chosen and length >= weights.max_chars:
-            break
-        grams2 = _view(c.text)[2]
-        if any(_similar(grams2, x) for x in seen):
-            continue  # the coverage repeats points (summary bullets and body)
-        text = lead_form(c.text) if not chosen else quote_form(c.text)
-        chosen.append((text, _cite(c, hits, extra_hit)))
-        seen.append(grams2)
-        length += len(text)
+    chosen = _choose(_elaborated(scored), hits, weights, max_sentences, extra_hit)
     if not chosen:
         return Answer(question, "", False, tuple(hits), lang=lang)
     about = subject(hits[chosen[0][1] - 1].title, question, " ".join(s for s, _ in chosen))
@@ -351,6 +329,41 @@ def compose(
         lang,
         subject=about,
     )
+
+
+def _elaborated(scored: list[tuple[float, Candidate]]) -> list[tuple[float, Candidate]]:
+    """The lead's own next sentence, when it spells the lead out, moved up as its first support."""
+    if scored:
+        lead = scored[0][1]
+        for i, (_, c) in enumerate(scored):
+            if c.passage == lead.passage and c.pos == lead.pos + 1 and ELABORATION.match(c.text):
+                scored.insert(1, (scored[0][0], scored.pop(i)[1]))
+                break
+    return scored
+
+
+def _choose(
+    scored: list[tuple[float, Candidate]], hits: list[Hit], weights: Weights, n: int, extra_hit
+) -> list[tuple[str, int]]:
+    """The lead and its support within the slack and length, repeats left out, each cited
+    (hits grows by a sibling passage quoted from)."""
+    chosen: list[tuple[str, int]] = []
+    seen: list[frozenset[str]] = []
+    length = 0
+    best = scored[0][0] if scored else 0.0
+    for s, c in scored:
+        if len(chosen) == n or s < best - weights.slack:
+            break
+        if chosen and length >= weights.max_chars:
+            break
+        grams2 = _view(c.text)[2]
+        if any(_similar(grams2, x) for x in seen):
+            continue  # the coverage repeats points (summary bullets and body)
+        text = lead_form(c.text) if not chosen else quote_form(c.text)
+        chosen.append((text, _cite(c, hits, extra_hit)))
+        seen.append(grams2)
+        length += len(text)
+    return chosen
 
 
 def subject(title: str, question: str, quoted: str) -> str:

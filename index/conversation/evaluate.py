@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..build import build
 from ..corpus.loader import article_files
+from ..corpus.text import squash
 from ..errors import ArticlesDirError
-from ..evaluate import _squash
 from ..searcher import Searcher
 from .memory import Conversations
 
@@ -112,8 +112,8 @@ def _has_key(turn: dict, answer) -> bool:
         return answer.no_answer
     if answer.no_answer:
         return False
-    keys = [_squash(k) for k in turn.get("key", [])]
-    return not keys or any(k in _squash(answer.shown) for k in keys)
+    keys = [squash(k) for k in turn.get("key", [])]
+    return not keys or any(k in squash(answer.shown) for k in keys)
 
 
 def _rate(good: list, all_: list) -> float:

@@ -36,6 +36,11 @@ def language(text: str) -> str:
     return "ja" if ja else "en"
 
 
+def squash(text: str) -> str:
+    """NFKC without whitespace: texts that differ only in spacing or width compare equal."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
 def clean(text: str) -> str:
     """Drop control and zero-width characters but keep the text as written (for display)."""
     text = text.translate(_INVISIBLE)

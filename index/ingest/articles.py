@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
-
-from ..corpus.loader import FRONT_MATTER_RE, article_files
+from ..corpus import frontmatter
+from ..corpus.loader import article_files
+from ..errors import ArticleError
 from .extract import Extracted, extract
 from .fetch import FetchLimits, Response, fetch
 
 log = logging.getLogger(__name__)
 
 # Feed polls and /add may write at the same time; one writer at a time keeps dedupe honest.
+# Within a process this lock; across processes (two `newsbot feeds`) a file lock on the folder.
 _WRITING = threading.Lock()
 # Front matter url and body digest of each article file, by path, size and modification time:
 # a feed poll adds many pages, and rereading every file for each one is quadratic.
 _SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
+SEEN_MAX = 100_000  # files remembered, the oldest forgotten first (a few MB)
 _JUNK_SEGMENTS = {"index", "amp", "article", "articles", "news", "html", "www", "default"}
 
 
@@ -95,7 +100,7 @@ def write(
     now = now or dt.datetime.now(dt.UTC)
     url = url or article.url
     body = article.body
-    with _WRITING:
+    with writing(articles_dir, dry_run):
         by_url, by_text = catalogue(articles_dir)
         same_url = by_url.get(article.url)
         same_text = by_text.get(_digest(body))
@@ -114,6 +119,27 @@ def write(
     return Added(url, status, name, article, content, etag, last_modified)
 
 
+@contextlib.contextmanager
+def writing(articles_dir: Path, dry_run: bool = False) -> Iterator[None]:
+    """Hold the articles folder for "look for the url, then write": one writer at a time.
+
+    The file lock is what keeps two processes (two `newsbot feeds`, or `add` beside the bot)
+    from each finding a URL missing and each writing it; a dry run only reads.
+    """
+    with _WRITING:
+        if dry_run:
+            yield
+            return
+        articles_dir.mkdir(parents=True, exist_ok=True)
+        # The folder itself is locked: no lock file is left among the articles.
+        fd = os.open(articles_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
 def render(article: Extracted, now: dt.datetime) -> str:
     """The article file: YAML front matter (README "Articles"), then the Markdown body."""
     meta = {
@@ -124,9 +150,7 @@ def render(article: Extracted, now: dt.datetime) -> str:
         "outlet": article.outlet,
         "fetched": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    meta = {k: v for k, v in meta.items() if v}
-    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=10_000)
-    return f"---\n{front}---\n\n{article.body}"
+    return frontmatter.join(meta, article.body)
 
 
 def catalogue(articles_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -159,16 +183,18 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         text = ""  # the loader reports unreadable files; they cannot be duplicates
-    m = FRONT_MATTER_RE.match(text)
-    if m:
-        try:
-            meta = yaml.safe_load(m.group(1))
-        except yaml.YAMLError:
-            meta = None
-        if isinstance(meta, dict) and isinstance(meta.get("url"), str):
+    try:
+        meta, body = frontmatter.split(text)
+    except ArticleError:
+        pass  # the loader reports it; a file without front matter cannot be a duplicate
+    else:
+        if isinstance(meta.get("url"), str):
             url = meta["url"].strip()
-        digest = _digest(text[m.end() :])
+        digest = _digest(body)
+    _SEEN.pop(path, None)  # re-inserted last: the dict's order is oldest first
     _SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
+    while len(_SEEN) > SEEN_MAX:
+        _SEEN.pop(next(iter(_SEEN)))
     return url, digest
 
 

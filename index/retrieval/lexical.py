@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -17,8 +18,11 @@ LEXICAL_PARAMS = {"k1": K1, "b": B, "grams": "nfkc-char-1-2", "title": True}
 _SHIFT = 21
 _BATCH = 4096  # texts per vectorized step: bounds the build's memory on big corpora
 # Code points char_ngrams does not keep (mapped to NUL), and every character already checked.
+# Questions run on several threads: writers hold the lock, so a character is in _CHECKED only
+# once its _BREAKS entry is there; readers need none (an unseen character is checked again).
 _BREAKS: dict[int, int] = {}
 _CHECKED: set[str] = set()
+_LEARNING = threading.Lock()
 
 
 class Lexical:
@@ -176,8 +180,9 @@ def _words(text: str) -> str:
     text = normalize(text)
     new = set(text) - _CHECKED
     if new:
-        _BREAKS.update({ord(c): 0 for c in new if not is_word_char(c)})
-        _CHECKED.update(new)
+        with _LEARNING:
+            _BREAKS.update({ord(c): 0 for c in new if not is_word_char(c)})
+            _CHECKED.update(new)
     return text.translate(_BREAKS)
 
 

@@ -171,6 +171,9 @@ class Index:
 _CACHE_BOUND = 4096
 
 
+# Process-wide on purpose: an Index is swapped on every reindex while older ones may still be
+# answering, so no Index knows when a pool of its own could be shut down; one lazy pool of 4
+# idle-waiting threads serves them all and concurrent.futures joins it at interpreter exit.
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     """Threads that wait on a remote dense side's searches (each keeps its own connection)."""

@@ -173,13 +173,8 @@ def open_store(options: IndexOptions, root: Path) -> Store:
     """The store the settings name: the folder at root, or the PostgreSQL database."""
     from .local import LocalStore
 
-    if options.store.backend == "local":
+    if options.store.backend == "local":  # else "postgres": StoreOptions allows no other
         return LocalStore(root)
-    if options.store.backend != "postgres":
-        raise StoreUnavailableError(
-            f'unknown store backend {options.store.backend!r} (one of "local", "postgres")',
-            setting="store.backend",
-        )
     try:
         from .postgres.store import PgStore
     except ImportError as e:  # the drivers are an extra: pip install 'newsbot[postgres]'

@@ -115,7 +115,7 @@ class LocalVersion:
         if self.format == 2:  # read only to reuse vectors: parsed whole, once
             self.sections = json.loads((folder / "sections.json").read_text(encoding="utf-8"))
         else:
-            self.sections = _Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
+            self.sections = Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
         self.offsets = np.load(folder / "text_offsets.npy", mmap_mode="r")
         self._text = (
             np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if self.offsets[-1] else b""
@@ -163,7 +163,7 @@ class LocalVersion:
         return vectors, [self.sentence_vectors(int(i)) for i in ids]
 
 
-class _Sections(Records):
+class Sections(Records):
     """sections.jsonl left on disk; a line is parsed when a hit asks for it (offsets file)."""
 
     # Parsing 100k sections whole took 0.28 s and 83 MB (seconds and GBs at 1M passages).

@@ -139,6 +139,11 @@ class PgLexical:
     def size(self) -> int:
         return self.version.size
 
+    @property
+    def cached(self) -> int:
+        """How many n-grams' postings this process holds (bounded by postings_cache_mb)."""
+        return len(self._cache)
+
     def _postings(self, grams: list[str]) -> dict[str, tuple | None]:
         """(idf, passage ids, weights) of each n-gram; None for one the corpus lacks."""
         with self._lock:
