@@ -132,19 +132,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     """Read the settings file (argument, $NEWSBOT_CONFIG or config/settings.toml) and the token."""
     env = os.environ if env is None else env
     path = Path(path or env.get("NEWSBOT_CONFIG") or DEFAULT_FILE)
-    explicit = path != DEFAULT_FILE
-    data: dict = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise SettingsError(f"cannot read settings file {path}: {e}") from None
-        base = base_dir(path)
-    elif explicit:
-        raise SettingsError(f"settings file not found: {path}")
-    else:
-        base = Path.cwd()
-    data = dict(data)
+    data, base = _read_file(path)
     index_values = data.pop("index", {})
     if isinstance(index_values, dict) and "store" in index_values:
         raise _unknown("index.store", "(the backend is set in [store])")
@@ -198,6 +186,19 @@ def _check_user_agent(value: str) -> None:
             "setting 'fetch.user_agent' must be one line of printable ASCII text, "
             f"not {value[:80]!r}"
         )
+
+
+def _read_file(path: Path) -> tuple[dict, Path]:
+    """The file's tables and the folder its relative paths resolve against ({} without one)."""
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from None
+        return dict(data), base_dir(path)
+    if path != DEFAULT_FILE:  # named explicitly: it must exist
+        raise SettingsError(f"settings file not found: {path}")
+    return {}, Path.cwd()
 
 
 def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:

@@ -11,8 +11,7 @@ import discord
 
 from index import Answer
 from index.errors import UsageStoreError
-from index.usage.store import VoteRecord, question_record
-from index.usage.writer import UsageWriter
+from index.usage import UsageWriter, VoteRecord, question_record
 
 from .settings import Settings
 

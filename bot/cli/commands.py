@@ -46,7 +46,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 def log_questions(settings: Settings, answers, seconds: float) -> None:
     """[usage] log_cli: keep the CLI's questions too; a failure is a warning, never the answer's."""
-    from index.usage.store import UsageStore, question_record
+    from index.usage import UsageStore, question_record
 
     now = dt.datetime.now(dt.UTC)
     each = seconds * 1000 / max(1, len(answers))  # one batch: its time shared out
@@ -67,8 +67,7 @@ def log_questions(settings: Settings, answers, seconds: float) -> None:
 
 
 def cmd_report(args, settings: Settings) -> int:
-    from index.usage.chart import render_chart
-    from index.usage.report import build_report
+    from index.usage import build_report, render_chart
 
     today = dt.datetime.now(dt.UTC).date()
     since = args.since or today - dt.timedelta(days=29)
@@ -85,7 +84,7 @@ def cmd_report(args, settings: Settings) -> int:
 
 
 def cmd_usage(args, settings: Settings) -> int:
-    from index.usage.store import UsageStore
+    from index.usage import UsageStore
 
     store = UsageStore(settings.index.data_dir)
     try:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from index import Answer, BuildReport
 
 if TYPE_CHECKING:
-    from index.usage.report import UsageReport
+    from index.usage import UsageReport
 
 
 def one_line(error: BaseException) -> str:

@@ -12,8 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.usage.chart import render_chart
-from index.usage.report import UsageReport, build_report
+from index.usage import UsageReport, build_report, render_chart
 
 from ..ui.i18n import _
 from ..ui.usage_report import CHART, report_embed

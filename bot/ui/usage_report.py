@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from index.usage.report import UsageReport
+from index.usage import UsageReport
 
 from .format import _BARE_LINK, _UNSEEN, COLOR, DESCRIPTION, FIELD_VALUE, clip
 
