@@ -92,7 +92,7 @@ class UsageSettings:
 
     enabled: bool = True  # record questions and votes from Discord
     retention_days: int = 90  # questions (with their votes) older than this are deleted
-    log_cli: bool = False  # record `newsbot ask` questions too
+    log_cli: bool = False  # record `newsbot ask` and `newsbot chat` questions too
 
 
 @dataclass(frozen=True)
