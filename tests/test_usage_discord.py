@@ -64,7 +64,7 @@ async def test_questions_are_recorded_with_place_outcome_citations_and_no_raw_id
 
 async def test_one_vote_per_user_per_answer_a_changed_vote_replaces_it(world, settings):
     r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
-    assert labels(r.response)[-2:] == ["👍", "👎"]
+    assert {"👍", "👎"} <= set(labels(r.response))
     await world.alice.click(r.response, label="👍")
     await world.alice.click(r.response, label="👍")
     await world.bob.click(r.response, label="👍")
