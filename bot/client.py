@@ -67,6 +67,8 @@ class NewsBot(commands.Bot):
         self.answers = AnswerTurns()
 
     async def setup_hook(self) -> None:
+        # With the database, other processes' reindexes are served here as they go live.
+        self.searcher.watch()
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.tree.set_translator(Translator())
@@ -81,6 +83,10 @@ class NewsBot(commands.Bot):
         self.command_ids = {c.name: c.id for c in synced}
         where = f"to guild {guild_id}" if guild_id else "globally"
         log.info("Synced %d commands %s", len(synced), where)
+
+    async def close(self) -> None:
+        await super().close()
+        await asyncio.to_thread(self.searcher.close)
 
     async def on_ready(self) -> None:
         info = self.searcher.info()

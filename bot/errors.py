@@ -19,6 +19,7 @@ from index.errors import (
     IndexWriteError,
     ModelError,
     NewsbotError,
+    OutdatedError,
     QuestionError,
     StoreUnavailableError,
     UsageStoreError,
@@ -45,6 +46,7 @@ _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
     (StoreUnavailableError, "検索用のデータベースに接続できません。少し待ってからお試しください。"),
     (IndexWriteError, "新しい索引を保存できません（ディスクの空きや権限を確認してください）。"),
     (IndexNotBuiltError, "検索用の索引がまだありません。管理者に /reindex を依頼してください。"),
+    (OutdatedError, "このボットは更新が必要なため、今は答えられません。管理者にお知らせください。"),
     (IndexCorruptError, "検索用の索引が壊れています。管理者に /reindex を依頼してください。"),
     (UsageStoreError, "利用記録を読めません。ログを確認してください。"),
     (NewsbotError, "今はこの操作を実行できません。しばらくしてからもう一度お試しください。"),
@@ -76,7 +78,8 @@ def user_message(error: BaseException, where: str = "bot") -> str:
         return _HINTS[error.hint]
     for cls, text in _MESSAGES:
         if isinstance(error, cls):
-            log.warning("%s: %s: %s", where, type(error).__name__, error)
+            if not isinstance(error, OutdatedError):  # said once, when it was noticed
+                log.warning("%s: %s: %s", where, type(error).__name__, error)
             return text
     log.exception("Unexpected error in %s", where, exc_info=error)
     return GENERIC

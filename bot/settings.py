@@ -128,8 +128,15 @@ class Settings:
         return f"{where}; relative paths from {self.base_dir}"
 
 
-def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings file (argument, $NEWSBOT_CONFIG or config/settings.toml) and the token."""
+def load_settings(
+    path: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    need_database: bool = True,
+) -> Settings:
+    """Read the settings file (argument, $NEWSBOT_CONFIG or config/settings.toml) and the token.
+
+    need_database: False for `newsbot db dev`, which makes the database the URL will name.
+    """
     env = os.environ if env is None else env
     path = Path(path or env.get("NEWSBOT_CONFIG") or DEFAULT_FILE)
     data, base = _read_file(path)
@@ -137,7 +144,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     if isinstance(index_values, dict) and "store" in index_values:
         raise _unknown("index.store", "(the backend is set in [store])")
     index = _section(IndexOptions, index_values, "index", base)
-    store = _store(data.pop("store", {}), env, base)
+    store = _store(data.pop("store", {}), env, base, need_database)
     # Folders left at their defaults follow the same rule as the ones the file names.
     index = dataclasses.replace(
         index,
@@ -201,7 +208,7 @@ def _read_file(path: Path) -> tuple[dict, Path]:
     return {}, Path.cwd()
 
 
-def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
+def _store(values, env: Mapping[str, str], base: Path, need_url: bool = True) -> StoreOptions:
     """[store]: the backend, checked with the connection string it needs from the environment."""
     if isinstance(values, dict):
         secret = [k for k in values if k in ("url", "dsn", "password", "database_url")]
@@ -213,10 +220,11 @@ def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
             )
     store = _section(StoreOptions, values, "store", base)
     url = (env.get(DATABASE_URL_ENV) or "").strip() or None
-    if store.backend == "postgres" and not url:
+    if store.backend == "postgres" and not url and need_url:
         raise SettingsError(
             f"setting 'store.backend' is \"postgres\" but {DATABASE_URL_ENV} is not set; export "
-            "the connection string (postgresql://user:password@host/dbname)"
+            "the connection string (postgresql://user@host/dbname; 'newsbot db dev' starts a "
+            "local server and prints one)"
         )
     return dataclasses.replace(store, url=url)
 

@@ -66,6 +66,10 @@ class IndexCorruptError(NewsbotError):
     hint = REINDEX
 
 
+class OutdatedError(IndexCorruptError):
+    """The database was migrated by a newer newsbot: this process stops answering until upgraded."""
+
+
 class StoreUnavailableError(NewsbotError):
     """The index database cannot be reached or stopped answering; the next question retries."""
 

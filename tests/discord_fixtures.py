@@ -150,6 +150,15 @@ class SearcherWrapper(Searcher):
     def info(self) -> dict:
         return self.real.info()
 
+    def sync_articles(self, folder=None, prune: bool = False):
+        return self.real.sync_articles(folder, prune)
+
+    def watch(self) -> None:
+        self.real.watch()
+
+    def close(self) -> None:
+        self.real.close()
+
 
 class BrokenBuild(SearcherWrapper):
     """A Searcher whose reindex fails unexpectedly; everything else is the real searcher."""

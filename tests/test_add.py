@@ -394,14 +394,14 @@ def test_the_file_cache_of_the_duplicate_check_is_bounded(tmp_path, monkeypatch)
     from index.ingest import articles
 
     monkeypatch.setattr(articles, "SEEN_MAX", 3)
-    monkeypatch.setattr(articles, "_SEEN", {})
+    monkeypatch.setattr(articles, "SEEN", {})
     for i in range(6):
         (tmp_path / f"{i}.md").write_text(
             f"---\ntitle: t{i}\nurl: https://e.jp/{i}\n---\n\n本文{i}。\n", encoding="utf-8"
         )
     by_url, _ = articles.catalogue(tmp_path)
     assert sorted(by_url) == [f"https://e.jp/{i}" for i in range(6)]  # all seen, 3 remembered
-    assert len(articles._SEEN) == 3
+    assert len(articles.SEEN) == 3
 
 
 def test_changed_page_updates_its_file(site, tmp_path):

@@ -19,7 +19,7 @@ from bot.errors import ADMIN_ONLY, BUSY, GENERIC, user_message
 from bot.runner import run
 from bot.settings import Settings
 from bot.ui.i18n import EXAMPLES, text
-from index import Searcher
+from index import Searcher, refusal_headline
 from index.errors import (
     ALLOW_EMPTY,
     UPGRADE,
@@ -144,7 +144,7 @@ async def test_uncovered_question_is_told_privately_what_the_coverage_holds(
     # "Not covered", or what the coverage lacks (「火星」「天気」についての記事はありません。).
     first = description.split("\n")[0]
     lacks = ("「", "The coverage has nothing on")
-    assert first == text(lang, "no_answer") or first.startswith(lacks)
+    assert first == refusal_headline("off_topic", (), lang) or first.startswith(lacks)
     topics = [t.title for t in searcher.topics(4)]
     assert topics[0] == "奈良公園の鹿、神の使いとして守られてきた歴史"  # newest first
     where = [description.index(t) for t in topics]

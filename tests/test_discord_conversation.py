@@ -170,8 +170,7 @@ class TestMessageContent:
 # ---------------------------------------------------------------------------------- restarts
 def forget(bot: NewsBot) -> None:
     """What a restart loses: every conversation and every answer's turn (memory only)."""
-    for key in list(bot.conversations._by_key):
-        bot.conversations.forget(key)
+    bot.conversations.clear()
     bot.answers.clear()
 
 

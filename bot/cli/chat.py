@@ -6,7 +6,6 @@ import json
 import sys
 import time
 
-from index import Conversations
 from index.errors import QuestionError
 
 from ..settings import Settings
@@ -19,7 +18,7 @@ PROMPT = "質問> "
 def cmd_chat(args, settings: Settings) -> int:
     """Answer questions one a line, each follow-up in the frame of the turn before it; a blank
     line starts a new conversation. With a terminal on stdin: a prompt and line editing."""
-    from index import Filters, Searcher
+    from index import Conversations, Filters, Searcher  # the model runtime: not for info
 
     filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = Searcher.open(settings.index)

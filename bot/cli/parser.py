@@ -64,6 +64,11 @@ def _index(sub) -> None:
         action="store_true",
         help="let an articles folder without usable articles empty the index",
     )
+    idx.add_argument(
+        "--prune",
+        action="store_true",
+        help="with the database: also remove shared articles this folder lacks (any origin)",
+    )
     idx.set_defaults(func=commands.cmd_index)
 
 
@@ -154,12 +159,27 @@ def _usage(sub) -> None:
 
 
 def _db(sub) -> None:
+    """`newsbot db ...` and `newsbot articles ...`: the PostgreSQL backend's own commands."""
     db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser("init", help="create or migrate the database schema")
     init.set_defaults(func=commands.cmd_db_init)
     imp = db_sub.add_parser("import", help="copy the live local index into the database")
     imp.set_defaults(func=commands.cmd_db_import)
+    dev = db_sub.add_parser(
+        "dev", help="start a local PostgreSQL with pgvector for trying it out; print its URL"
+    )
+    dev.add_argument(
+        "dir", type=Path, nargs="?", default=None, help="its data folder (default: data/pg-dev)"
+    )
+    dev.add_argument("--stop", action="store_true", help="stop the server started in DIR")
+    dev.set_defaults(func=commands.cmd_db_dev)
+
+    arts = sub.add_parser("articles", help="the database's shared articles")
+    arts_sub = arts.add_subparsers(dest="articles_command", required=True)
+    export = arts_sub.add_parser("export", help="write the shared articles as files into DIR")
+    export.add_argument("dir", type=Path, metavar="DIR")
+    export.set_defaults(func=commands.cmd_articles_export)
 
 
 def _positive(value: str) -> int:

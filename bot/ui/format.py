@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from index import Answer, Hit, Topic
+from index import Answer, Hit, Topic, refusal_headline
 from index.ingest import outlet_of
 
 from .i18n import EXAMPLES, text
@@ -192,11 +192,7 @@ def refusal_reply(answer: Answer, topics: Sequence[Topic], *, echo_question: boo
     """Not covered: say so, and show what the coverage does hold and what to ask instead."""
     lang = answer.lang
     # A question about other news is told what the coverage lacks (ガザ), not only "no".
-    shown = [_safe(m) for m in answer.missing if len(m) >= 2][:2]
-    joiner = "」「" if lang == "ja" else ", "
-    parts = [
-        text(lang, "nothing_on", terms=joiner.join(shown)) if shown else text(lang, "no_answer")
-    ]
+    parts = [_safe(refusal_headline(answer.reason, answer.missing, lang))]
     if answer.nearby:
         parts.append(_list(text(lang, "nearby"), [_safe(t) for t in answer.nearby[:3]]))
     parts.append(_topics(topics, lang))

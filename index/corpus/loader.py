@@ -183,6 +183,11 @@ def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:
             raise ArticleError(f"too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.1f} MB)")
     except OSError as e:
         raise ArticleError(f"cannot read file ({e.strerror})") from None
+    return parse_article(rel, raw)
+
+
+def parse_article(rel: str, raw: bytes) -> Article:
+    """Parse one article's bytes (a file's, or a database row's); raises ArticleError."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ArticleError("UTF-16 text; save the file as UTF-8")
     if b"\x00" in raw:

@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from ..errors import FetchError, PageError
-from .articles import Added, add_url, write_atomic
+from .articles import Added, Shelf, add_url, write_atomic
 from .fetch import FEED_TYPES, FetchLimits, Response, decode, fetch, text_codec
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,31 @@ class PollReport:
         return [r for r in self.results if r.changed]
 
 
+def state_of(options, store=None):
+    """Where the feed state lives: data/feeds.json, or the database (shared by every process)."""
+    if options.store.backend != "postgres":
+        return Path(options.data_dir) / "feeds.json"
+    from ..storage.base import open_store
+
+    return (store or open_store(options, options.index_dir)).feed_state
+
+
+def poller_lease(store):
+    """The one-poller lease of a shared store (storage/postgres/lease.py); None for a folder."""
+    if getattr(store, "articles", None) is None:
+        return None
+    from ..storage.postgres.lease import Lease
+
+    return Lease(store)
+
+
 @dataclass
 class _Poll:
     """What one poll carries from feed to feed."""
 
     state: dict
     report: PollReport
-    articles_dir: Path
+    articles_dir: Path | Shelf  # a folder, or a shared store's articles
     limits: FetchLimits
     dry_run: bool
     done: set[str] = field(default_factory=set)  # the same item in two feeds is fetched once
@@ -63,15 +81,17 @@ class _Poll:
 
 def poll(
     urls: list[str] | tuple[str, ...],
-    articles_dir: Path,
-    state_path: Path,
+    articles_dir: Path | Shelf,
+    state_path,
     limits: FetchLimits,
     dry_run: bool = False,
 ) -> PollReport:
-    """Fetch each feed (conditionally) and add its new or updated items."""
-    run = _Poll(
-        load_state(state_path), PollReport(feeds=len(urls)), Path(articles_dir), limits, dry_run
-    )
+    """Fetch each feed (conditionally) and add its new or updated items.
+
+    state_path: the state file, or a store's feed state (load() and save(state)).
+    """
+    where = Path(articles_dir) if isinstance(articles_dir, str) else articles_dir
+    run = _Poll(load_state(state_path), PollReport(feeds=len(urls)), where, limits, dry_run)
     try:
         for feed_url in urls:
             _poll_feed(run, feed_url)
@@ -204,7 +224,7 @@ def load_state(path: Path) -> dict:
     """The remembered feeds and items; a missing or damaged file starts afresh (logged)."""
     empty = {"version": 1, "feeds": {}, "items": {}}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = path.load() if hasattr(path, "load") else json.loads(Path(path).read_text("utf-8"))
     except FileNotFoundError:
         return empty
     except (OSError, ValueError) as e:
@@ -246,4 +266,7 @@ def _entries(table: dict, keys: dict[str, type]) -> tuple[dict[str, dict], int]:
 
 
 def save_state(path: Path, state: dict) -> None:
+    if hasattr(path, "save"):  # the database's feed state
+        path.save(state)
+        return
     write_atomic(Path(path), json.dumps(state, ensure_ascii=False, indent=1))
