@@ -87,6 +87,7 @@ class NewsBot(commands.Bot):
     async def close(self) -> None:
         await super().close()
         await asyncio.to_thread(self.searcher.close)
+        await asyncio.to_thread(self.usage.close)  # what is queued is written first
 
     async def on_ready(self) -> None:
         info = self.searcher.info()
@@ -98,10 +99,6 @@ class NewsBot(commands.Bot):
             info.get("version"),
             info.get("passages", 0),
         )
-
-    async def close(self) -> None:
-        await super().close()
-        await asyncio.to_thread(self.usage.close)  # what is queued is written first
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Prefix commands are off; the Ask cog's listener answers DMs and mentions."""
