@@ -16,10 +16,17 @@ from . import errors
 from .conversation import AnswerTurns
 from .settings import Settings, load_settings
 from .ui.i18n import Translator
+from .usage import UsageLog
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.topics", "bot.cogs.admin", "bot.cogs.ingest")
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.topics",
+    "bot.cogs.admin",
+    "bot.cogs.ingest",
+    "bot.cogs.report",
+)
 
 
 class NewsTree(app_commands.CommandTree):
@@ -49,7 +56,8 @@ class NewsBot(commands.Bot):
         )
         self.settings = settings
         self.searcher = searcher
-        self.feedback_path = settings.index.data_dir / "feedback.jsonl"
+        # Questions and votes go to data/usage.db from a thread of its own (bot/usage.py).
+        self.usage = UsageLog.open(settings)
         self.command_ids: dict[str, int] = {}
         # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
         talk = settings.conversation
@@ -79,6 +87,7 @@ class NewsBot(commands.Bot):
     async def close(self) -> None:
         await super().close()
         await asyncio.to_thread(self.searcher.close)
+        await asyncio.to_thread(self.usage.close)  # what is queued is written first
 
     async def on_ready(self) -> None:
         info = self.searcher.info()
@@ -103,9 +112,12 @@ class NewsBot(commands.Bot):
     async def answer(
         self, question: str, *, context: Turn | None = None, filters: Filters | None = None
     ) -> Answer:
-        return await asyncio.to_thread(
+        started = time.perf_counter()
+        answer = await asyncio.to_thread(
             self.searcher.ask, question, context=context, filters=filters
         )
+        self.usage.searched(answer, (time.perf_counter() - started) * 1000)
+        return answer
 
     async def search(self, question: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.searcher.search, question, k)

@@ -22,6 +22,7 @@ from index.errors import (
     OutdatedError,
     QuestionError,
     StoreUnavailableError,
+    UsageStoreError,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
     (IndexNotBuiltError, "検索用の索引がまだありません。管理者に /reindex を依頼してください。"),
     (OutdatedError, "このボットは更新が必要なため、今は答えられません。管理者にお知らせください。"),
     (IndexCorruptError, "検索用の索引が壊れています。管理者に /reindex を依頼してください。"),
+    (UsageStoreError, "利用記録を読めません。ログを確認してください。"),
     (NewsbotError, "今はこの操作を実行できません。しばらくしてからもう一度お試しください。"),
 )
 

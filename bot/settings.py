@@ -33,6 +33,7 @@ POSITIVE = {
     "fetch.max_bytes",
     "store.ef_search",
     "store.postings_cache_mb",
+    "usage.retention_days",
     "conversation.turns",
 }
 # Where the database's connection string comes from (it may hold a password: never the file).
@@ -86,6 +87,15 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class UsageSettings:
+    """What is kept about the questions people ask (data/usage.db), and for how long."""
+
+    enabled: bool = True  # record questions and votes from Discord
+    retention_days: int = 90  # questions (with their votes) older than this are deleted
+    log_cli: bool = False  # record `newsbot ask` and `newsbot chat` questions too
+
+
+@dataclass(frozen=True)
 class ConversationSettings:
     """Follow-up questions: how long an exchange is remembered, and how much of it."""
 
@@ -105,6 +115,7 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
     fetch: FetchLimits = field(default_factory=FetchLimits)
+    usage: UsageSettings = field(default_factory=UsageSettings)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
@@ -147,6 +158,7 @@ def load_settings(
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
     fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
+    usage = _section(UsageSettings, data.pop("usage", {}), "usage", base)
     conversation = _section(
         ConversationSettings, data.pop("conversation", {}), "conversation", base
     )
@@ -165,6 +177,7 @@ def load_settings(
         discord,
         feeds=feeds,
         fetch=fetch,
+        usage=usage,
         conversation=conversation,
         log_level=log_level.upper(),
         token=token,
@@ -193,6 +206,19 @@ def _check_user_agent(value: str) -> None:
             "setting 'fetch.user_agent' must be one line of printable ASCII text, "
             f"not {value[:80]!r}"
         )
+
+
+def _read_file(path: Path) -> tuple[dict, Path]:
+    """The file's tables and the folder its relative paths resolve against ({} without one)."""
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from None
+        return dict(data), base_dir(path)
+    if path != DEFAULT_FILE:  # named explicitly: it must exist
+        raise SettingsError(f"settings file not found: {path}")
+    return {}, Path.cwd()
 
 
 def _store(values, env: Mapping[str, str], base: Path, need_url: bool = True) -> StoreOptions:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import random
 import re
 import shutil
 import subprocess
@@ -30,11 +32,78 @@ sys.path.insert(0, str(ROOT))
 from bot import create_bot  # noqa: E402
 from bot.settings import DiscordSettings, Settings, load_settings  # noqa: E402
 from index import Searcher  # noqa: E402
+from index.usage import QuestionRecord, UsageStore, VoteRecord  # noqa: E402
 
 DOCS = ROOT / "docs"
 WIDTHS = {"phone": 420, "desktop": 1200}
 TALL = 2400  # a window taller than any reply; the picture is cropped to what is drawn
 GATE = 600.0
+# Two weeks of use data behind /report: what a server asks that the coverage lacks.
+UNANSWERED = (
+    ("ガザの停戦は?", 9),
+    ("ガザ停戦の最新情報を教えて", 5),
+    ("ガザで停戦交渉はどうなった?", 4),
+    ("日銀の利上げはいつ?", 6),
+    ("日銀は次にいつ利上げする?", 3),
+    ("大谷翔平の今季の成績は?", 5),
+    ("今日の占いは?", 2),
+)
+ANSWERED = ("ロシアの停戦条件は?", "米ロ首脳会談で何が合意された?", "プーチン大統領は何を譲歩した?")
+CEASEFIRE = (
+    "2025-03-19-us-russia-ceasefire.md",
+    "トランプとプーチン、ウクライナ戦争終結へ?米ロ首脳会談と停戦交渉の行方",
+)
+
+
+def seed_usage(data_dir: Path, days: int = 14) -> None:
+    """Questions over the last `days` days (answered and not) with a few votes, for /report."""
+    rng = random.Random(27)
+    today = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    rows, votes, n = [], [], 0
+    unanswered = [q for q, times in UNANSWERED for _ in range(times)]
+    rng.shuffle(unanswered)
+    for day in range(days):
+        when = today - dt.timedelta(days=days - 1 - day)
+        for _ in range(rng.randint(6, 22) if when.weekday() < 5 else rng.randint(1, 6)):
+            n += 1
+            user = f"user{rng.randint(1, 40)}"
+            if unanswered and rng.random() < 0.35:
+                q = unanswered.pop()
+                reason = "off_topic" if q == "今日の占いは?" else "other_news"
+                rows.append(
+                    QuestionRecord(
+                        f"s{n}",
+                        when,
+                        q,
+                        "channel",
+                        False,
+                        reason,
+                        latency_ms=rng.uniform(300, 900),
+                        user_hash=user,
+                    )
+                )
+                continue
+            q = rng.choice(ANSWERED)
+            rows.append(
+                QuestionRecord(
+                    f"s{n}",
+                    when,
+                    q,
+                    "channel",
+                    True,
+                    answer="…[1]",
+                    latency_ms=rng.uniform(250, 1500),
+                    user_hash=user,
+                    cited=(CEASEFIRE,),
+                )
+            )
+            if q == ANSWERED[2] and rng.random() < 0.3:
+                votes.append(VoteRecord(f"s{n}", user, -1, when))
+    store = UsageStore(data_dir)
+    try:
+        store.write(rows, votes)
+    finally:
+        store.close()
 
 
 def text_of(message) -> str:
@@ -166,6 +235,9 @@ async def main(only: set[str]) -> None:
             shutil.copy(path, articles)
         await asyncio.to_thread(searcher.reindex)
         await snap("topics", await alice.slash(ch, "topics"))
+        # /report over two weeks of use data (seeded, plus the questions asked above).
+        seed_usage(index.data_dir)
+        await snap("report", await admin.slash(ch, "report", days=14), viewer=admin)
     finally:
         await env.shutdown()
         shutil.rmtree(work, ignore_errors=True)

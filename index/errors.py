@@ -92,3 +92,7 @@ class FetchError(NewsbotError):
 
 class PageError(NewsbotError):
     """A fetched page holds no article to add (JavaScript shell, paywall teaser, not found)."""
+
+
+class UsageStoreError(NewsbotError):
+    """The use-data database cannot be opened (a newer schema, locked, a damaged key file)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import re
 import shutil
+import sqlite3
 
 import discord
 import pytest
@@ -83,7 +83,11 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
     assert set(world.alice.available_commands(world.ch)) == {"ask", "topics"}
-    assert set(world.admin.available_commands(world.ch)) == {"ask", "topics", "reindex", "add"}
+    admin = {"ask", "topics", "reindex", "add", "report"}
+    assert set(world.admin.available_commands(world.ch)) == admin
+    report = synced_commands(world.env)["report"]
+    assert report["name_localizations"]["ja"] == "レポート"
+    assert report["default_member_permissions"] == reindex["default_member_permissions"]
 
 
 def plain_text(message) -> str:
@@ -248,17 +252,20 @@ async def test_no_reply_shows_page_furniture_whatever_the_index_holds(world, mon
         assert mark not in everything
 
 
-async def test_votes_append_feedback_lines(world, settings):
+async def test_votes_are_stored_with_the_answer_they_judge(world, settings):
     r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
     up = await world.alice.click(r.response, label="👍")
     await world.bob.click(r.response, label="👎")
     assert up.ephemeral and up.response.content == text("ja", "thanks")
-    path = settings.index.data_dir / "feedback.jsonl"
-    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
-    votes = [(x["user_id"], x["vote"]) for x in lines]
-    assert votes == [(world.alice.id, "up"), (world.bob.id, "down")]
-    assert lines[0]["question"] == RUSSIA and lines[0]["answer"].endswith("[1]")
-    assert lines[0]["sources"][0] == MAINICHI and lines[0]["time"].startswith("20")
+    assert world.bot.usage.writer.flush(10)
+    conn = sqlite3.connect(settings.index.data_dir / "usage.db")
+    votes = conn.execute(
+        "SELECT q.text, q.answer, v.vote FROM votes v JOIN questions q USING (answer_id) "
+        "ORDER BY v.vote DESC"
+    ).fetchall()
+    conn.close()
+    assert [(q, v) for q, _, v in votes] == [(RUSSIA, 1), (RUSSIA, -1)]
+    assert votes[0][1].endswith("[1]")
 
 
 async def test_buttons_are_removed_when_the_view_expires(world):

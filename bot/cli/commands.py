@@ -1,18 +1,31 @@
-"""The commands behind `newsbot ask`, `index`, `eval`, `info`, `add`, `feeds`, `run` and `db`."""
+"""The commands behind `newsbot ask`, `index`, `eval`, `info`, `add`, `feeds`, `report`, `usage`,
+`run` and `db`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import secrets
+import sqlite3
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from index import check_question
-from index.errors import ArticlesDirError, BuildInProgressError, NewsbotError
+from index.errors import ArticlesDirError, BuildInProgressError, NewsbotError, UsageStoreError
 
 from ..settings import Settings
-from .output import format_added, format_answer, format_report, format_sync, one_line, printable
+from .output import (
+    format_added,
+    format_answer,
+    format_report,
+    format_sync,
+    format_usage,
+    one_line,
+    printable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +40,67 @@ def cmd_ask(args, settings: Settings) -> int:
         check_question(q, settings.index)
     filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = Searcher.open(settings.index)
-    for answer in searcher.batch_ask(questions, args.k, filters=filters):
+    started = time.perf_counter()
+    answers = searcher.batch_ask(questions, args.k, filters=filters)
+    if settings.usage.enabled and settings.usage.log_cli:
+        log_questions(settings, answers, time.perf_counter() - started)
+    for answer in answers:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             print(format_answer(answer), flush=True)
+    return 0
+
+
+def log_questions(settings: Settings, answers, seconds: float) -> None:
+    """[usage] log_cli: keep the CLI's questions too; a failure is a warning, never the answer's."""
+    from index.usage import UsageStore, question_record
+
+    now = dt.datetime.now(dt.UTC)
+    each = seconds * 1000 / max(1, len(answers))  # one batch: its time shared out
+    records = [
+        question_record(
+            a, answer_id=secrets.token_hex(12), place="cli", asked_at=now, latency_ms=each
+        )
+        for a in answers
+    ]
+    try:
+        store = UsageStore(settings.index.data_dir)
+        try:
+            store.write(records)
+        finally:
+            store.close()
+    except (sqlite3.Error, UsageStoreError, OSError) as e:
+        print(f"newsbot: warning: questions not recorded: {one_line(e)}", file=sys.stderr)
+
+
+def cmd_report(args, settings: Settings) -> int:
+    from index.usage import build_report, render_chart
+
+    today = dt.datetime.now(dt.UTC).date()
+    since = args.since or today - dt.timedelta(days=29)
+    if since > today:
+        raise NewsbotError(f"--since {since} is in the future (today is {today}, UTC)")
+    report = build_report(settings.index.data_dir, since, today)
+    if args.png:
+        args.png.write_bytes(render_chart(report))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(format_usage(report))
+    return 0
+
+
+def cmd_usage(args, settings: Settings) -> int:
+    from index.usage import UsageStore
+
+    store = UsageStore(settings.index.data_dir)
+    try:
+        when = dt.datetime.combine(args.forget_before, dt.time(), dt.UTC)
+        n = store.forget_before(when)
+    finally:
+        store.close()
+    print(f"forgot {n} questions asked before {args.forget_before} (with their votes)")
     return 0
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
 from index import Answer, BuildReport
 from index.redact import mask
+
+if TYPE_CHECKING:
+    from index.usage import UsageReport
 
 
 def one_line(error: BaseException) -> str:
@@ -82,6 +86,40 @@ def format_added(added) -> str:
         f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
         f"{a.sections} sections) {a.url}"
     )
+
+
+def format_usage(report: UsageReport) -> str:
+    """`newsbot report` as text: the totals, then what to act on, then the days."""
+    share = report.answered_share
+    lines = [
+        f"use data {report.since} .. {report.until} (UTC)",
+        f"questions: {report.questions}, answered: "
+        f"{'-' if share is None else f'{share:.0%}'} ({report.answered}), "
+        f"users: {report.users}, follow-ups: {report.follow_ups}",
+    ]
+    if report.latency_p50_ms is not None:
+        lines.append(
+            f"answer time: p50 {report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms"
+        )
+    if report.reasons:
+        lines.append("not answered: " + ", ".join(f"{r} {n}" for r, n in report.reasons.items()))
+    if report.groups:
+        lines.append("unanswered, most asked first (key terms: coverage to add):")
+    for g in report.groups:
+        more = f" (+{g.wordings - 1} wordings)" if g.wordings > 1 else ""
+        terms = f"  key terms: {', '.join(g.key_terms)}" if g.key_terms else ""
+        lines.append(f"  {g.count} ({g.users} users) {printable(g.questions[0])}{more}{terms}")
+    if report.downvoted:
+        lines.append("voted down:")
+    for d in report.downvoted:
+        answer = printable(" ".join(d["answer"].split()))[:80]
+        lines.append(f"  down {d['down']} up {d['up']}: {printable(d['question'])} -> {answer}")
+    if report.cited:
+        lines.append("most cited articles:")
+    lines += [f"  {n} {printable(title)} ({article})" for article, title, n in report.cited]
+    lines.append("per day: date asked answered")
+    lines += [f"  {day} {asked} {answered}" for day, asked, answered in report.days]
+    return "\n".join(lines)
 
 
 def format_topics(topics, total: int, offset: int = 0) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from . import commands
@@ -17,7 +18,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = p.add_subparsers(dest="command", required=True)
     # In this order in `newsbot --help`.
-    for add in (_ask, _chat, _topics, _index, _eval, _info, _add, _feeds, _run, _db):
+    for add in (_ask, _chat, _topics, _index, _eval, _info, _add, _feeds, _usage, _run, _db):
         add(sub)
     return p
 
@@ -137,6 +138,26 @@ def _run(sub) -> None:
     run.set_defaults(func=commands.cmd_run)
 
 
+def _usage(sub) -> None:
+    rep = sub.add_parser("report", help="what people asked: per day, unanswered, voted down")
+    rep.add_argument(
+        "--since", type=_date, default=None, help="first day, YYYY-MM-DD (UTC; default: 30 days)"
+    )
+    rep.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    rep.add_argument("--png", type=Path, default=None, metavar="FILE", help="draw the chart")
+    rep.set_defaults(func=commands.cmd_report)
+
+    use = sub.add_parser("usage", help="the stored use data (data/usage.db)")
+    use.add_argument(
+        "--forget-before",
+        type=_date,
+        required=True,
+        metavar="DATE",
+        help="delete questions asked before DATE (YYYY-MM-DD, UTC) and their votes",
+    )
+    use.set_defaults(func=commands.cmd_usage)
+
+
 def _db(sub) -> None:
     """`newsbot db ...` and `newsbot articles ...`: the PostgreSQL backend's own commands."""
     db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
@@ -188,3 +209,10 @@ def _weights(value: str) -> list[float]:
     if not all(0 <= w <= 1 for w in weights):
         raise argparse.ArgumentTypeError("weights are numbers between 0 and 1")
     return weights
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("dates are written YYYY-MM-DD, e.g. 2025-03-19") from None

@@ -115,6 +115,7 @@ class Ask(commands.Cog):
             await interaction.response.defer(thinking=True)
         answer = await task
         turn = self.bot.conversations.add(key, question, answer)
+        self.bot.usage.asked(answer, interaction)
         reply, view = self.reply(answer, echo_question=True, thread=_threads(interaction.channel))
         extra = {"view": view} if view else {}
         if interaction.response.is_done():
@@ -236,6 +237,7 @@ class Ask(commands.Cog):
                 await message.channel.typing()
             context = await self.context(message.channel, key, replied)
             answer = await self.bot.answer(question, context=context)
+            self.bot.usage.asked(answer, message)
         except Exception as e:  # mapped to a polite line; unexpected ones are logged there
             await self._reply(message, content=errors.user_message(e, "message"))
             return

@@ -52,6 +52,16 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "ja": "ウェブページを記事として取り込み、索引を更新します（管理者のみ）",
         "en": "Add a web page to the articles and update the index (admins only)",
     },
+    "report.name": {"ja": "レポート", "en": "report"},
+    "report.description": {
+        "ja": "質問の数・答えられなかった質問・評価の低い回答をまとめます（管理者のみ）",
+        "en": "What people asked, what went unanswered, the answers voted down (admins only)",
+    },
+    "report.days.name": {"ja": "日数", "en": "days"},
+    "report.days.description": {
+        "ja": "集計する日数（今日を含む、既定は30日）",
+        "en": "Days to cover, today included (default 30)",
+    },
     "add.url.name": {"ja": "url", "en": "url"},
     "add.url.description": {
         "ja": "記事のURL（https://...）",

@@ -3,13 +3,10 @@ in) and under /topics (pages)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -130,8 +127,7 @@ class AnswerView(discord.ui.View):
         )
 
     async def _vote(self, interaction: discord.Interaction[NewsBot], vote: str) -> None:
-        record = feedback_record(self.answer, interaction.user.id, vote, discord.utils.utcnow())
-        await asyncio.to_thread(append_jsonl, interaction.client.feedback_path, record)
+        interaction.client.usage.voted(self.answer, interaction.user.id, vote)
         await interaction.response.send_message(text(self.answer.lang, "thanks"), ephemeral=True)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
@@ -186,22 +182,3 @@ class TopicsView(discord.ui.View):
             await self.interaction.edit_original_response(view=None)
         except discord.HTTPException as e:
             log.debug("Cannot remove expired /topics buttons: %s", e)
-
-
-def feedback_record(answer: Answer, user_id: int, vote: str, when) -> dict:
-    sources = list(dict.fromkeys(url for hit in answer.hits for url in hit.sources))
-    return {
-        "time": when.isoformat(),
-        "user_id": user_id,
-        "question": answer.question,
-        "answer": answer.text,
-        "vote": vote,
-        "sources": sources,
-    }
-
-
-def append_jsonl(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # One write per line keeps concurrent appends from interleaving.
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
