@@ -67,8 +67,16 @@ def _missing(terms: list, lang: str, context: str) -> list:
 
 # The longest context a follow-up carries: the questions it stands on, newest kept.
 MAX_CONTEXT = 300
-# A question this short with no subject words and no pointer (何があった?) is a follow-up too.
-BARE = 12
+# A question word alone (なぜ?, いつ?, who?) or asking for more (詳しく): nothing to answer
+# without the turn before. A short question whose subject the term rules miss (へたりの別名は？,
+# m5Cとは何か) is asked as it is.
+SHORT_TOPIC = 4
+_QUESTION_ONLY = re.compile(
+    r"^(なぜ|どうして|なんで|いつ|どこ|どこで|誰|だれ|誰が|だれが|何|なに|何で|どのくらい|どれくらい|"
+    r"詳しく|くわしく|他には|ほかには|もっと|続き|why|when|where|who|what|how|how long|how much|"
+    r"how many|what else|more|details)(ですか|なの|か)?(\s*(not|so|then))?[?？。.!！\s]*$",
+    re.I,
+)
 ASK_SUBJECT = {
     "ja": "何についての質問か教えてください。"
     "たとえば「ロシアの停戦条件は?」のように、話題を入れて聞いてください。",
@@ -110,13 +118,16 @@ def framed(query: Query, answer: Answer) -> Answer:
 
 
 def _bare(query: Query, katakana: Mapping | None) -> bool:
-    """A question that cannot stand alone: no subject of its own, and a pointer or few words."""
+    """A question that cannot stand alone: no subject of its own, and a pointer, a topic named
+    in passing, or a question word alone."""
     if judge.own_terms(query, katakana):
         return False
     q = query.normal.strip()
     anaphor = _ANAPHOR_EN if query.lang == "en" else _ANAPHOR_JA
     topic = (_TOPIC_ONLY_EN if query.lang == "en" else _TOPIC_ONLY_JA).match(q)
-    return bool(anaphor.search(q) or topic or len(q) <= BARE)
+    # 期間は?, 数は?: a word of a kind; a longer topic is a subject the term rules miss.
+    short = topic is not None and len(topic.group("topic")) <= SHORT_TOPIC
+    return bool(anaphor.search(q) or short or _QUESTION_ONLY.match(q))
 
 
 def _context_text(answer: Answer) -> str:

@@ -15,8 +15,8 @@ from .ranker import Index, Ranked
 
 # 最新の・今日の・きょう・latest: the asker wants the newest coverage first.
 LATEST = re.compile(
-    r"最新|今日の|きょうの|本日の|直近|いちばん新しい|一番新しい|\blatest\b|\bnewest\b", re.I
-)
+    r"最新|今日の|きょうの|本日の|直近の|いちばん新しい|一番新しい|\blatest\b|\bnewest\b", re.I
+)  # 直近の, not 直近6年間 (a span of years, asked of any article)
 # The newest of the ranked articles gains this much fused score, the oldest none (linear in
 # between): enough to lift a newer article over an older one on the same subject (their fused
 # scores differ by less than 0.1 in tests/test_conversation.py), not a weaker match over a strong.
