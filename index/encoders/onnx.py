@@ -16,8 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..types import SLOW_STEP
 from .default_model import check as model_check
-from .default_model.convert import _locked, converted_dir, ensure_default_model, is_complete
+from .default_model.convert import (
+    PREPARING,
+    _locked,
+    converted_dir,
+    ensure_default_model,
+    is_complete,
+)
+from .library_noise import library_noise_to_debug
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +49,8 @@ def ensure_onnx_model(cache_dir: Path) -> Path:
         target = source.with_name(source.name + SUFFIX)
         if _is_complete(target):
             return target
-    source = ensure_default_model(cache_dir)
+    log.info(PREPARING, extra=SLOW_STEP)
+    source = ensure_default_model(cache_dir, announce=False)
     target = source.with_name(source.name + SUFFIX)
     with _locked(cache_dir / f".{target.name}.lock"):
         if _is_complete(target):  # exported by another process while we waited
@@ -70,7 +79,8 @@ def _export_once(source: Path, target: Path) -> None:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        export(source, tmp)
+        with library_noise_to_debug():
+            export(source, tmp)
         for path in (tmp, *tmp.rglob("*")):  # mkdtemp creates owner-only
             path.chmod(0o755 if path.is_dir() else 0o644)
         (tmp / _MARKER).write_text(_stamp(), encoding="utf-8")  # last: marks it complete
