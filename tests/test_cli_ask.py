@@ -133,3 +133,63 @@ def test_questions_from_stdin(shipped, config, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
     assert main(["--config", config, "ask", "-"]) == 2
     assert capsys.readouterr().err == "newsbot: error: no questions: stdin was empty\n"
+
+
+def test_first_build_is_one_plain_line_and_its_bar(embedder, tmp_path, monkeypatch, capsys):
+    """No index yet: `ask` says it builds one (not a WARNING), shows the bar, then answers."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "deer.md").write_text(
+        "---\ntitle: 奈良公園の鹿\n---\n\n鹿せんべいは米ぬかと小麦粉で作られている。\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        f'[index]\narticles_dir = "{articles}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    assert main(["--config", str(path), "ask", "鹿せんべいの材料は?"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"building the index of {articles}\n\rEmbedding")
+    assert "WARNING" not in err and err.count("\n") <= 2  # the line, the bar (and its end)
+    assert out.startswith("Q: 鹿せんべいの材料は?") and "米ぬかと小麦粉" in out
+
+
+FIRST_RUN = """
+import sys
+from bot.cli import main
+sys.exit(main(["--config", sys.argv[1], "ask", sys.argv[2]]))
+"""
+
+
+@pytest.mark.slow
+def test_first_run_prints_only_the_projects_own_lines(tmp_path):
+    """A fresh model cache and data folder: converting, exporting and building say one line
+    each step (the library warnings are in the log at DEBUG), then the answer."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        f'[index]\narticles_dir = "{ROOT / "articles"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'model_cache_dir = "{tmp_path / "models"}"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN, str(path), FLAGSHIP],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [x for x in done.stderr.splitlines() if not x.startswith("Embedding")]
+    assert lines == [
+        "preparing the model, once: about a minute",
+        f"building the index of {ROOT / 'articles'}",
+    ], done.stderr[-3000:]
+    assert done.stdout.startswith(f"Q: {FLAGSHIP}\n")

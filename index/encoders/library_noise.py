@@ -48,12 +48,11 @@ def library_noise_to_debug() -> Iterator[None]:
     bars = transformers_logging.is_progress_bar_enabled()
     transformers_logging.disable_progress_bar()  # also huggingface_hub's
     relay, loggers = _Relay(), [logging.getLogger(n) for n in LIBRARIES]
-    saved = [(x, x.propagate) for x in loggers]
+    saved = [(x, x.handlers, x.propagate) for x in loggers]
     root_filter = _RootRelay(relay)
     logging.getLogger().addFilter(root_filter)
-    for x in loggers:
-        x.addHandler(relay)
-        x.propagate = False
+    for x in loggers:  # their own handlers too (transformers prints to stderr by itself)
+        x.handlers, x.propagate = [relay], False
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -62,8 +61,7 @@ def library_noise_to_debug() -> Iterator[None]:
         for w in caught:
             log.debug("%s: %s (%s:%s)", w.category.__name__, w.message, w.filename, w.lineno)
         logging.getLogger().removeFilter(root_filter)
-        for x, propagate in saved:
-            x.removeHandler(relay)
-            x.propagate = propagate
+        for x, handlers, propagate in saved:
+            x.handlers, x.propagate = handlers, propagate
         if bars:
             transformers_logging.enable_progress_bar()
