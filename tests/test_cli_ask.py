@@ -193,3 +193,42 @@ def test_first_run_prints_only_the_projects_own_lines(tmp_path):
         f"building the index of {ROOT / 'articles'}",
     ], done.stderr[-3000:]
     assert done.stdout.startswith(f"Q: {FLAGSHIP}\n")
+
+
+class DropsTheDatabase:
+    """A real PostgreSQL-backed Searcher whose server cuts every connection before the
+    `drop_at`-th batch (as a restart does): the real StoreUnavailableError follows."""
+
+    def __init__(self, real: Searcher, url: str, drop_at: int):
+        self.real, self.url, self.drop_at, self.batches = real, url, drop_at, 0
+
+    def batch_ask(self, questions, k=None):
+        from .test_pg import drop_connections
+
+        self.batches += 1
+        if self.batches == self.drop_at:
+            assert drop_connections(self.url) >= 1
+        return self.real.batch_ask(questions, k)
+
+
+def test_a_dropped_database_midway_keeps_the_answers_printed(
+    embedder, pg_url, tmp_path, config, capsys, monkeypatch
+):
+    from index.options import StoreOptions
+
+    from .conftest import make_options
+    from .test_faults import QUESTIONS as TINY_QUESTIONS
+    from .test_pg import tiny_articles
+
+    options = make_options(
+        tmp_path, tiny_articles(tmp_path / "tiny"), store=StoreOptions("postgres", pg_url)
+    )
+    dropping = DropsTheDatabase(Searcher.open(options, embedder=embedder), pg_url, drop_at=2)
+    monkeypatch.setattr(Searcher, "open", classmethod(lambda cls, *a, **kw: dropping))
+    monkeypatch.setattr(commands, "ASK_BATCH", 2)
+    questions = TINY_QUESTIONS * 2
+    assert main(["--config", config, "ask", "--json", *questions]) == 2
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["question"] for line in out.splitlines()] == questions[:2]
+    assert err.startswith("newsbot: error: lost the index database")
+    assert err.endswith(f"(answered 2 of {len(questions)})\n") and err.count("\n") == 1
