@@ -23,6 +23,18 @@ SEED_ARTICLE = ROOT / "articles" / "2025-03-19-us-russia-ceasefire.md"
 MODEL_CACHE = ROOT / "data" / "models"
 
 
+# simcord fails a test whose bot has not settled within settle_timeout seconds of real time
+# (5 by default): on a loaded machine real work takes longer, and a passing test would fail.
+# A test that means a short bound sets its own (@pytest.mark.simcord(settle_timeout=2)).
+SETTLE_TIMEOUT = 60
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("simcord") is None:
+            item.add_marker(pytest.mark.simcord(settle_timeout=SETTLE_TIMEOUT))
+
+
 @pytest.fixture(autouse=True)
 def restore_logging():
     """The CLI sets logger levels for its process; put them back for the next test."""
