@@ -192,7 +192,7 @@ def scale_root(n: int, real: Embedder, seed: int = 0) -> Path:
         log.info("scale %d: vectors in %.0fs", n, time.perf_counter() - started)
         _replicate_lexical(base, writer, n, n0, copies, seed)
         _replicate_passages(base, writer, n, n0, copies)
-        writer.save("anchors.npy", np.asarray(base.anchors))
+        writer.anchors(np.asarray(base.anchors))
         manifest["articles"] = {
             f"{name}#{c}" if c else name: meta
             for c in range(copies)

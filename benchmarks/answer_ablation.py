@@ -18,13 +18,13 @@ from answer_weights import gathered, read_jsonl_lines
 
 from index import Searcher
 from index.answer.compose import FEATURES, Weights, compose
-from index.evaluate import _squash
+from index.corpus.text import squash
 
 
 def prepare(searcher: Searcher, items: list[dict]) -> list[tuple | None]:
     """Per question what compose needs, computed once; None when it is refused."""
     return [
-        (q["question"], hits, cands, grams, asked, [_squash(g) for g in q["answers"]])
+        (q["question"], hits, cands, grams, asked, [squash(g) for g in q["answers"]])
         if covered
         else None
         for q, hits, cands, grams, covered, asked in gathered(searcher, items)
@@ -45,8 +45,8 @@ def row(prepared: list, searcher: Searcher, weights: Weights, n: int = 3, subjec
         head = f"【{a.subject}】" if subject and a.subject else ""
         shown = head + " ".join(a.sentences)
         lengths.append(len(shown))
-        has += any(g in _squash(shown) for g in golds)
-        lead += any(g in _squash(head + a.sentences[0]) for g in golds)
+        has += any(g in squash(shown) for g in golds)
+        lead += any(g in squash(head + a.sentences[0]) for g in golds)
     total = len(prepared) or 1
     return {
         "gold_in_answer": round(has / total, 4),

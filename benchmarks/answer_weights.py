@@ -2,8 +2,9 @@
 
 # .venv/bin/python benchmarks/answer_weights.py [--keyfacts-weight 20] [--slack 3.5] [--json]
 #
-# Candidates are gathered exactly as the Searcher does (index.searcher.gather) for every
-# jsquad-dev question and every question of tests/data/keyfacts.jsonl over the shipped articles;
+# Candidates are gathered exactly as the Searcher does (Searcher.rank, answer.respond.weigh) for
+# every jsquad-dev question and every question of tests/data/keyfacts.jsonl over the shipped
+# articles;
 # a candidate is positive when it holds a gold answer (jsquad) or a key fact. The score is a
 # softmax over each question's candidates (listwise), fitted on half of jsquad-dev's articles plus
 # keyfacts' "tune" half (weighted --keyfacts-weight each, since it has 25 questions against
@@ -22,9 +23,8 @@ from scipy.optimize import minimize
 
 from index import Searcher
 from index.answer.compose import FEATURES, Weights, features
-from index.evaluate import _squash
-from index.retrieval.query import check_question
-from index.searcher import asked_of, gather, judge, lexical_query
+from index.answer.respond import weigh
+from index.corpus.text import squash
 
 FITTED = [f for f in FEATURES if f != "connective"]
 
@@ -36,26 +36,21 @@ def read_jsonl_lines(path: Path) -> list[dict]:
 def gathered(searcher: Searcher, items: list[dict]):
     """Per question, as the Searcher answers it: (item, hits, candidates, the question's term
     weights, whether it is covered, the question as the answer step scores against it)."""
-    index = searcher.index
     opts = searcher.options
-    cleaned = [check_question(q["question"], opts) for q in items]
-    vectors = searcher.embedder.encode_queries(cleaned)
-    for q, c, v in zip(items, cleaned, vectors):
-        r = index.rank(lexical_query(q["question"], c, index), v, opts)
-        ids = [int(i) for i in r.ids[: opts.top_k]]
-        hits = [index.hit(i, s) for i, s in zip(ids, r.fused[: opts.top_k])]
-        cands = gather(index, ids, v)
-        weights = index.lexical.term_weights(c)
-        covered = bool(ids) and judge(index, q["question"], c, v, ids, cands, opts, weights).covered
-        asked = asked_of(q["question"], weights, index.lexical, index.katakana)
-        yield q, hits, cands, weights, covered, asked
+    index, rankings = searcher.rank([searcher.query(q["question"]) for q in items])
+    for q, (query, qvec, ranked, _) in zip(items, rankings):
+        e = weigh(index, query, qvec, ranked, opts.top_k, opts) if ranked is not None else None
+        if e is None:
+            yield q, [], [], {}, False, None
+            continue
+        yield q, e.hits, e.candidates, e.weights, e.verdict.covered, e.asked
 
 
 def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
     """Per question: feature rows of its candidates, which hold a gold, and whether answered."""
     out = []
     for q, hits, cands, _, covered, asked in gathered(searcher, items):
-        golds = [_squash(g) for g in golds_of(q)]
+        golds = [squash(g) for g in golds_of(q)]
         top = hits[0].score if hits else 0.0
         rows = [features(x, asked, top, hits[x.hit].score) for x in cands]
         out.append(
@@ -64,7 +59,7 @@ def questions_of(searcher: Searcher, items: list[dict], golds_of) -> list[dict]:
                 "covered": covered,
                 "lengths": np.array([len(x.text) for x in cands]),
                 "X": np.array(rows) if rows else np.zeros((0, len(FEATURES))),
-                "y": np.array([any(g in _squash(x.text) for g in golds) for x in cands], bool),
+                "y": np.array([any(g in squash(x.text) for g in golds) for x in cands], bool),
             }
         )
     return out

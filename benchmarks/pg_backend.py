@@ -43,7 +43,7 @@ def child(backend: str, n: int, url: str, args) -> dict:
     opts = options()
     started = time.perf_counter()
     if backend == "local":
-        index = Index.load(index_format.current_version(root_of(n)), verify=False)
+        index = Index(index_format.LocalStore(root_of(n)).current(verify=False))
     else:
         from index.storage.postgres.store import PgStore
 

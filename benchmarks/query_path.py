@@ -26,14 +26,14 @@ from _common import (
 )
 from _synth import synth_root
 
-import index.searcher as searcher_module
+import index.retrieval.query as query_module
 from index import Searcher
 
 STEPS = ("normalize", "encode", "dense", "lexical", "rank", "ask")
 
 
 def instrument(searcher: Searcher, clock: dict[str, float]) -> None:
-    """Wrap the steps of ask in timers (instance attributes and the module's check_question)."""
+    """Wrap the steps of ask in timers (instance attributes and the query module's check)."""
 
     def wrap(name, fn):
         def timed(*args, **kwargs):
@@ -50,7 +50,7 @@ def instrument(searcher: Searcher, clock: dict[str, float]) -> None:
     index.dense.search = wrap("dense", index.dense.search)
     index.lexical.scores = wrap("lexical", index.lexical.scores)
     index.rank = wrap("rank", index.rank)
-    searcher_module.check_question = wrap("normalize", searcher_module.check_question)
+    query_module.check_question = wrap("normalize", query_module.check_question)
 
 
 def main() -> None:
@@ -66,7 +66,7 @@ def main() -> None:
     searcher = Searcher(opts, embedder=embedder, root=root)
     index = searcher.load()
     qs = questions(args.questions, seed=1)
-    cleaned = [searcher_module.check_question(q, opts) for q in qs]
+    cleaned = [query_module.check_question(q, opts) for q in qs]
     # The floor: the same model's own encode call and an exact search over the same vectors.
     flat = faiss.IndexFlatIP(index.dense.dim)
     flat.add(np.ascontiguousarray(index.vectors))

@@ -62,7 +62,7 @@ def child(n: int, args) -> dict:
     qs, vecs = queries(args.questions)
     folder = index_format.current_version(CACHE / f"scale-{n}")
     rss0 = rss_mb()
-    load_s, index = _timed(Index.load, folder, verify=False)
+    load_s, index = _timed(lambda: Index(index_format.LocalVersion.open(folder, verify=False)))
     rss_loaded = rss_mb() - rss0
     verify_s, _ = _timed(index_format.read_manifest, folder, verify=True)
     for q, v in zip(qs[:5], vecs[:5]):

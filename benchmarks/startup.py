@@ -57,7 +57,7 @@ def child(data_dir: Path, model_cache: Path, big: Path | None, asks: int) -> dic
     for q in ("梅雨とは何季の一種か?", "日本で梅雨がないのは北海道とどこか。")[:asks] * 10:
         app.searcher.ask(q)
     index = app.searcher.index
-    index_bytes = sum(p.stat().st_size for p in index.folder.iterdir())
+    index_bytes = sum(p.stat().st_size for p in index.version.folder.iterdir())
     embedder = app.searcher.embedder
     onnx_file = Path(embedder.model_dir) / "model.onnx"
     if onnx_file.is_file():
@@ -85,7 +85,7 @@ def child(data_dir: Path, model_cache: Path, big: Path | None, asks: int) -> dic
         folder = index_format.current_version(big)
         for verify in (True, False):
             started = time.perf_counter()
-            loaded = search.Index.load(folder, verify=verify)
+            loaded = search.Index(index_format.LocalVersion.open(folder, verify=verify))
             out[f"load_100k_verify_{verify}_s"] = time.perf_counter() - started
         out["load_100k_passages"] = loaded.size
         started = time.perf_counter()

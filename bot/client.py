@@ -9,8 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, BuildReport, Hit, Searcher
-from index.build import BuildProgress
+from index import Answer, BuildProgress, BuildReport, Hit, Searcher
 
 from . import errors
 from .settings import Settings, load_settings

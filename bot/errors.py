@@ -10,6 +10,8 @@ import discord
 from discord import app_commands
 
 from index.errors import (
+    ALLOW_EMPTY,
+    UPGRADE,
     ArticlesDirError,
     BuildInProgressError,
     IndexCorruptError,
@@ -27,6 +29,11 @@ GENERIC = "エラーが発生しました。しばらくしてからもう一度
 ADMIN_ONLY = "このコマンドは管理者だけが使えます。"
 BUSY = "再構築はすでに実行中です。"
 SEND_FAILED = "返信を送れませんでした。しばらくしてからもう一度お試しください。"
+# What the core's hint (NewsbotError.hint) asks for, in the bot's words; before the classes below.
+_HINTS = {
+    ALLOW_EMPTY: "使える記事が1件もないため、索引は空にせず以前のまま残しました。",
+    UPGRADE: "索引がより新しい版の newsbot で作られています。管理者に更新を依頼してください。",
+}
 # Checked in order: the first matching class gives the reply. Core messages are not shown
 # because some carry file-system paths.
 _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
@@ -61,6 +68,9 @@ def user_message(error: BaseException, where: str = "bot") -> str:
         # Discord refused or failed a reply: its status and code say which, no traceback needed.
         log.warning("%s: Discord error while replying: %s", where, error)
         return SEND_FAILED
+    if isinstance(error, NewsbotError) and error.hint in _HINTS:
+        log.warning("%s: %s: %s", where, type(error).__name__, error)
+        return _HINTS[error.hint]
     for cls, text in _MESSAGES:
         if isinstance(error, cls):
             log.warning("%s: %s: %s", where, type(error).__name__, error)

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import NewsbotError
-from index.options import ENCODERS, FetchLimits, IndexOptions, StoreOptions
+from index.errors import NewsbotError, OptionError
+from index.options import FetchLimits, IndexOptions, StoreOptions
 
 DEFAULT_FILE = Path("config/settings.toml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -33,16 +33,16 @@ POSITIVE = {
     "fetch.max_bytes",
     "store.ef_search",
     "store.postings_cache_mb",
+    "conversation.turns",
 }
-BACKENDS = ("local", "postgres")
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
-NONZERO = {"fetch.timeout_seconds"}
+NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes"}
 # Lists of text (other lists are of whole numbers); these hold http(s) links.
 URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
-UNIT = {"index.dense_weight", "index.min_confidence", "index.min_lexical"}
+UNIT = {"index.dense_weight", "index.min_lexical"}
 # Margins may be negative.
 SIGNED = {
     "index.min_margin",
@@ -83,6 +83,18 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class ConversationSettings:
+    """Follow-up questions: how long an exchange is remembered, and how much of it."""
+
+    window_minutes: float = 10.0  # a follow-up after this long starts afresh
+    turns: int = 3  # turns kept per conversation (in memory only)
+
+    @property
+    def window_seconds(self) -> float:
+        return self.window_minutes * 60
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the entry points need, loaded once and passed down."""
 
@@ -90,6 +102,7 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
     fetch: FetchLimits = field(default_factory=FetchLimits)
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
     source: str = "defaults"  # the settings file read, or "defaults"
@@ -136,6 +149,9 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
     fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
+    conversation = _section(
+        ConversationSettings, data.pop("conversation", {}), "conversation", base
+    )
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -150,6 +166,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         discord,
         feeds=feeds,
         fetch=fetch,
+        conversation=conversation,
         log_level=log_level.upper(),
         token=token,
         source=str(path) if path.is_file() else "defaults",
@@ -168,10 +185,6 @@ def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
                 f"connection string comes only from the {DATABASE_URL_ENV} environment variable"
             )
     store = _section(StoreOptions, values, "store", base)
-    if store.backend not in BACKENDS:
-        raise SettingsError(
-            f"setting 'store.backend' must be one of {', '.join(BACKENDS)}, not {store.backend!r}"
-        )
     url = (env.get(DATABASE_URL_ENV) or "").strip() or None
     if store.backend == "postgres" and not url:
         raise SettingsError(
@@ -201,7 +214,10 @@ def _section(cls, values, name: str, base: Path):
         if key not in fields:
             raise _unknown(f"{name}.{key}", f"(known: {', '.join(sorted(fields))})")
         kwargs[key] = _coerce(f"{name}.{key}", getattr(defaults, key), value, base)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except OptionError as e:  # a rule of the options themselves (index/options.py)
+        raise SettingsError(f"setting '{name}.{e.option}' {e.reason}") from None
 
 
 def _unknown(name: str, where: str) -> SettingsError:
@@ -276,10 +292,6 @@ def _check_range(name: str, value: int | float) -> None:
 def _check_model(index: IndexOptions) -> None:
     """Catch a bad model path here, with the setting's name, not after seconds of loading."""
     model = index.model
-    if index.encoder not in ENCODERS:
-        raise SettingsError(
-            f"setting 'index.encoder' must be one of {', '.join(ENCODERS)}, not {index.encoder!r}"
-        )
     if not model.strip():
         raise SettingsError("setting 'index.model' is empty; use a model name or folder")
     if model == IndexOptions().model:

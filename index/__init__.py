@@ -1,6 +1,12 @@
 """newsbot's retrieval core: articles → passages → hybrid index → cited answers.
 
 Plain Python with no Discord dependency; `Searcher` is the front door.
+
+The public surface (tests/test_architecture.py holds bot/ to it): this package's names below,
+the packages `index.ingest` and `index.storage` (their own lists), and the modules
+`index.evaluate`, `index.usage`, `index.errors` (every error the edge turns into a reply) and
+`index.options` (every setting the edge passes down). Result types come from here, not from
+`index.types`. The rest may move without notice.
 """
 
 import importlib
@@ -12,12 +18,18 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 # few small modules, not faiss, scipy and the model runtime that Searcher pulls in.
 _LAZY = {
     "Answer": "types",
+    "BuildProgress": "build",
     "BuildReport": "types",
     "Hit": "types",
     "Topic": "types",
     "IndexOptions": "options",
+    "Filters": "retrieval.filters",
+    "Query": "retrieval.query",
+    "Conversations": "conversation",
+    "Turn": "conversation",
     "NewsbotError": "errors",
     "Searcher": "searcher",
+    "article_files": "corpus.loader",
     "check_question": "retrieval.query",
 }
 

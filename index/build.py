@@ -15,12 +15,12 @@ from .corpus.chunker import Passage, chunk_article
 from .corpus.loader import TEXT_VERSION, Article, load_articles
 from .corpus.text import sentence_spans
 from .encoders.embedder import Embedder, identity_of
-from .errors import EmptyArticlesError
+from .errors import ALLOW_EMPTY, EmptyArticlesError
 from .options import IndexOptions
 from .retrieval import crosslingual
 from .retrieval.lexical import LEXICAL_PARAMS, Lexical
-from .storage.base import Store, Version, open_store
-from .storage.local import FORMAT, READABLE, VersionWriter
+from .storage.base import Store, Version, Writer, open_store
+from .storage.manifest import FORMAT, READABLE
 from .types import BuildReport
 
 log = logging.getLogger(__name__)
@@ -76,66 +76,29 @@ def build(
     """
     started = time.perf_counter()
     store = store or open_store(options, Path(root or options.index_dir))
-    articles, skipped = load_articles(
-        Path(articles_dir or options.articles_dir), options.max_article_bytes
-    )
+    folder = Path(articles_dir or options.articles_dir)
+    articles, skipped = load_articles(folder, options.max_article_bytes)
     if skipped:
-        log.warning("Skipped %d article files (newsbot index lists them)", len(skipped))
+        log.warning("Skipped %d article files (the build report lists them)", len(skipped))
     with store.lock(wait=wait):
         live = _live(store)
         # The diff is against the live index even for a rebuild: unchanged articles stay
         # 'unchanged', only their vectors are not reused.
         previous = None if rebuild else _previous(live, embedder)
-        report = _diff(articles, live.manifest if live else None)
-        kept = _kept(skipped, live, report)
-        report.skipped = [
-            (s.file, s.reason + ("; kept from the previous index" if s.file in kept else ""))
-            for s in skipped
-        ]
-        passages = [p for a in articles for p in chunk_article(a, options.max_passage_chars)]
-        passages += [p for ps in kept.values() for p in ps]
-        report.articles, report.passages = len(articles) + len(kept), len(passages)
-        report.kept = sorted(kept)
-        if not passages and live is not None and live.size and not allow_empty:
-            raise EmptyArticlesError(
-                f"no usable articles in {Path(articles_dir or options.articles_dir)}, but the "
-                f"index holds {len(live.manifest.get('articles', {}))} articles; it is kept "
-                "(run 'newsbot index --allow-empty' to empty it)"
-            )
+        report, kept, passages = _plan(articles, skipped, live, options)
+        if not passages and not allow_empty:
+            _refuse_empty(live, folder)
         if previous and not report.changed_anything and _same_shape(previous, options):
-            report.seconds = time.perf_counter() - started
-            report.path = str(previous.folder)
+            report.seconds, report.path = time.perf_counter() - started, str(previous.location)
             # Nothing to build, but a killed build's scraps still go.
             store.tidy(keep=previous.name)
             return report
         keys = [passage_key(identity_of(embedder), p) for p in passages]
         vectors, sentences, report.embedded = _vectors(keys, passages, embedder, previous, progress)
-        old_articles = live.manifest.get("articles", {}) if live else {}
         with store.writer() as writer:
             _write(writer, passages, keys, vectors, sentences, options)
-            writer.save("anchors.npy", _anchor_vectors(embedder, previous))
-            manifest = {
-                "model": embedder.name,
-                "encoder": identity_of(embedder),
-                "model_dir": str(embedder.model_dir),
-                "dim": embedder.dim,
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "articles": {
-                    **{a.file: {"digest": a.digest, "title": a.title} for a in articles},
-                    **{f: dict(old_articles[f], kept=True) for f in kept},
-                },
-                "passages": len(passages),
-                "dense_index": "flat" if len(passages) <= options.flat_max else "hnsw",
-                "max_passage_chars": options.max_passage_chars,
-                "lexical": LEXICAL_PARAMS,
-                "text_version": TEXT_VERSION,
-                "anchors": ANCHORS_DIGEST,
-                "skipped": report.skipped,
-                # Names an English question may spell another way (Hegseth → ヘグセス).
-                "katakana": crosslingual.katakana_words(
-                    f"{p.title}\n{p.section}\n{p.text}" for p in passages
-                ),
-            }
+            writer.anchors(_anchor_vectors(embedder, previous))
+            manifest = _manifest(embedder, articles, passages, kept, live, report, options)
             report.path = str(writer.commit(manifest))
     report.seconds = time.perf_counter() - started
     log.info(
@@ -146,6 +109,58 @@ def build(
         report.seconds,
     )
     return report
+
+
+def _plan(articles, skipped, live: Version | None, options: IndexOptions):
+    """The build's report so far, the broken articles' kept passages, and every passage."""
+    report = _diff(articles, live.manifest if live else None)
+    kept = _kept(skipped, live, report)
+    report.skipped = [
+        (s.file, s.reason + ("; kept from the previous index" if s.file in kept else ""))
+        for s in skipped
+    ]
+    passages = [p for a in articles for p in chunk_article(a, options.max_passage_chars)]
+    passages += [p for ps in kept.values() for p in ps]
+    report.articles, report.passages = len(articles) + len(kept), len(passages)
+    report.kept = sorted(kept)
+    return report, kept, passages
+
+
+def _manifest(embedder, articles, passages, kept, live, report, options) -> dict:
+    """What the new version records about itself."""
+    old_articles = live.manifest.get("articles", {}) if live else {}
+    return {
+        "model": embedder.name,
+        "encoder": identity_of(embedder),
+        "model_dir": str(embedder.model_dir),
+        "dim": embedder.dim,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "articles": {
+            **{a.file: {"digest": a.digest, "title": a.title} for a in articles},
+            **{f: dict(old_articles[f], kept=True) for f in kept},
+        },
+        "passages": len(passages),
+        # "dense_index": added by the writer, which knows what the store built.
+        "max_passage_chars": options.max_passage_chars,
+        "lexical": LEXICAL_PARAMS,
+        "text_version": TEXT_VERSION,
+        "anchors": ANCHORS_DIGEST,
+        "skipped": report.skipped,
+        # Names an English question may spell another way (Hegseth → ヘグセス).
+        "katakana": crosslingual.katakana_words(
+            f"{p.title}\n{p.section}\n{p.text}" for p in passages
+        ),
+    }
+
+
+def _refuse_empty(live: Version | None, folder: Path) -> None:
+    """No passages: an unmounted volume must not empty the bot's coverage."""
+    if live is not None and live.size:
+        raise EmptyArticlesError(
+            f"no usable articles in {folder}, but the index holds "
+            f"{len(live.manifest.get('articles', {}))} articles; it is kept",
+            hint=ALLOW_EMPTY,
+        )
 
 
 def _live(store: Store) -> Version | None:
@@ -268,7 +283,7 @@ def _anchor_vectors(embedder, previous) -> np.ndarray:
     return embedder.encode_passages(ANCHORS)
 
 
-def _write(writer: VersionWriter, passages, keys, vectors, sentences, options) -> None:
+def _write(writer: Writer, passages, keys, vectors, sentences, options) -> None:
     sections: list[dict] = []
     index_of: dict[tuple, int] = {}
     owner = np.zeros(len(passages), dtype=np.int32)

@@ -1,8 +1,37 @@
 """Domain errors raised by the retrieval core; the bot and CLI turn them into short replies."""
 
+# What the operator can do about an error, as a name: the core never writes a command line or a
+# setting's spelling into a message; the CLI (bot/cli) and Discord (bot/errors.py) word these.
+REINDEX = "reindex"  # build the index
+ALLOW_EMPTY = "allow-empty"  # rebuild, letting an empty articles folder empty the index
+DATABASE_URL = "database-url"  # give (or check) the index database's connection string
+POSTGRES_EXTRA = "postgres-extra"  # install the PostgreSQL drivers
+UPGRADE = "upgrade"  # the data was written by a newer newsbot
+
 
 class NewsbotError(Exception):
-    """Base class for errors a user or operator can act on."""
+    """Base class for errors a user or operator can act on.
+
+    hint: one of the names above, or None; setting: the option at fault (e.g. "store.schema").
+    """
+
+    hint: str | None = None
+    setting: str | None = None
+
+    def __init__(self, *args, hint: str | None = None, setting: str | None = None):
+        super().__init__(*args)
+        if hint is not None:
+            self.hint = hint
+        if setting is not None:
+            self.setting = setting
+
+
+class OptionError(NewsbotError, ValueError):
+    """An option holds a value the core cannot use; `option` names it, `reason` says why."""
+
+    def __init__(self, option: str, reason: str):
+        super().__init__(f"{option} {reason}")
+        self.option, self.reason = option, reason
 
 
 class QuestionError(NewsbotError, ValueError):
@@ -28,9 +57,13 @@ class ModelError(NewsbotError):
 class IndexNotBuiltError(NewsbotError):
     """No index has been built yet in the data folder."""
 
+    hint = REINDEX
+
 
 class IndexCorruptError(NewsbotError):
     """The index on disk is damaged or was built with another model."""
+
+    hint = REINDEX
 
 
 class StoreUnavailableError(NewsbotError):

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import statistics
 import tempfile
 import time
-import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
 from .build import build
+from .corpus.text import squash
 from .errors import ArticlesDirError
 from .options import IndexOptions
-from .retrieval.query import check_question
-from .searcher import Searcher, answer, lexical_query
+from .retrieval.query import Query, check_question
+from .searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,6 @@ def metrics(ranked: list[list[tuple[str, str]]], gold: list[tuple[str, str]]) ->
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def _squash(text: str) -> str:
-    """NFKC without whitespace: how a gold answer span is looked for in a text."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
 def answer_metrics(questions: list[dict], replies: list, top_texts: list[str]) -> dict:
     """Answered rate, median answer length, and how often a gold answer span is quoted."""
     n = max(len(questions), 1)
@@ -77,13 +71,13 @@ def answer_metrics(questions: list[dict], replies: list, top_texts: list[str]) -
         "answered": round(len(answered) / n, 4),
         "median_answer_chars": statistics.median(len(a.shown) for a in answered) if answered else 0,
     }
-    golds = [[_squash(g) for g in q["answers"]] for q in questions]
+    golds = [[squash(g) for g in q["answers"]] for q in questions]
     if any(golds):
         has = [
-            not a.no_answer and any(g in _squash(a.shown) for g in gs)
+            not a.no_answer and any(g in squash(a.shown) for g in gs)
             for a, gs in zip(replies, golds)
         ]
-        top = [any(g in _squash(t) for g in gs) for t, gs in zip(top_texts, golds)]
+        top = [any(g in squash(t) for g in gs) for t, gs in zip(top_texts, golds)]
         out["gold_in_answer"] = round(sum(has) / n, 4)
         out["gold_in_top1"] = round(sum(top) / n, 4)
     return out
@@ -110,21 +104,26 @@ def evaluate(
         report = build(searcher.options, searcher.embedder, folder / "articles", Path(tmp))
         if not report.articles:
             raise ArticlesDirError(f"no usable articles in {folder / 'articles'}")
-        scratch = Searcher(searcher.options, searcher.embedder, root=Path(tmp))
-        index = scratch.load()
+        queries = [Query.of(q["question"], searcher.options) for q in questions]
         started = time.perf_counter()
-        cleaned = [check_question(q["question"], searcher.options) for q in questions]
-        qvecs = searcher.embedder.encode_queries(cleaned)
+        qvecs = searcher.embedder.encode_queries([q.normal for q in queries])
         encode_ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         for w in dense_weights or [searcher.options.dense_weight]:
             options = replace(searcher.options, dense_weight=w)
+            # Asked as the bot asks (each afresh): the same steps from query to answer.
+            scratch = Searcher(options, searcher.embedder, root=Path(tmp))
+            scratch.load()
             started = time.perf_counter()
+            framed = [scratch.query(q.text) for q in queries]
+            index, rankings = scratch.rank(
+                framed, vectors=qvecs[[not q.lacks_subject for q in framed]]
+            )
             ranked, replies, tops = [], [], []
-            for question, q, v in zip(questions, cleaned, qvecs):
-                r = index.rank(lexical_query(question["question"], q, index), v, options)
-                ranked.append([index.section_of(int(i)) for i in r.ids[: max(k, 10)]])
-                replies.append(answer(index, question["question"], q, v, r, options.top_k, options))
-                tops.append(index.text(int(r.ids[0])) if len(r.ids) else "")
+            for ranking in rankings:
+                ids = ranking.ranked.ids if ranking.ranked is not None else []
+                ranked.append([index.section_of(int(i)) for i in ids[: max(k, 10)]])
+                replies.append(scratch.respond(index, ranking, options.top_k))
+                tops.append(index.text(int(ids[0])) if len(ids) else "")
             ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
             out[f"dense_weight={w:g}"] = dict(
                 metrics(ranked, gold),
@@ -138,3 +137,13 @@ def evaluate(
         "passages_per_second": round(report.embedded / max(report.seconds, 1e-9), 1),
     }
     return out
+
+
+def __getattr__(name: str):
+    # Follow-ups are measured by index/conversation/evaluate.py; offered here, with the rest
+    # of the evaluation, to the command line (imported on use: it imports this module).
+    if name in ("evaluate_dialogues", "load_dialogues"):
+        from .conversation import evaluate as dialogues
+
+        return getattr(dialogues, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

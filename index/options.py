@@ -5,11 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import OptionError
+
 # The default model (encoders/default_model/convert.py converts it); kept here so that
 # reading settings imports no model code.
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 # The default model's backends (index/encoders/embedder.py).
 ENCODERS = ("onnx", "torch")
+# Where index versions live (index/storage/base.py).
+BACKENDS = ("local", "postgres")
+
+# Each rule is checked in one place. bot/settings.py checks what a user writes (types, ranges,
+# folders, secrets), with the setting's name, before any work. These options check only their
+# choices between code paths (encoder, backend), which a library caller can get wrong as well
+# and which would otherwise quietly take another path; settings.py adds the setting's name.
+
+
+def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a value that is not one of allowed (an OptionError naming the option)."""
+    if value not in allowed:
+        raise OptionError(option, f"must be one of {', '.join(allowed)}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,9 @@ class StoreOptions:
     # nearly every question and grow with the corpus; at 500k passages 256 MB halved ranking
     # time against 64 (benchmarks/README.md, 7). The bound on the bot's memory.
     postings_cache_mb: int = 256
+
+    def __post_init__(self) -> None:
+        check_choice("backend", self.backend, BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,9 @@ class IndexOptions:
     # Where the converted default model is kept (default: data_dir/models).
     model_cache_dir: Path | None = None
     store: StoreOptions = field(default_factory=StoreOptions)
+
+    def __post_init__(self) -> None:
+        check_choice("encoder", self.encoder, ENCODERS)
 
     @property
     def index_dir(self) -> Path:

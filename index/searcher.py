@@ -4,25 +4,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from .answer import judge as coverage  # FIXME
-from .answer.compose import Asked, Candidate, compose, language, no_answer, quotable
+from .answer import answer
 from .build import BuildProgress, build
+from .conversation import Turn, follow_up
 from .corpus.loader import TEXT_VERSION
-from .corpus.text import normalize, sentence_spans
 from .encoders.embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
 from .options import IndexOptions
-from .retrieval import crosslingual
-from .retrieval.query import check_question
+from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outlets_of, prefer
+from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
-from .storage.base import LexicalSide, open_store
+from .storage.base import open_store
 from .types import SLOW_STEP, Answer, BuildReport, Hit, Topic
 
 log = logging.getLogger(__name__)
+
+# With filters, each side hands fusion this many times its usual candidates (see Filters).
+FILTERED_CANDIDATES = 4
+
+
+class Ranking(NamedTuple):
+    """A query as ranked: its vector and ranking (both None for a query that lacks a subject)."""
+
+    query: Query
+    qvec: np.ndarray | None
+    ranked: Ranked | None
+    filtered: bool = False  # narrowed by the asker's filters
 
 
 class Searcher:
@@ -82,12 +95,15 @@ class Searcher:
     @property
     def index(self) -> Index:
         if self._index is None:
-            raise IndexNotBuiltError("the index is not loaded; run 'newsbot index'")
+            raise IndexNotBuiltError("the index is not loaded")
         return self._index
 
     def load(self) -> Index:
         """(Re)load the store's live version and make it live here."""
-        index = Index(self.store.current())
+        return self.use(Index(self.store.current()))
+
+    def use(self, index: Index) -> Index:
+        """Make index live here once it is checked to suit this model and these text rules."""
         if index.manifest.get("model") != self.embedder.name:
             raise IndexCorruptError(
                 f"index was built with model {index.manifest.get('model')!r}, "
@@ -158,45 +174,118 @@ class Searcher:
 
     def batch_search(self, questions: Sequence[str], k: int | None = None) -> list[list[Hit]]:
         k = k or self.options.top_k
-        index, ranked = self._rank(questions)
-        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for _, _, _, r in ranked]
+        index, rankings = self.rank([Query.of(q, self.options) for q in questions])
+        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for *_, r, _ in rankings]
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer from the coverage's own sentences, or say it does not cover the question."""
-        return self.batch_ask([question], k)[0]
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        context: Turn | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """Answer from the coverage's own sentences, or say it does not cover the question.
 
-    def batch_ask(self, questions: Sequence[str], k: int | None = None) -> list[Answer]:
-        k = k or self.options.top_k
-        index, ranked = self._rank(questions)
-        return [answer(index, question, q, v, r, k, self.options) for question, q, v, r in ranked]
+        Args:
+            context: the conversation's previous turn: a follow-up (期間は?, and about …?) is
+                answered in its frame; a follow-up without one is asked for its subject.
+            filters: only articles of this outlet and these dates.
+        """
+        return self.batch_ask([question], k, contexts=[context], filters=filters)[0]
 
-    def _rank(self, questions: Sequence[str]) -> tuple[Index, list[tuple]]:
-        """Check, encode (one batch) and rank questions against one index version."""
+    def batch_ask(
+        self,
+        questions: Sequence[str],
+        k: int | None = None,
+        *,
+        contexts: Sequence[Turn | None] | None = None,
+        filters: Filters | None = None,
+    ) -> list[Answer]:
+        contexts = contexts or [None] * len(questions)
+        queries = [self.query(q, c) for q, c in zip(questions, contexts)]
+        index, rankings = self.rank(queries, filters)
+        return [self.respond(index, ranking, k) for ranking in rankings]
+
+    def query(self, question: str, context: Turn | None = None) -> Query:
+        """The question checked and decided, framed by the previous turn when it leans on it."""
+        query = Query.of(question, self.options)
+        return follow_up.frame(query, context, self._index.katakana if self._index else None)
+
+    def rank(
+        self,
+        queries: Sequence[Query],
+        filters: Filters | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> tuple[Index, list[Ranking]]:
+        """Encode (one batch, unless vectors are given) and rank queries against one index version.
+
+        A query that lacks a subject is neither encoded nor ranked (its vector and ranking: None).
+        """
         self._refresh()
         index = self.index  # read once: a concurrent swap cannot mix versions in one call
-        cleaned = [check_question(q, self.options) for q in questions]
-        qvecs = self.embedder.encode_queries(cleaned)
-        ranked = [
-            (question, q, v, index.rank(lexical_query(question, q, index), v, self.options))
-            for question, q, v in zip(questions, cleaned, qvecs)
-        ]
-        return index, ranked
+        live = [q for q in queries if not q.lacks_subject]
+        if vectors is None:
+            vectors = self.embedder.encode_queries([q.searched_normal for q in live])
+        found = iter(self._ranked(index, q, v, filters) for q, v in zip(live, vectors))
+        return index, [Ranking(q, None, None) if q.lacks_subject else next(found) for q in queries]
 
-    def topics(self, limit: int = 5) -> list[Topic]:
-        """The articles the live index holds, newest first (for help and 'not covered')."""
+    def respond(self, index: Index, ranking: Ranking, k: int | None = None) -> Answer:
+        """The answer to one ranked query (see rank)."""
+        query, qvec, ranked, filtered = ranking
+        if qvec is None:
+            return follow_up.ask_for_subject(query)
+        k = k or self.options.top_k
+        reply = answer(index, query, qvec, ranked, k, self.options, filtered)
+        return follow_up.framed(query, reply)
+
+    def _ranked(
+        self, index: Index, query: Query, qvec: np.ndarray, filters: Filters | None
+    ) -> Ranking:
+        options = self.options
+        if filters:  # the filters drop candidates after ranking: take more of them
+            options = replace(options, candidates=options.candidates * FILTERED_CANDIDATES)
+        r = index.rank(query.lexical(index.katakana), qvec, options)
+        if filters:
+            r = narrow(index, r, filters)
+        if query.prefer:
+            r = prefer(index, r, query.prefer)
+        if asks_latest(query.text):
+            r = newest_first(index, r)
+        return Ranking(query, qvec, r, bool(filters))
+
+    def topics(self, limit: int = 5, offset: int = 0) -> list[Topic]:
+        """The articles the live index holds, newest first (for help, /topics, 'not covered')."""
+        return self._topic_list()[offset : offset + limit]
+
+    def topic_count(self) -> int:
+        return len(self._topic_list())
+
+    def outlets(self) -> list[str]:
+        """The outlet names the live index's articles give, most articles first."""
+        counts: dict[str, int] = {}
+        for topic in self._topic_list():
+            for name in outlets_of({"outlet": topic.outlet}):
+                counts[name] = counts.get(name, 0) + 1
+        return sorted(counts, key=lambda name: (-counts[name], name))
+
+    def _topic_list(self) -> list[Topic]:
         index = self._index
         if index is None:
             return []
         if self._topics[0] is not index:  # once per index version: it reads every section
-            seen: dict[str, Topic] = {}
+            seen: dict[str, tuple[dict, list[str]]] = {}
             for s in index.sections:
-                if s["article"] not in seen:
-                    seen[s["article"]] = Topic(
-                        s["article"], s["title"], s["published"], s["outlet"]
-                    )
-            newest = sorted(seen.values(), key=lambda t: (t.published or "", t.article))
+                first, sections = seen.setdefault(s["article"], (s, []))
+                if s["section"] and s["section"] not in sections:
+                    sections.append(s["section"])
+            topics = [
+                Topic(a, s["title"], s["published"], s["outlet"], tuple(sections))
+                for a, (s, sections) in seen.items()
+            ]
+            newest = sorted(topics, key=lambda t: (t.published or "", t.article))
             self._topics = (index, newest[::-1])
-        return self._topics[1][:limit]
+        return self._topics[1]
 
     def info(self) -> dict:
         index = self._index
@@ -212,120 +301,6 @@ class Searcher:
             "dense_index": index.dense.kind if index else None,
             "skipped": index.manifest.get("skipped", []) if index else [],
         }
-
-
-def answer(
-    index: Index, question: str, q: str, qvec: np.ndarray, r: Ranked, k: int, options: IndexOptions
-) -> Answer:
-    """Judge whether the ranked passages answer the question, then compose the answer."""
-    if not len(r.ids):
-        return no_answer(question)
-    ids = [int(i) for i in r.ids[:k]]
-    hits = [index.hit(i, s) for i, s in zip(ids, r.fused[:k])]
-    candidates = gather(index, ids, qvec)
-    weights = index.lexical.term_weights(q)
-    verdict = judge(index, question, q, qvec, ids, candidates, options, weights)
-    if not verdict.covered:
-        # Nearby coverage helps only when the question is close in meaning but about something
-        # else (ガザの停戦交渉 next to 米ロの停戦交渉), not when it is far from all of it (weather).
-        near = verdict.missing and verdict.margin > 0
-        nearby = tuple(dict.fromkeys(h.title for h in hits[:3])) if near else ()
-        return no_answer(question, nearby, verdict.missing)
-    return compose(
-        question,
-        hits,
-        candidates,
-        weights,
-        options.answer_sentences,
-        extra_hit=index.hit,
-        asked=asked_of(question, weights, index.lexical, index.katakana),
-    )
-
-
-def asked_of(
-    question: str,
-    weights: dict[str, float],
-    lexical: LexicalSide | None = None,
-    katakana: dict[str, tuple[str, ...]] | None = None,
-) -> Asked:
-    """The question as the answer step scores sentences against it (lexical, katakana: the
-    corpus's; see Index)."""
-    if language(question) == "en":
-        terms = crosslingual.terms_in(question, katakana)
-        japanese = normalize(" ".join(t for _, _, js in terms for t in js))
-        return Asked.english(question, terms, lexical.term_weights(japanese) if lexical else None)
-    return Asked.of(question, weights)
-
-
-def gather(index: Index, ids: list[int], qvec: np.ndarray) -> list[Candidate]:
-    """Quotable sentences of the ranked passages and of their sections' other passages."""
-    out: list[Candidate] = []
-    seen: set[int] = set()
-    for rank, i in enumerate(ids):
-        for p in index.siblings(i):
-            if p in seen:
-                continue
-            seen.add(p)
-            text = index.text(p)
-            cosines = index.sentence_scores(p, qvec)
-            for pos, ((a, b), cos) in enumerate(zip(sentence_spans(text), cosines)):
-                sentence = text[a:b]
-                if quotable(sentence):
-                    out.append(Candidate(rank, p, pos, sentence, float(cos)))
-    return out
-
-
-def judge(
-    index: Index,
-    question: str,
-    q: str,
-    qvec: np.ndarray,
-    ids: list[int],
-    candidates: list[Candidate],
-    options: IndexOptions,
-    weights: dict[str, float] | None = None,
-) -> coverage.Verdict:
-    """The 'does the coverage answer?' signals from the top passages, weighed in coverage.py.
-
-    weights: the term weights of q (lexical.term_weights), when the caller has them.
-    """
-    top = [c for c in candidates if c.hit < options.evidence_passages]
-    best = max((c.cosine for c in top), default=-1.0)
-    background = float((index.anchors @ qvec).max(initial=-1))
-    passages = dict.fromkeys(c.passage for c in top) or dict.fromkeys(ids[:1])
-    evidence = normalize(
-        "\n".join(
-            f"{h.title}\n{h.section}\n{h.text}" for h in (index.hit(p, 0.0) for p in passages)
-        )
-    )
-    if language(question) == "en" and language(evidence) == "ja":
-        # The question's words are looked for by their Japanese terms (retrieval/crosslingual.py).
-        terms = crosslingual.terms_in(question, index.katakana)
-        names, words = coverage.missing_english(terms, evidence)
-        crossing, subject = True, bool(terms)
-    else:
-        terms = coverage.subject_terms(q)
-        missing = coverage.missing_terms(terms, evidence)
-        names = [t for t in missing if coverage.is_name(t)]
-        words = [t for t in missing if not coverage.is_name(t)]
-        crossing, subject = False, bool(terms)
-    return coverage.decide(
-        best - background,
-        index.coverage(q, ids[0], weights),
-        names,
-        words,
-        options,
-        crossing,
-        subject,
-    )
-
-
-def lexical_query(question: str, q: str, index: Index | None = None) -> str:
-    """What BM25 matches: an English question also by its words' Japanese terms (and by the
-    index's katakana spellings of names the glossary lacks)."""
-    if language(question) != "en":
-        return q
-    return normalize(crosslingual.expand(q, index.katakana if index else None))
 
 
 def _check_buildable(options: IndexOptions, root: Path) -> None:

@@ -52,6 +52,18 @@ class Answer:
     # The article the answer is about when its sentences leave it implicit (its title, a name):
     # shown before them as 【ドミニカ国】.
     subject: str = ""
+    # Why it was not answered: "other_news" (its subject is not in the coverage), "off_topic",
+    # "no_subject" (a follow-up with nothing to follow); "" when answered.
+    reason: str = ""
+    # A follow-up: the question of the turn it continued, and the questions it was asked about
+    # (the previous turn's, then its own), which a further follow-up stands on.
+    continued: str = ""
+    asked_about: str = ""
+
+    @property
+    def follow_up(self) -> bool:
+        """Answered in the previous turn's context."""
+        return bool(self.continued)
 
     @property
     def shown(self) -> str:
@@ -66,18 +78,24 @@ class Answer:
             "subject": self.subject,
             "no_answer": self.no_answer,
             "lang": self.lang,
+            "follow_up": self.follow_up,
+            "continued": self.continued,
             "passages": [h.to_dict() for h in self.hits],
         }
 
 
 @dataclass(frozen=True)
 class Topic:
-    """One article the coverage holds, for help texts and 'not covered' replies."""
+    """One article the coverage holds, for help texts, /topics and 'not covered' replies."""
 
     article: str
     title: str
     published: str | None
     outlet: str | None
+    sections: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "sections": list(self.sections)}
 
 
 @dataclass

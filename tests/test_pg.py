@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from bot.cli import main
+from bot.cli.commands import index_info
 from bot.errors import user_message
 from bot.runner import run
 from bot.settings import Settings, SettingsError, load_settings
@@ -81,6 +82,9 @@ def test_build_ask_and_incremental_reindex(backend, tmp_path, embedder):
     counting = CountingEmbedder(embedder)
     searcher = Searcher.open(make_options(tmp_path, articles, store=backend), embedder=counting)
     assert searcher.index.name.startswith("v-") and searcher.info()["passages"] == 4
+    # `newsbot info` reads the manifest, the Searcher the loaded index: the store told both.
+    kind = "hnsw" if backend.backend == "postgres" else "flat"
+    assert index_info(searcher.options)["dense_index"] == searcher.info()["dense_index"] == kind
     assert searcher.search(QUESTIONS[0])[0].article == "deer.md"
     assert searcher.search(QUESTIONS[1])[0].article == "shogi.md"
     assert "米ぬかと小麦粉" in searcher.ask(QUESTIONS[0]).text
@@ -431,7 +435,7 @@ def test_the_postings_cache_stays_within_its_bound(pg_options, embedder):
     tight = Searcher.open(dataclasses.replace(pg_options, store=store), embedder=embedder)
     for q in QUESTIONS:
         assert_same_hits(tight.search(q), roomy.search(q), q)
-    assert len(tight.index.lexical._cache) == 1 < len(roomy.index.lexical._cache)
+    assert tight.index.lexical.cached == 1 < roomy.index.lexical.cached
 
 
 def test_store_settings_take_the_url_from_the_environment(tmp_path):

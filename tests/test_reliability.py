@@ -6,6 +6,7 @@ gets a clear message and the rest keeps working.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +21,9 @@ from bot.cli import main
 from bot.settings import SettingsError, load_settings
 from index import Searcher
 from index.corpus.loader import load_articles
-from index.errors import QuestionError
+from index.encoders.embedder import Embedder
+from index.errors import OptionError, QuestionError
+from index.options import DEFAULT_MODEL, IndexOptions
 
 from .conftest import MODEL_CACHE, ROOT, make_options
 
@@ -418,7 +421,7 @@ def test_index_build_reports_every_skip_and_indexes_the_good_files(
     assert searcher.search("草津温泉の湯畑")[0].article == "dup-b.md"
 
     # The linked file outside articles/ was never read: its text is nowhere in the index.
-    folder = searcher.index.folder
+    folder = searcher.index.version.folder
     for path in folder.iterdir():
         assert SECRET.encode() not in path.read_bytes(), path.name
     assert all(SECRET not in h.text for h in searcher.search(SECRET, k=20))
@@ -449,6 +452,7 @@ BAD_SETTINGS = {
     "model-not-a-model-folder": ('[index]\nmodel = "{tmp}"\n', "index.model"),
     "model-empty": ('[index]\nmodel = ""\n', "index.model"),
     "model-as-number": ("[index]\nmodel = 7\n", "index.model"),
+    "encoder-unknown": ('[index]\nencoder = "gpu"\n', "setting 'index.encoder' must be one of"),
     "owner-ids-as-text": ('[discord]\nowner_ids = ["me"]\n', "a list of user IDs (integers)"),
     "threads-huge": ("[index]\nthreads = 100000\n", "index.threads"),
     "threads-negative": ("[index]\nthreads = -1\n", "index.threads"),
@@ -476,6 +480,16 @@ def test_bad_setting_is_one_line_naming_it(tmp_path, capsys, monkeypatch, text, 
     assert out == ""
     assert_one_line_error(err, name)
     assert TOKEN not in err  # a token pasted into the file is never echoed
+
+
+def test_options_refuse_a_choice_they_have_no_path_for():
+    """A library caller gets the rule settings.py reports (without a settings file's names)."""
+    with pytest.raises(OptionError, match="^encoder must be one of onnx, torch, not 'gpu'$"):
+        IndexOptions(encoder="gpu")
+    with pytest.raises(OptionError, match="^backend must be one of local, postgres"):
+        dataclasses.replace(IndexOptions().store, backend="mysql")
+    with pytest.raises(OptionError, match="^encoder must be one of"):
+        Embedder(DEFAULT_MODEL, Path("unused"), encoder="ONNX")
 
 
 def test_settings_file_that_is_not_utf8_or_missing_is_one_line(tmp_path, capsys):

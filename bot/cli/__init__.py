@@ -8,9 +8,10 @@ import signal
 import sys
 import threading
 
+from index import errors
 from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
 
-from ..settings import Settings, load_settings
+from ..settings import DATABASE_URL_ENV, Settings, load_settings
 from .output import one_line
 from .parser import parser
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "run":  # the bot handles its own signals
             exit_on_sigterm()
         settings = load_settings(args.config)
-        quiet = args.command in ("ask", "eval", "info")
+        quiet = args.command in ("ask", "chat", "topics", "eval", "info")
         _setup_logging(settings, args.verbose, quiet, steps=args.command != "run")
         return args.func(args, settings)
     except NewsbotError as e:
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             or (isinstance(e, ArticlesDirError) and str(settings.index.articles_dir) in str(e))
         ):
             where = f" ({settings.describe()})"  # a wrong folder is the usual cause
-        print(f"newsbot: error: {one_line(e)}{where}", file=sys.stderr)
+        notes = "".join(f" {note}" for note in getattr(e, "__notes__", ()))  # ask's count
+        print(f"newsbot: error: {one_line(e)}{advice(e, settings)}{where}{notes}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`newsbot ask ... | head -2`): stop quietly, as `yes | head`
@@ -60,6 +62,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         _end_logging()
+
+
+def advice(error: NewsbotError, settings: Settings | None) -> str:
+    """What to do next, in the CLI's words: the core names the action (error.hint)."""
+    database = settings is not None and settings.index.store.backend == "postgres"
+    hints = {
+        errors.REINDEX: "run 'newsbot index'" + (" or 'newsbot db import'" if database else ""),
+        errors.ALLOW_EMPTY: "run 'newsbot index --allow-empty' to empty it",
+        errors.DATABASE_URL: f"check {DATABASE_URL_ENV} and that the database is running",
+        errors.POSTGRES_EXTRA: "pip install 'newsbot[postgres]'",
+        errors.UPGRADE: "upgrade newsbot",
+    }
+    text = f"; {hints[error.hint]}" if error.hint in hints else ""
+    return text + (f" (setting '{error.setting}')" if error.setting else "")
 
 
 def exit_on_sigterm() -> None:

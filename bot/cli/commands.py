@@ -8,11 +8,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from index import check_question
 from index.errors import ArticlesDirError, NewsbotError, QuestionError
-from index.retrieval.query import check_question
 
 from ..settings import Settings
-from .output import format_added, format_answer, format_report, one_line
+from .output import format_added, format_answer, format_report, one_line, printable
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,14 @@ ASK_BATCH = 16
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from index.searcher import Searcher  # faiss, scipy, the model runtime: not for info
+    from index import Filters, Searcher  # faiss, scipy, the model runtime: not for info
 
     questions = read_questions(args.questions)
     for q in questions:
         # Check every question before the model loads: a typo should not cost seconds.
         # (Bytes that are not UTF-8 reach argv as lone surrogates; this refuses them too.)
         check_question(q, settings.index)
+    filters = Filters.parse(args.outlet, args.since, args.until)
     bar = EmbeddingBar()  # a first run builds the index: its progress, then the answers
     try:
         searcher = Searcher.open(settings.index, progress=bar)
@@ -38,21 +39,17 @@ def cmd_ask(args, settings: Settings) -> int:
     answered = 0
     try:
         for start in range(0, len(questions), ASK_BATCH):
-            for answer in searcher.batch_ask(questions[start : start + ASK_BATCH], args.k):
+            batch = questions[start : start + ASK_BATCH]
+            for answer in searcher.batch_ask(batch, args.k, filters=filters):
                 if args.json:
                     print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
                 else:
                     print(format_answer(answer, passages=args.passages), flush=True)
                 answered += 1
     except NewsbotError as e:
-        if len(questions) == 1:
-            raise  # the plain error line, as for any command
-        log.debug("ask failed after %d answers", answered, exc_info=True)
-        print(
-            f"newsbot: error: {one_line(e)} (answered {answered} of {len(questions)})",
-            file=sys.stderr,
-        )
-        return 2
+        if len(questions) > 1:  # main() ends its one error line with this note
+            e.add_note(f"(answered {answered} of {len(questions)})")
+        raise
     return 0
 
 
@@ -89,7 +86,7 @@ class EmbeddingBar:
 
 
 def cmd_index(args, settings: Settings) -> int:
-    from index.searcher import Searcher
+    from index import Searcher
 
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
@@ -113,10 +110,11 @@ def cmd_index(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from index.corpus.loader import article_files
+    from index import Searcher, article_files
     from index.evaluate import evaluate, load_questions
-    from index.searcher import Searcher
 
+    if args.dir.is_file():
+        return eval_dialogues(args, settings)
     # The question file is checked before the model loads; the gold articles are named.
     questions = load_questions(args.dir / "questions.jsonl", settings.index)
     articles = args.dir / "articles"
@@ -131,15 +129,7 @@ def cmd_eval(args, settings: Settings) -> int:
             "(their questions count as misses)",
             file=sys.stderr,
         )
-    options = settings.index
-    if args.encoder:
-        options = replace(options, encoder=args.encoder)
-    if options.store.backend == "postgres":
-        # The temporary index goes to its own schema: the bot's live index stays as it is.
-        options = replace(
-            options, store=replace(options.store, schema=f"{options.store.schema}_eval")
-        )
-    searcher = Searcher(options)
+    searcher = Searcher(_eval_options(args, settings))
     result = evaluate(args.dir, searcher, args.k, args.dense_weight)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -160,8 +150,8 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest.articles import add_url
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.ingest import add_url
 
     failed = 0
     changed = []
@@ -183,8 +173,8 @@ def cmd_add(args, settings: Settings) -> int:
 
 
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest.feeds import poll
-    from index.searcher import Searcher
+    from index import Searcher
+    from index.ingest import poll
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
@@ -211,15 +201,10 @@ def cmd_feeds(args, settings: Settings) -> int:
 
 def index_info(options) -> dict:
     """What the live index says about itself, read from its manifest: no model is loaded."""
-    from index.storage import local as layout
+    from index.storage import live_manifest
 
-    root = options.index_dir
-    if options.store.backend == "postgres":
-        version = _database(options).current(verify=False)
-        folder, manifest, root = version.folder, version.manifest, version.store.root
-    else:
-        folder = layout.current_version(root)
-        manifest = layout.read_manifest(folder, verify=False)  # sizes only: info stays instant
+    # Sizes only, no checksums or arrays: info stays instant.
+    where, manifest = live_manifest(options, options.index_dir)
     return {
         "model": manifest.get("model"),
         "encoder": manifest.get("encoder"),
@@ -227,8 +212,8 @@ def index_info(options) -> dict:
         "dim": manifest.get("dim"),
         "articles": len(manifest.get("articles", {})),
         "passages": manifest.get("passages"),
-        "index_dir": str(root),
-        "version": folder.name,
+        "index_dir": str(where.parent),
+        "version": where.name,
         "built_at": manifest.get("built_at"),
         "dense_index": manifest.get("dense_index"),
         "skipped": manifest.get("skipped", []),
@@ -243,7 +228,7 @@ def cmd_run(args, settings: Settings) -> int:
 
 def _database(options):
     """The PostgreSQL store of the settings; a one-line error when another backend is set."""
-    from index.storage.base import open_store
+    from index.storage import open_store
 
     if options.store.backend != "postgres":
         raise NewsbotError(
@@ -261,11 +246,41 @@ def cmd_db_init(args, settings: Settings) -> int:
 
 
 def cmd_db_import(args, settings: Settings) -> int:
-    from index.storage.local import LocalStore
-    from index.storage.postgres.store import import_version
+    from index.storage import LocalStore, import_version
 
     store = _database(settings.index)
     local = LocalStore(settings.index.index_dir).current(verify=True)
     name = import_version(local, store)
-    print(f"imported {local.name} ({local.size} passages) from {local.folder}; live as {name}")
+    print(f"imported {local.name} ({local.size} passages) from {local.location}; live as {name}")
     return 0
+
+
+def eval_dialogues(args, settings: Settings) -> int:
+    """`newsbot eval DIALOGUES.jsonl --articles DIR ...`: follow-ups over these articles."""
+    from index import Searcher
+    from index.evaluate import evaluate_dialogues, load_dialogues
+
+    load_dialogues(args.dir)  # checked before the model loads
+    folders = args.articles or [settings.index.articles_dir]
+    result = evaluate_dialogues(args.dir, Searcher(_eval_options(args, settings)), folders)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    for w in result["misses"]:
+        print(f"miss: {w['id']} turn {w['turn']}: {w['q']} -> {printable(w['got'][:80])}")
+    for key, value in result.items():
+        if key != "misses":
+            print(f"{key}: {value}")
+    return 0
+
+
+def _eval_options(args, settings: Settings):
+    options = settings.index
+    if args.encoder:
+        options = replace(options, encoder=args.encoder)
+    if options.store.backend == "postgres":
+        # The temporary index goes to its own schema: the bot's live index stays as it is.
+        options = replace(
+            options, store=replace(options.store, schema=f"{options.store.schema}_eval")
+        )
+    return options

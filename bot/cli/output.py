@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from index.ingest.outlets import outlet_of
-from index.types import Answer, BuildReport
+from index import Answer, BuildReport
+from index.ingest import outlet_of
 
 from ..ui.sources import Source, cited_sources
 
@@ -113,3 +113,14 @@ def format_added(added) -> str:
         f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
         f"{a.sections} sections) {a.url}"
     )
+
+
+def format_topics(topics, total: int, offset: int = 0) -> str:
+    """The articles, newest first: date, outlet and title, then the sections indented."""
+    lines = []
+    for n, t in enumerate(topics, offset + 1):
+        meta = " · ".join(x for x in (t.published, t.outlet) if x)
+        lines.append(f"{n}. {printable(t.title)}" + (f" ({printable(meta)})" if meta else ""))
+        lines.extend(f"   - {printable(s)}" for s in t.sections)
+    lines.append(f"{total} article" + ("" if total == 1 else "s"))
+    return "\n".join(lines)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import commands
+from .chat import cmd_chat, cmd_topics
 
 
 def parser() -> argparse.ArgumentParser:
@@ -15,7 +16,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = p.add_subparsers(dest="command", required=True)
+    # In this order in `newsbot --help`.
+    for add in (_ask, _chat, _topics, _index, _eval, _info, _add, _feeds, _run, _db):
+        add(sub)
+    return p
 
+
+def _ask(sub) -> None:
     ask = sub.add_parser("ask", help="answer one or more questions")
     ask.add_argument(
         "questions", nargs="+", metavar="QUESTION", help="a question, or - for one a line on stdin"
@@ -23,8 +30,35 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=_positive, default=None, help="passages per question")
     ask.add_argument("--json", action="store_true", help="one JSON object per line per question")
     ask.add_argument("--passages", action="store_true", help="also print the passages found")
+    _filters(ask)
     ask.set_defaults(func=commands.cmd_ask)
 
+
+def _chat(sub) -> None:
+    chat = sub.add_parser(
+        "chat", help="a conversation: questions from stdin, follow-ups answered in context"
+    )
+    chat.add_argument("-k", type=_positive, default=None, help="passages per question")
+    chat.add_argument("--json", action="store_true", help="one JSON object per question")
+    _filters(chat)
+    chat.set_defaults(func=cmd_chat)
+
+
+def _topics(sub) -> None:
+    topics = sub.add_parser("topics", help="list the articles the index holds, newest first")
+    topics.add_argument("--limit", type=_positive, default=None, help="at most this many")
+    topics.add_argument("--offset", type=int, default=0, help="skip this many first")
+    topics.add_argument("--json", action="store_true", help="one JSON object per article")
+    topics.set_defaults(func=cmd_topics)
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outlet", help="only articles of this outlet (as `newsbot topics` names it)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before")
+
+
+def _index(sub) -> None:
     idx = sub.add_parser("index", help="build or update the index from the articles folder")
     idx.add_argument("--rebuild", action="store_true", help="re-embed everything")
     idx.add_argument(
@@ -34,8 +68,21 @@ def parser() -> argparse.ArgumentParser:
     )
     idx.set_defaults(func=commands.cmd_index)
 
-    ev = sub.add_parser("eval", help="measure retrieval on DIR/articles and DIR/questions.jsonl")
-    ev.add_argument("dir", type=Path)
+
+def _eval(sub) -> None:
+    ev = sub.add_parser(
+        "eval",
+        help="measure retrieval on DIR/articles and DIR/questions.jsonl, "
+        "or follow-ups on a dialogues .jsonl file",
+    )
+    ev.add_argument("dir", type=Path, metavar="DIR|DIALOGUES")
+    ev.add_argument(
+        "--articles",
+        type=Path,
+        action="append",
+        help="with a dialogues file: a folder of articles to index together (repeatable; "
+        "default: the articles folder of the settings)",
+    )
     ev.add_argument("-k", type=_positive, default=10)
     ev.add_argument("--json", action="store_true")
     ev.add_argument(
@@ -52,18 +99,26 @@ def parser() -> argparse.ArgumentParser:
     )
     ev.set_defaults(func=commands.cmd_eval)
 
+
+def _info(sub) -> None:
     info = sub.add_parser("info", help="show the model and the index")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=commands.cmd_info)
 
+
+def _add(sub) -> None:
     add = sub.add_parser("add", help="fetch web pages into the articles folder and reindex")
     add.add_argument("urls", nargs="+", metavar="URL")
     add.add_argument("--dry-run", action="store_true", help="print what would be written")
     add.set_defaults(func=commands.cmd_add)
 
+
+def _feeds(sub) -> None:
     feeds = sub.add_parser("feeds", help="poll the [feeds] once, add new items and reindex")
     feeds.set_defaults(func=commands.cmd_feeds)
 
+
+def _run(sub) -> None:
     run = sub.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
     run.add_argument(
         "--shards",
@@ -79,13 +134,14 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=commands.cmd_run)
 
+
+def _db(sub) -> None:
     db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser("init", help="create or migrate the database schema")
     init.set_defaults(func=commands.cmd_db_init)
     imp = db_sub.add_parser("import", help="copy the live local index into the database")
     imp.set_defaults(func=commands.cmd_db_import)
-    return p
 
 
 def _positive(value: str) -> int:

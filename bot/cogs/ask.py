@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -41,10 +40,30 @@ class Ask(commands.Cog):
         self.bot = bot
         d = bot.settings.discord
         self.cooldown = UserCooldown(d.cooldown_rate, d.cooldown_seconds)
-        # The option's max length is a setting, which the decorators below cannot read; this
-        # cog's copy of the command gets its own parameter, so other bots are unaffected.
-        params = self.ask._params
-        params["question"] = dataclasses.replace(params["question"], max_value=d.max_question_chars)
+        # The option's max length is a setting, which a decorator in the class body cannot
+        # read: each cog builds its own /ask from its settings and adds it with itself.
+        self.command = self._slash(d.max_question_chars)
+        self.command.add_check(self.interaction_check)  # not bound to the cog: added by hand
+
+    def _slash(self, max_chars: int) -> app_commands.Command:
+        """/ask, its question option as long as the settings allow."""
+
+        async def ask(interaction: discord.Interaction, question: str) -> None:
+            await self.ask(interaction, question)
+
+        # A real annotation: this module's annotations are strings, which cannot name max_chars.
+        ask.__annotations__["question"] = app_commands.Range[str, None, max_chars]
+        ask = app_commands.allowed_installs(guilds=True, users=True)(ask)
+        ask = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(ask)
+        ask = app_commands.describe(question=_("ask.question.description"))(ask)
+        ask = app_commands.rename(question=_("ask.question.name"))(ask)
+        return app_commands.command(name=_("ask.name"), description=_("ask.description"))(ask)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.command)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.command.name)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """The per-user cooldown, shared with DMs and mentions."""
@@ -56,12 +75,8 @@ class Ask(commands.Cog):
             )
         return True
 
-    @app_commands.command(name=_("ask.name"), description=_("ask.description"))
-    @app_commands.rename(question=_("ask.question.name"))
-    @app_commands.describe(question=_("ask.question.description"))
-    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
-    @app_commands.allowed_installs(guilds=True, users=True)
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        """/ask: answer in time, deferring when the search is slow."""
         self.check(question)
         # Visibility is fixed by the first response: a quick search lets a refusal be seen by
         # the asker alone; a slow one is deferred (publicly) within Discord's 3 seconds.

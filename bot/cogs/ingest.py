@@ -12,8 +12,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from index.errors import BuildInProgressError, FetchError, PageError
-from index.ingest.articles import Added, add_url, write
-from index.ingest.feeds import PollReport, poll
+from index.ingest import Added, PollReport, add_url, poll, write
 
 from .. import errors
 from ..ui.format import CONTENT, DESCRIPTION, TITLE, clip

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import discord
 
 from index import Answer, Hit, Topic
-from index.ingest.outlets import outlet_of
+from index.ingest import outlet_of
 
 from .i18n import EXAMPLES, text
 from .sources import Source, cited_sources

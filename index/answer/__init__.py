@@ -1,1 +1,5 @@
 """Answering: the ranked passages' evidence, the "covered?" judgement, the composed answer."""
+
+from .respond import answer
+
+__all__ = ["answer"]

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ..corpus.text import char_ngrams, find_urls, normalize
+from ..corpus.text import char_ngrams, find_urls, language, normalize
 from ..types import Answer, Hit
 
 NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
 NO_ANSWER_EN = "Sorry, the coverage does not answer this question."
-_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+NO_MATCH_JA = "指定された媒体・期間に合う記事に、この質問に答えるものはありませんでした。"
+NO_MATCH_EN = "No article of the outlet and dates you chose answers this question."
 
 # Sentences that ask, exclaim, muse in the first person or carry page furniture are never
 # quoted: they state no fact, or not the coverage's own.
@@ -179,18 +180,21 @@ class Candidate:
     cosine: float
 
 
-def language(question: str) -> str:
-    """ "ja" unless the question is written in Latin letters with no kana or kanji."""
-    ja = bool(_KANA_KANJI.search(question)) or not re.search(r"[A-Za-z]", question)
-    return "ja" if ja else "en"
-
-
-def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, ...] = ()) -> Answer:
+def no_answer(
+    question: str,
+    nearby: tuple[str, ...] = (),
+    missing: tuple[str, ...] = (),
+    *,
+    lang: str | None = None,
+    filtered: bool = False,
+) -> Answer:
     """The honest reply when nothing in the coverage answers, in the question's language.
 
     A question about other news is told what the coverage lacks and what it holds nearby.
+    lang: the Query's; read from the question only by callers without one (benchmarks).
+    filtered: the asker narrowed the coverage (outlet, dates), so say that nothing there answers.
     """
-    lang = language(question)
+    lang = lang or language(question)
     text = NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
     shown = [m for m in missing if len(m) >= 2][:2]
     if shown and lang == "ja":
@@ -199,7 +203,12 @@ def no_answer(question: str, nearby: tuple[str, ...] = (), missing: tuple[str, .
     elif shown:
         text = f"The coverage has nothing on {', '.join(shown)}."
         text += f" Nearest coverage: {nearby[0]}" if nearby else ""
-    return Answer(question, text, True, (), lang=lang, nearby=nearby, missing=missing)
+    reason = "other_news" if missing else "off_topic"
+    if filtered:  # the rest of the coverage was never searched: "not covered" would be wrong
+        text, reason = (NO_MATCH_JA if lang == "ja" else NO_MATCH_EN), "filtered"
+    return Answer(
+        question, text, True, (), lang=lang, nearby=nearby, missing=missing, reason=reason
+    )
 
 
 def quotable(sentence: str) -> bool:
@@ -279,6 +288,7 @@ def compose(
     weights: Weights = Weights(),
     extra_hit=None,
     asked: Asked | None = None,
+    lang: str | None = None,
 ) -> Answer:
     """Lead with the sentence that best states the fact, then its closest support, each cited.
 
@@ -291,30 +301,58 @@ def compose(
         weights: the scoring weights.
         extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
         asked: the question as the scorer sees it, when not Asked.of(question, grams).
+        lang: the Query's language; read from the question only by callers without one.
     """
+    lang = lang or language(question)
     asked = asked or Asked.of(question, grams)
-    total = asked.total
-    if language(question) == "en":
+    if lang == "en":
         f = weights.crosslingual
         weights = replace(weights, rank=weights.rank * f, passage=weights.passage * f)
+    total = asked.total
     scored = sorted(
         ((score(c, asked, hits, weights, total), c) for c in candidates),
         key=lambda x: (-x[0], x[1].hit, x[1].pos),
     )
+    hits = list(hits)
+    chosen = _choose(_elaborated(scored), hits, weights, max_sentences, extra_hit)
+    if not chosen:
+        return Answer(question, "", False, tuple(hits), lang=lang)
+    about = subject(hits[chosen[0][1] - 1].title, question, " ".join(s for s, _ in chosen))
+    text = " ".join(f"{s}[{n}]" for s, n in chosen)
+    return Answer(
+        question,
+        f"【{about}】{text}" if about else text,
+        False,
+        tuple(hits),
+        tuple(n for _, n in chosen),
+        tuple(s for s, _ in chosen),
+        lang,
+        subject=about,
+    )
+
+
+def _elaborated(scored: list[tuple[float, Candidate]]) -> list[tuple[float, Candidate]]:
+    """The lead's own next sentence, when it spells the lead out, moved up as its first support."""
     if scored:
-        # The lead's own next sentence, when it spells the lead out, is its first support.
         lead = scored[0][1]
         for i, (_, c) in enumerate(scored):
             if c.passage == lead.passage and c.pos == lead.pos + 1 and ELABORATION.match(c.text):
                 scored.insert(1, (scored[0][0], scored.pop(i)[1]))
                 break
-    hits = list(hits)
+    return scored
+
+
+def _choose(
+    scored: list[tuple[float, Candidate]], hits: list[Hit], weights: Weights, n: int, extra_hit
+) -> list[tuple[str, int]]:
+    """The lead and its support within the slack and length, repeats left out, each cited
+    (hits grows by a sibling passage quoted from)."""
     chosen: list[tuple[str, int]] = []
     seen: list[frozenset[str]] = []
     length = 0
     best = scored[0][0] if scored else 0.0
     for s, c in scored:
-        if len(chosen) == max_sentences or s < best - weights.slack:
+        if len(chosen) == n or s < best - weights.slack:
             break
         if chosen and length >= weights.max_chars:
             break
@@ -325,20 +363,7 @@ def compose(
         chosen.append((text, _cite(c, hits, extra_hit)))
         seen.append(grams2)
         length += len(text)
-    if not chosen:
-        return Answer(question, "", False, tuple(hits), lang=language(question))
-    about = subject(hits[chosen[0][1] - 1].title, question, " ".join(s for s, _ in chosen))
-    text = " ".join(f"{s}[{n}]" for s, n in chosen)
-    return Answer(
-        question,
-        f"【{about}】{text}" if about else text,
-        False,
-        tuple(hits),
-        tuple(n for _, n in chosen),
-        tuple(s for s, _ in chosen),
-        language(question),
-        subject=about,
-    )
+    return chosen
 
 
 def subject(title: str, question: str, quoted: str) -> str:

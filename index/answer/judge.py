@@ -7,10 +7,15 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..corpus.text import normalize
+import numpy as np
+
+from ..corpus.text import language, normalize
 from ..options import IndexOptions
 from ..retrieval import crosslingual
 from ..retrieval.crosslingual import STOP
+from ..retrieval.query import Query
+from ..retrieval.ranker import Index
+from .compose import Candidate
 
 # Script runs of the normalized question: katakana words, kanji compounds, Latin words/digits.
 _RUN = re.compile(r"[ァ-ヺー]{2,}|[一-鿿々〆ヶ]{2,}|[a-z0-9][a-z0-9.\-]*[a-z0-9]")
@@ -56,6 +61,21 @@ _ALIASES = {
     "仏": ("フランス",),
     "欧州": ("ヨーロッパ", "欧"),
 }
+
+
+# What kind of answer a follow-up wants, never what it is about (期間は?, 理由は?, how long?): a
+# follow-up made of these alone brings no subject of its own, so none can be missing.
+KIND = set(
+    """
+    期間 期限 日程 日時 時間 規模 金額 人数 反応 狙い 相手 対象 詳細 詳しく 続き 他 ほか 具体
+    結論 見方 評価 根拠 条件 理由 結果 影響 今後 背景 目的 場所 時期 内容 方法
+    """.split()
+)
+KIND_EN = {
+    "long", "much", "many", "reason", "reasons", "detail", "details", "more", "else", "why",
+    "when", "where", "who", "conditions", "condition", "result", "results", "impact", "plan",
+    "plans", "next", "response", "reaction", "period", "duration", "terms",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -106,7 +126,8 @@ def missing_terms(terms: list[str], evidence: str) -> list[str]:
     """
     out: list[str] = []
     for t in terms:
-        out.extend(r for r in _residue(t, evidence) if r not in out)
+        # A compound's framing part (最新+情報) says what is wanted, not what it is about.
+        out.extend(r for r in _residue(t, evidence) if r not in out and r not in _FRAMING)
     return out
 
 
@@ -224,3 +245,58 @@ def _join(gaps: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, 
     if gaps and gaps[-1][1] == start:
         return [*gaps[:-1], (gaps[-1][0], end)]
     return [*gaps, (start, end)]
+
+
+def own_terms(query: Query, katakana=None) -> list:
+    """The subject words a follow-up brings itself, the kind of answer it wants left out."""
+    if query.lang == "en":
+        return [t for t in crosslingual.terms_in(query.text, katakana) if t[0] not in KIND_EN]
+    return [t for t in subject_terms(query.text) if t not in KIND]
+
+
+def verdict(
+    index: Index,
+    query: Query,
+    qvec: np.ndarray,
+    ids: list[int],
+    candidates: list[Candidate],
+    options: IndexOptions,
+    weights: dict[str, float] | None = None,
+) -> Verdict:
+    """The 'does the coverage answer?' signals from the top passages, weighed by decide.
+
+    weights: the term weights of the searched text (lexical.term_weights), when the caller has
+    them. A follow-up's own subject words must be in the evidence; the ones it stands on found it.
+    """
+    top = [c for c in candidates if c.hit < options.evidence_passages]
+    best = max((c.cosine for c in top), default=-1.0)
+    background = float((index.anchors @ qvec).max(initial=-1))
+    passages = dict.fromkeys(c.passage for c in top) or dict.fromkeys(ids[:1])
+    evidence = normalize(
+        "\n".join(
+            f"{h.title}\n{h.section}\n{h.text}" for h in (index.hit(p, 0.0) for p in passages)
+        )
+    )
+    if query.lang == "en" and language(evidence) == "ja":
+        # The question's words are looked for by their Japanese terms (retrieval/crosslingual.py).
+        if query.follow_up:
+            terms = own_terms(query, index.katakana)
+        else:
+            terms = crosslingual.terms_in(query.text, index.katakana)
+        names, words = missing_english(terms, evidence)
+        crossing, subject = True, bool(terms)
+    else:
+        terms = own_terms(query) if query.follow_up else subject_terms(query.normal)
+        missing = missing_terms(terms, evidence)
+        names = [t for t in missing if is_name(t)]
+        words = [t for t in missing if not is_name(t)]
+        crossing, subject = False, bool(terms)
+    return decide(
+        best - background,
+        index.coverage(query.searched_normal, ids[0], weights),
+        names,
+        words,
+        options,
+        crossing,
+        subject,
+    )

@@ -27,6 +27,20 @@ def normalize(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def language(text: str) -> str:
+    """ "ja" unless the text is written in Latin letters with no kana or kanji."""
+    ja = bool(_KANA_KANJI.search(text)) or not re.search(r"[A-Za-z]", text)
+    return "ja" if ja else "en"
+
+
+def squash(text: str) -> str:
+    """NFKC without whitespace: texts that differ only in spacing or width compare equal."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
 def clean(text: str) -> str:
     """Drop control and zero-width characters but keep the text as written (for display)."""
     text = text.translate(_INVISIBLE)

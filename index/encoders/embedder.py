@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
-from ..options import DEFAULT_MODEL, ENCODERS
+from ..options import DEFAULT_MODEL, ENCODERS, check_choice
 from .torch import resolve_model
 
 log = logging.getLogger(__name__)
@@ -38,8 +37,7 @@ class Embedder:
         passage_prompt: str | None = None,
         encoder: str = "onnx",
     ):
-        if encoder not in ENCODERS:
-            raise ModelError(f"setting 'index.encoder' must be one of {ENCODERS}, not {encoder!r}")
+        check_choice("encoder", encoder, ENCODERS)
         if model == DEFAULT_MODEL and encoder == "onnx":
             from .onnx import OnnxBackend, ensure_onnx_model
 
@@ -49,7 +47,7 @@ class Embedder:
 
             self._backend = TorchBackend(model, Path(cache_dir), threads)
             if model == DEFAULT_MODEL:
-                self._check_default()
+                self.check()
         self.name = model
         self.encoder = self._backend.kind
         self.identity = f"{self.encoder}:{self._backend.content or model}"
@@ -69,11 +67,12 @@ class Embedder:
         """The sentence-transformers model of the torch encoder (benchmarks compare with it)."""
         return getattr(self._backend, "model", None)
 
-    def _check_default(self) -> None:
+    def check(self, record: dict | None = None) -> None:
+        """Embed the default model's known texts and compare with its check record (ModelError)."""
         from .default_model import check as model_check
 
         folder = Path(self._backend.model_dir)
-        record = model_check.read(folder)
+        record = record or model_check.read(folder)
         model_check.verify(folder, record, lambda t: self._backend.embed(t, 8))
         self._backend.content = record["digest"]
 

@@ -6,8 +6,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,13 +16,8 @@ import numpy as np
 from ..errors import ModelError
 from ..types import SLOW_STEP
 from .default_model import check as model_check
-from .default_model.convert import (
-    PREPARING,
-    _locked,
-    converted_dir,
-    ensure_default_model,
-    is_complete,
-)
+from .default_model.convert import PREPARING, converted_dir, ensure_default_model
+from .default_model.once import is_complete, make_once
 from .library_noise import library_noise_to_debug
 
 log = logging.getLogger(__name__)
@@ -33,7 +26,7 @@ SUFFIX = "-onnx"
 MODEL = "model.onnx"
 TOKENIZER = "sentencepiece.model"
 CONFIG = "encoder.json"
-_MARKER = ".complete"
+_REDO = "exporting it again"
 # Bump when the export changes, so folders written by an older exporter are made again.
 _REVISION = 4  # 2: sentencepiece tokenizer; 3: int8 word embeddings; 4: int8 products
 # An export whose known texts fall below this cosine to torch is refused rather than served.
@@ -47,23 +40,16 @@ def ensure_onnx_model(cache_dir: Path) -> Path:
     source = converted_dir(cache_dir)
     if source is not None:
         target = source.with_name(source.name + SUFFIX)
-        if _is_complete(target):
+        if is_complete(target, _stamp(), _REDO):
             return target
     log.info(PREPARING, extra=SLOW_STEP)
     source = ensure_default_model(cache_dir, announce=False)
     target = source.with_name(source.name + SUFFIX)
-    with _locked(cache_dir / f".{target.name}.lock"):
-        if _is_complete(target):  # exported by another process while we waited
-            return target
-        try:
-            _export_once(source, target)
-        except OSError as e:
-            raise ModelError(f"cannot write the ONNX model into {cache_dir}: {e}") from e
+    try:
+        make_once(target, _stamp(), lambda folder: _export_timed(source, folder, target), _REDO)
+    except OSError as e:
+        raise ModelError(f"cannot write the ONNX model into {cache_dir}: {e}") from e
     return target
-
-
-def _is_complete(target: Path) -> bool:
-    return is_complete(target, _stamp(), "exporting it again")
 
 
 def _stamp() -> str:
@@ -72,93 +58,20 @@ def _stamp() -> str:
     return f"exporter {_REVISION}, onnxruntime {importlib.metadata.version('onnxruntime')}\n"
 
 
-def _export_once(source: Path, target: Path) -> None:
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
+def _export_timed(source: Path, folder: Path, target: Path) -> None:
     log.info("Exporting %s to ONNX in %s (once)", source.name, target)
     started = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        with library_noise_to_debug():
-            export(source, tmp)
-        for path in (tmp, *tmp.rglob("*")):  # mkdtemp creates owner-only
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        (tmp / _MARKER).write_text(_stamp(), encoding="utf-8")  # last: marks it complete
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with library_noise_to_debug():
+        export(source, folder)
     log.info("Exported the ONNX model in %.1fs", time.monotonic() - started)
 
 
 def export(source: Path, out: Path) -> None:
     """Export the converted model to ONNX in out and check it against the reference."""
-    import onnx
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import BertModel
-
     reference = model_check.read(source)
-    bert = BertModel.from_pretrained(str(source), attn_implementation="eager").eval()
-
-    class Wrapper(torch.nn.Module):
-        # transformers 5 reordered BertModel.forward's arguments, which broke the positional
-        # exporter: keyword arguments are unambiguous.
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask):
-            types = torch.zeros_like(input_ids)
-            out = self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=types
-            )
-            return out.last_hidden_state
-
-    ids = torch.tensor([[0, 6, 7, 2], [0, 6, 2, _PAD_ID]])
-    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
-    axes = {0: "batch", 1: "tokens"}
     fp32 = out / "fp32.onnx"
-    with torch.no_grad():
-        torch.onnx.export(
-            Wrapper(bert),
-            (ids, mask),
-            str(fp32),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["token_embeddings"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_embeddings": axes},
-            opset_version=17,
-            dynamo=False,
-        )
-    # int8 weights (per output channel) for the word embeddings and every matrix product but
-    # the FFN output layer: 173 -> 140 MB, a question encoded in 0.30 x torch's time instead
-    # of 0.46 x with float32 products, at cosine 0.9987 to torch (mean over test texts). The
-    # FFN output layer's inputs (GELU outputs) have outliers that one int8 scale per run
-    # cannot hold: quantizing it too (118 MB, about 15 % faster) gave 0.996 and flipped
-    # answers at the bars of tests/test_answers.py (benchmarks/README.md, section 6).
-    # reduce_range (7-bit weights) because AVX2's int8 products saturate at full range.
-    skip = [
-        n.name
-        for n in onnx.load(str(fp32), load_external_data=False).graph.node
-        if n.name.endswith("/output/dense/MatMul") and "/attention/" not in n.name
-    ]
-    root = logging.getLogger()  # the quantizer logs every tensor at INFO on the root logger
-    level = root.level
-    root.setLevel(max(level, logging.WARNING))
-    try:
-        quantize_dynamic(
-            str(fp32),
-            str(out / MODEL),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=True,
-            op_types_to_quantize=["Gather", "MatMul"],
-            nodes_to_exclude=skip,
-        )
-    finally:
-        root.setLevel(level)
+    _export_graph(source, fp32)
+    _quantize(fp32, out / MODEL)
     fp32.unlink()
     _optimize(out / MODEL)
     write_sentencepiece(source / "tokenizer.json", out / TOKENIZER)
@@ -182,6 +95,77 @@ def export(source: Path, out: Path) -> None:
     model_check.write(
         out, [MODEL, TOKENIZER, CONFIG], vectors, encoder=OnnxBackend.kind, reference_cosine=cosine
     )
+
+
+def _export_graph(source: Path, fp32: Path) -> None:
+    """The converted BERT model as a float32 ONNX graph (torch's exporter)."""
+    import torch
+    from transformers import BertModel
+
+    bert = BertModel.from_pretrained(str(source), attn_implementation="eager").eval()
+
+    class Wrapper(torch.nn.Module):
+        # transformers 5 reordered BertModel.forward's arguments, which broke the positional
+        # exporter: keyword arguments are unambiguous.
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            types = torch.zeros_like(input_ids)
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=types
+            )
+            return out.last_hidden_state
+
+    ids = torch.tensor([[0, 6, 7, 2], [0, 6, 2, _PAD_ID]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(
+            Wrapper(bert),
+            (ids, mask),
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["token_embeddings"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_embeddings": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _quantize(fp32: Path, model: Path) -> None:
+    """fp32's graph with int8 weights, written to model."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # int8 weights (per output channel) for the word embeddings and every matrix product but
+    # the FFN output layer: 173 -> 140 MB, a question encoded in 0.30 x torch's time instead
+    # of 0.46 x with float32 products, at cosine 0.9987 to torch (mean over test texts). The
+    # FFN output layer's inputs (GELU outputs) have outliers that one int8 scale per run
+    # cannot hold: quantizing it too (118 MB, about 15 % faster) gave 0.996 and flipped
+    # answers at the bars of tests/test_answers.py (benchmarks/README.md, section 6).
+    # reduce_range (7-bit weights) because AVX2's int8 products saturate at full range.
+    skip = [
+        n.name
+        for n in onnx.load(str(fp32), load_external_data=False).graph.node
+        if n.name.endswith("/output/dense/MatMul") and "/attention/" not in n.name
+    ]
+    root = logging.getLogger()  # the quantizer logs every tensor at INFO on the root logger
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        quantize_dynamic(
+            str(fp32),
+            str(model),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+            op_types_to_quantize=["Gather", "MatMul"],
+            nodes_to_exclude=skip,
+        )
+    finally:
+        root.setLevel(level)
 
 
 def _optimize(model: Path) -> None:

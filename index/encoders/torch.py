@@ -120,8 +120,9 @@ def _load(cls, model: str, source: Path | str):
     if not isinstance(source, Path):
         if not _hub_reachable():
             raise ModelError(
-                f"setting 'index.model': {model!r} is not in the local Hugging Face cache and "
-                "the hub cannot be reached (offline?); download it where online, or use a folder"
+                f"model {model!r} is not in the local Hugging Face cache and the hub cannot be "
+                "reached (offline?); download it where online, or use a folder",
+                setting="index.model",
             ) from error
         try:
             return cls(str(source), device="cpu", local_files_only=False)

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import trafilatura
 
+from ..corpus.text import squash
 from ..errors import PageError
 from .outlets import outlet_for_host
 
@@ -333,7 +334,7 @@ def _markdown(text: str, title: str | None, url: str) -> str:
         m = _HEADING.match(line)
         if m:
             heading = m.group(2).strip().strip("*").strip()
-            same = title and _squash(heading) == _squash(title)
+            same = title and squash(heading).lower() == squash(title).lower()
             if (n == 0 and len(m.group(1)) == 1) or same:
                 continue  # the title repeated as the body's first heading
             line = "#" * max(2, len(m.group(1))) + " " + heading
@@ -353,7 +354,3 @@ def _link(m: re.Match, base: str) -> str:
     if urlsplit(absolute).scheme not in ("http", "https") or target.startswith("#"):
         return words
     return f"[{words}]({absolute})"
-
-
-def _squash(text: str) -> str:
-    return "".join(text.split()).lower()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -17,8 +18,11 @@ LEXICAL_PARAMS = {"k1": K1, "b": B, "grams": "nfkc-char-1-2", "title": True}
 _SHIFT = 21
 _BATCH = 4096  # texts per vectorized step: bounds the build's memory on big corpora
 # Code points char_ngrams does not keep (mapped to NUL), and every character already checked.
+# Questions run on several threads: writers hold the lock, so a character is in _CHECKED only
+# once its _BREAKS entry is there; readers need none (an unseen character is checked again).
 _BREAKS: dict[int, int] = {}
 _CHECKED: set[str] = set()
+_LEARNING = threading.Lock()
 
 
 class Lexical:
@@ -81,14 +85,51 @@ class Lexical:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (float32, length = passages)."""
-        ids = self.query_terms(query)
-        if not len(ids):
-            return np.zeros(self.size, dtype=np.float32)
-        # The query's rows, transposed (a CSC view), times ones: scipy's matvec adds each
-        # term's postings into the scores in one C loop, term by term in float32: the same
-        # additions in the same order as a Python loop of `out[docs] += weights`, 3-6x faster.
-        rows = self.matrix[ids]
-        return rows.T @ np.ones(len(ids), dtype=np.float32)
+        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        spans = [(indptr[t], indptr[t + 1]) for t in self.query_terms(query)]
+        return sum_postings([(indices[a:b], data[a:b]) for a, b in spans], self.size)
+
+    def rows(self) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
+        """Each term's row: (term, idf, passage ids int32, BM25 weights float32), terms sorted.
+
+        What a store that keeps postings per term writes (storage.postgres); its reads go back
+        through sum_postings, so both backends score alike.
+        """
+        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        for r, term in enumerate(self.terms):
+            a, b = int(indptr[r]), int(indptr[r + 1])
+            yield (
+                str(term),
+                float(self.idf[r]),
+                np.ascontiguousarray(indices[a:b], dtype=np.int32),
+                np.ascontiguousarray(data[a:b], dtype=np.float32),
+            )
+
+
+def sum_postings(postings: Sequence[tuple[np.ndarray, np.ndarray]], size: int) -> np.ndarray:
+    """BM25 scores of `size` passages: each query term's (passage ids, weights) added up.
+
+    The one scorer of both backends: give the terms in code point order (as query_terms and
+    Lexical.rows have them) and the float32 sums are the same, bit for bit, wherever the
+    postings were read from.
+    """
+    if not postings:
+        return np.zeros(size, dtype=np.float32)
+    # The postings as rows of a matrix, transposed (CSC), times ones: scipy's matvec adds each
+    # term's weights into the scores in one C loop, term by term in float32: the same additions
+    # in the same order as a Python loop of `out[ids] += weights`, 3-6x faster.
+    lengths = [len(ids) for ids, _ in postings]
+    indptr = np.zeros(len(postings) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    matrix = sparse.csr_matrix(
+        (
+            np.concatenate([w for _, w in postings]).astype(np.float32, copy=False),
+            np.concatenate([ids for ids, _ in postings]),
+            indptr,
+        ),
+        shape=(len(postings), size),
+    )
+    return matrix.T @ np.ones(len(postings), dtype=np.float32)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -139,8 +180,9 @@ def _words(text: str) -> str:
     text = normalize(text)
     new = set(text) - _CHECKED
     if new:
-        _BREAKS.update({ord(c): 0 for c in new if not is_word_char(c)})
-        _CHECKED.update(new)
+        with _LEARNING:
+            _BREAKS.update({ord(c): 0 for c in new if not is_word_char(c)})
+            _CHECKED.update(new)
     return text.translate(_BREAKS)
 
 

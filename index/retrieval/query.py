@@ -1,10 +1,14 @@
-"""A question checked and normalized before any work is done for it."""
+"""A question checked, normalized and decided (language, context) before any work is done."""
 
 from __future__ import annotations
 
-from ..corpus.text import char_ngrams, normalize
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..corpus.text import char_ngrams, language, normalize
 from ..errors import QuestionError
 from ..options import IndexOptions
+from . import crosslingual
 
 
 def check_question(question: str, options: IndexOptions) -> str:
@@ -23,3 +27,48 @@ def check_question(question: str, options: IndexOptions) -> str:
     if not char_ngrams(q):
         raise QuestionError("質問に検索できる文字がありません。")
     return q
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question decided once: its normal form, its language, and the turn it leans on.
+
+    A follow-up (期間は? after a question about the ceasefire) is searched with the questions it
+    stands on (`context`) and prefers the articles the previous answer cited; its own words are
+    still the ones the coverage must hold.
+    """
+
+    text: str  # as asked
+    normal: str  # check_question's form of text
+    lang: str  # "ja" or "en": the reply's language
+    context: str = ""  # the earlier questions a follow-up stands on ("" when asked afresh)
+    prefer: tuple[str, ...] = ()  # the previous answer's cited articles, best first
+    continued: str = ""  # the question of the turn it continues
+    lacks_subject: bool = False  # a follow-up with nothing to follow (期間は? as a first question)
+    seen: tuple[str, ...] = ()  # sentences the asker was already shown and asks beyond (他には?)
+
+    @classmethod
+    def of(cls, question: str, options: IndexOptions) -> Query:
+        """Check the question (QuestionError when it cannot be asked) and decide its language."""
+        normal = check_question(question, options)
+        return cls(question, normal, language(question))
+
+    @property
+    def follow_up(self) -> bool:
+        return bool(self.context)
+
+    @property
+    def searched(self) -> str:
+        """What ranking and meaning see: the question with the ones it stands on."""
+        return f"{self.context} {self.text}" if self.context else self.text
+
+    @property
+    def searched_normal(self) -> str:
+        return normalize(self.searched) if self.context else self.normal
+
+    def lexical(self, katakana: Mapping[str, tuple[str, ...]] | None = None) -> str:
+        """What BM25 matches: an English question also by its words' Japanese terms (and by the
+        corpus's katakana spellings of names the glossary lacks)."""
+        if self.lang != "en":
+            return self.searched_normal
+        return normalize(crosslingual.expand(self.searched_normal, katakana))

@@ -6,14 +6,12 @@ import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..corpus.text import char_ngrams, normalize
 from ..options import IndexOptions
 from ..storage.base import Version
-from ..storage.local import LocalVersion
 from ..types import Hit
 from . import crosslingual
 from .lexical import top_k
@@ -34,8 +32,8 @@ class Index:
     """A read-only index version, ranked against; swap a new one in to update."""
 
     def __init__(self, version: Version):
-        # Everything stored comes through the version (index/storage/base.py): the local folder
-        # (index/storage/local.py) today, a database later.
+        # Everything stored comes through the version (index/storage/base.py): a local folder
+        # (storage/local.py) or a database (storage/postgres/).
         self.version = version
         self.manifest = version.manifest
         self.dense = version.dense
@@ -51,19 +49,9 @@ class Index:
         self._section_cache: dict[int, dict] = {}
         self._text_cache: dict[int, str] = {}
 
-    @classmethod
-    def load(cls, folder: Path, verify: bool = True) -> Index:
-        """Load one local version folder (see format.current_version)."""
-        return cls(LocalVersion.open(folder, verify=verify))
-
     @property
     def name(self) -> str:
         return self.version.name
-
-    @property
-    def folder(self) -> Path:
-        """The local version's folder (for tests and tools that look at the files)."""
-        return self.version.folder
 
     @property
     def size(self) -> int:
@@ -183,6 +171,9 @@ class Index:
 _CACHE_BOUND = 4096
 
 
+# Process-wide on purpose: an Index is swapped on every reindex while older ones may still be
+# answering, so no Index knows when a pool of its own could be shut down; one lazy pool of 4
+# idle-waiting threads serves them all and concurrent.futures joins it at interpreter exit.
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     """Threads that wait on a remote dense side's searches (each keeps its own connection)."""

@@ -2,22 +2,25 @@
 
 `local.LocalStore` (a folder per version) is the default backend; `postgres.store.PgStore`
 (PostgreSQL with pgvector) implements the same protocols. Nothing outside `index/` sees them:
-`Searcher` is the way in, and `open_store` picks the backend the settings name.
+`Searcher` is the way in, `open_store` picks the backend the settings name, and `live_manifest`
+reads what `newsbot info` shows. Importing this module loads no array library.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
-from ..errors import StoreUnavailableError
+from ..errors import POSTGRES_EXTRA, StoreUnavailableError
+from .manifest import FORMAT
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..options import IndexOptions
+    from ..retrieval.lexical import Lexical
 
 
 class DenseSide(Protocol):
@@ -48,8 +51,11 @@ class Version(Protocol):
     """One immutable index version: every read of one question goes to one of these."""
 
     name: str  # e.g. "v-20250319T120000-ab12cd-42"; unique per build
+    location: PurePath  # where it lives, for reports: its folder, or postgres/<schema>/<name>
     format: int
-    manifest: dict  # model, dim, articles {file: {digest, title}}, counts, build time, ...
+    # model, dim, articles {file: {digest, title}}, counts, build time, dense_index (the kind
+    # of dense index the store built: "flat" or "hnsw"), ...
+    manifest: dict
     dense: DenseSide
     lexical: LexicalSide
     vectors: np.ndarray  # (passages × dim) float32 rows by passage id, for exact rescoring
@@ -72,10 +78,71 @@ class Version(Protocol):
         """Vectors and sentence vectors of many passages at once (a build reusing them)."""
 
 
+class Records(Sequence):
+    """Section records read one at a time: subclasses say how to read record i (0 <= i < len)."""
+
+    def _record(self, i: int) -> dict:
+        raise NotImplementedError
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i) + len(self) if i < 0 else int(i)
+        if not 0 <= i < len(self):
+            raise IndexError("section index out of range")
+        return self._record(i)
+
+
+class Writer(AbstractContextManager, Protocol):
+    """A new version being written (Store.writer()): nothing of it is live before commit().
+
+    Used as a context manager: leaving it by an exception discards what was written, and the
+    live version stays. Each part below is given once, in any order, before commit().
+    """
+
+    def sections(self, sections: Sequence[dict], passage_section: np.ndarray) -> None:
+        """Section records ({article, title, section, ...}) and the section id of each passage."""
+
+    def texts(self, texts: Iterable[str]) -> None:
+        """Each passage's text, by passage id."""
+
+    def keys(self, keys: Sequence[bytes] | np.ndarray) -> None:
+        """Each passage's 16-byte embedding cache key."""
+
+    def sentences(self, vectors: Sequence[np.ndarray], dim: int) -> None:
+        """Each passage's (sentences × dim) vectors.
+
+        dim: their width, for a version with no passages (no row to tell it); a database
+        learns it from the passage vectors instead.
+        """
+
+    def dense_vectors(self, vectors: np.ndarray, flat_max: int) -> None:
+        """The (passages × dim) unit vectors, indexed for nearest-neighbour search.
+
+        flat_max: up to this many vectors a store that can choose searches them exactly (the
+        folder: FAISS flat, HNSW beyond). A database indexes them its own way (pgvector HNSW at
+        every size) and ignores it. Either way commit() records the kind it built in the
+        manifest's dense_index: the store tells, the caller never guesses.
+        """
+
+    def lexical(self, lex: Lexical) -> None:
+        """The BM25 index of the passages (read through Lexical.rows by a database)."""
+
+    def anchors(self, vectors: np.ndarray) -> None:
+        """The off-topic anchor vectors (index/answer/anchors.txt)."""
+
+    def commit(self, manifest: dict) -> PurePath:
+        """Make the version live atomically; returns its location (see Version.location).
+
+        The stored manifest is the given one plus what the writer knows: dense_index (and, in
+        a folder, the format and every file's size and checksum).
+        """
+
+
 class Store(Protocol):
     """Where index versions live: the live one, one build at a time, and new ones."""
 
-    root: Path
+    root: PurePath  # the folder, or postgres/<schema> (for reports)
     # True when other processes may switch the live version (a database): readers then ask
     # live_name() once per question and reload when it changed.
     shared: bool
@@ -83,13 +150,19 @@ class Store(Protocol):
     def live_name(self) -> str | None:
         """The live version's name (cheap), or None when there is none."""
 
-    def current(self, verify: bool = True) -> Version:
-        """The live version; raises IndexNotBuiltError or IndexCorruptError."""
+    def current(self, verify: bool = True, formats: Sequence[int] = (FORMAT,)) -> Version:
+        """The live version; raises IndexNotBuiltError or IndexCorruptError.
+
+        verify: check every stored byte (checksums, row counts) before serving it.
+        formats: the manifest formats the caller can read; a build reuses older local
+            layouts (manifest.READABLE). A database holds one layout (FORMAT's data), so it
+            has no older one to refuse and ignores this.
+        """
 
     def lock(self, wait: bool = False) -> AbstractContextManager[None]:
         """Held for a whole build, across processes; BuildInProgressError when not waiting."""
 
-    def writer(self) -> AbstractContextManager:
+    def writer(self) -> Writer:
         """A new version being written; its commit(manifest) makes it live atomically."""
 
     def tidy(self, keep: str) -> None:
@@ -100,16 +173,26 @@ def open_store(options: IndexOptions, root: Path) -> Store:
     """The store the settings name: the folder at root, or the PostgreSQL database."""
     from .local import LocalStore
 
-    if options.store.backend == "local":
+    if options.store.backend == "local":  # else "postgres": StoreOptions allows no other
         return LocalStore(root)
-    if options.store.backend != "postgres":
-        raise StoreUnavailableError(
-            f'[store] backend must be "local" or "postgres", not {options.store.backend!r}'
-        )
     try:
         from .postgres.store import PgStore
     except ImportError as e:  # the drivers are an extra: pip install 'newsbot[postgres]'
         raise StoreUnavailableError(
-            f"[store] backend = \"postgres\" needs pip install 'newsbot[postgres]' ({e})"
+            f"the PostgreSQL backend's drivers are not installed ({e})",
+            hint=POSTGRES_EXTRA,
+            setting="store.backend",
         ) from None
     return PgStore(options.store)
+
+
+def live_manifest(options: IndexOptions, root: Path) -> tuple[PurePath, dict]:
+    """The live version's location and manifest, read cheaply (no arrays, no checksums)."""
+    if options.store.backend == "local":
+        # The folder's manifest alone: `newsbot info` stays instant and loads no numpy.
+        from .manifest import current_version, read_manifest
+
+        folder = current_version(Path(root))
+        return folder, read_manifest(folder, verify=False)
+    version = open_store(options, root).current(verify=False)
+    return version.location, version.manifest

@@ -1,6 +1,7 @@
-"""An index version on disk: its files, format, checksums, and how it is written and read.
+"""An index version on disk: how it is written, sealed and read (mapped in place).
 
-The only module that knows an index folder (the local backend of index.version). A root folder
+With storage.manifest (its file list, format and checksums), the only code that knows an index
+folder: the local backend of storage.base. A root folder
 holds version folders `v-*/`, a `CURRENT` file naming the live one, and `.lock`. A build writes
 a hidden `.build-*/` folder; commit() seals it (checksums, manifest, fsync) and flips CURRENT
 with one rename, so a reader sees the old version or the new one, never a mix.
@@ -12,66 +13,39 @@ import fcntl
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import time
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.lib.format import open_memmap
+from scipy import sparse
 
 from ..errors import BuildInProgressError, IndexCorruptError, IndexNotBuiltError, IndexWriteError
-
-# numpy, scipy and faiss are imported where a version is opened or written: `newsbot info`
-# reads a manifest alone and should not pay for them.
-if TYPE_CHECKING:
-    import numpy as np
-
-    from ..retrieval.lexical import Lexical
-    from .faiss import DenseStore
+from ..retrieval.lexical import Lexical
+from .base import Records
+from .faiss import DenseStore
+from .manifest import (
+    CURRENT,
+    DENSE,
+    FILES,
+    FORMAT,
+    MANIFEST,
+    checksum,
+    current_version,
+    read_manifest,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3  # 3: sections as JSON lines plus an offsets file; the file list below, exactly
-MANIFEST = "manifest.json"
-CURRENT = "CURRENT"
 LOCK = ".lock"
-DENSE = "dense.faiss"
-_COMMON = {
-    "anchors.npy",  # off-topic anchor vectors
-    DENSE,  # FAISS index of the passage vectors (flat or HNSW)
-    "keys.npy",  # (passages × 16) embedding cache keys
-    "lex_data.npy",  # BM25 weights, CSR (terms × passages) ...
-    "lex_idf.npy",
-    "lex_indices.npy",
-    "lex_indptr.npy",
-    "lex_terms.npy",  # ... rows: sorted '<U2' terms
-    "passage_section.npy",  # section id of each passage
-    "sent_offsets.npy",  # passage i's sentences are rows sent_offsets[i]:[i + 1] ...
-    "sent_vectors.npy",  # ... of these float16 vectors
-    "text.bin",  # passage texts, UTF-8, back to back ...
-    "text_offsets.npy",  # ... passage i is bytes text_offsets[i]:[i + 1]
-}
-# Every file of a version, by format: a version with more or fewer files is damaged.
-FILES = {
-    2: frozenset(_COMMON | {"sections.json", "lex_meta.json"}),
-    3: frozenset(_COMMON | {"sections.jsonl", "section_offsets.npy"}),
-}
-# A build reuses vectors from these formats; only FORMAT is served.
-READABLE = (2, 3)
-# Above this many bytes a version's checksums are computed on all cores (below, threads cost
-# more than they save: 8 MB took 10 ms on one).
-_PARALLEL_CHECK = 32 << 20
-# What CURRENT may name: a version folder beside it, never a path elsewhere.
-VERSION_RE = re.compile(r"v-[A-Za-z0-9_-]+")
-VERSION_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 class LocalStore:
-    """Index versions in a folder (see the module docstring); implements version.Store."""
+    """Index versions in a folder (see the module docstring); implements storage.base.Store."""
 
     # Only this process's own reindex switches versions (see Searcher.reindex).
     shared = False
@@ -122,13 +96,8 @@ class LocalVersion:
     """One version folder, memory-mapped: opening is near instant and costs no private memory."""
 
     def __init__(self, folder: Path, manifest: dict):
-        import numpy as np
-        from scipy import sparse
-
-        from ..retrieval.lexical import Lexical
-        from .faiss import DenseStore
-
         self.folder, self.name, self.manifest = folder, folder.name, manifest
+        self.location = folder
         self.format = manifest["format"]
         self.passage_section = np.load(folder / "passage_section.npy", mmap_mode="r")
         n = len(self.passage_section)
@@ -146,7 +115,7 @@ class LocalVersion:
         if self.format == 2:  # read only to reuse vectors: parsed whole, once
             self.sections = json.loads((folder / "sections.json").read_text(encoding="utf-8"))
         else:
-            self.sections = _Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
+            self.sections = Sections(folder / "sections.jsonl", folder / "section_offsets.npy")
         self.offsets = np.load(folder / "text_offsets.npy", mmap_mode="r")
         self._text = (
             np.memmap(folder / "text.bin", dtype=np.uint8, mode="r") if self.offsets[-1] else b""
@@ -189,36 +158,17 @@ class LocalVersion:
         return self.sent_vectors[self.sent_offsets[i] : self.sent_offsets[i + 1]]
 
     def passage_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
-        import numpy as np
-
         ids = np.asarray(ids, dtype=np.int64)
         vectors = np.asarray(self.vectors[ids], dtype=np.float32).reshape(len(ids), self.dense.dim)
         return vectors, [self.sentence_vectors(int(i)) for i in ids]
 
 
-class Records(Sequence):
-    """Section records read one at a time: subclasses say how to read record i (0 <= i < len)."""
-
-    def _record(self, i: int) -> dict:
-        raise NotImplementedError
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i) + len(self) if i < 0 else int(i)
-        if not 0 <= i < len(self):
-            raise IndexError("section index out of range")
-        return self._record(i)
-
-
-class _Sections(Records):
+class Sections(Records):
     """sections.jsonl left on disk; a line is parsed when a hit asks for it (offsets file)."""
 
     # Parsing 100k sections whole took 0.28 s and 83 MB (seconds and GBs at 1M passages).
 
     def __init__(self, path: Path, offsets: Path):
-        import numpy as np
-
         self._offsets = np.load(offsets, mmap_mode="r")
         size = int(self._offsets[-1])
         self._data = np.memmap(path, dtype=np.uint8, mode="r") if size else b""
@@ -233,7 +183,7 @@ class _Sections(Records):
 
 
 class VersionWriter:
-    """A new version in a hidden build folder; commit() makes it live, leaving it removes it.
+    """A new version in a hidden build folder (storage.base.Writer); commit() makes it live.
 
     Use it as a context manager: an exception (a full disk, a kill) removes the folder, and an
     OSError becomes an IndexWriteError saying the previous index stays live.
@@ -245,6 +195,7 @@ class VersionWriter:
             self.folder = new_build_dir(self.root)
         except OSError as e:
             raise write_error(self.root, e) from e
+        self.dense_kind: str | None = None
 
     def __enter__(self) -> VersionWriter:
         return self
@@ -262,14 +213,10 @@ class VersionWriter:
         return self.folder / name
 
     def save(self, name: str, array: np.ndarray) -> None:
-        import numpy as np
-
         np.save(self.path(name), array)
 
     def open_array(self, name: str, dtype, shape: tuple[int, ...]) -> np.memmap:
         """A .npy file to fill in place (for arrays larger than memory)."""
-        from numpy.lib.format import open_memmap
-
         return open_memmap(self.path(name), "w+", dtype, shape)
 
     def texts(self, texts: Iterable[str]) -> None:
@@ -279,8 +226,6 @@ class VersionWriter:
 
     def raw_texts(self, chunks: Iterable[bytes], offsets: np.ndarray) -> None:
         """UTF-8 passage texts already joined (in any chunks) and where each one starts."""
-        import numpy as np
-
         with open(self.path("text.bin"), "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
@@ -288,8 +233,6 @@ class VersionWriter:
 
     def sections(self, sections: Iterable[dict], passage_section: np.ndarray) -> None:
         """Section metadata, one JSON line each, and the section id of every passage."""
-        import numpy as np
-
         lines = [
             (json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
             for s in sections
@@ -300,32 +243,29 @@ class VersionWriter:
 
     def sentences(self, vectors: Sequence[np.ndarray], dim: int) -> None:
         """Each passage's sentence vectors (float16 halves them; cosines barely move)."""
-        import numpy as np
-
         self.save("sent_offsets.npy", _offsets(len(s) for s in vectors))
         stacked = np.concatenate(vectors) if len(vectors) else np.zeros((0, dim), np.float32)
         self.save("sent_vectors.npy", stacked.astype(np.float16))
 
     def keys(self, keys: Sequence[bytes] | np.ndarray) -> None:
         """16-byte embedding cache keys, as raw rows (a bytes dtype drops trailing zeros)."""
-        import numpy as np
-
         if not isinstance(keys, np.ndarray):
             keys = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16)
         self.save("keys.npy", keys)
 
     def dense(self, store: DenseStore) -> None:
         store.write(self.path(DENSE))
+        self.dense_kind = store.kind
 
     def dense_vectors(self, vectors: np.ndarray, flat_max: int) -> None:
         """The passage vectors, as a flat FAISS index up to flat_max of them, HNSW beyond."""
-        from .faiss import DenseStore
-
         self.dense(DenseStore.build(vectors, flat_max=flat_max))
 
-    def lexical(self, lex: Lexical) -> None:
-        import numpy as np
+    def anchors(self, vectors: np.ndarray) -> None:
+        self.save("anchors.npy", vectors)
 
+    def lexical(self, lex: Lexical) -> None:
+        # The folder keeps Lexical's own CSR arrays: mapped back in place (LocalVersion).
         self.save("lex_terms.npy", lex.terms)
         self.save("lex_idf.npy", lex.idf)
         self.save("lex_indptr.npy", lex.matrix.indptr.astype(np.int64))
@@ -338,93 +278,14 @@ class VersionWriter:
         if written != FILES[FORMAT]:  # a bug in a writer, never a user's doing
             missing, extra = sorted(FILES[FORMAT] - written), sorted(written - FILES[FORMAT])
             raise ValueError(f"incomplete index version: missing {missing}, unexpected {extra}")
-        return commit(self.root, self.folder, manifest)
+        return commit(self.root, self.folder, dict(manifest, dense_index=self.dense_kind))
 
 
 def _offsets(lengths: Iterable[int]) -> np.ndarray:
-    import numpy as np
-
     lengths = np.fromiter(lengths, dtype=np.int64)
     out = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out[1:])
     return out
-
-
-def current_version(root: Path) -> Path:
-    """The folder CURRENT names; raises IndexNotBuiltError when there is none."""
-    try:
-        name = (root / CURRENT).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise IndexNotBuiltError(f"no index in {root}; run 'newsbot index' first") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise IndexCorruptError(f"unreadable {root / CURRENT}: {e}") from None
-    if not VERSION_RE.fullmatch(name):
-        raise IndexCorruptError(f"{root / CURRENT} does not name an index version ({name[:40]!r})")
-    folder = root / name
-    if not (folder / MANIFEST).is_file():
-        raise IndexCorruptError(f"{root / CURRENT} points to a missing index ({name!r})")
-    return folder
-
-
-def read_manifest(folder: Path, verify: bool = True, formats: Sequence[int] = (FORMAT,)) -> dict:
-    """Load the manifest and check its file list and every file's size (and checksum)."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise IndexCorruptError(f"unreadable manifest in {folder.name}: {e}") from None
-    if not isinstance(manifest, dict):
-        raise IndexCorruptError(f"malformed manifest in {folder.name}")
-    if manifest.get("format") not in formats:
-        raise IndexCorruptError(
-            f"index format {manifest.get('format')!r} is not {FORMAT}; it will be rebuilt"
-        )
-    files = manifest.get("files")
-    # A damaged manifest must read as damage, not crash the loader with a KeyError.
-    if not isinstance(files, dict) or not files:
-        raise IndexCorruptError(f"manifest in {folder.name} lists no files")
-    for name, meta in files.items():
-        if not VERSION_FILE_RE.fullmatch(name):
-            raise IndexCorruptError(f"manifest names a file outside the index: {name[:40]!r}")
-        if not isinstance(meta, dict) or not all(
-            isinstance(meta.get(k), int) for k in ("size", "crc32")
-        ):
-            raise IndexCorruptError(f"manifest entry for {name} is malformed")
-    if set(files) != FILES[manifest["format"]]:
-        missing = sorted(FILES[manifest["format"]] - set(files))
-        raise IndexCorruptError(f"manifest in {folder.name} lists other files (missing {missing})")
-    for name, meta in files.items():
-        path = folder / name
-        try:
-            size = path.stat().st_size
-        except OSError:
-            raise IndexCorruptError(f"index file {name} is missing") from None
-        if size != meta["size"]:
-            raise IndexCorruptError(f"index file {name} is truncated or changed")
-    if verify:
-        names = sorted(files, key=lambda n: -files[n]["size"])
-        sums = map(lambda n: checksum(folder / n), names)
-        pool = None
-        if sum(m["size"] for m in files.values()) > _PARALLEL_CHECK and (os.cpu_count() or 1) > 1:
-            # zlib releases the GIL on large buffers: the files are summed on all cores at once
-            # (0.2 s on one core for a 100k-passage index, the most of its load time).
-            pool = ThreadPoolExecutor(os.cpu_count())
-            sums = pool.map(lambda n: checksum(folder / n), names)
-        try:
-            for name, crc in zip(names, sums):
-                if crc != files[name]["crc32"]:
-                    raise IndexCorruptError(f"index file {name} fails its checksum")
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-    return manifest
-
-
-def checksum(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
-    return crc
 
 
 def new_build_dir(root: Path) -> Path:

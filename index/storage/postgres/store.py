@@ -2,10 +2,10 @@
 
 A version is a row of `versions` plus three tables named by its id: `s<id>` (sections),
 `p<id>` (passages: section, cache key, text, vector, sentence vectors) and `t<id>` (BM25
-postings: one row per n-gram with its passages and weights, exactly index.lexical's matrix
-rows). A build writes them and flips the one-row `live` table in one transaction, so a killed
-build leaves nothing and readers see the old version or the new one. Readers never load the
-corpus: each read is a query, so a bot process's memory does not grow with the index.
+postings: one row per n-gram with its passages and weights, as Lexical.rows yields them). A
+build writes them and flips the one-row `live` table in one transaction, so a killed build
+leaves nothing and readers see the old version or the new one. Readers never load the corpus:
+each read is a query, so a bot process's memory does not grow with the index.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from ...errors import (
+    DATABASE_URL,
+    UPGRADE,
     BuildInProgressError,
     IndexCorruptError,
     IndexNotBuiltError,
@@ -34,8 +36,9 @@ from ...errors import (
 )
 from ...options import StoreOptions
 from ...retrieval.lexical import Lexical
-from ..local import FORMAT
-from .version import PgVersion
+from ..base import Version, Writer
+from ..manifest import FORMAT
+from .version import PgDense, PgVersion
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +69,6 @@ MIGRATIONS = {
 }
 
 
-def url_error(url_missing: bool = False) -> str:
-    return (
-        '[store] backend = "postgres" needs the connection string in NEWSBOT_DATABASE_URL'
-        if url_missing
-        else "check NEWSBOT_DATABASE_URL and that the database is running"
-    )
-
-
 class PgStore:
     """Index versions in PostgreSQL (see the module docstring; read via .version)."""
 
@@ -81,9 +76,15 @@ class PgStore:
 
     def __init__(self, options: StoreOptions):
         if not options.url:
-            raise StoreUnavailableError(url_error(url_missing=True))
+            raise StoreUnavailableError(
+                "the index database has no connection string", hint=DATABASE_URL
+            )
         if not SCHEMA_RE.fullmatch(options.schema):
-            raise StoreUnavailableError(f"[store] schema {options.schema!r} is not a plain name")
+            raise StoreUnavailableError(
+                f"the database schema name {options.schema!r} is not a plain name"
+                " (lowercase letters, digits and _)",
+                setting="store.schema",
+            )
         self.options = options
         self.root = PurePosixPath("postgres", options.schema)  # for reports and `info`
         self._local = threading.local()  # one connection per thread: psycopg's are not shared
@@ -99,8 +100,9 @@ class PgStore:
         try:
             conn = psycopg.connect(self.options.url, autocommit=True, connect_timeout=5)
         except psycopg.Error as e:
+            # The hint: check the connection string, and that the database is running.
             raise StoreUnavailableError(
-                f"cannot connect to the index database ({_reason(e)}); {url_error()}"
+                f"cannot connect to the index database ({_reason(e)})", hint=DATABASE_URL
             ) from None
         try:
             conn.execute(f"set search_path = {self.options.schema}, public")
@@ -154,7 +156,7 @@ class PgStore:
             except psycopg.Error:
                 pass
 
-    # --- version.Store -----------------------------------------------------------------------
+    # --- storage.base.Store ------------------------------------------------------------------
 
     def init(self) -> int:
         """Create or migrate the schema (also done on first use); returns its version."""
@@ -168,15 +170,14 @@ class PgStore:
         return rows[0][0] if rows else None
 
     def current(self, verify: bool = True, formats: Sequence[int] = (FORMAT,)) -> PgVersion:
+        """The live version (formats: a database holds one layout; see base.Store.current)."""
         rows = self.query(
             "select v.id, v.name, v.manifest, v.anchors, v.dim, v.size, v.sections"
             " from live join versions v on v.id = live.version"
         )
         if not rows:
-            raise IndexNotBuiltError(
-                "the index database holds no index yet; run 'newsbot index' or 'newsbot db import'"
-            )
-        version = PgVersion(self, *rows[0])
+            raise IndexNotBuiltError("the index database holds no index yet")
+        version = PgVersion(self, rows[0], self.options.postings_cache_mb)
         if verify:
             count = self.query(f"select count(*) from p{version.id}")[0][0]
             if count != version.size:
@@ -221,8 +222,8 @@ class PgStore:
 class PgWriter:
     """A new version gathered in memory, written and made live by commit() in one transaction.
 
-    The methods are storage.local.VersionWriter's; nothing reaches the database before commit,
-    so a build that fails or is killed leaves no trace there.
+    A storage.base.Writer: nothing reaches the database before commit, so a build that fails or
+    is killed leaves no trace there.
     """
 
     def __init__(self, store: PgStore):
@@ -235,10 +236,8 @@ class PgWriter:
     def __exit__(self, kind, error, tb) -> None:
         self.parts.clear()
 
-    def save(self, name: str, array: np.ndarray) -> None:
-        if name != "anchors.npy":
-            raise ValueError(f"{name!r} is not part of a database version")
-        self.parts["anchors"] = np.asarray(array, dtype=np.float32)
+    def anchors(self, vectors: np.ndarray) -> None:
+        self.parts["anchors"] = np.asarray(vectors, dtype=np.float32)
 
     def texts(self, texts: Iterable[str]) -> None:
         self.parts["texts"] = list(texts)
@@ -248,6 +247,7 @@ class PgWriter:
         self.parts["passage_section"] = np.asarray(passage_section, dtype=np.int32)
 
     def sentences(self, vectors: Sequence[np.ndarray], dim: int) -> None:
+        # dim is not needed: a version with no passages has no sentence rows to type.
         self.parts["sentences"] = [np.asarray(v, dtype=np.float16) for v in vectors]
 
     def keys(self, keys: Sequence[bytes] | np.ndarray) -> None:
@@ -258,7 +258,11 @@ class PgWriter:
         )
 
     def dense_vectors(self, vectors: np.ndarray, flat_max: int) -> None:
-        """The passage vectors; the database indexes them (HNSW at every size)."""
+        """The passage vectors; the database indexes them with HNSW at every size.
+
+        flat_max is ignored: pgvector's exact search is a scan of every row per question, and
+        the HNSW index costs little at a small size (see base.Writer.dense_vectors).
+        """
         self.parts["vectors"] = np.asarray(vectors, dtype=np.float32)
 
     def lexical(self, lex: Lexical) -> None:
@@ -271,6 +275,7 @@ class PgWriter:
         if missing:  # a bug in a writer, never a user's doing
             raise ValueError(f"incomplete index version: missing {sorted(missing)}")
         name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}-{os.getpid()}"
+        manifest = dict(manifest, dense_index=PgDense.kind)
         conn = self.store.connect()
         try:
             with conn.transaction():
@@ -278,7 +283,8 @@ class PgWriter:
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
             raise StoreUnavailableError(
                 f"lost the index database while writing ({_reason(e)}); the previous index "
-                "stays live"
+                "stays live",
+                hint=DATABASE_URL,
             ) from None
         except psycopg.Error as e:
             raise IndexWriteError(
@@ -322,33 +328,7 @@ def write_version(conn: psycopg.Connection, name: str, manifest: dict, parts: di
         f'create table t{vid} (term text collate "C" primary key, idf real not null,'
         " passages bytea storage external not null, weights bytea storage external not null)"
     )
-    with conn.cursor() as cur:
-        with cur.copy(f"copy s{vid} (id, doc) from stdin (format binary)") as copy:
-            copy.set_types(["int4", "text"])
-            for i, s in enumerate(sections):
-                copy.write_row((i, json.dumps(s, ensure_ascii=False)))
-        cols = "id, section, key, text, embedding, sentences"
-        with cur.copy(f"copy p{vid} ({cols}) from stdin (format binary)") as copy:
-            copy.set_types(["int4", "int4", "bytea", "text", "vector", "bytea"])
-            for i in range(n):
-                copy.write_row(
-                    (i, int(owner[i]), keys[i], texts[i], vectors[i], sentences[i].tobytes())
-                )
-        matrix = lex.matrix
-        indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
-        terms = f"copy t{vid} (term, idf, passages, weights) from stdin (format binary)"
-        with cur.copy(terms) as c:
-            c.set_types(["text", "float4", "bytea", "bytea"])
-            for r, term in enumerate(lex.terms):
-                a, b = int(indptr[r]), int(indptr[r + 1])
-                c.write_row(
-                    (
-                        str(term),
-                        float(lex.idf[r]),
-                        np.ascontiguousarray(indices[a:b], dtype=np.int32).tobytes(),
-                        np.ascontiguousarray(data[a:b], dtype=np.float32).tobytes(),
-                    )
-                )
+    _copy_rows(conn, vid, parts)
     # The graph is built once, in memory when it fits (pgvector warns and slows otherwise).
     conn.execute("set local maintenance_work_mem = '1GB'")
     conn.execute(f"create index on p{vid} using hnsw (embedding vector_ip_ops)")
@@ -359,6 +339,29 @@ def write_version(conn: psycopg.Connection, name: str, manifest: dict, parts: di
     )
     conn.execute("select pg_notify(%s, %s)", (CHANNEL, name))
     return vid
+
+
+def _copy_rows(conn: psycopg.Connection, vid: int, parts: dict) -> None:
+    """COPY a version's sections, passages and postings into its new tables."""
+    vectors, owner, keys = parts["vectors"], parts["passage_section"], parts["keys"]
+    texts, sentences, lex = parts["texts"], parts["sentences"], parts["lexical"]
+    with conn.cursor() as cur:
+        with cur.copy(f"copy s{vid} (id, doc) from stdin (format binary)") as copy:
+            copy.set_types(["int4", "text"])
+            for i, s in enumerate(parts["sections"]):
+                copy.write_row((i, json.dumps(s, ensure_ascii=False)))
+        cols = "id, section, key, text, embedding, sentences"
+        with cur.copy(f"copy p{vid} ({cols}) from stdin (format binary)") as copy:
+            copy.set_types(["int4", "int4", "bytea", "text", "vector", "bytea"])
+            for i in range(len(vectors)):
+                copy.write_row(
+                    (i, int(owner[i]), keys[i], texts[i], vectors[i], sentences[i].tobytes())
+                )
+        terms = f"copy t{vid} (term, idf, passages, weights) from stdin (format binary)"
+        with cur.copy(terms) as copy:
+            copy.set_types(["text", "float4", "bytea", "bytea"])
+            for term, idf, ids, weights in lex.rows():
+                copy.write_row((term, idf, ids.tobytes(), weights.tobytes()))
 
 
 def drop_version(store: PgStore, vid: int) -> None:
@@ -378,8 +381,8 @@ def migrate(conn: psycopg.Connection, schema: str) -> int:
     have = schema_version(conn, schema)
     if have > SCHEMA:
         raise IndexCorruptError(
-            f"the index database has schema {have}, newer than this newsbot's ({SCHEMA}); "
-            "upgrade newsbot"
+            f"the index database has schema {have}, newer than this newsbot's ({SCHEMA})",
+            hint=UPGRADE,
         )
     if have == SCHEMA:  # the usual case writes nothing: a read replica can be used as is
         return have
@@ -398,16 +401,16 @@ def migrate(conn: psycopg.Connection, schema: str) -> int:
         conn.execute("select pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
 
 
-def import_version(local, store: PgStore) -> str:
-    """Copy a local version (storage.local.LocalVersion) into the database and make it live."""
+def import_version(local: Version, store: PgStore) -> str:
+    """Copy a version (a local one: `newsbot db import`) into the database and make it live."""
     with store.lock(), store.writer() as writer:
         copy_version(local, writer, flat_max=0)
         where = writer.commit(dict(local.manifest, imported_from=local.name))
     return where.name
 
 
-def copy_version(version, writer, flat_max: int) -> None:
-    """Write everything of a version read from a LocalVersion into a writer (of either store)."""
+def copy_version(version: Version, writer: Writer, flat_max: int) -> None:
+    """Write everything of a version into a writer (of either store)."""
     n = version.size
     writer.sections(list(version.sections), np.asarray(version.passage_section))
     writer.sentences([np.asarray(version.sentence_vectors(i)) for i in range(n)], version.dense.dim)
@@ -415,10 +418,10 @@ def copy_version(version, writer, flat_max: int) -> None:
     writer.texts(version.text(i) for i in range(n))
     writer.dense_vectors(np.asarray(version.vectors), flat_max)
     writer.lexical(version.lexical)
-    writer.save("anchors.npy", np.asarray(version.anchors))
+    writer.anchors(np.asarray(version.anchors))
 
 
 def _reason(error: BaseException) -> str:
     """psycopg's message on one line, without the connection string (it may hold a password)."""
     text = " ".join(str(error).split()) or type(error).__name__
-    return re.sub(r"postgres(ql)?://\S+", "<NEWSBOT_DATABASE_URL>", text)[:300]
+    return re.sub(r"postgres(ql)?://\S+", "<connection string>", text)[:300]

@@ -2,7 +2,8 @@
 
 Nothing here holds the corpus: passages, sections, sentence vectors and BM25 postings are read per
 question, with bounded caches of what recurs, so a bot process's memory does not grow with the
-index. Implements index.version's Version, DenseSide and LexicalSide.
+index. Implements storage.base's Version, DenseSide and LexicalSide. It reads through a Database
+(PgStore implements it) and never imports the store: the store opens versions, not the reverse.
 """
 
 from __future__ import annotations
@@ -12,28 +13,41 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from pathlib import PurePosixPath
+from typing import Protocol
 
 import numpy as np
-from scipy import sparse
 
 from ...corpus.text import char_ngrams
-from ..local import FORMAT, Records
-
-if TYPE_CHECKING:
-    from .store import PgStore
+from ...retrieval.lexical import sum_postings
+from ..base import Records
+from ..manifest import FORMAT
 
 _CACHE = 4096  # passages and sections kept per version (texts, sentence vectors): a few MB
+
+
+class Database(Protocol):
+    """What a version reads through (PgStore): one statement at a time on this thread."""
+
+    root: PurePosixPath  # postgres/<schema>: where its versions are, for reports
+
+    def query(self, sql: str, params: Sequence | dict = (), binary: bool = True) -> list[tuple]:
+        """The rows of one statement."""
 
 
 class PgVersion:
     """One version in the database; rows are fetched as a question needs them."""
 
-    def __init__(self, store: PgStore, vid, name, manifest, anchors, dim, size, sections):
+    def __init__(self, store: Database, row: Sequence, postings_cache_mb: int):
+        """row: the `versions` columns id, name, manifest, anchors, dim, size, sections."""
+        vid, name, manifest, anchors, dim, size, sections = row
         self.store, self.id, self.name = store, int(vid), name
-        self.manifest = json.loads(manifest)
         self.format = FORMAT  # the same data as a local version of this format
-        self.folder = store.root / name  # where it lives, for reports (not a real folder)
+        self.location = store.root / name
+        # What the database built, whatever the manifest copied from elsewhere says: versions
+        # imported or built before the writer recorded it say "flat" for a small index.
+        self.manifest = dict(json.loads(manifest), dense_index=PgDense.kind)
+        self.postings_cache_mb = postings_cache_mb
         self.dim, self._size = int(dim), int(size)
         self.anchors = np.frombuffer(bytes(anchors), dtype=np.float32).reshape(-1, self.dim)
         self.dense = PgDense(self)
@@ -118,12 +132,17 @@ class PgLexical:
         # postings_cache_mb.
         self._cache: OrderedDict[str, tuple | None] = OrderedDict()
         self._bytes = 0
-        self._limit = version.store.options.postings_cache_mb << 20
+        self._limit = version.postings_cache_mb << 20
         self._lock = threading.Lock()
 
     @property
     def size(self) -> int:
         return self.version.size
+
+    @property
+    def cached(self) -> int:
+        """How many n-grams' postings this process holds (bounded by postings_cache_mb)."""
+        return len(self._cache)
 
     def _postings(self, grams: list[str]) -> dict[str, tuple | None]:
         """(idf, passage ids, weights) of each n-gram; None for one the corpus lacks."""
@@ -154,19 +173,10 @@ class PgLexical:
         return out
 
     def scores(self, query: str) -> np.ndarray:
-        grams = sorted(set(char_ngrams(query)))
+        grams = sorted(set(char_ngrams(query)))  # code point order, as Lexical's rows
         postings = self._postings(grams) if grams else {}
-        rows = [postings[g] for g in grams if postings[g] is not None]
-        if not rows:
-            return np.zeros(self.size, dtype=np.float32)
-        # Lexical.scores' loop: the rows in code point order, transposed, times ones: the same
-        # float32 additions in the same order, so fusion is unchanged.
-        indptr = np.concatenate([[0], np.cumsum([len(r[1]) for r in rows])]).astype(np.int32)
-        matrix = sparse.csr_matrix(
-            (np.concatenate([r[2] for r in rows]), np.concatenate([r[1] for r in rows]), indptr),
-            shape=(len(rows), self.size),
-        )
-        return matrix.T @ np.ones(len(rows), dtype=np.float32)
+        found = [postings[g] for g in grams if postings[g] is not None]
+        return sum_postings([(ids, weights) for _, ids, weights in found], self.size)
 
     def term_weights(self, query: str) -> dict[str, float]:
         grams = sorted(set(char_ngrams(query)))

@@ -1,0 +1,81 @@
+"""`newsbot chat` and `newsbot topics`: a conversation on stdin, and what the coverage holds."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from index import Conversations
+from index.errors import QuestionError
+
+from ..settings import Settings
+from .output import format_answer, format_topics, one_line, printable
+
+PROMPT = "質問> "
+
+
+def cmd_chat(args, settings: Settings) -> int:
+    """Answer questions one a line, each follow-up in the frame of the turn before it; a blank
+    line starts a new conversation. With a terminal on stdin: a prompt and line editing."""
+    from index import Filters, Searcher
+
+    filters = Filters.parse(args.outlet, args.since, args.until)
+    searcher = Searcher.open(settings.index)
+    c = settings.conversation
+    conversations = Conversations(c.window_seconds, c.turns)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (line editing and history for input())
+    for line in _lines(interactive):
+        question = line.strip()
+        if not question:
+            conversations.forget("cli")
+            continue
+        try:
+            answer = searcher.ask(
+                question, args.k, context=conversations.last("cli"), filters=filters
+            )
+        except QuestionError as e:
+            print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
+            continue
+        conversations.add("cli", question, answer)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(continued_line(answer) + format_answer(answer), flush=True)
+    return 0
+
+
+def continued_line(answer) -> str:
+    """One line naming the question a follow-up continued ("" for a fresh question)."""
+    if not answer.follow_up:
+        return ""
+    q = printable(" ".join(answer.continued.split()))
+    q = q if len(q) <= 60 else q[:59] + "…"
+    return f"↪ continuing: {q}\n" if answer.lang == "en" else f"↪ 「{q}」の続き\n"
+
+
+def cmd_topics(args, settings: Settings) -> int:
+    """The articles the index holds, newest first, with outlet, date and sections."""
+    from index import Searcher
+
+    searcher = Searcher.open(settings.index)
+    topics = searcher.topics(args.limit or searcher.topic_count(), args.offset)
+    if args.json:
+        for t in topics:
+            print(json.dumps(t.to_dict(), ensure_ascii=False), flush=True)
+    else:
+        print(format_topics(topics, searcher.topic_count(), args.offset), flush=True)
+    return 0
+
+
+def _lines(interactive: bool):
+    if not interactive:
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input(PROMPT)
+        except EOFError:
+            print(file=sys.stderr)
+            return

@@ -1,0 +1,47 @@
+"""The evidence for an answer: the ranked passages' quotable sentences, and the question as the
+answer step scores them against it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..corpus.text import normalize, sentence_spans
+from ..retrieval import crosslingual
+from ..retrieval.query import Query
+from ..retrieval.ranker import Index
+from ..storage.base import LexicalSide
+from .compose import Asked, Candidate, quotable
+
+
+def gather(index: Index, ids: list[int], qvec: np.ndarray) -> list[Candidate]:
+    """Quotable sentences of the ranked passages and of their sections' other passages."""
+    out: list[Candidate] = []
+    seen: set[int] = set()
+    for rank, i in enumerate(ids):
+        for p in index.siblings(i):
+            if p in seen:
+                continue
+            seen.add(p)
+            text = index.text(p)
+            cosines = index.sentence_scores(p, qvec)
+            for pos, ((a, b), cos) in enumerate(zip(sentence_spans(text), cosines)):
+                sentence = text[a:b]
+                if quotable(sentence):
+                    out.append(Candidate(rank, p, pos, sentence, float(cos)))
+    return out
+
+
+def asked_of(
+    query: Query,
+    weights: dict[str, float],
+    lexical: LexicalSide | None = None,
+    katakana: dict[str, tuple[str, ...]] | None = None,
+) -> Asked:
+    """The question as the answer step scores sentences against it (lexical, katakana: the
+    corpus's; see Index). A follow-up is scored by its own words: the ones it stands on found
+    its passages, and repeating them would only quote the previous answer again."""
+    if query.lang == "en":
+        terms = crosslingual.terms_in(query.text, katakana)
+        japanese = normalize(" ".join(t for _, _, js in terms for t in js))
+        return Asked.english(query.text, terms, lexical.term_weights(japanese) if lexical else None)
+    return Asked.of(query.text, weights)

@@ -1,0 +1,130 @@
+"""Whether a question leans on the turn before it (それ・なぜ?・期間は?・and about the borders?)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+
+from ..answer import judge
+from ..corpus.text import normalize
+from ..retrieval.query import Query
+from ..types import Answer
+from .memory import Turn
+
+# Words that point back at what was just said: the question cannot stand without it.
+_ANAPHOR_JA = re.compile(
+    r"^(それ|その|そこ|そっち|これ|この|あれ|あの|彼|彼女|彼ら|同氏|じゃあ|じゃ|では|で、|それで|それでは|"
+    r"あと|ほかに|他に|さらに|ちなみに|ところで|なら|だったら)"
+    r"|それ|その|そこ|この件|この話|同氏|同国|同社|彼ら|彼女"
+)
+_ANAPHOR_EN = re.compile(
+    r"^(and|but|so|also|then|what about|how about|and about|what else)\b"
+    r"|\b(it|its|that|this|they|them|their|those|these|he|him|his|she|her|there)\b",
+    re.I,
+)
+# 他には?・詳しく・more: the asker has read the previous answer and wants what it left out.
+_MORE = re.compile(
+    r"他には|ほかには|他に|ほかに|詳しく|くわしく|もっと|続き|それ以外|\b(more|else|details?|other)\b",
+    re.I,
+)
+# 「エネルギーについては?」「国境は?」: a topic named in passing, asked of what came before.
+_TOPIC_ONLY_JA = re.compile(
+    r"^(?P<topic>.{1,14}?)"
+    r"(について(は|も)?|に関して(は)?|の方は|の件は|はどう|はどうなの|はどうですか|は|も)"
+    r"(どう|どうなった|どうなっている|ですか|なの)?[?？。.!！\s]*$"
+)
+_TOPIC_ONLY_EN = re.compile(
+    r"^(and|what|how)?\s*(about|regarding|on)\s+(?P<topic>.{1,40}?)[?.!\s]*$", re.I
+)
+
+
+def leans_on(query: Query, context: str | None = None, katakana: Mapping | None = None) -> bool:
+    """Whether the question needs the turn before it to be understood.
+
+    It does when it points back (それ, その, it, that, and …), or brings no subject of its own
+    (なぜ?, 期間は?, 詳しく), or names in passing (〜については?, what about …?) only things the
+    previous answer's passages hold (context: their text). A question with a subject of its own
+    that the previous turn never mentioned starts afresh, even when short (ガザについては?).
+    """
+    q, lang = query.normal.strip(), query.lang
+    anaphor = _ANAPHOR_EN if lang == "en" else _ANAPHOR_JA
+    terms = judge.own_terms(query, katakana)
+    topic = (_TOPIC_ONLY_EN if lang == "en" else _TOPIC_ONLY_JA).match(q)
+    if not terms:
+        return True
+    if not (anaphor.search(q) or topic):
+        return False
+    if context is None:
+        return False  # it names its subject: asked on its own, it is answered on its own
+    return not _missing(terms, lang, normalize(context))
+
+
+def _missing(terms: list, lang: str, context: str) -> list:
+    if lang == "en":
+        names, words = judge.missing_english(terms, context)
+        return names + words
+    return judge.missing_terms(terms, context)
+
+
+# The longest context a follow-up carries: the questions it stands on, newest kept.
+MAX_CONTEXT = 300
+# A question this short with no subject words and no pointer (何があった?) is a follow-up too.
+BARE = 12
+ASK_SUBJECT = {
+    "ja": "何についての質問か教えてください。"
+    "たとえば「ロシアの停戦条件は?」のように、話題を入れて聞いてください。",
+    "en": "What is your question about? Please name the subject, for example "
+    '"What conditions did Russia set for a ceasefire?"',
+}
+
+
+def frame(query: Query, turn: Turn | None, katakana: Mapping | None = None) -> Query:
+    """The query as asked in this conversation: framed by the turn it leans on, marked as
+    lacking a subject when it leans on nothing, or as it is."""
+    answered = turn is not None and not turn.answer.no_answer and turn.answer.hits
+    context = _context_text(turn.answer) if answered else None
+    if context is None:
+        return replace(query, lacks_subject=_bare(query, katakana))
+    if not leans_on(query, context, katakana):
+        return query
+    return replace(
+        query,
+        context=turn.context[-MAX_CONTEXT:],
+        prefer=_articles(turn.answer),
+        continued=turn.question,
+        seen=turn.answer.sentences if _MORE.search(query.normal) else (),
+    )
+
+
+def ask_for_subject(query: Query) -> Answer:
+    """The reply to a follow-up with nothing to follow: name the subject, with an example."""
+    return Answer(
+        query.text, ASK_SUBJECT[query.lang], True, (), lang=query.lang, reason="no_subject"
+    )
+
+
+def framed(query: Query, answer: Answer) -> Answer:
+    """The answer marked as a follow-up's (what it continued, what it was asked about)."""
+    if not query.follow_up:
+        return answer
+    return replace(answer, continued=query.continued, asked_about=query.searched)
+
+
+def _bare(query: Query, katakana: Mapping | None) -> bool:
+    """A question that cannot stand alone: no subject of its own, and a pointer or few words."""
+    if judge.own_terms(query, katakana):
+        return False
+    q = query.normal.strip()
+    anaphor = _ANAPHOR_EN if query.lang == "en" else _ANAPHOR_JA
+    topic = (_TOPIC_ONLY_EN if query.lang == "en" else _TOPIC_ONLY_JA).match(q)
+    return bool(anaphor.search(q) or topic or len(q) <= BARE)
+
+
+def _context_text(answer: Answer) -> str:
+    return "\n".join(f"{h.title}\n{h.section}\n{h.text}" for h in answer.hits)
+
+
+def _articles(answer: Answer) -> tuple[str, ...]:
+    cited = [answer.hits[n - 1].article for n in answer.citations if 0 < n <= len(answer.hits)]
+    return tuple(dict.fromkeys(cited or [h.article for h in answer.hits]))

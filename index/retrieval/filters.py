@@ -1,0 +1,129 @@
+"""Narrowing a ranking: by outlet and date, toward one conversation's articles, or the newest."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from ..corpus.text import normalize
+from ..errors import QuestionError
+from .ranker import Index, Ranked
+
+# 最新の・今日の・きょう・latest: the asker wants the newest coverage first.
+LATEST = re.compile(
+    r"最新|今日の|きょうの|本日の|直近|いちばん新しい|一番新しい|\blatest\b|\bnewest\b", re.I
+)
+# The newest of the ranked articles gains this much fused score, the oldest none (linear in
+# between): enough to lift a newer article over an older one on the same subject (their fused
+# scores differ by less than 0.1 in tests/test_conversation.py), not a weaker match over a strong.
+LATEST_BONUS = 0.1
+# A follow-up's passages from the articles the previous answer cited gain this much: the same
+# story wins over a stranger whose words happen to match (梅雨の期間 for 期間は?).
+PREFER_BONUS = 0.25
+_SPLIT = re.compile(r"[、,，/・]\s*")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Only articles of this outlet, published in [since, until] (inclusive); None: any."""
+
+    outlet: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    @classmethod
+    def parse(cls, outlet: str | None, since: str | None, until: str | None) -> Filters:
+        """From the command's strings; QuestionError says what is wrong with a date."""
+        first, last = _date(since, "since"), _date(until, "until")
+        if first and last and first > last:
+            raise QuestionError(f"期間の指定が逆です（since {first} が until {last} より後）。")
+        return cls((outlet or "").strip() or None, first, last)
+
+    def __bool__(self) -> bool:
+        return bool(self.outlet or self.since or self.until)
+
+    def admits(self, section: dict) -> bool:
+        """Whether an article's section passes (a dated filter skips undated articles)."""
+        if self.outlet and normalize(self.outlet) not in {
+            normalize(o) for o in outlets_of(section)
+        }:
+            return False
+        if self.since or self.until:
+            published = _parsed(section.get("published"))
+            if published is None:
+                return False
+            if (self.since and published < self.since) or (self.until and published > self.until):
+                return False
+        return True
+
+
+def outlets_of(section: dict) -> list[str]:
+    """The outlet names a section's article gives (「毎日新聞、TBS NEWS DIG」 is two)."""
+    return [o for o in _SPLIT.split(section.get("outlet") or "") if o.strip()]
+
+
+def narrow(index: Index, r: Ranked, filters: Filters) -> Ranked:
+    """The ranking without the passages whose article the filters exclude."""
+    keep = [
+        n for n, i in enumerate(r.ids) if filters.admits(index.section(index.passage_section[i]))
+    ]
+    return _take(r, np.asarray(keep, dtype=np.int64))
+
+
+def prefer(index: Index, r: Ranked, articles: Sequence[str], bonus: float = PREFER_BONUS) -> Ranked:
+    """Lift the passages of these articles (a follow-up's previous answer) and re-sort."""
+    if not len(r.ids) or not articles:
+        return r
+    wanted = set(articles)
+    lift = np.array(
+        [bonus if index.section_of(int(i))[0] in wanted else 0.0 for i in r.ids], dtype=np.float32
+    )
+    return _resort(r, r.fused + lift)
+
+
+def newest_first(index: Index, r: Ranked, bonus: float = LATEST_BONUS) -> Ranked:
+    """Lift the ranked passages by their article's date: the newest by bonus, the oldest by 0."""
+    if not len(r.ids):
+        return r
+    dates = [index.section(index.passage_section[i]).get("published") or "" for i in r.ids]
+    known = sorted({d for d in dates if d})
+    if len(known) < 2:
+        return r
+    place = {d: n / (len(known) - 1) for n, d in enumerate(known)}
+    lift = np.array([bonus * place.get(d, 0.0) for d in dates], dtype=np.float32)
+    return _resort(r, r.fused + lift)
+
+
+def asks_latest(question: str) -> bool:
+    return bool(LATEST.search(question))
+
+
+def _resort(r: Ranked, fused: np.ndarray) -> Ranked:
+    order = np.argsort(-fused, kind="stable")
+    return Ranked(r.ids[order], fused[order], r.dense[order])
+
+
+def _take(r: Ranked, keep: np.ndarray) -> Ranked:
+    return Ranked(r.ids[keep], r.fused[keep], r.dense[keep])
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if not value or not value.strip():
+        return None
+    parsed = _parsed(value.strip())
+    if parsed is None:
+        raise QuestionError(f"{name} は YYYY-MM-DD の形で指定してください（{value.strip()!r}）。")
+    return parsed
+
+
+def _parsed(value) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except (TypeError, ValueError):
+        return None
