@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, BuildProgress, BuildReport, Hit, Searcher
+from index import Answer, BuildProgress, BuildReport, Conversations, Filters, Hit, Searcher, Turn
 
 from . import errors
+from .conversation import AnswerTurns
 from .settings import Settings, load_settings
 from .ui.i18n import Translator
+from .usage import UsageLog
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.ingest")
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.topics",
+    "bot.cogs.admin",
+    "bot.cogs.ingest",
+    "bot.cogs.report",
+)
 
 
 class NewsTree(app_commands.CommandTree):
@@ -31,12 +40,15 @@ class NewsBot(commands.Bot):
     """Answers questions about news coverage from a `Searcher`, in slash commands and DMs."""
 
     def __init__(self, *, settings: Settings, searcher: Searcher, **options):
+        intents = discord.Intents.default()
+        # DMs, mentions and replies that ping the bot carry their text without message_content;
+        # with it (privileged), messages in the bot's threads need no mention.
+        intents.message_content = settings.discord.message_content
         super().__init__(
             # Required by commands.Bot; there are no prefix commands (see on_message).
             command_prefix=commands.when_mentioned,
             help_command=None,
-            # DMs and messages that mention the bot carry their text without message_content.
-            intents=discord.Intents.default(),
+            intents=intents,
             # Questions are echoed back: nothing the bot sends may ever ping anyone.
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=NewsTree,
@@ -44,10 +56,19 @@ class NewsBot(commands.Bot):
         )
         self.settings = settings
         self.searcher = searcher
-        self.feedback_path = settings.index.data_dir / "feedback.jsonl"
+        # Questions and votes go to data/usage.db from a thread of its own (bot/usage.py).
+        self.usage = UsageLog.open(settings)
         self.command_ids: dict[str, int] = {}
+        # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
+        talk = settings.conversation
+        self.conversations = Conversations(
+            window=talk.window_seconds, turns=talk.turns, clock=_monotonic
+        )
+        self.answers = AnswerTurns()
 
     async def setup_hook(self) -> None:
+        # With the database, other processes' reindexes are served here as they go live.
+        self.searcher.watch()
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.tree.set_translator(Translator())
@@ -62,6 +83,11 @@ class NewsBot(commands.Bot):
         self.command_ids = {c.name: c.id for c in synced}
         where = f"to guild {guild_id}" if guild_id else "globally"
         log.info("Synced %d commands %s", len(synced), where)
+
+    async def close(self) -> None:
+        await super().close()
+        await asyncio.to_thread(self.searcher.close)
+        await asyncio.to_thread(self.usage.close)  # what is queued is written first
 
     async def on_ready(self) -> None:
         info = self.searcher.info()
@@ -83,8 +109,15 @@ class NewsBot(commands.Bot):
         return f"</{name}:{command_id}>" if command_id else f"/{name}"
 
     # The model and index are CPU-bound: they run in a thread so the gateway keeps its heartbeat.
-    async def answer(self, question: str) -> Answer:
-        return await asyncio.to_thread(self.searcher.ask, question)
+    async def answer(
+        self, question: str, *, context: Turn | None = None, filters: Filters | None = None
+    ) -> Answer:
+        started = time.perf_counter()
+        answer = await asyncio.to_thread(
+            self.searcher.ask, question, context=context, filters=filters
+        )
+        self.usage.searched(answer, (time.perf_counter() - started) * 1000)
+        return answer
 
     async def search(self, question: str, k: int) -> list[Hit]:
         return await asyncio.to_thread(self.searcher.search, question, k)
@@ -93,6 +126,11 @@ class NewsBot(commands.Bot):
         self, *, rebuild: bool = False, progress: BuildProgress | None = None
     ) -> BuildReport:
         return await asyncio.to_thread(self.searcher.reindex, rebuild=rebuild, progress=progress)
+
+
+def _monotonic() -> float:
+    # Looked up on each call, as the cooldown's clock: the loop's (and a test's virtual one).
+    return time.monotonic()
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):

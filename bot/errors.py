@@ -19,8 +19,10 @@ from index.errors import (
     IndexWriteError,
     ModelError,
     NewsbotError,
+    OutdatedError,
     QuestionError,
     StoreUnavailableError,
+    UsageStoreError,
 )
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ GENERIC = "エラーが発生しました。しばらくしてからもう一度
 ADMIN_ONLY = "このコマンドは管理者だけが使えます。"
 BUSY = "再構築はすでに実行中です。"
 SEND_FAILED = "返信を送れませんでした。しばらくしてからもう一度お試しください。"
+THREAD_FAILED = "ここではスレッドを作れません（ボットにスレッド作成の権限が必要です）。"
 # What the core's hint (NewsbotError.hint) asks for, in the bot's words; before the classes below.
 _HINTS = {
     ALLOW_EMPTY: "使える記事が1件もないため、索引は空にせず以前のまま残しました。",
@@ -43,7 +46,9 @@ _MESSAGES: tuple[tuple[type[Exception], str], ...] = (
     (StoreUnavailableError, "検索用のデータベースに接続できません。少し待ってからお試しください。"),
     (IndexWriteError, "新しい索引を保存できません（ディスクの空きや権限を確認してください）。"),
     (IndexNotBuiltError, "検索用の索引がまだありません。管理者に /reindex を依頼してください。"),
+    (OutdatedError, "このボットは更新が必要なため、今は答えられません。管理者にお知らせください。"),
     (IndexCorruptError, "検索用の索引が壊れています。管理者に /reindex を依頼してください。"),
+    (UsageStoreError, "利用記録を読めません。ログを確認してください。"),
     (NewsbotError, "今はこの操作を実行できません。しばらくしてからもう一度お試しください。"),
 )
 
@@ -73,7 +78,8 @@ def user_message(error: BaseException, where: str = "bot") -> str:
         return _HINTS[error.hint]
     for cls, text in _MESSAGES:
         if isinstance(error, cls):
-            log.warning("%s: %s: %s", where, type(error).__name__, error)
+            if not isinstance(error, OutdatedError):  # said once, when it was noticed
+                log.warning("%s: %s: %s", where, type(error).__name__, error)
             return text
     log.exception("Unexpected error in %s", where, exc_info=error)
     return GENERIC

@@ -7,6 +7,8 @@ import sys
 
 import discord
 
+from index import redact
+
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,5 +69,6 @@ def _setup_logging(settings: Settings) -> None:
     if not logging.getLogger().handlers:
         level = getattr(logging, settings.log_level, logging.INFO)
         discord.utils.setup_logging(level=level, root=True)
+    redact.install()  # a connection string in any log line shows no password
     # Every REST call at INFO drowns what the bot itself says.
     logging.getLogger("discord.http").setLevel(logging.WARNING)

@@ -33,6 +33,7 @@ POSITIVE = {
     "fetch.max_bytes",
     "store.ef_search",
     "store.postings_cache_mb",
+    "usage.retention_days",
     "conversation.turns",
 }
 # Where the database's connection string comes from (it may hold a password: never the file).
@@ -71,6 +72,9 @@ class DiscordSettings:
     max_question_chars: int = 300  # the /ask option's max length
     page_size: int = 3  # passages per page of 「他の結果」
     shard_count: int = 0  # total shards across all bot processes (0: Discord's recommendation)
+    # The privileged intent (approve it in the portal first): messages in the bot's threads
+    # are then read without a mention.
+    message_content: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,15 @@ class FeedSettings:
     urls: tuple[str, ...] = ()  # RSS or Atom feeds
     interval_minutes: int = 30
     admin_channel_id: int = 0  # where the bot posts new articles (0: nowhere)
+
+
+@dataclass(frozen=True)
+class UsageSettings:
+    """What is kept about the questions people ask (data/usage.db), and for how long."""
+
+    enabled: bool = True  # record questions and votes from Discord
+    retention_days: int = 90  # questions (with their votes) older than this are deleted
+    log_cli: bool = False  # record `newsbot ask` and `newsbot chat` questions too
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,7 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
     fetch: FetchLimits = field(default_factory=FetchLimits)
+    usage: UsageSettings = field(default_factory=UsageSettings)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
@@ -114,28 +128,23 @@ class Settings:
         return f"{where}; relative paths from {self.base_dir}"
 
 
-def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings file (argument, $NEWSBOT_CONFIG or config/settings.toml) and the token."""
+def load_settings(
+    path: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    need_database: bool = True,
+) -> Settings:
+    """Read the settings file (argument, $NEWSBOT_CONFIG or config/settings.toml) and the token.
+
+    need_database: False for `newsbot db dev`, which makes the database the URL will name.
+    """
     env = os.environ if env is None else env
     path = Path(path or env.get("NEWSBOT_CONFIG") or DEFAULT_FILE)
-    explicit = path != DEFAULT_FILE
-    data: dict = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise SettingsError(f"cannot read settings file {path}: {e}") from None
-        base = base_dir(path)
-    elif explicit:
-        raise SettingsError(f"settings file not found: {path}")
-    else:
-        base = Path.cwd()
-    data = dict(data)
+    data, base = _read_file(path)
     index_values = data.pop("index", {})
     if isinstance(index_values, dict) and "store" in index_values:
         raise _unknown("index.store", "(the backend is set in [store])")
     index = _section(IndexOptions, index_values, "index", base)
-    store = _store(data.pop("store", {}), env, base)
+    store = _store(data.pop("store", {}), env, base, need_database)
     # Folders left at their defaults follow the same rule as the ones the file names.
     index = dataclasses.replace(
         index,
@@ -149,6 +158,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     discord = _section(DiscordSettings, data.pop("discord", {}), "discord", base)
     feeds = _section(FeedSettings, data.pop("feeds", {}), "feeds", base)
     fetch = _section(FetchLimits, data.pop("fetch", {}), "fetch", base)
+    usage = _section(UsageSettings, data.pop("usage", {}), "usage", base)
     conversation = _section(
         ConversationSettings, data.pop("conversation", {}), "conversation", base
     )
@@ -160,12 +170,14 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
         )
     _check_model(index)
+    _check_user_agent(fetch.user_agent)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
         index,
         discord,
         feeds=feeds,
         fetch=fetch,
+        usage=usage,
         conversation=conversation,
         log_level=log_level.upper(),
         token=token,
@@ -174,7 +186,42 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     )
 
 
-def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
+def _read_file(path: Path) -> tuple[dict, Path]:
+    """The file's tables and the folder its relative paths resolve against ({} without one)."""
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from None
+        return dict(data), base_dir(path)
+    if path != DEFAULT_FILE:  # named explicitly: it must exist
+        raise SettingsError(f"settings file not found: {path}")
+    return {}, Path.cwd()
+
+
+def _check_user_agent(value: str) -> None:
+    # An HTTP header value: CR/LF would end it (http.client refuses it at every fetch).
+    if not value.strip() or not all(" " <= c <= "~" for c in value):
+        raise SettingsError(
+            "setting 'fetch.user_agent' must be one line of printable ASCII text, "
+            f"not {value[:80]!r}"
+        )
+
+
+def _read_file(path: Path) -> tuple[dict, Path]:
+    """The file's tables and the folder its relative paths resolve against ({} without one)."""
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from None
+        return dict(data), base_dir(path)
+    if path != DEFAULT_FILE:  # named explicitly: it must exist
+        raise SettingsError(f"settings file not found: {path}")
+    return {}, Path.cwd()
+
+
+def _store(values, env: Mapping[str, str], base: Path, need_url: bool = True) -> StoreOptions:
     """[store]: the backend, checked with the connection string it needs from the environment."""
     if isinstance(values, dict):
         secret = [k for k in values if k in ("url", "dsn", "password", "database_url")]
@@ -186,10 +233,11 @@ def _store(values, env: Mapping[str, str], base: Path) -> StoreOptions:
             )
     store = _section(StoreOptions, values, "store", base)
     url = (env.get(DATABASE_URL_ENV) or "").strip() or None
-    if store.backend == "postgres" and not url:
+    if store.backend == "postgres" and not url and need_url:
         raise SettingsError(
             f"setting 'store.backend' is \"postgres\" but {DATABASE_URL_ENV} is not set; export "
-            "the connection string (postgresql://user:password@host/dbname)"
+            "the connection string (postgresql://user@host/dbname; 'newsbot db dev' starts a "
+            "local server and prints one)"
         )
     return dataclasses.replace(store, url=url)
 
@@ -217,7 +265,7 @@ def _section(cls, values, name: str, base: Path):
     try:
         return cls(**kwargs)
     except OptionError as e:  # a rule of the options themselves (index/options.py)
-        raise SettingsError(f"setting '{name}.{e.option}' {e.reason}") from None
+        raise SettingsError(f"setting '{e.setting}' {e.reason}") from None
 
 
 def _unknown(name: str, where: str) -> SettingsError:

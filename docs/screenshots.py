@@ -6,12 +6,15 @@ It builds a throwaway index of `articles/` (plus two test articles for /reindex)
 real bot through simcord, and writes `docs/<name>-phone.png` (420 px) and
 `docs/<name>-desktop.png` (1200 px), cropped to the conversation, then prints each reply's
 height and text length (the answer must fit one phone screen: ≤ 900 px, ≤ 1,200 characters).
+Names given as arguments (`docs/screenshots.py followup topics`) are the only ones written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import random
 import re
 import shutil
 import subprocess
@@ -29,11 +32,78 @@ sys.path.insert(0, str(ROOT))
 from bot import create_bot  # noqa: E402
 from bot.settings import DiscordSettings, Settings, load_settings  # noqa: E402
 from index import Searcher  # noqa: E402
+from index.usage import QuestionRecord, UsageStore, VoteRecord  # noqa: E402
 
 DOCS = ROOT / "docs"
 WIDTHS = {"phone": 420, "desktop": 1200}
 TALL = 2400  # a window taller than any reply; the picture is cropped to what is drawn
 GATE = 600.0
+# Two weeks of use data behind /report: what a server asks that the coverage lacks.
+UNANSWERED = (
+    ("ガザの停戦は?", 9),
+    ("ガザ停戦の最新情報を教えて", 5),
+    ("ガザで停戦交渉はどうなった?", 4),
+    ("日銀の利上げはいつ?", 6),
+    ("日銀は次にいつ利上げする?", 3),
+    ("大谷翔平の今季の成績は?", 5),
+    ("今日の占いは?", 2),
+)
+ANSWERED = ("ロシアの停戦条件は?", "米ロ首脳会談で何が合意された?", "プーチン大統領は何を譲歩した?")
+CEASEFIRE = (
+    "2025-03-19-us-russia-ceasefire.md",
+    "トランプとプーチン、ウクライナ戦争終結へ?米ロ首脳会談と停戦交渉の行方",
+)
+
+
+def seed_usage(data_dir: Path, days: int = 14) -> None:
+    """Questions over the last `days` days (answered and not) with a few votes, for /report."""
+    rng = random.Random(27)
+    today = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    rows, votes, n = [], [], 0
+    unanswered = [q for q, times in UNANSWERED for _ in range(times)]
+    rng.shuffle(unanswered)
+    for day in range(days):
+        when = today - dt.timedelta(days=days - 1 - day)
+        for _ in range(rng.randint(6, 22) if when.weekday() < 5 else rng.randint(1, 6)):
+            n += 1
+            user = f"user{rng.randint(1, 40)}"
+            if unanswered and rng.random() < 0.35:
+                q = unanswered.pop()
+                reason = "off_topic" if q == "今日の占いは?" else "other_news"
+                rows.append(
+                    QuestionRecord(
+                        f"s{n}",
+                        when,
+                        q,
+                        "channel",
+                        False,
+                        reason,
+                        latency_ms=rng.uniform(300, 900),
+                        user_hash=user,
+                    )
+                )
+                continue
+            q = rng.choice(ANSWERED)
+            rows.append(
+                QuestionRecord(
+                    f"s{n}",
+                    when,
+                    q,
+                    "channel",
+                    True,
+                    answer="…[1]",
+                    latency_ms=rng.uniform(250, 1500),
+                    user_hash=user,
+                    cited=(CEASEFIRE,),
+                )
+            )
+            if q == ANSWERED[2] and rng.random() < 0.3:
+                votes.append(VoteRecord(f"s{n}", user, -1, when))
+    store = UsageStore(data_dir)
+    try:
+        store.write(rows, votes)
+    finally:
+        store.close()
 
 
 def text_of(message) -> str:
@@ -98,7 +168,7 @@ async def shoot(env, channel, viewer, target, name: str, sizes=("phone", "deskto
     return heights
 
 
-async def main() -> None:
+async def main(only: set[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="newsbot-shots-"))
     articles = work / "articles"
     shutil.copytree(ROOT / "articles", articles)
@@ -118,6 +188,8 @@ async def main() -> None:
         admin = guild.add_member(env.create_user("admin"), roles=[mods])
 
         async def snap(name, target, channel=ch, viewer=alice) -> None:
+            if only and name not in only:
+                return
             chars = len(text_of(getattr(target, "response", target)))  # as it is now
             report.append((name, chars, await shoot(env, channel, viewer, target, name)))
 
@@ -127,6 +199,11 @@ async def main() -> None:
         await snap("more", await alice.click(answer.response, label="他の結果"))
         await snap("offtopic", await alice.slash(ch, "ask", question="明日の東京の天気は?"))
         await snap("english", await alice.slash(ch, "ask", question="What did Putin concede?"))
+        # A follow-up: a reply to an answer continues it, and says which question it continued.
+        await env.advance_time(30)  # past alice's per-user limit (3 questions in 30 s)
+        await alice.send(ch, f"{bot.user.mention} 米ロ首脳は何を攻撃しないことで合意した?")
+        await alice.send(ch, "期間は?", reply_to=ch.history()[-1])
+        await snap("followup", ch.history()[-1])
 
         bob = env.create_user("bob")
         await bob.send_dm("プーチン大統領は何を譲歩した?")
@@ -153,6 +230,14 @@ async def main() -> None:
         # An article whose title names a thing: the answer names it when its sentence does not.
         subject = await alice.slash(ch, "ask", question="カリブ海の植物園と呼ばれる国は?")
         await snap("subject", subject)
+        # /topics over more articles (the test corpus joins): the first of its pages.
+        for path in sorted((ROOT / "tests" / "data" / "articles").glob("*.md")):
+            shutil.copy(path, articles)
+        await asyncio.to_thread(searcher.reindex)
+        await snap("topics", await alice.slash(ch, "topics"))
+        # /report over two weeks of use data (seeded, plus the questions asked above).
+        seed_usage(index.data_dir)
+        await snap("report", await admin.slash(ch, "report", days=14), viewer=admin)
     finally:
         await env.shutdown()
         shutil.rmtree(work, ignore_errors=True)
@@ -162,4 +247,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(set(sys.argv[1:])))

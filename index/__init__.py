@@ -31,6 +31,7 @@ _LAZY = {
     "Searcher": "searcher",
     "article_files": "corpus.loader",
     "check_question": "retrieval.query",
+    "refusal_headline": "answer.compose",
 }
 
 __all__ = sorted(_LAZY)

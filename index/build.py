@@ -76,8 +76,7 @@ def build(
     """
     started = time.perf_counter()
     store = store or open_store(options, Path(root or options.index_dir))
-    folder = Path(articles_dir or options.articles_dir)
-    articles, skipped = load_articles(folder, options.max_article_bytes)
+    articles, skipped, source = _articles(options, store, articles_dir)
     if skipped:
         log.warning("Skipped %d article files (the build report lists them)", len(skipped))
     with store.lock(wait=wait):
@@ -87,7 +86,7 @@ def build(
         previous = None if rebuild else _previous(live, embedder)
         report, kept, passages = _plan(articles, skipped, live, options)
         if not passages and not allow_empty:
-            _refuse_empty(live, folder)
+            _refuse_empty(live, source)
         if previous and not report.changed_anything and _same_shape(previous, options):
             report.seconds, report.path = time.perf_counter() - started, str(previous.location)
             # Nothing to build, but a killed build's scraps still go.
@@ -153,14 +152,23 @@ def _manifest(embedder, articles, passages, kept, live, report, options) -> dict
     }
 
 
-def _refuse_empty(live: Version | None, folder: Path) -> None:
+def _refuse_empty(live: Version | None, source) -> None:
     """No passages: an unmounted volume must not empty the bot's coverage."""
     if live is not None and live.size:
         raise EmptyArticlesError(
-            f"no usable articles in {folder}, but the index holds "
+            f"no usable articles in {source}, but the index holds "
             f"{len(live.manifest.get('articles', {}))} articles; it is kept",
             hint=ALLOW_EMPTY,
         )
+
+
+def _articles(options: IndexOptions, store: Store, articles_dir: Path | None):
+    """The articles to index, those skipped, and where they came from (for messages)."""
+    shared = getattr(store, "articles", None) if articles_dir is None else None
+    if shared is not None:  # the database's own articles: the same for every process
+        return *shared.load(), "the index database's articles"
+    source = Path(articles_dir or options.articles_dir)
+    return *load_articles(source, options.max_article_bytes), source
 
 
 def _live(store: Store) -> Version | None:

@@ -27,11 +27,11 @@ class NewsbotError(Exception):
 
 
 class OptionError(NewsbotError, ValueError):
-    """An option holds a value the core cannot use; `option` names it, `reason` says why."""
+    """An option holds a value the core has no path for; `reason` says why (without its name)."""
 
-    def __init__(self, option: str, reason: str):
-        super().__init__(f"{option} {reason}")
-        self.option, self.reason = option, reason
+    def __init__(self, setting: str, reason: str):
+        super().__init__(f"{setting.rpartition('.')[2]} {reason}", setting=setting)
+        self.reason = reason
 
 
 class QuestionError(NewsbotError, ValueError):
@@ -66,6 +66,10 @@ class IndexCorruptError(NewsbotError):
     hint = REINDEX
 
 
+class OutdatedError(IndexCorruptError):
+    """The database was migrated by a newer newsbot: this process stops answering until upgraded."""
+
+
 class StoreUnavailableError(NewsbotError):
     """The index database cannot be reached or stopped answering; the next question retries."""
 
@@ -88,3 +92,7 @@ class FetchError(NewsbotError):
 
 class PageError(NewsbotError):
     """A fetched page holds no article to add (JavaScript shell, paywall teaser, not found)."""
+
+
+class UsageStoreError(NewsbotError):
+    """The use-data database cannot be opened (a newer schema, locked, a damaged key file)."""

@@ -21,10 +21,10 @@ BACKENDS = ("local", "postgres")
 # and which would otherwise quietly take another path; settings.py adds the setting's name.
 
 
-def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
-    """Refuse a value that is not one of allowed (an OptionError naming the option)."""
+def check_choice(setting: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a value that is not one of allowed (an OptionError carrying the setting)."""
     if value not in allowed:
-        raise OptionError(option, f"must be one of {', '.join(allowed)}, not {value!r}")
+        raise OptionError(setting, f"must be one of {', '.join(allowed)}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class StoreOptions:
     postings_cache_mb: int = 256
 
     def __post_init__(self) -> None:
-        check_choice("backend", self.backend, BACKENDS)
+        check_choice("store.backend", self.backend, BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class IndexOptions:
     store: StoreOptions = field(default_factory=StoreOptions)
 
     def __post_init__(self) -> None:
-        check_choice("encoder", self.encoder, ENCODERS)
+        check_choice("index.encoder", self.encoder, ENCODERS)
 
     @property
     def index_dir(self) -> Path:

@@ -15,7 +15,7 @@ from .build import BuildProgress, build
 from .conversation import Turn, follow_up
 from .corpus.loader import TEXT_VERSION
 from .encoders.embedder import Embedder, identity_of
-from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError
+from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError, OutdatedError
 from .options import IndexOptions
 from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outlets_of, prefer
 from .retrieval.query import Query
@@ -59,6 +59,8 @@ class Searcher:
         )
         self._index: Index | None = None
         self._topics: tuple[Index | None, list[Topic]] = (None, [])
+        self._listener = None  # follows other processes' reindexes (watch(), a database)
+        self._stopped: str | None = None  # why this process no longer answers (a newer schema)
 
     @classmethod
     def open(
@@ -136,6 +138,7 @@ class Searcher:
         progress: BuildProgress | None = None,
         wait: bool = False,
         allow_empty: bool = False,
+        sync: bool = True,
     ) -> BuildReport:
         """Build beside the live index and swap it in; the old one serves until then.
 
@@ -144,7 +147,14 @@ class Searcher:
             progress: called as progress(stage, done, total) while embedding.
             wait: wait for a build already running (else BuildInProgressError).
             allow_empty: let an empty articles folder empty a non-empty index.
+            sync: with the database's shared articles, copy this machine's folder in first
+                (sync_articles); False builds from what the database holds.
         """
+        synced = None
+        if getattr(self.store, "articles", None) is not None and sync:
+            # This machine's folder joins the shared coverage first, as `newsbot index` does.
+            if Path(self.options.articles_dir).is_dir():
+                synced = self.sync_articles()
         # The store's lock (a file lock) keeps builds one at a time across processes and
         # threads; no second lock here.
         report = build(
@@ -157,13 +167,69 @@ class Searcher:
             allow_empty=allow_empty,
             store=self.store,
         )
+        if synced is not None:  # files of this folder that could not be copied in, and why
+            report.skipped = [(x.file, x.reason) for x in synced.skipped] + report.skipped
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
         return report
 
+    def sync_articles(self, folder: Path | None = None, prune: bool = False):
+        """Copy a folder's articles into the database's shared ones (the PostgreSQL backend).
+
+        Adds and updates; removes only the articles this folder added before (all that are
+        absent from it with prune). Returns a storage.postgres.articles.SyncReport.
+        """
+        shared = getattr(self.store, "articles", None)
+        if shared is None:
+            raise ArticlesDirError("only the PostgreSQL backend keeps articles in the database")
+        folder = Path(folder or self.options.articles_dir)
+        if not folder.is_dir():
+            raise ArticlesDirError(f"articles folder not found: {folder}")
+        return shared.sync(folder, self.options.max_article_bytes, prune=prune)
+
+    def watch(self) -> None:
+        """Swap to other processes' new versions as they go live, not at the next question.
+
+        A shared store only (the database: storage/postgres/listen.py); stopped by close().
+        """
+        if self.store.shared and self._listener is None:
+            self._listener = self.store.listen(self._follow)
+
+    def close(self) -> None:
+        """Stop following other processes' reindexes."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+
+    @property
+    def listening(self) -> bool:
+        """Whether this process hears other processes' reindexes as they happen (watch())."""
+        return self._listener is not None and self._listener.connected.is_set()
+
+    @property
+    def stopped(self) -> str | None:
+        """Why this process no longer answers (a newer database schema), or None."""
+        return self._stopped
+
+    def _follow(self, notice: str | None) -> None:
+        """A NOTIFY (a version's name, or schema:<n>); None after the listener (re)connected."""
+        if notice is None or notice.startswith("schema:"):
+            stop = self.store.newer_schema()
+            if stop and not self._stopped:
+                self._stopped = stop
+                log.error("Stopped answering: %s", stop)
+            if notice is not None:
+                return
+        if self._index is not None and self.store.live_name() != self._index.name:
+            self.load()  # its caches (postings, rows, topics) go with the old version
+
     def _refresh(self) -> None:
         """Load the live version when another process switched it (a shared store only)."""
+        if self._stopped:
+            raise OutdatedError(self._stopped)  # logged once, when it was noticed
         if self.store.shared and self._index is not None:
+            if self.listening:
+                return  # the listener swaps versions as they go live
             # One cheap query per question; a question is then answered from one version.
             if self.store.live_name() != self._index.name:
                 self.load()
@@ -310,7 +376,20 @@ def _check_buildable(options: IndexOptions, root: Path) -> None:
     store = open_store(options, root)
     if store.shared:
         store.live_name()  # a database that is down says so here, in one line
-    if Path(options.articles_dir).is_dir():
+    shared = getattr(store, "articles", None)
+    if shared is not None and store.live_name() is None and not shared.count():
+        if not Path(options.articles_dir).is_dir():
+            raise IndexNotBuiltError(
+                "the index database holds no articles yet; run 'newsbot index' where the "
+                "articles folder is, or 'newsbot add URL'"
+            )
+        # Said, not done quietly: this folder becomes the shared coverage of every process.
+        log.warning(
+            "The index database holds no articles yet: copying %s into it and building",
+            options.articles_dir,
+        )
+        return
+    if shared is not None or Path(options.articles_dir).is_dir():
         return
     try:
         store.current(verify=False)

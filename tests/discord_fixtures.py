@@ -105,6 +105,14 @@ class SearcherWrapper(Searcher):
         return self.real.store
 
     @property
+    def listening(self) -> bool:
+        return self.real.listening
+
+    @property
+    def stopped(self):
+        return self.real.stopped
+
+    @property
     def index(self):
         return self.real.index
 
@@ -123,17 +131,41 @@ class SearcherWrapper(Searcher):
     def batch_search(self, questions, k: int | None = None) -> list[list[Hit]]:
         return self.real.batch_search(questions, k)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        return self.real.ask(question, k)
+    def ask(self, question: str, k: int | None = None, *, context=None, filters=None) -> Answer:
+        return self.real.ask(question, k, context=context, filters=filters)
 
-    def batch_ask(self, questions, k: int | None = None) -> list[Answer]:
-        return self.real.batch_ask(questions, k)
+    def batch_ask(self, questions, k: int | None = None, *, contexts=None, filters=None):
+        return self.real.batch_ask(questions, k, contexts=contexts, filters=filters)
 
-    def topics(self, limit: int = 5) -> list[Topic]:
-        return self.real.topics(limit)
+    def query(self, question: str, context=None):
+        return self.real.query(question, context)
+
+    def rank(self, queries, filters=None, vectors=None):
+        return self.real.rank(queries, filters, vectors)
+
+    def respond(self, index, ranking, k: int | None = None) -> Answer:
+        return self.real.respond(index, ranking, k)
+
+    def topics(self, limit: int = 5, offset: int = 0) -> list[Topic]:
+        return self.real.topics(limit, offset)
+
+    def topic_count(self) -> int:
+        return self.real.topic_count()
+
+    def outlets(self) -> list[str]:
+        return self.real.outlets()
 
     def info(self) -> dict:
         return self.real.info()
+
+    def sync_articles(self, folder=None, prune: bool = False):
+        return self.real.sync_articles(folder, prune)
+
+    def watch(self) -> None:
+        self.real.watch()
+
+    def close(self) -> None:
+        self.real.close()
 
 
 class BrokenBuild(SearcherWrapper):
@@ -308,7 +340,7 @@ class Burst(SearcherWrapper):
         if not event.wait(self.WAIT):
             self.timeouts += 1
 
-    def ask(self, question: str, k: int | None = None):
+    def ask(self, question: str, k: int | None = None, *, context=None, filters=None):
         with self._lock:
             n = len(self.started)
             self.started.append(question)
@@ -323,7 +355,7 @@ class Burst(SearcherWrapper):
         self.seen[question] = self.real.info()["version"]
         self._local.hold = hold
         try:
-            return self.real.ask(question, k)
+            return self.real.ask(question, k, context=context, filters=filters)
         finally:
             self._local.hold = False
             now = time.perf_counter()

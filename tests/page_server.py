@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import threading
 import time
 from email.utils import formatdate
@@ -18,8 +19,19 @@ REFUSED = {
     "js-shell": "needs JavaScript",
     "soft404": "not found",
 }
-# Header charsets: the Shift_JIS page declares its charset only in <meta>.
-CHARSETS = {"sjis-local": None, "eucjp-science": "EUC-JP"}
+# Title, date and outlet a page must give (old table layouts, site names in titles).
+EXPECTED = {
+    p.name.removesuffix(".meta.json"): json.loads(p.read_text("utf-8"))
+    for p in PAGES.glob("*.meta.json")
+}
+# Header charsets: the Shift_JIS pages without one declare theirs only in <meta>.
+CHARSETS = {
+    "sjis-local": None,
+    "eucjp-science": "EUC-JP",
+    "old-sjis-harbor": None,
+    "old-eucjp-orchard": "EUC-JP",
+    "old-sjis-festival": "Shift_JIS",
+}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 BIG = 50_000_000
 
@@ -100,6 +112,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*site.page("typhoon"))
         if kind == "drip":
             return self._drip()
+        if kind == "slowheaders":
+            return self._slow_headers()
+        if kind == "reason":  # a reason phrase that would drive a terminal
+            self.send_response(503, "Busy\x1b[2J\x07 now")
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
         if kind == "loop":
             return self._redirect("/loop/" + ("b" if rest == "a" else "a"))
         if kind == "hops":
@@ -153,6 +171,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(b" ")
             self.wfile.flush()
+
+    def _slow_headers(self) -> None:
+        """Status line and headers a byte every 50 ms: no read waits long, the headers take 10 s."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Pad: " + b"x" * 120 + b"\r\n\r\n"
+        for byte in head:
+            if self.site.release.wait(0.05):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+        self.close_connection = True
 
     def _big(self, declared: bool) -> None:
         self.send_response(200)

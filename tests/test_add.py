@@ -6,6 +6,8 @@ import contextlib
 import io
 import logging
 import re
+import socket
+import threading
 from collections import Counter
 
 import pytest
@@ -18,9 +20,10 @@ from index.errors import FetchError, PageError
 from index.ingest.articles import add_url, slug
 from index.ingest.extract import extract
 from index.ingest.fetch import FetchLimits, decode, fetch, is_public
+from index.storage.local import LocalStore
 
 from .conftest import MODEL_CACHE, make_options
-from .page_server import GOOD, PAGES, REFUSED, Site
+from .page_server import EXPECTED, GOOD, PAGES, REFUSED, Site
 
 LIMITS = FetchLimits(timeout_seconds=2.0, max_bytes=1_000_000, allow_private=True)
 BOJ_QUESTION = "日銀は短期金利の誘導目標を何%に引き上げた?"
@@ -93,6 +96,48 @@ def test_page_without_an_article_is_refused_and_nothing_is_written(site, tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["kept.md"]
 
 
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_title_date_and_outlet_of_old_layouts_and_titles_with_the_site_name(site, name):
+    response = fetch(site.url(f"/articles/{name}"), LIMITS)
+    a = extract(response.text(), response.url)
+    assert {"title": a.title, "published": a.published, "outlet": a.outlet} == EXPECTED[name]
+
+
+def test_old_table_layouts_and_site_name_titles_are_in_the_page_set():
+    old = [n for n in EXPECTED if n.startswith("old-")]
+    assert len(old) >= 3 and len(EXPECTED) - len(old) >= 4
+    for name in old:
+        raw = (PAGES / f"{name}.html").read_bytes()
+        html = decode(raw, "EUC-JP" if "euc" in name else None)
+        assert re.search(rb"charset=(?:Shift_JIS|x-sjis|EUC-JP)", raw, re.I), name
+        assert "<h1" not in html.lower() and "<br><br>" in html.lower(), name
+        assert "戻る" in html and "無断転載を禁じます。" in html, name
+        # The date is only in the text: no <time>, JSON-LD or meta date to read it from.
+        assert not re.search(r"<time|datePublished|published_time|<meta[^>]+date", html, re.I)
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "headline"),
+    [
+        ("見出しの文章 - 湖北ウェブ", "湖北ウェブ", "見出しの文章"),
+        ("見出しの文章｜湖北ウェブ", "湖北ウェブ", "見出しの文章"),
+        ("県議会：補正予算を可決：湖北ウェブ", "湖北ウェブ", "県議会：補正予算を可決"),
+        ("【湖北ウェブ】見出しの文章", "湖北ウェブ", "見出しの文章"),
+        ("【速報】見出しの文章", "湖北ウェブ", "【速報】見出しの文章"),  # not the site's name
+        ("県議会：補正予算を可決", "湖北ウェブ", "県議会：補正予算を可決"),
+    ],
+)
+def test_the_site_name_is_taken_off_the_title(title, site, headline):
+    html = (
+        f'<html><head><meta property="og:title" content="{title}">'
+        f'<meta property="og:site_name" content="{site}"></head><body><article>'
+        + "<p>湖北市の議会は補正予算案を賛成多数で可決した。物価高への対策が柱となっている。</p>"
+        * 4
+        + "</article></body></html>"
+    )
+    assert extract(html, "https://kohoku.example.jp/a/1").title == headline
+
+
 def test_metadata_from_og_tags_and_json_ld(site):
     response = fetch(site.url("/articles/boj-rate"), LIMITS)
     a = extract(response.text(), response.url)
@@ -109,7 +154,8 @@ def test_metadata_from_og_tags_and_json_ld(site):
         ("sports-graph", "スポーツ日和", "2025-03-23", "2025-03-23"),  # JSON-LD @graph
         ("health-news", "くらし医療ニュース", "2025-01-30", None),  # publisher.name only
         ("culture-modified", "まほろば文化通信", "2025-09-01", "2025-09-03"),
-        ("sjis-local", "127.0.0.1", "2025-04-02", None),  # no name: the host; date in text
+        # No metadata: the name in the logo and <title>; the date in the text.
+        ("sjis-local", "地域ニュース", "2025-04-02", None),
     ],
 )
 def test_outlet_and_dates(site, name, outlet, published, modified):
@@ -128,10 +174,33 @@ def test_canonical_on_another_site_is_ignored():
     assert extract(html, "https://news.example.jp/a/1").url == "https://news.example.jp/a/1"
 
 
+@pytest.mark.parametrize(
+    ("page", "canonical", "kept"),
+    [
+        ("https://attacker.github.io/x", "https://victim.github.io/news/1", False),
+        ("https://a.blogspot.com/x", "https://b.blogspot.com/1", False),
+        ("https://evil.example/x", "http://93.184.216.34/news/1", False),
+        ("http://93.184.216.35/x", "http://93.184.216.34/news/1", False),
+        ("https://news.example.co.jp/x", "https://example.co.jp/news/1", True),
+        ("https://victim.github.io/amp/1", "https://victim.github.io/news/1", True),
+        ("http://93.184.216.34/amp/1", "http://93.184.216.34/news/1", True),
+    ],
+)
+def test_canonical_counts_only_on_the_same_registrable_domain(page, canonical, kept):
+    html = (PAGES / "typhoon.html").read_text("utf-8").replace("{BASE}", "https://n.example.jp")
+    html = re.sub(
+        r'<link rel="canonical"[^>]*>', f'<link rel="canonical" href="{canonical}">', html
+    )
+    html = re.sub(r'<meta property="og:url"[^>]*>', "", html)
+    assert extract(html, page).url == (canonical if kept else page)
+
+
 def test_known_japanese_news_domain_names_the_outlet():
     html = (PAGES / "sjis-local.html").read_bytes().decode("cp932")
     assert extract(html, "https://www.nikkei.com/article/DGXZQO1").outlet == "日本経済新聞"
-    assert extract(html, "https://local.example.jp/a/1").outlet == "local.example.jp"
+    assert extract(html, "https://local.example.jp/a/1").outlet == "地域ニュース"  # its logo
+    nameless = html.replace('alt="地域ニュース"', 'alt=""')
+    assert extract(nameless, "https://local.example.jp/a/1").outlet == "local.example.jp"
 
 
 def test_xhtml_page_with_an_xml_declaration_is_read():
@@ -148,6 +217,31 @@ def test_japanese_legacy_charsets_are_decoded(site, name):
     assert ("図書館" if "sjis" in name else "クラゲ") in extract(text, response.url).title
 
 
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "rot13", "no-such-codec"])
+@pytest.mark.parametrize("where", ["meta", "header"])
+def test_a_charset_that_is_no_text_encoding_is_guessed_around(charset, where):
+    html = (PAGES / "typhoon.html").read_text("utf-8")
+    if where == "meta":
+        body, header = html.replace("<head>", f'<head><meta charset="{charset}">', 1), None
+    else:
+        body, header = html, charset
+    assert decode(body.encode("utf-8"), header) == body
+
+
+def test_utf8_page_declared_shift_jis_is_read_as_utf8_and_logged(caplog):
+    html = (PAGES / "typhoon.html").read_text("utf-8")
+    with caplog.at_level(logging.WARNING, logger="index.ingest.fetch"):
+        assert decode(html.encode("utf-8"), "Shift_JIS") == html
+    assert "declared Shift_JIS but is UTF-8" in caplog.text
+
+
+def test_broken_bytes_in_the_declared_charset_are_replaced_and_counted(caplog):
+    raw = "記事の本文".encode("cp932") + b"\x81\xff" + "です。".encode("cp932")
+    with caplog.at_level(logging.WARNING, logger="index.ingest.fetch"):
+        assert decode(raw, "Shift_JIS").startswith("記事の本文")
+    assert "not valid Shift_JIS: 1 characters replaced" in caplog.text
+
+
 # --- safety and faults --------------------------------------------------------------------
 
 
@@ -158,6 +252,7 @@ def test_japanese_legacy_charsets_are_decoded(site, name):
         ("/status/500", "HTTP 500"),
         ("/slow/", "timed out"),
         ("/drip/", "timed out"),
+        ("/slowheaders/", "timed out"),  # every read is quick; the headers take 10 s
         ("/to/file:///etc/passwd", "only http and https"),
         ("/loop/a", "redirect loop"),
         ("/hops/5", "more than 3 redirects"),
@@ -201,6 +296,16 @@ def test_private_addresses_are_refused_unless_allowed(site):
         fetch(f"http://localhost:{port}/articles/typhoon", FetchLimits(timeout_seconds=1))
 
 
+@pytest.mark.parametrize("host", ["[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::1]"])
+def test_ipv6_literal_leading_inside_is_refused_before_connecting(monkeypatch, host):
+    def no_connection(*args, **kwargs):
+        raise AssertionError("connected")
+
+    monkeypatch.setattr("socket.create_connection", no_connection)
+    with pytest.raises(FetchError, match="private or local address"):
+        fetch(f"http://{host}/articles/typhoon", FetchLimits(timeout_seconds=1))
+
+
 def test_redirect_to_a_private_address_is_refused(monkeypatch):
     """A public server (played by 127.0.0.2) redirecting to 127.0.0.1 is checked again."""
     monkeypatch.setattr("index.ingest.fetch.is_public", lambda address: address == "127.0.0.2")
@@ -229,6 +334,16 @@ def test_redirect_to_a_private_address_is_refused(monkeypatch):
         ("fd00:ec2::254", False),  # AWS metadata over IPv6
         ("::ffff:127.0.0.1", False),
         ("224.0.0.1", False),
+        # IPv6 forms that lead to an IPv4 address are judged by that address.
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("64:ff9b::7f00:1", False),  # NAT64 of loopback
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of the metadata address
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64 of 10.0.0.1
+        ("2002:7f00:1::1", False),  # 6to4 of loopback
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo of 127.0.0.1
+        ("fec0::1", False),  # site-local
+        ("64:ff9b::808:808", True),  # NAT64 of a public address
+        ("2002:808:808::1", True),  # 6to4 of a public address
     ],
 )
 def test_public_address_check(address, public):
@@ -273,6 +388,20 @@ def test_same_page_twice_or_by_another_url_is_not_duplicated(site, tmp_path):
     mirror = add_url(site.url("/mirror/typhoon"), tmp_path, LIMITS)
     assert (mirror.status, mirror.file) == ("duplicate", original.file)
     assert len(list(tmp_path.glob("*.md"))) == 2
+
+
+def test_the_file_cache_of_the_duplicate_check_is_bounded(tmp_path, monkeypatch):
+    from index.ingest import articles
+
+    monkeypatch.setattr(articles, "SEEN_MAX", 3)
+    monkeypatch.setattr(articles, "SEEN", {})
+    for i in range(6):
+        (tmp_path / f"{i}.md").write_text(
+            f"---\ntitle: t{i}\nurl: https://e.jp/{i}\n---\n\n本文{i}。\n", encoding="utf-8"
+        )
+    by_url, _ = articles.catalogue(tmp_path)
+    assert sorted(by_url) == [f"https://e.jp/{i}" for i in range(6)]  # all seen, 3 remembered
+    assert len(articles.SEEN) == 3
 
 
 def test_changed_page_updates_its_file(site, tmp_path):
@@ -367,6 +496,9 @@ def test_feed_and_fetch_settings_load(tmp_path):
         ("[fetch]\nmax_bytes = -1\n", "fetch.max_bytes"),
         ("[fetch]\nallow_private = 1\n", "fetch.allow_private"),
         ("[fetch]\nproxy = 1\n", "unknown setting 'fetch.proxy'"),
+        ('[fetch]\nuser_agent = "bot\\r\\nX-Evil: 1"\n', "fetch.user_agent"),
+        ('[fetch]\nuser_agent = "bot\\u001b[31m"\n', "one line of printable"),
+        ('[fetch]\nuser_agent = " "\n', "fetch.user_agent"),
     ],
 )
 def test_bad_feed_or_fetch_setting_is_named(tmp_path, text, says):
@@ -436,3 +568,159 @@ def test_cli_add_of_an_unchanged_page_does_not_reindex(added_by_cli, site, capsy
     assert main(["--config", str(config), "add", site.url("/articles/typhoon")]) == 0
     assert capsys.readouterr().out.startswith("unchanged: ")
     assert (folder / "data" / "index" / "CURRENT").read_text() == before
+
+
+# --- hostile pages and settings, end to end -----------------------------------------------
+
+
+def hostile_pages(site: Site) -> list[str]:
+    """Pages that once ended `newsbot add` or wrote nonsense, each a different article."""
+    typhoon, _ = site.page("typhoon")
+    boj, _ = site.page("boj-rate")
+    tech, _ = site.page("tech-blog")
+    culture, _ = site.page("culture-modified")
+    site.overrides.update(
+        {
+            "/h/meta-undefined": (
+                typhoon.replace(b"<head>", b'<head><meta charset="undefined">'),
+                "text/html",
+            ),
+            "/h/header-idna": (culture, "text/html; charset=idna"),
+            "/h/utf8-declared-sjis": (boj, "text/html; charset=Shift_JIS"),
+            "/h/escape-title": (
+                tech.replace("国産の生成AI".encode(), b"\x1b[31m\x07" + "国産の生成AI".encode()),
+                "text/html; charset=utf-8",
+            ),
+        }
+    )
+    return [
+        site.url("/h/meta-undefined"),
+        site.url("/slowheaders/"),
+        site.url("/h/header-idna"),
+        site.url("/reason/"),
+        site.url("/h/utf8-declared-sjis"),
+        site.url("/h/escape-title"),
+    ]
+
+
+def test_hostile_pages_end_in_one_line_each_and_the_rest_are_added(
+    site, tmp_path, embedder, monkeypatch, capsys
+):
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{tmp_path / "articles"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n[fetch]\nallow_private = true\ntimeout_seconds = 1\n',
+        encoding="utf-8",
+    )
+    urls = hostile_pages(site)
+    try:
+        status = main(["--config", str(config), "add", *urls])
+    finally:
+        site.overrides.clear()
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert status == 1
+    assert not any(c in out for c in "\x1b\x07")  # shown as escapes, never sent to the terminal
+    per_url = lines[: len(urls)]
+    assert [line.split(": ")[0] for line in per_url] == [
+        "added", "failed", "added", "failed", "added", "added"
+    ]  # fmt: skip
+    assert per_url[1] == f"failed: {urls[1]}: timed out after 1s"
+    assert per_url[3] == f"failed: {urls[3]}: HTTP 503 Busy\\x1b[2J\\x07 now"
+    assert "[31m国産の生成AI" in per_url[5]  # the page's control characters are dropped
+    assert "4 articles" in out  # all four indexed by the one reindex
+    articles, skipped = load_articles(tmp_path / "articles")
+    assert not skipped
+    titles = {a.title for a in articles}
+    assert "日銀、追加利上げを決定 政策金利0.5%に" in titles  # UTF-8 won over Shift_JIS
+    assert not any("\ufffd" in a.title or "\x1b" in a.title for a in articles)
+
+
+class _Watch(io.StringIO):
+    """Captured output that says when a line has appeared."""
+
+    def __init__(self, wanted: str):
+        super().__init__()
+        self.wanted, self.seen = wanted, threading.Event()
+
+    def write(self, text: str) -> int:
+        n = super().write(text)
+        if self.wanted in self.getvalue():
+            self.seen.set()
+        return n
+
+
+def test_add_during_another_reindex_says_so_and_indexes_when_it_ends(
+    site, tmp_path, embedder, monkeypatch
+):
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{tmp_path / "articles"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n[fetch]\nallow_private = true\n',
+        encoding="utf-8",
+    )
+    store = LocalStore(load_settings(config, env={}).index.index_dir)
+    out = _Watch("another reindex is running")
+    result = {}
+
+    def add() -> None:
+        result["status"] = main(["--config", str(config), "add", site.url("/articles/typhoon")])
+
+    with contextlib.redirect_stdout(out):
+        with store.lock():  # another process's build, as far as `add` can tell
+            worker = threading.Thread(target=add)
+            worker.start()
+            assert out.seen.wait(60), out.getvalue()
+            assert "1 articles saved; another reindex is running: waiting" in out.getvalue()
+        worker.join(120)
+    assert not worker.is_alive() and result["status"] == 0
+    assert "1 articles, " in out.getvalue()  # indexed once the other build let go
+    searcher = Searcher.open(make_options(tmp_path, tmp_path / "articles"), embedder=embedder)
+    assert searcher.index.size > 0
+
+
+def test_a_name_that_never_resolves_is_bounded_by_the_fetch_time_limit(monkeypatch):
+    release = threading.Event()
+
+    def stuck_resolver(*args, **kwargs):
+        release.wait(30)  # a dead DNS server; released below
+        raise OSError("released")
+
+    monkeypatch.setattr("socket.getaddrinfo", stuck_resolver)
+    try:
+        with pytest.raises(FetchError, match=r"timed out after 0\.5s"):
+            fetch("http://news.example.jp/a", FetchLimits(timeout_seconds=0.5))
+    finally:
+        release.set()
+
+
+def test_a_tls_handshake_that_drips_is_bounded_by_the_fetch_time_limit():
+    """A server that accepts and sends a byte every 50 ms, never finishing the handshake."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 kB, to come
+            while not stop.wait(0.05):
+                try:
+                    conn.sendall(b"\x00")
+                except OSError:
+                    return
+
+    worker = threading.Thread(target=drip, daemon=True)
+    worker.start()
+    port = server.getsockname()[1]
+    try:
+        with pytest.raises(FetchError) as e:
+            fetch(
+                f"https://127.0.0.1:{port}/", FetchLimits(timeout_seconds=0.5, allow_private=True)
+            )
+        assert "timed out after 0.5s" in str(e.value) or "connection failed" in str(e.value)
+    finally:
+        stop.set()
+        server.close()
+        worker.join(5)

@@ -91,14 +91,15 @@ def _answer(question: str):
         ("米ロ首脳は何を攻撃しないことで合意した?", "期間は?", "30日間"),
         ("クレムリンは何が課題として残ると言っている?", "エネルギーについては?", "エネルギー"),
         ("What did Hegseth say about NATO?", "And about the borders?", "国境"),
-        ("奈良公園の鹿は何頭いる?", "どうして守られてきたの?", "神の使い"),
+        ("奈良公園の鹿は何頭いる?", "どうして守られてきたの?", ("神の使い", "天然記念物")),
     ],
 )
 def test_a_follow_up_is_answered_from_the_same_story(searcher, first, then, key):
     a, b = dialogue(searcher, first, then)
     assert not a.no_answer and not b.no_answer, b.text
     assert b.follow_up and b.continued == first
-    assert key in squash(b.shown), b.shown
+    keys = (key,) if isinstance(key, str) else key
+    assert any(k in squash(b.shown) for k in keys), b.shown
     assert cited_articles(b) <= cited_articles(a) | {SEED}
 
 
@@ -267,9 +268,9 @@ def test_the_dialogue_report_counts_each_kind_of_turn():
 
 
 def test_the_shipped_dialogue_sets_are_well_formed():
-    for name in ("dialogues.jsonl", "dialogues_holdout.jsonl"):
-        path = DATA / name
-        if not path.exists():
-            pytest.skip(f"{name} not written yet")
-        dialogues = load_dialogues(path)
-        assert len(dialogues) >= (40 if name == "dialogues.jsonl" else 10)
+    dialogues = load_dialogues(DATA / "dialogues.jsonl")
+    assert len(dialogues) >= 40
+    english = [d for d in dialogues if d["lang"] == "en"]
+    must_not = [d for d in dialogues if any(not t.get("follow_up") for t in d["turns"][1:])]
+    assert len(english) >= 10 and len(must_not) >= 10
+    assert len(load_dialogues(DATA / "dialogues_holdout.jsonl")) >= 10

@@ -27,7 +27,8 @@ from bot.client import NewsBot, create_bot
 from bot.errors import ADMIN_ONLY, BUSY, SEND_FAILED
 from bot.settings import Settings
 from bot.ui.i18n import text
-from index import Searcher
+from index import Searcher, refusal_headline
+from index.conversation.follow_up import ASK_SUBJECT
 from index.errors import (
     ArticlesDirError,
     BuildInProgressError,
@@ -632,10 +633,18 @@ def assert_clean(message, echoed: bool = True) -> None:
     content = message.content or ""
     if content in REFUSALS:
         assert not message.embeds
+    elif content.endswith(tuple(ASK_SUBJECT.values())):  # nothing to ask about (👍🏻🇯🇵)
+        assert not message.embeds
+        assert content.startswith(("**質問:** ", "**Q:** ")) if echoed else "\n" not in content
     else:
         assert content.startswith(("**質問:** ", "**Q:** ")) if echoed else content == ""
         (embed,) = message.embeds
-        not_covered = (text("ja", "no_answer"), text("en", "no_answer"), "「", "The coverage has")
+        not_covered = (
+            refusal_headline("off_topic", (), "ja"),
+            refusal_headline("off_topic", (), "en"),
+            "「",
+            "The coverage has",
+        )
         assert embed.fields or embed.description.startswith(not_covered)
     for part in [content, all_text(message)]:
         assert not LIVE_MENTION.search(part), part

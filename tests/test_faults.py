@@ -26,12 +26,14 @@ import pytest
 
 from index import Searcher
 from index.errors import (
+    ALLOW_EMPTY,
     BuildInProgressError,
     EmptyArticlesError,
     IndexCorruptError,
     IndexWriteError,
 )
 from index.storage import local as layout
+from index.storage import manifest as version_manifest
 
 from .conftest import DATA, MODEL_CACHE, ROOT, SCORE_TOL, make_options
 from .test_index import CountingEmbedder
@@ -412,8 +414,9 @@ def test_empty_articles_folder_never_empties_the_index(live, embedder, monkeypat
     version = searcher.index.name
     for path in options.articles_dir.iterdir():
         path.unlink()
-    with pytest.raises(EmptyArticlesError, match="--allow-empty"):
+    with pytest.raises(EmptyArticlesError, match="it is kept") as refused:
         searcher.reindex()
+    assert refused.value.hint == ALLOW_EMPTY  # the CLI words it: 'newsbot index --allow-empty'
     assert searcher.index.name == version and served(searcher) == before
     assert Searcher.open(options, embedder=embedder).index.name == version
 
@@ -520,12 +523,12 @@ def test_every_damaged_index_file_is_detected_at_load(copied, tmp_path, damage):
 def test_checksums_summed_on_all_cores_still_name_the_damaged_file(copied, monkeypatch):
     """A large version is checked on a thread pool; a bad file is still found and named."""
     options, _ = copied
-    monkeypatch.setattr(layout, "PARALLEL_CHECK", 0)
-    folder = layout.current_version(options.index_dir)
-    layout.read_manifest(folder, verify=True)
+    monkeypatch.setattr(version_manifest, "PARALLEL_CHECK", 0)
+    folder = version_manifest.current_version(options.index_dir)
+    version_manifest.read_manifest(folder, verify=True)
     flip_byte(folder / "sent_vectors.npy")
     with pytest.raises(IndexCorruptError, match=r"sent_vectors\.npy fails its checksum"):
-        layout.read_manifest(folder, verify=True)
+        version_manifest.read_manifest(folder, verify=True)
 
 
 def edit_manifest(change):

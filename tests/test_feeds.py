@@ -7,6 +7,9 @@ import dataclasses
 import json
 import logging
 import shutil
+import subprocess
+import sys
+from collections import Counter
 from types import SimpleNamespace
 
 import discord
@@ -170,6 +173,134 @@ def test_new_articles_note_escapes_titles_and_fits_a_message():
         "・[\\*\\*太字\\*\\* ［括弧］ @\u200beveryone](<https://e.jp/a>)（紙・2025-01-02）" in text
     )
     assert len(text) <= 2000
+
+
+# --- hostile feeds, state and concurrency -------------------------------------------------
+
+
+def many_pages(site: Site, count: int, prefix: str = "many") -> str:
+    """`count` distinct pages and an RSS feed listing them; returns the feed's URL."""
+    html = site.page("boj-rate")[0].decode("utf-8")
+    items = []
+    for i in range(count):
+        page = html.replace(site.url("/articles/boj-rate"), site.url(f"/{prefix}/{i}"))
+        page = page.replace("日本銀行は24日", f"日本銀行は第{i}回の会合で")
+        site.overrides[f"/{prefix}/{i}"] = (page.encode(), "text/html; charset=utf-8")
+        items.append(f"<item><title>記事{i}</title><link>/{prefix}/{i}</link></item>")
+    rss = '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    rss += "".join(items) + "</channel></rss>"
+    site.overrides[f"/{prefix}.xml"] = (rss.encode(), "application/rss+xml; charset=utf-8")
+    return site.url(f"/{prefix}.xml")
+
+
+def test_a_slow_feed_times_out_and_the_next_feed_is_still_polled(site, tmp_path):
+    limits = dataclasses.replace(LIMITS, timeout_seconds=1.0)
+    urls = [site.url("/slowheaders/"), site.url("/feeds/atom.xml")]
+    report = poll(urls, tmp_path / "articles", tmp_path / "feeds.json", limits)
+    assert report.failed[0] == (urls[0], "timed out after 1s")
+    assert len(report.changed) >= 3  # the Atom feed's items
+    assert json.loads((tmp_path / "feeds.json").read_text("utf-8"))["feeds"][urls[1]]
+
+
+@pytest.mark.parametrize("where", ["header", "declaration"])
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode"])
+def test_a_feed_declaring_no_text_encoding_is_read(site, tmp_path, where, charset):
+    rss, kind = site.feed("rss.xml")
+    if where == "header":
+        served = (rss, f"application/rss+xml; charset={charset}")
+    else:
+        served = (rss.replace(b'encoding="UTF-8"', f'encoding="{charset}"'.encode()), kind)
+    site.overrides["/odd.xml"] = served
+    try:
+        state = tmp_path / "feeds.json"
+        report = poll([site.url("/odd.xml")], tmp_path / "articles", state, LIMITS)
+        again = poll([site.url("/odd.xml")], tmp_path / "articles", state, LIMITS)
+    finally:
+        site.overrides.clear()
+    assert len(report.changed) == 3 and report.failed[0][1].startswith("paywalled")
+    assert again.not_modified == 1 and again.failed == []
+
+
+def test_feed_state_of_the_wrong_shape_is_repaired_not_fatal(site, tmp_path, caplog):
+    state = tmp_path / "feeds.json"
+    url = site.url("/feeds/rss.xml")
+    page = site.url("/articles/typhoon")
+    state.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "feeds": {url: None, "x": "text", "y": {"etag": ["a"], "last_modified": 3}},
+                "items": {page: "text", "z": {"updated": ["a"], "etag": {}, "file": 1}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feeds"):
+        report = poll([url], tmp_path / "articles", state, LIMITS)
+    assert "repaired" in caplog.text
+    assert len(report.changed) == 3
+    saved = json.loads(state.read_text("utf-8"))
+    assert saved["feeds"][url]["etag"] and saved["items"][page]["updated"] == {
+        url: "Tue, 27 Aug 2024 21:10:00 GMT"
+    }
+    assert poll([url], tmp_path / "articles", state, LIMITS).not_modified == 1
+
+
+def test_an_item_that_is_not_an_http_link_is_reported_once(site, tmp_path):
+    rss, kind = site.feed("rss.xml")
+    odd = b"<item><title>x</title><link>file:///etc/passwd</link></item></channel>"
+    site.overrides["/file-item.xml"] = (rss.replace(b"</channel>", odd), kind)
+    try:
+        state = tmp_path / "feeds.json"
+        first = poll([site.url("/file-item.xml")], tmp_path / "articles", state, LIMITS)
+        second = poll([site.url("/file-item.xml")], tmp_path / "articles", state, LIMITS)
+    finally:
+        site.overrides.clear()
+    refused = [(u, why) for u, why in first.failed if u.startswith("file:")]
+    assert refused and refused[0][1] == "only http and https links are fetched, not 'file'"
+    assert second.failed == [] and second.not_modified == 1
+
+
+def test_items_over_the_limit_are_fetched_at_the_next_polls(site, tmp_path, monkeypatch):
+    monkeypatch.setattr("index.ingest.feeds.MAX_ITEMS", 3)
+    url = many_pages(site, 7, "over")
+    state = tmp_path / "feeds.json"
+    try:
+        polls = [poll([url], tmp_path / "articles", state, LIMITS) for _ in range(4)]
+    finally:
+        site.overrides.clear()
+    assert [(len(p.changed), p.deferred) for p in polls[:3]] == [(3, 4), (3, 1), (1, 0)]
+    assert polls[3].not_modified == 1  # all taken: the feed's ETag is kept again
+    assert len(list((tmp_path / "articles").glob("*.md"))) == 7
+
+
+POLL_SCRIPT = """
+import sys
+from pathlib import Path
+from index.ingest.feeds import poll
+from index.ingest.fetch import FetchLimits
+
+limits = FetchLimits(timeout_seconds=10, allow_private=True)
+report = poll([sys.argv[1]], Path(sys.argv[2]), Path(sys.argv[3]), limits)
+print(len(report.changed), len(report.failed))
+"""
+
+
+def test_two_polls_at_once_never_write_an_article_twice(site, tmp_path):
+    url = many_pages(site, 60, "twice")
+    articles, state = tmp_path / "articles", tmp_path / "data" / "feeds.json"
+    args = [sys.executable, "-c", POLL_SCRIPT, url, str(articles), str(state)]
+    try:
+        runs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [run.communicate(timeout=300)[0].split() for run in runs]
+    finally:
+        site.overrides.clear()
+    assert all(run.returncode == 0 for run in runs)
+    assert sum(int(changed) for changed, _ in outs) == 60  # each page written by one of them
+    names = sorted(f.name for f in articles.glob("*.md"))  # no "-2" copies beside them
+    assert names == sorted(f"2025-01-24-127-0-0-1-twice-{i}.md" for i in range(60))
+    urls = Counter(a.url for a in load_articles(articles)[0])
+    assert len(urls) == 60 and set(urls.values()) == {1}
 
 
 # --- Discord ------------------------------------------------------------------------------

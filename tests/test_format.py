@@ -19,7 +19,7 @@ from bot.ui.format import (
 )
 from bot.ui.i18n import text
 from bot.ui.report import UNKNOWN_REASON, progress_text, reason_text, report_summary
-from index import Answer, BuildReport, Hit, Topic
+from index import Answer, BuildReport, Hit, Topic, refusal_headline
 from index.ingest.outlets import outlet_of
 
 from .discord_fixtures import FNN, MAINICHI, RUSSIA, TBS, assert_within_discord_limits, huge_answer
@@ -182,7 +182,7 @@ def test_refusal_shows_nearby_topics_newest_first_and_examples():
     refused = Answer("火星は?", "x", True, (), lang="ja", nearby=("近い記事",))
     (embed,) = refusal_reply(refused, topics).embeds
     d = joined(embed.description)
-    assert d.startswith(text("ja", "no_answer"))
+    assert d.startswith(refusal_headline("off_topic", (), "ja"))
     assert d.index("近い記事") < d.index("新しい記事（2025年4月15日）") < d.index("・古い記事")
     assert "ロシアの停戦条件は?" in d and "http" not in d
     english = refusal_reply(Answer("Mars?", "x", True, (), lang="en"), [], echo_question=False)

@@ -484,10 +484,12 @@ def test_bad_setting_is_one_line_naming_it(tmp_path, capsys, monkeypatch, text, 
 
 def test_options_refuse_a_choice_they_have_no_path_for():
     """A library caller gets the rule settings.py reports (without a settings file's names)."""
-    with pytest.raises(OptionError, match="^encoder must be one of onnx, torch, not 'gpu'$"):
+    with pytest.raises(OptionError, match="^encoder must be one of onnx, torch, not 'gpu'$") as e:
         IndexOptions(encoder="gpu")
-    with pytest.raises(OptionError, match="^backend must be one of local, postgres"):
+    assert e.value.setting == "index.encoder"  # the CLI names it: "(setting 'index.encoder')"
+    with pytest.raises(OptionError, match="^backend must be one of local, postgres") as e:
         dataclasses.replace(IndexOptions().store, backend="mysql")
+    assert e.value.setting == "store.backend"
     with pytest.raises(OptionError, match="^encoder must be one of"):
         Embedder(DEFAULT_MODEL, Path("unused"), encoder="ONNX")
 

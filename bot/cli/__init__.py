@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from index import errors
+from index import errors, redact
 from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
 
 from ..settings import DATABASE_URL_ENV, Settings, load_settings
@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "run":  # the bot handles its own signals
             exit_on_sigterm()
-        settings = load_settings(args.config)
+        # `db dev` starts the server that NEWSBOT_DATABASE_URL will name: it may be unset yet.
+        dev = args.command == "db" and args.db_command == "dev"
+        settings = load_settings(args.config, need_database=not dev)
         quiet = args.command in ("ask", "chat", "topics", "eval", "info")
         _setup_logging(settings, args.verbose, quiet, steps=args.command != "run")
         return args.func(args, settings)
@@ -128,6 +130,7 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool, steps: bool =
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    redact.install()  # a connection string in any log line shows no password
     # Library chatter drowns the answers; operators can ask for it with -v.
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
-from index import Conversations
 from index.errors import QuestionError
 
 from ..settings import Settings
+from .commands import log_questions
 from .output import format_answer, format_topics, one_line, printable
 
 PROMPT = "質問> "
@@ -17,7 +18,7 @@ PROMPT = "質問> "
 def cmd_chat(args, settings: Settings) -> int:
     """Answer questions one a line, each follow-up in the frame of the turn before it; a blank
     line starts a new conversation. With a terminal on stdin: a prompt and line editing."""
-    from index import Filters, Searcher
+    from index import Conversations, Filters, Searcher  # the model runtime: not for info
 
     filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = Searcher.open(settings.index)
@@ -32,12 +33,15 @@ def cmd_chat(args, settings: Settings) -> int:
             conversations.forget("cli")
             continue
         try:
+            started = time.perf_counter()
             answer = searcher.ask(
                 question, args.k, context=conversations.last("cli"), filters=filters
             )
         except QuestionError as e:
             print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
             continue
+        if settings.usage.enabled and settings.usage.log_cli:
+            log_questions(settings, [answer], time.perf_counter() - started)
         conversations.add("cli", question, answer)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)

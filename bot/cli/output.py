@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 from index import Answer, BuildReport
 from index.ingest import outlet_of
+from index.redact import mask
 
 from ..ui.sources import Source, cited_sources
 
+if TYPE_CHECKING:
+    from index.usage import UsageReport
+
 
 def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    """The error on one line, connection strings' passwords masked."""
+    return mask(" ".join(str(error).split())) or type(error).__name__
 
 
 def format_answer(answer: Answer, passages: bool = False) -> str:
@@ -107,12 +113,47 @@ def format_added(added) -> str:
     """One line per URL: what happened, the file, and what was extracted."""
     a = added.article
     if a is None:
-        return f"{added.status}: {added.url}"
+        return printable(f"{added.status}: {added.url}")
     date = a.published or "no date"
-    return (
+    # Titles and URLs come from the page: a control character must not drive the terminal.
+    return printable(
         f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
         f"{a.sections} sections) {a.url}"
     )
+
+
+def format_usage(report: UsageReport) -> str:
+    """`newsbot report` as text: the totals, then what to act on, then the days."""
+    share = report.answered_share
+    lines = [
+        f"use data {report.since} .. {report.until} (UTC)",
+        f"questions: {report.questions}, answered: "
+        f"{'-' if share is None else f'{share:.0%}'} ({report.answered}), "
+        f"users: {report.users}, follow-ups: {report.follow_ups}",
+    ]
+    if report.latency_p50_ms is not None:
+        lines.append(
+            f"answer time: p50 {report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms"
+        )
+    if report.reasons:
+        lines.append("not answered: " + ", ".join(f"{r} {n}" for r, n in report.reasons.items()))
+    if report.groups:
+        lines.append("unanswered, most asked first (key terms: coverage to add):")
+    for g in report.groups:
+        more = f" (+{g.wordings - 1} wordings)" if g.wordings > 1 else ""
+        terms = f"  key terms: {', '.join(g.key_terms)}" if g.key_terms else ""
+        lines.append(f"  {g.count} ({g.users} users) {printable(g.questions[0])}{more}{terms}")
+    if report.downvoted:
+        lines.append("voted down:")
+    for d in report.downvoted:
+        answer = printable(" ".join(d["answer"].split()))[:80]
+        lines.append(f"  down {d['down']} up {d['up']}: {printable(d['question'])} -> {answer}")
+    if report.cited:
+        lines.append("most cited articles:")
+    lines += [f"  {n} {printable(title)} ({article})" for article, title, n in report.cited]
+    lines.append("per day: date asked answered")
+    lines += [f"  {day} {asked} {answered}" for day, asked, answered in report.days]
+    return "\n".join(lines)
 
 
 def format_topics(topics, total: int, offset: int = 0) -> str:
@@ -123,4 +164,15 @@ def format_topics(topics, total: int, offset: int = 0) -> str:
         lines.append(f"{n}. {printable(t.title)}" + (f" ({printable(meta)})" if meta else ""))
         lines.extend(f"   - {printable(s)}" for s in t.sections)
     lines.append(f"{total} article" + ("" if total == 1 else "s"))
+    return "\n".join(lines)
+
+
+def format_sync(report) -> str:
+    """What `newsbot index` copied into the database's shared articles."""
+    lines = [
+        f"synced {report.origin}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged"
+    ]
+    lines += [f"  removed from the database: {printable(f)}" for f in report.removed]
+    lines += [f"  not copied: {printable(s.file)}: {printable(s.reason)}" for s in report.skipped]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from . import commands
@@ -17,7 +18,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = p.add_subparsers(dest="command", required=True)
     # In this order in `newsbot --help`.
-    for add in (_ask, _chat, _topics, _index, _eval, _info, _add, _feeds, _run, _db):
+    for add in (_ask, _chat, _topics, _index, _eval, _info, _add, _feeds, _usage, _run, _db):
         add(sub)
     return p
 
@@ -65,6 +66,11 @@ def _index(sub) -> None:
         "--allow-empty",
         action="store_true",
         help="let an articles folder without usable articles empty the index",
+    )
+    idx.add_argument(
+        "--prune",
+        action="store_true",
+        help="with the database: also remove shared articles this folder lacks (any origin)",
     )
     idx.set_defaults(func=commands.cmd_index)
 
@@ -135,13 +141,48 @@ def _run(sub) -> None:
     run.set_defaults(func=commands.cmd_run)
 
 
+def _usage(sub) -> None:
+    rep = sub.add_parser("report", help="what people asked: per day, unanswered, voted down")
+    rep.add_argument(
+        "--since", type=_date, default=None, help="first day, YYYY-MM-DD (UTC; default: 30 days)"
+    )
+    rep.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    rep.add_argument("--png", type=Path, default=None, metavar="FILE", help="draw the chart")
+    rep.set_defaults(func=commands.cmd_report)
+
+    use = sub.add_parser("usage", help="the stored use data (data/usage.db)")
+    use.add_argument(
+        "--forget-before",
+        type=_date,
+        required=True,
+        metavar="DATE",
+        help="delete questions asked before DATE (YYYY-MM-DD, UTC) and their votes",
+    )
+    use.set_defaults(func=commands.cmd_usage)
+
+
 def _db(sub) -> None:
+    """`newsbot db ...` and `newsbot articles ...`: the PostgreSQL backend's own commands."""
     db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser("init", help="create or migrate the database schema")
     init.set_defaults(func=commands.cmd_db_init)
     imp = db_sub.add_parser("import", help="copy the live local index into the database")
     imp.set_defaults(func=commands.cmd_db_import)
+    dev = db_sub.add_parser(
+        "dev", help="start a local PostgreSQL with pgvector for trying it out; print its URL"
+    )
+    dev.add_argument(
+        "dir", type=Path, nargs="?", default=None, help="its data folder (default: data/pg-dev)"
+    )
+    dev.add_argument("--stop", action="store_true", help="stop the server started in DIR")
+    dev.set_defaults(func=commands.cmd_db_dev)
+
+    arts = sub.add_parser("articles", help="the database's shared articles")
+    arts_sub = arts.add_subparsers(dest="articles_command", required=True)
+    export = arts_sub.add_parser("export", help="write the shared articles as files into DIR")
+    export.add_argument("dir", type=Path, metavar="DIR")
+    export.set_defaults(func=commands.cmd_articles_export)
 
 
 def _positive(value: str) -> int:
@@ -171,3 +212,10 @@ def _weights(value: str) -> list[float]:
     if not all(0 <= w <= 1 for w in weights):
         raise argparse.ArgumentTypeError("weights are numbers between 0 and 1")
     return weights
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("dates are written YYYY-MM-DD, e.g. 2025-03-19") from None

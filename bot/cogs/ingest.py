@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -12,7 +13,16 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from index.errors import BuildInProgressError, FetchError, PageError
-from index.ingest import Added, PollReport, add_url, poll, write
+from index.ingest import (
+    Added,
+    PollReport,
+    add_url,
+    destination,
+    poll,
+    poller_lease,
+    state_of,
+    write,
+)
 
 from .. import errors
 from ..ui.format import CONTENT, DESCRIPTION, TITLE, clip
@@ -40,8 +50,11 @@ def _link(text: str, url: str) -> str:
     return f"[{text}](<{url}>)" if ok else text
 
 
-def preview_embed(added: Added) -> discord.Embed:
-    """What /add extracted: title, outlet, date, sections and the first lines."""
+def preview_embed(added: Added, where: str = "articles/") -> discord.Embed:
+    """What /add extracted: title, outlet, date, sections and the first lines.
+
+    where: what the footer names as the destination (the folder, or the shared database).
+    """
     a = added.article
     assert a is not None
     embed = discord.Embed(
@@ -53,7 +66,7 @@ def preview_embed(added: Added) -> discord.Embed:
     embed.add_field(name="媒体", value=clip(_safe(a.outlet), 256))
     embed.add_field(name="日付", value=a.published or "不明")
     embed.add_field(name="見出し", value=f"{a.sections}件")
-    embed.set_footer(text=clip(f"保存先: articles/{added.file}", 2048))
+    embed.set_footer(text=clip(f"保存先: {where}{added.file}", 2048))
     return embed
 
 
@@ -109,6 +122,8 @@ class Coverage(commands.Cog):
         minutes = bot.settings.feeds.interval_minutes
         self.poller = tasks.loop(minutes=minutes)(self._tick)
         self.poller.before_loop(self.bot.wait_until_ready)
+        # With the database, one process of all polls: the holder of this lease (None: a folder).
+        self.lease = poller_lease(bot.searcher.store)
 
     async def cog_load(self) -> None:
         if self.bot.settings.feeds.urls:
@@ -116,9 +131,14 @@ class Coverage(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.poller.cancel()
+        if self.lease is not None:
+            await asyncio.to_thread(self.lease.release)
 
     async def _tick(self) -> None:
         try:
+            if self.lease is not None and not await asyncio.to_thread(self.lease.acquire):
+                log.debug("Another process holds the feed poller's lease; not polling")
+                return
             await self.poll_once()
         except Exception:  # the loop must outlive one bad poll
             log.exception("Feed poll failed")
@@ -127,8 +147,9 @@ class Coverage(commands.Cog):
         """Poll the feeds; reindex only when something was written; tell the admin channel."""
         async with self._polling:
             s = self.bot.settings
+            store = self.bot.searcher.store
             report = await asyncio.to_thread(
-                poll, s.feeds.urls, s.index.articles_dir, s.index.data_dir / "feeds.json", s.fetch
+                poll, s.feeds.urls, destination(s.index, store), state_of(s.index, store), s.fetch
             )
             for url, reason in report.failed:
                 log.warning("Feed item %s: %s", url, reason)
@@ -164,9 +185,8 @@ class Coverage(commands.Cog):
         """Write a previewed article, then reindex with progress; the outcome in one message."""
         assert added.article is not None
         try:
-            written = await asyncio.to_thread(
-                write, added.article, self.bot.settings.index.articles_dir, url=added.url
-            )
+            target = destination(self.bot.settings.index, self.bot.searcher.store)
+            written = await asyncio.to_thread(write, added.article, target, url=added.url)
         except OSError as e:
             log.error("Cannot write article %s: %s", added.file, e)
             return "⚠️ 記事を保存できませんでした（ディスクの空きや権限を確認してください）。"
@@ -198,8 +218,9 @@ class Coverage(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         s = self.bot.settings
         try:
+            target = destination(s.index, self.bot.searcher.store)
             added = await asyncio.to_thread(
-                add_url, url.strip().strip("<>"), s.index.articles_dir, s.fetch, dry_run=True
+                add_url, url.strip().strip("<>"), target, s.fetch, dry_run=True
             )
         except (FetchError, PageError) as e:
             reason = clip(_safe(" ".join(str(e).split())), DESCRIPTION // 4)
@@ -212,7 +233,9 @@ class Coverage(commands.Cog):
         verb = "更新" if added.status.endswith("updated") else "追加"
         await interaction.followup.send(
             f"次の内容で記事を{verb}しますか？",
-            embed=preview_embed(added),
+            embed=preview_embed(
+                added, "articles/" if isinstance(target, Path) else "共有データベース: "
+            ),
             view=AddView(self, added, interaction.user.id),
         )
 

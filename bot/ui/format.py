@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from index import Answer, Hit, Topic
+from index import Answer, Hit, Topic, refusal_headline
 from index.ingest import outlet_of
 
 from .i18n import EXAMPLES, text
@@ -35,6 +35,10 @@ MUTED = discord.Colour(0x718096)
 ANSWER_CHARS = 700
 EXCERPT = 300
 TOPICS = 4
+# The previous question a follow-up names, and /topics' parts, kept to one phone line each.
+CONTINUED = 40
+TOPIC_TITLE = 80
+TOPIC_SECTIONS = 90
 # Control characters (line breaks and tabs become spaces first) and bidi embeddings/overrides.
 _UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _BARE_LINK = re.compile(r"(?<!<)(https?://[^\s<>()]+)")
@@ -75,11 +79,50 @@ def clip(text: str, limit: int) -> str:
 def echo(question: str, lang: str = "ja") -> str:
     """The user's question as safe message text: mentions, Markdown and links are shown, never
     acted on; control characters and the bidi overrides that make text read backwards go."""
+    return clip(text(lang, "question", q=_quoted(question)), CONTENT)
+
+
+def continued_line(answer: Answer) -> str:
+    """One small line naming the question a follow-up continued (clipped), or ""."""
+    if not answer.continued:
+        return ""
+    return text(answer.lang, "continued", q=clip(_quoted(answer.continued), CONTINUED))
+
+
+def heading(answer: Answer, *, echo_question: bool) -> str | None:
+    """The message content above an answer: the echoed question, then what it continued."""
+    lines = [echo(answer.question, answer.lang) if echo_question else "", continued_line(answer)]
+    return clip("\n".join(filter(None, lines)), CONTENT) or None
+
+
+def asked_in(content: str | None) -> tuple[str | None, str | None]:
+    """The question and the question it continued, read back from the content of one of the
+    bot's answers (echo and continued_line, undone); None where absent or clipped."""
+    question = previous = None
+    for line in (content or "").splitlines():
+        for lang in ("ja", "en"):
+            label, _, tail = text(lang, "question", q="\0").partition("\0")
+            if line.startswith(label) and line.endswith(tail):
+                question = _unquoted(line[len(label) : len(line) - len(tail)])
+            before, _, after = text(lang, "continued", q="\0").partition("\0")
+            if line.startswith(before) and line.endswith(after):
+                previous = _unquoted(line[len(before) : len(line) - len(after)])
+    return question, previous
+
+
+def _quoted(question: str) -> str:
     q = " ".join(_UNSEEN.sub("", " ".join(question.split())).split())
     q = discord.utils.escape_mentions(discord.utils.escape_markdown(q))
     # <link> shows a link without Discord's preview of it under the bot's name.
-    q = _BARE_LINK.sub(r"<\1>", q)
-    return clip(text(lang, "question", q=q), CONTENT)
+    return _BARE_LINK.sub(r"<\1>", q)
+
+
+def _unquoted(shown: str) -> str | None:
+    """_quoted undone; None for a clipped one (it cannot be asked again as it was)."""
+    if not shown or shown.endswith(ELLIPSIS):
+        return None
+    q = re.sub(r"<(https?://[^\s<>]+)>", r"\1", shown).replace("@\u200b", "@")
+    return re.sub(r"\\([\\*_~`|>#\-\[\]()])", r"\1", q)
 
 
 def plain(passage: str) -> str:
@@ -105,7 +148,7 @@ def date_text(published: str | None, lang: str) -> str:
 def answer_reply(answer: Answer, *, echo_question: bool = True) -> Reply:
     """One embed: the answer with clickable citations, then only the sources it cites."""
     lang = answer.lang
-    content = echo(answer.question, lang) if echo_question else None
+    content = heading(answer, echo_question=echo_question)
     sources, numbers = cited_sources(answer)
     embed = discord.Embed(colour=COLOR)
     embed.description = _body(answer, sources, numbers)
@@ -122,18 +165,20 @@ def refusal_reply(answer: Answer, topics: Sequence[Topic], *, echo_question: boo
     """Not covered: say so, and show what the coverage does hold and what to ask instead."""
     lang = answer.lang
     # A question about other news is told what the coverage lacks (ガザ), not only "no".
-    shown = [_safe(m) for m in answer.missing if len(m) >= 2][:2]
-    joiner = "」「" if lang == "ja" else ", "
-    parts = [
-        text(lang, "nothing_on", terms=joiner.join(shown)) if shown else text(lang, "no_answer")
-    ]
+    parts = [_safe(refusal_headline(answer.reason, answer.missing, lang))]
     if answer.nearby:
         parts.append(_list(text(lang, "nearby"), [_safe(t) for t in answer.nearby[:3]]))
     parts.append(_topics(topics, lang))
     parts.append(_list(text(lang, "examples"), EXAMPLES.get(lang, EXAMPLES["ja"])[:2]))
     embed = discord.Embed(description=clip("\n\n".join(filter(None, parts)), DESCRIPTION))
     embed.colour = MUTED
-    return Reply(echo(answer.question, lang) if echo_question else None, [embed])
+    return Reply(heading(answer, echo_question=echo_question), [embed])
+
+
+def subject_reply(answer: Answer, *, echo_question: bool = True) -> Reply:
+    """A follow-up with nothing to follow: the core's one line asking for the subject."""
+    lines = [echo(answer.question, answer.lang) if echo_question else "", _safe(answer.text)]
+    return Reply(clip("\n".join(filter(None, lines)), CONTENT))
 
 
 def evidence_reply(answer: Answer) -> Reply:
@@ -344,3 +389,19 @@ def _link(label: str, url: str | None) -> str:
 
 def _safe(value: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(value))
+
+
+def topics_reply(topics: Sequence[Topic], page: int, pages: int, total: int) -> Reply:
+    """One page of /topics: per article a field, its title over outlet · date and its sections."""
+    if not topics:
+        return Reply("索引に記事がまだありません。")
+    embed = discord.Embed(title="扱っている記事（新しい順）", colour=COLOR)
+    for t in topics:
+        when = date_text(t.published, "ja")
+        meta = " · ".join(filter(None, (_safe(clip(t.outlet or "", 40)), when)))
+        sections = _safe(clip("・".join(t.sections), TOPIC_SECTIONS))
+        value = "\n".join(filter(None, (meta, sections))) or text("ja", "no_text")
+        name = _safe(clip(t.title or t.article, TOPIC_TITLE))
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=f"{page + 1} / {pages} ページ · 全{total}件")
+    return Reply(None, [embed])

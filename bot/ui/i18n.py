@@ -17,6 +17,26 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "ja": "知りたいこと（例: ロシアの停戦条件は?）",
         "en": "What you want to know, e.g. ロシアの停戦条件は?",
     },
+    "ask.outlet.name": {"ja": "媒体", "en": "outlet"},
+    "ask.outlet.description": {
+        "ja": "この媒体の記事だけから答える（候補から選べます）",
+        "en": "Answer only from this outlet's articles (pick from the list)",
+    },
+    "ask.since.name": {"ja": "開始日", "en": "since"},
+    "ask.since.description": {
+        "ja": "この日以降の記事だけ（YYYY-MM-DD、例: 2025-03-01）",
+        "en": "Only articles from this day on (YYYY-MM-DD, e.g. 2025-03-01)",
+    },
+    "ask.until.name": {"ja": "終了日", "en": "until"},
+    "ask.until.description": {
+        "ja": "この日までの記事だけ（YYYY-MM-DD、例: 2025-03-31）",
+        "en": "Only articles up to this day (YYYY-MM-DD, e.g. 2025-03-31)",
+    },
+    "topics.name": {"ja": "話題", "en": "topics"},
+    "topics.description": {
+        "ja": "答えられる記事の一覧（新しい順、媒体・日付・見出し付き）",
+        "en": "The articles the bot answers from, newest first, with outlet, date and sections",
+    },
     "reindex.name": {"ja": "再構築", "en": "reindex"},
     "reindex.description": {
         "ja": "記事フォルダから検索用の索引を作り直します（管理者のみ）",
@@ -31,6 +51,16 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
     "add.description": {
         "ja": "ウェブページを記事として取り込み、索引を更新します（管理者のみ）",
         "en": "Add a web page to the articles and update the index (admins only)",
+    },
+    "report.name": {"ja": "レポート", "en": "report"},
+    "report.description": {
+        "ja": "質問の数・答えられなかった質問・評価の低い回答をまとめます（管理者のみ）",
+        "en": "What people asked, what went unanswered, the answers voted down (admins only)",
+    },
+    "report.days.name": {"ja": "日数", "en": "days"},
+    "report.days.description": {
+        "ja": "集計する日数（今日を含む、既定は30日）",
+        "en": "Days to cover, today included (default 30)",
     },
     "add.url.name": {"ja": "url", "en": "url"},
     "add.url.description": {
@@ -67,14 +97,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "more.end": "関連する記事はこれ以上ありません。",
         "more.last": "（関連する記事はこれで全部です）",
         "evidence.head": "**根拠**: 回答が引用した段落です（引用した文は太字）。",
-        "no_answer": "この質問に答える記事は見つかりませんでした。",
-        "nothing_on": "「{terms}」についての記事はありません。",
         "nearby": "近い話題",
         "topics": "扱っている話題（新しい順）",
         "examples": "質問の例",
         "japanese_note": "",
         "thanks": "フィードバックありがとうございます。今後の改善に役立てます。",
         "no_text": "（本文なし）",
+        "continued": "-# ↪ 「{q}」の続き",
+        "thread": "スレッドで続ける",
+        "thread.opened": "スレッドを作りました: {thread}",
+        "thread.there": "この回答のスレッドはこちら: {thread}",
+        "thread.intro": "このスレッドでは続けて質問できます（例: なぜ?）。",
+        "thread.mention": "このスレッドでは {me} をつけて続けて質問できます（例: {me} なぜ?）。",
+        "reply.mention": "続けて質問するには、返信の文に {me} を入れてください"
+        "（入れないとボットには文面が届きません）。",
     },
     "en": {
         "question": "**Q:** {q}",
@@ -85,14 +121,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "more.end": "No more related articles.",
         "more.last": "(that is all the related coverage)",
         "evidence.head": "**Evidence**: the passages the answer quotes (quoted sentences in bold).",
-        "no_answer": "The coverage does not answer this question.",
-        "nothing_on": "The coverage has nothing on {terms}.",
         "nearby": "Closest topics",
         "topics": "Topics covered (newest first)",
         "examples": "Try asking",
         "japanese_note": "The coverage is in Japanese; the answer quotes it as written.",
         "thanks": "Thanks for the feedback; it helps improve the answers.",
         "no_text": "(no text)",
+        "continued": "-# ↪ continuing: {q}",
+        "thread": "Continue in thread",
+        "thread.opened": "Thread started: {thread}",
+        "thread.there": "This answer's thread: {thread}",
+        "thread.intro": "Ask follow-up questions here (e.g. why?).",
+        "thread.mention": "Ask follow-up questions here with {me} (e.g. {me} why?).",
     },
 }
 # Questions the shipped coverage answers, shown in help and when a question is not covered.

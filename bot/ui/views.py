@@ -1,20 +1,20 @@
-"""Buttons under an answer: its evidence, related results, and a 👍 / 👎 vote."""
+"""Buttons under an answer (its evidence, related results, a 👍 / 👎 vote, a thread to continue
+in) and under /topics (pages)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
+import contextlib
 import logging
+import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
 
-from index import Answer, Hit
+from index import Answer, Hit, Searcher
 
 from .. import errors
-from .format import evidence_reply, results_reply
+from .format import Reply, clip, evidence_reply, results_reply, topics_reply
 from .i18n import text
 
 if TYPE_CHECKING:
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 RELATED_SHARE = 0.35
 OTHER_SHARE = 0.5
 MAX_RESULTS = 50
+# Discord: a thread's name has at most 100 characters; 160004, a message has its thread already.
+THREAD_NAME = 100
+THREAD_EXISTS = 160004
+# Articles per page of /topics: a page reads on one phone screen.
+TOPICS_PAGE = 5
 
 
 def related_hits(hits: Sequence[Hit], answer: Answer) -> tuple[list[Hit], bool]:
@@ -52,7 +57,7 @@ class AnswerView(discord.ui.View):
 
     message: discord.Message | None = None
 
-    def __init__(self, answer: Answer, page_size: int, timeout: float = 600):
+    def __init__(self, answer: Answer, page_size: int, timeout: float = 600, thread: bool = False):
         # 10 minutes keeps edits inside the 15 minutes an interaction token lives.
         super().__init__(timeout=timeout)
         self.answer = answer
@@ -60,6 +65,9 @@ class AnswerView(discord.ui.View):
         self._shown: dict[int, int] = {}  # user id → related passages already shown
         self.evidence.label = text(answer.lang, "evidence")
         self.more.label = text(answer.lang, "more")
+        self.continue_thread.label = text(answer.lang, "thread")
+        if not thread:  # a DM or a thread already: the conversation goes on where it is
+            self.remove_item(self.continue_thread)
 
     @discord.ui.button(label="根拠", style=discord.ButtonStyle.primary)
     async def evidence(self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button):
@@ -89,9 +97,37 @@ class AnswerView(discord.ui.View):
     async def down(self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button):
         await self._vote(interaction, "down")
 
+    @discord.ui.button(label="スレッドで続ける", emoji="🧵", row=1)
+    async def continue_thread(
+        self, interaction: discord.Interaction[NewsBot], button: discord.ui.Button
+    ):
+        """A thread from this answer: what is asked in it follows up on the answer."""
+        message, lang = interaction.message, self.answer.lang
+        thread = interaction.guild.get_thread(message.id) if interaction.guild else None
+        if thread is not None:  # already started (by anyone): send them there
+            await interaction.response.send_message(
+                text(lang, "thread.there", thread=thread.mention), ephemeral=True
+            )
+            return
+        try:
+            thread = await message.create_thread(name=clip(self.answer.question, THREAD_NAME))
+        except discord.HTTPException as e:
+            log.info("Cannot start a thread from answer %s: %s", message.id, e)
+            there = e.code == THREAD_EXISTS  # another click won the race
+            line = text(lang, "thread.there", thread=f"<#{message.id}>") if there else None
+            await errors.send(interaction, line or errors.THREAD_FAILED)
+            return
+        bot = interaction.client
+        if bot.user is not None:
+            intro = "thread.intro" if bot.settings.discord.message_content else "thread.mention"
+            with contextlib.suppress(discord.HTTPException):  # the thread is there all the same
+                await thread.send(text(lang, intro, me=bot.user.mention))
+        await interaction.response.send_message(
+            text(lang, "thread.opened", thread=thread.mention), ephemeral=True
+        )
+
     async def _vote(self, interaction: discord.Interaction[NewsBot], vote: str) -> None:
-        record = feedback_record(self.answer, interaction.user.id, vote, discord.utils.utcnow())
-        await asyncio.to_thread(append_jsonl, interaction.client.feedback_path, record)
+        interaction.client.usage.voted(self.answer, interaction.user.id, vote)
         await interaction.response.send_message(text(self.answer.lang, "thanks"), ephemeral=True)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
@@ -106,20 +142,43 @@ class AnswerView(discord.ui.View):
             log.debug("Cannot remove expired buttons: %s", e)
 
 
-def feedback_record(answer: Answer, user_id: int, vote: str, when) -> dict:
-    sources = list(dict.fromkeys(url for hit in answer.hits for url in hit.sources))
-    return {
-        "time": when.isoformat(),
-        "user_id": user_id,
-        "question": answer.question,
-        "answer": answer.text,
-        "vote": vote,
-        "sources": sources,
-    }
+class TopicsView(discord.ui.View):
+    """◀ ▶ through the articles, newest first; the list is the asker's own (ephemeral)."""
 
+    def __init__(self, searcher: Searcher, page_size: int = TOPICS_PAGE, timeout: float = 600):
+        super().__init__(timeout=timeout)
+        self.searcher = searcher
+        self.page_size = page_size
+        self.page = 0
+        self.interaction: discord.Interaction | None = None  # the /topics that showed it
 
-def append_jsonl(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # One write per line keeps concurrent appends from interleaving.
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    def render(self) -> Reply:
+        """The current page (kept within the pages a reindex may have changed), buttons set."""
+        total = self.searcher.topic_count()
+        pages = max(1, math.ceil(total / self.page_size))
+        self.page = min(max(self.page, 0), pages - 1)
+        self.previous.disabled = self.page == 0
+        self.next.disabled = self.page >= pages - 1
+        topics = self.searcher.topics(self.page_size, self.page * self.page_size)
+        return topics_reply(topics, self.page, pages, total)
+
+    @discord.ui.button(label="◀ 前へ", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button):
+        self.page -= 1
+        await interaction.response.edit_message(**self.render().kwargs(), view=self)
+
+    @discord.ui.button(label="次へ ▶", style=discord.ButtonStyle.primary)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button):
+        self.page += 1
+        await interaction.response.edit_message(**self.render().kwargs(), view=self)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
+        await errors.handle(interaction, error)
+
+    async def on_timeout(self) -> None:
+        if self.interaction is None:
+            return
+        try:
+            await self.interaction.edit_original_response(view=None)
+        except discord.HTTPException as e:
+            log.debug("Cannot remove expired /topics buttons: %s", e)

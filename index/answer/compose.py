@@ -195,20 +195,30 @@ def no_answer(
     filtered: the asker narrowed the coverage (outlet, dates), so say that nothing there answers.
     """
     lang = lang or language(question)
-    text = NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
-    shown = [m for m in missing if len(m) >= 2][:2]
-    if shown and lang == "ja":
-        text = "「" + "」「".join(shown) + "」についての記事はありません。"
-        text += f"近い話題: {nearby[0]}" if nearby else ""
-    elif shown:
-        text = f"The coverage has nothing on {', '.join(shown)}."
-        text += f" Nearest coverage: {nearby[0]}" if nearby else ""
-    reason = "other_news" if missing else "off_topic"
-    if filtered:  # the rest of the coverage was never searched: "not covered" would be wrong
-        text, reason = (NO_MATCH_JA if lang == "ja" else NO_MATCH_EN), "filtered"
+    reason = "filtered" if filtered else "other_news" if missing else "off_topic"
+    text = refusal_headline(reason, missing, lang)
+    if nearby and reason == "other_news" and _shown(missing):
+        text += f"近い話題: {nearby[0]}" if lang == "ja" else f" Nearest coverage: {nearby[0]}"
     return Answer(
         question, text, True, (), lang=lang, nearby=nearby, missing=missing, reason=reason
     )
+
+
+def refusal_headline(reason: str, missing: Sequence[str], lang: str) -> str:
+    """The one line that says why the coverage does not answer (the CLI and Discord both use
+    it): the filters hold nothing, the coverage lacks the question's subject, or it lacks all."""
+    if reason == "filtered":  # the rest of the coverage was never searched: "not covered" is wrong
+        return NO_MATCH_JA if lang == "ja" else NO_MATCH_EN
+    shown = _shown(missing)
+    if shown and lang == "ja":
+        return "「" + "」「".join(shown) + "」についての記事はありません。"
+    if shown:
+        return f"The coverage has nothing on {', '.join(shown)}."
+    return NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
+
+
+def _shown(missing: Sequence[str]) -> list[str]:
+    return [m for m in missing if len(m) >= 2][:2]
 
 
 def quotable(sentence: str) -> bool:

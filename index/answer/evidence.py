@@ -38,8 +38,13 @@ def asked_of(
     katakana: dict[str, tuple[str, ...]] | None = None,
 ) -> Asked:
     """The question as the answer step scores sentences against it (lexical, katakana: the
-    corpus's; see Index). A follow-up is scored by its own words: the ones it stands on found
-    its passages, and repeating them would only quote the previous answer again."""
+    corpus's; see Index; weights: the idf of the question's own 1-2 grams).
+
+    A follow-up is scored by its own words and answer cue (期間は? wants a duration): the
+    questions it stands on found its passages, and scoring by them too would only quote the
+    previous answer again (dialogues.jsonl: 48 of 55 follow-ups with their key fact by their
+    own words, 44 with the earlier questions' words at 0.1 of their weight).
+    """
     if query.lang == "en":
         terms = crosslingual.terms_in(query.text, katakana)
         japanese = normalize(" ".join(t for _, _, js in terms for t in js))

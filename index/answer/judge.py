@@ -291,6 +291,10 @@ def verdict(
         names = [t for t in missing if is_name(t)]
         words = [t for t in missing if not is_name(t)]
         crossing, subject = False, bool(terms)
+    if query.follow_up and not terms and index.section_of(ids[0])[0] in query.prefer:
+        # なぜ?, what else? after an answer, answered from the story that answer told: the
+        # previous turn was judged covered, and this one asks nothing the story could lack.
+        return Verdict(True, best - background, 1.0)
     return decide(
         best - background,
         index.coverage(query.searched_normal, ids[0], weights),

@@ -23,11 +23,9 @@ _ANAPHOR_EN = re.compile(
     r"|\b(it|its|that|this|they|them|their|those|these|he|him|his|she|her|there)\b",
     re.I,
 )
-# 他には?・詳しく・more: the asker has read the previous answer and wants what it left out.
-_MORE = re.compile(
-    r"他には|ほかには|他に|ほかに|詳しく|くわしく|もっと|続き|それ以外|\b(more|else|details?|other)\b",
-    re.I,
-)
+# 他には?・what else?: the asker has read the previous answer and wants what it left out (詳しく
+# and "more" want the same thing told at length: its sentences may come again).
+_OTHER = re.compile(r"他には|ほかには|他に|ほかに|それ以外|\b(else|other)\b", re.I)
 # 「エネルギーについては?」「国境は?」: a topic named in passing, asked of what came before.
 _TOPIC_ONLY_JA = re.compile(
     r"^(?P<topic>.{1,14}?)"
@@ -93,7 +91,7 @@ def frame(query: Query, turn: Turn | None, katakana: Mapping | None = None) -> Q
         context=turn.context[-MAX_CONTEXT:],
         prefer=_articles(turn.answer),
         continued=turn.question,
-        seen=turn.answer.sentences if _MORE.search(query.normal) else (),
+        seen=turn.answer.sentences if _OTHER.search(query.normal) else (),
     )
 
 

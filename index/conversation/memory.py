@@ -80,5 +80,10 @@ class Conversations:
         with self._lock:
             self._by_key.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every conversation (what a restart does)."""
+        with self._lock:
+            self._by_key.clear()
+
     def __len__(self) -> int:
         return len(self._by_key)

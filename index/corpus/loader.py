@@ -10,14 +10,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..errors import ArticleError, ArticlesDirError
+from . import frontmatter
 from .text import clean, find_urls
 
 log = logging.getLogger(__name__)
 
-FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 # Trailing " #" marks are stripped in code: a lazy group before them backtracks
 # quadratically on a long line of spaces and hashes.
 HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
@@ -185,6 +183,11 @@ def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:
             raise ArticleError(f"too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.1f} MB)")
     except OSError as e:
         raise ArticleError(f"cannot read file ({e.strerror})") from None
+    return parse_article(rel, raw)
+
+
+def parse_article(rel: str, raw: bytes) -> Article:
+    """Parse one article's bytes (a file's, or a database row's); raises ArticleError."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ArticleError("UTF-16 text; save the file as UTF-8")
     if b"\x00" in raw:
@@ -213,23 +216,11 @@ def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:
 
 
 def _front_matter(text: str) -> tuple[dict, str]:
-    m = FRONT_MATTER_RE.match(text)
-    if not m:
-        raise ArticleError("no front matter (the file must start with '---', 'title: ...', '---')")
-    try:
-        meta = yaml.safe_load(m.group(1))
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        line = f" at line {where.line + 2}" if where else ""
-        raise ArticleError(f"front matter is not valid YAML{line}") from None
-    except RecursionError:
-        raise ArticleError("front matter is nested too deeply") from None
-    if not isinstance(meta, dict):
-        raise ArticleError("front matter must be 'key: value' lines")
+    meta, body = frontmatter.split(text)
     unknown = sorted(str(k) for k in meta if k not in ALLOWED_KEYS)
     if unknown:
         log.info("Ignoring unknown front matter keys %s", unknown)
-    return meta, text[m.end() :]
+    return meta, body
 
 
 def _str_field(meta: dict, key: str, required: bool = False) -> str | None:

@@ -37,7 +37,7 @@ class Embedder:
         passage_prompt: str | None = None,
         encoder: str = "onnx",
     ):
-        check_choice("encoder", encoder, ENCODERS)
+        check_choice("index.encoder", encoder, ENCODERS)
         if model == DEFAULT_MODEL and encoder == "onnx":
             from .onnx import OnnxBackend, ensure_onnx_model
 

@@ -8,8 +8,12 @@ _LAZY = {
     "Added": "articles",
     "add_url": "articles",
     "write": "articles",
+    "destination": "articles",
     "PollReport": "feeds",
     "poll": "feeds",
+    "state_path": "feeds",
+    "state_of": "feeds",
+    "poller_lease": "feeds",
     "outlet_of": "outlets",
 }
 

@@ -1,32 +1,57 @@
-"""Fetched pages → article files in the articles folder: written atomically, never duplicated."""
+"""Fetched pages → article files in the articles folder or the database: never duplicated."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
-import yaml
-
-from ..corpus.loader import FRONT_MATTER_RE, article_files
+from ..corpus import frontmatter
+from ..corpus.loader import article_files
+from ..errors import ArticleError
 from .extract import Extracted, extract
 from .fetch import FetchLimits, Response, fetch
 
 log = logging.getLogger(__name__)
 
 # Feed polls and /add may write at the same time; one writer at a time keeps dedupe honest.
+# Within a process this lock; across processes (two `newsbot feeds`) a file lock on the folder.
 _WRITING = threading.Lock()
 # Front matter url and body digest of each article file, by path, size and modification time:
 # a feed poll adds many pages, and rereading every file for each one is quadratic.
-_SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
+SEEN: dict[Path, tuple[int, int, str | None, str | None]] = {}
+SEEN_MAX = 100_000  # files remembered, the oldest forgotten first (a few MB)
 _JUNK_SEGMENTS = {"index", "amp", "article", "articles", "news", "html", "www", "default"}
+
+
+class Shelf(Protocol):
+    """A shared store's articles (storage/postgres/articles.py), written instead of a folder."""
+
+    def catalogue(self) -> tuple[dict[str, str], dict[str, str]]: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def put(self, path: str, markdown: str) -> None: ...
+
+
+def destination(options, store=None) -> Path | Shelf:
+    """Where new articles go: the database's shared articles with that backend, else the folder."""
+    if options.store.backend != "postgres":
+        return Path(options.articles_dir)
+    from ..storage.base import open_store
+
+    return (store or open_store(options, options.index_dir)).articles
 
 
 @dataclass(frozen=True)
@@ -48,7 +73,7 @@ class Added:
 
 def add_url(
     url: str,
-    articles_dir: Path,
+    articles_dir: Path | Shelf,
     limits: FetchLimits,
     dry_run: bool = False,
     etag: str | None = None,
@@ -64,7 +89,7 @@ def add_url(
 
 def add_page(
     response: Response,
-    articles_dir: Path,
+    articles_dir: Path | Shelf,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     requested: str | None = None,
@@ -73,7 +98,7 @@ def add_page(
     article = extract(response.text(), response.url)
     return write(
         article,
-        Path(articles_dir),
+        articles_dir,
         dry_run=dry_run,
         now=now,
         url=requested or response.url,
@@ -84,7 +109,7 @@ def add_page(
 
 def write(
     article: Extracted,
-    articles_dir: Path,
+    articles_dir: Path | Shelf,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     url: str | None = None,
@@ -95,23 +120,52 @@ def write(
     now = now or dt.datetime.now(dt.UTC)
     url = url or article.url
     body = article.body
-    with _WRITING:
-        by_url, by_text = catalogue(articles_dir)
+    # A folder (Path), or a shared store's articles (storage/postgres/articles.py); a folder is
+    # held by its file lock (writing), the database's articles by this process's lock only.
+    shelf = None if isinstance(articles_dir, (str, Path)) else articles_dir
+    with _WRITING if shelf is not None else writing(Path(articles_dir), dry_run):
+        by_url, by_text = shelf.catalogue() if shelf is not None else catalogue(Path(articles_dir))
         same_url = by_url.get(article.url)
         same_text = by_text.get(_digest(body))
         if same_text and same_text != same_url:
             return Added(url, "duplicate", same_text, article, None, etag, last_modified)
         if same_url and same_text == same_url:
             return Added(url, "unchanged", same_url, article, None, etag, last_modified)
-        name = same_url or _new_name(article, articles_dir, now)
+        folder = None if shelf is not None else Path(articles_dir)
+        exists = shelf.exists if shelf is not None else (lambda name: (folder / name).exists())
+        name = same_url or _new_name(article, exists, now)
         content = render(article, now)
         status = "updated" if same_url else "added"
         if dry_run:
             return Added(url, f"would be {status}", name, article, content, etag, last_modified)
-        write_atomic(articles_dir / name, content)
-        _SEEN.pop(articles_dir / name, None)  # a rewrite can keep size and (coarse) mtime
+        if shelf is not None:
+            shelf.put(name, content)
+        else:
+            write_atomic(Path(articles_dir) / name, content)
+            SEEN.pop(Path(articles_dir) / name, None)  # a rewrite can keep size and (coarse) mtime
     log.info("%s %s (%s)", status.capitalize(), name, article.url)
     return Added(url, status, name, article, content, etag, last_modified)
+
+
+@contextlib.contextmanager
+def writing(articles_dir: Path, dry_run: bool = False) -> Iterator[None]:
+    """Hold the articles folder for "look for the url, then write": one writer at a time.
+
+    The file lock is what keeps two processes (two `newsbot feeds`, or `add` beside the bot)
+    from each finding a URL missing and each writing it; a dry run only reads.
+    """
+    with _WRITING:
+        if dry_run:
+            yield
+            return
+        articles_dir.mkdir(parents=True, exist_ok=True)
+        # The folder itself is locked: no lock file is left among the articles.
+        fd = os.open(articles_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def render(article: Extracted, now: dt.datetime) -> str:
@@ -124,9 +178,7 @@ def render(article: Extracted, now: dt.datetime) -> str:
         "outlet": article.outlet,
         "fetched": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    meta = {k: v for k, v in meta.items() if v}
-    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=10_000)
-    return f"---\n{front}---\n\n{article.body}"
+    return frontmatter.join(meta, article.body)
 
 
 def catalogue(articles_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -151,37 +203,41 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
         st = path.stat()
     except OSError:
         return None, None
-    cached = _SEEN.get(path)
+    cached = SEEN.get(path)
     if cached and cached[:2] == (st.st_size, st.st_mtime_ns):
         return cached[2], cached[3]
-    url = digest = None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         text = ""  # the loader reports unreadable files; they cannot be duplicates
-    m = FRONT_MATTER_RE.match(text)
-    if m:
-        try:
-            meta = yaml.safe_load(m.group(1))
-        except yaml.YAMLError:
-            meta = None
-        if isinstance(meta, dict) and isinstance(meta.get("url"), str):
-            url = meta["url"].strip()
-        digest = _digest(text[m.end() :])
-    _SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
+    url, digest = text_identity(text)
+    SEEN.pop(path, None)  # re-inserted last: the dict's order is oldest first
+    SEEN[path] = (st.st_size, st.st_mtime_ns, url, digest)
+    while len(SEEN) > SEEN_MAX:
+        SEEN.pop(next(iter(SEEN)))
     return url, digest
+
+
+def text_identity(text: str) -> tuple[str | None, str | None]:
+    """(front matter url, body digest) of one article's text: what makes two the same."""
+    try:
+        meta, body = frontmatter.split(text)
+    except ArticleError:
+        return None, None  # the loader reports it; without front matter it is no duplicate
+    url = meta["url"].strip() if isinstance(meta.get("url"), str) else None
+    return url, _digest(body)
 
 
 def _digest(body: str) -> str:
     return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
 
 
-def _new_name(article: Extracted, articles_dir: Path, now: dt.datetime) -> str:
+def _new_name(article: Extracted, exists: Callable[[str], bool], now: dt.datetime) -> str:
     """<published date>-<site>-<slug>.md, numbered when another page has that name."""
     date = article.published or now.date().isoformat()
     stem = f"{date}-{slug(article.url)}"
     name, n = f"{stem}.md", 2
-    while (articles_dir / name).exists():
+    while exists(name):
         name, n = f"{stem}-{n}.md", n + 1
     return name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import logging
 import re
@@ -11,6 +12,8 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
+from tld import get_fld
+from trafilatura.settings import use_config
 
 from ..corpus.text import squash
 from ..errors import PageError
@@ -19,6 +22,10 @@ from .outlets import outlet_for_host
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
+# trafilatura gives up on a main text under 250 characters and falls back to a flat one; a short
+# Japanese article is that long (the fallback loses its paragraphs and headings).
+_TRAFILATURA = use_config()
+_TRAFILATURA.set("DEFAULT", "MIN_EXTRACTED_SIZE", str(MIN_TEXT_CHARS))
 ARTICLE_TYPES = {
     "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting",
     "Report", "OpinionNewsArticle", "BackgroundNewsArticle",
@@ -57,8 +64,15 @@ _DATE_LINE = re.compile(
     r"^(?:\d{4}[年/.-]\d{1,2}[月/.-]\d{1,2}日?)(?:[(（][月火水木金土日][)）])?"
     r"(?:\d{1,2}[:時]\d{2}分?)?(?:配信|更新|公開|掲載|発行)?$"
 )
+# The last lines of old pages: copyright notices, back links, "to the top of the page".
+_TAIL = re.compile(
+    r"無断(?:で)?(?:転載|複製|転用|使用)|allrightsreserved|^(?:copyright|\(c\)|©)"
+    r"|戻る[>＞》»]*$|^[<＜《«←]|(?:トップ|先頭|上)へ(?:戻る)?$",
+    re.I,
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not \t, \n: whitespace, joined
+_TITLE_SEPARATOR = re.compile(r"[\s\-–—|｜:：/／»]+")
 _CONTAINERS = ("div", "td", "ul", "ol", "dl", "font", "section", "p", "table", "li", "span")
-_SECOND_LEVEL = {"co", "or", "ne", "go", "ac", "ed", "lg", "gr", "com", "org", "net"}
 
 
 @dataclass(frozen=True)
@@ -95,23 +109,16 @@ def extract(html: str, url: str) -> Extracted:
     meta = _meta(tree)
     ld = _json_ld(tree)
     title = _first(meta.get("og:title"), ld.get("headline"), _title(tree))
+    host = urlsplit(url).hostname or ""
+    names = [n for n in (meta.get("og:site_name"), _publisher(ld), outlet_for_host(host)) if n]
     if _not_found(title, tree):
         raise PageError("the page says it was not found (a 404 page)")
     if ld.get("isAccessibleForFree") in (False, "False", "false"):
         raise PageError("paywalled: only a teaser is public")
-    doc = trafilatura.bare_extraction(
-        lxml.html.tostring(_without_furniture(tree), encoding="unicode"),
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_links=True,
-        include_formatting=True,
-        include_images=False,
-        deduplicate=False,
-        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
-        date_extraction_params={"extensive_search": False, "original_date": True},
-    )
+    doc = _main_text(tree, url)
     text = getattr(doc, "text", None) or ""
+    title = title or getattr(doc, "title", None)
+    title, site_name = _headline(title, names, tree)
     body = _markdown(text, title, url)
     plain = Extracted("", url, None, None, "", body).plain()
     if PAYWALL.search(plain) or (_paywall_box(tree) and len(plain) < 1000):
@@ -120,12 +127,10 @@ def extract(html: str, url: str) -> Extracted:
         if _needs_script(tree):
             raise PageError("no article text (the page needs JavaScript)")
         raise PageError("no article text on the page")
-    title = title or getattr(doc, "title", None)
     if not title:
         raise PageError("the page has no title")
-    host = urlsplit(url).hostname or ""
     return Extracted(
-        title=" ".join(title.split()),
+        title=_first(title) or title,
         url=_canonical(tree, meta, ld, url),
         published=_date(
             ld.get("datePublished"),
@@ -136,10 +141,28 @@ def extract(html: str, url: str) -> Extracted:
             _time_tag(tree),
             getattr(doc, "date", None),
             _date_after_title(tree),
+            _date_after_headline(tree, title),
         ),
         modified=_date(ld.get("dateModified"), meta.get("article:modified_time")),
-        outlet=_first(meta.get("og:site_name"), _publisher(ld), outlet_for_host(host), host),
+        outlet=_first(*names, site_name, host),
         body=body,
+    )
+
+
+def _main_text(tree, url: str):
+    """trafilatura's reading of the page without its furniture: text as Markdown, and a date."""
+    return trafilatura.bare_extraction(
+        lxml.html.tostring(_without_furniture(tree), encoding="unicode"),
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_links=True,
+        include_formatting=True,
+        include_images=False,
+        deduplicate=False,
+        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
+        date_extraction_params={"extensive_search": False, "original_date": True},
+        config=_TRAFILATURA,
     )
 
 
@@ -171,14 +194,22 @@ def _without_furniture(tree):
 
 
 def _unwrap_layout_tables(tree) -> None:
-    """Tables that lay out a page (they hold headings or paragraphs) become plain blocks."""
+    """Tables that lay out a page (they hold headings, paragraphs, tables or <br><br> text)
+    become plain blocks; a data table stays a table."""
     for table in list(tree.iter("table")):
-        if table.find(".//p") is None and not any(table.iter("h1", "h2", "h3", "table")):
+        inner = [el for el in table.iter("p", "h1", "h2", "h3", "table") if el is not table]
+        if not inner and not any(_paragraph_break(br) for br in table.iter("br")):
             continue
         for el in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th")]:
             el.tag = "div"
             for attr in ("colspan", "rowspan"):
                 el.attrib.pop(attr, None)
+
+
+def _paragraph_break(br) -> bool:
+    """<br><br>: how old pages end a paragraph."""
+    after = br.getnext()
+    return after is not None and after.tag == "br" and not (br.tail or "").strip()
 
 
 def _mostly_links_or_ad(el) -> bool:
@@ -207,10 +238,82 @@ def _date_after_title(tree) -> str | None:
     return _date("".join(text)[:300], (h1.tail or "")[:300])
 
 
+def _date_after_headline(tree, headline: str) -> str | None:
+    """A date in the page's text just after the headline, wherever the headline sits."""
+    text = " ".join(tree.text_content().split())
+    at = text.rfind(headline)  # the last: <title> may hold it first
+    return _date(text[at + len(headline) : at + len(headline) + 120]) if at >= 0 else None
+
+
+def _headline(title: str | None, names: list[str], tree) -> tuple[str | None, str | None]:
+    """The headline without the site's (or section's) name around it; and the site's name
+    when the page says it only in its header and <title> (old pages have no metadata)."""
+    if not title:
+        return None, None
+    for name in names:
+        stripped = _strip_name(title, name)
+        if stripped:
+            return stripped, None
+    found = _headline_element(tree, title)
+    if found is not None:
+        title = " ".join(found.text_content().split())
+    tag = tree.find(".//title")
+    whole = " ".join(tag.text_content().split()) if tag is not None else ""
+    at = whole.find(title)
+    rest = f"{whole[:at]} {whole[at + len(title) :]}" if at >= 0 else ""
+    words = [w for w in _TITLE_SEPARATOR.split(rest) if len(w) >= 2]
+    return title, next((w for w in words if _names_the_page(tree, w)), None)
+
+
+def _strip_name(title: str, name: str) -> str | None:
+    """The title without the site's name after or before it: 「見出し｜名」, 「【名】見出し」."""
+    n = re.escape(" ".join(name.split()))
+    for pattern in (
+        rf"^(.+?)\s*(?:[-–—|｜:：/／»]\s*{n}|[(（【\[]{n}[)）】\]])$",
+        rf"^(?:[【\[]{n}[】\]]|{n}\s*[-–—|｜:：/／»])\s*(.+)$",
+    ):
+        m = re.match(pattern, title)
+        if m and m.group(1).strip():
+            return m.group(1).strip()
+    return None
+
+
+def _headline_element(tree, title: str):
+    """The page element whose text is the <title> less words before or after it: the headline."""
+    whole = squash(title).lower()
+    best, best_len = None, 0
+    h1 = tree.find(".//h1")
+    candidates = [h1] if h1 is not None else tree.iter("b", "strong", "font", "td", "div", "span")
+    for el in candidates:
+        text = squash(el.text_content()).lower()
+        # At least half the title: a logo or section name in bold is not the headline.
+        if best_len < len(text) < len(whole) and 2 * len(text) >= len(whole):
+            if whole.endswith(text) or whole.startswith(text):
+                best, best_len = el, len(text)
+    return best
+
+
+def _names_the_page(tree, word: str) -> bool:
+    """True when the word is a logo's alt text or a text of its own outside links."""
+    for el in tree.iter():
+        if not isinstance(el.tag, str) or el.tag in ("title", "a"):
+            continue
+        if el.tag == "img" and (el.get("alt") or "").strip() == word:
+            return True
+        if squash(el.text_content()).lower() == squash(word).lower() and not any(
+            a.tag == "a" for a in el.iterancestors()
+        ):
+            return True
+    return False
+
+
 def _first(*values) -> str | None:
+    """The first value with text, on one line and without control characters."""
     for v in values:
-        if isinstance(v, str) and v.strip():
-            return " ".join(v.split())
+        if isinstance(v, str):
+            v = " ".join(_CONTROL.sub("", v).split())
+            if v:
+                return v
     return None
 
 
@@ -284,10 +387,15 @@ def _canonical(tree, meta: dict, ld: dict, url: str) -> str:
 
 
 def _site(host: str | None) -> str:
-    """The registrable part of a host, roughly: example.com, example.co.jp."""
-    labels = (host or "").lower().rstrip(".").split(".")
-    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
-    return ".".join(labels[-keep:])
+    """The registrable domain of a host under the Public Suffix List, private suffixes too
+    (victim.github.io, not github.io); an IP address or an unlisted name stands for itself."""
+    host = (host or "").lower().rstrip(".")
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    # The list is tld's bundled copy: nothing is downloaded.
+    return get_fld(host, fix_protocol=True, fail_silently=True) or host
 
 
 def _time_tag(tree) -> str | None:
@@ -341,8 +449,24 @@ def _markdown(text: str, title: str | None, url: str) -> str:
         else:
             line = line.replace("**", "").replace("__", "")
         lines.append(_MD_LINK.sub(lambda m: _link(m, url), line).rstrip())
-    body = "\n".join(lines)
+    body = "\n".join(_trim(lines, title))
     return re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
+
+
+def _trim(lines: list[str], title: str | None) -> list[str]:
+    """Without what old table layouts leave around the article: the site's header and tagline
+    above the headline, the date line below it, back links and the copyright at the end."""
+    plain = [squash(_MD_LINK.sub(lambda m: m.group(2), x)).lower().lstrip("#") for x in lines]
+    head = [n for n, x in enumerate(plain[:8]) if title and x == squash(title).lower()]
+    start = head[0] + 1 if head else 0
+    while start < len(lines) and (
+        not plain[start] or _DATE_LINE.match(plain[start].strip("【】［］[]（）()"))
+    ):
+        start += 1
+    end = len(lines)
+    while end > start and (not plain[end - 1] or _TAIL.search(plain[end - 1])):
+        end -= 1
+    return lines[start:end]
 
 
 def _link(m: re.Match, base: str) -> str:

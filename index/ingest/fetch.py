@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import http.client
+import io
 import ipaddress
 import logging
 import re
 import socket
 import ssl
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -69,6 +72,12 @@ class Response:
         return decode(self.body, self.charset)
 
 
+# NAT64 prefixes (RFC 6052, RFC 8215): the last 32 bits are an IPv4 address the gateway reaches.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Codecs that are not byte encodings of text, though Python knows their names.
+_NOT_CHARSETS = {"undefined", "idna", "punycode", "raw_unicode_escape", "unicode_escape"}
+
+
 def fetch(
     url: str,
     limits: FetchLimits,
@@ -106,10 +115,10 @@ def check_url(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
-def resolve(host: str, port: int, allow_private: bool) -> str:
+def resolve(host: str, port: int, allow_private: bool, deadline: float | None = None) -> str:
     """The address to connect to, checked after DNS so a name cannot lead inside."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _getaddrinfo(host, port, deadline)
     except (socket.gaierror, UnicodeError) as e:
         raise FetchError(f"cannot resolve {host}: {e}", transient=True) from None
     addresses = [info[4][0] for info in infos]
@@ -120,18 +129,65 @@ def resolve(host: str, port: int, allow_private: bool) -> str:
     return addresses[0]
 
 
+def _getaddrinfo(host: str, port: int, deadline: float | None) -> list:
+    """getaddrinfo, bounded by the deadline: it has no timeout of its own."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # a literal address needs no DNS (and a thread would cost more than the lookup)
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    answer: dict = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as e:  # handed to the waiting fetch below
+            answer["error"] = e
+        finally:
+            done.set()
+
+    # A daemon thread: a lookup stuck past the deadline must not hold the process at exit.
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+        raise TimeoutError
+    if "error" in answer:
+        raise answer["error"]
+    return answer["infos"]
+
+
 def is_public(address: str) -> bool:
     """False for private, loopback, link-local (cloud metadata), multicast and reserved IPs."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local or not (ip.is_global and not ip.is_multicast):
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is None:
+            return True
+        ip = embedded
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to: mapped, compatible, NAT64, 6to4 or Teredo."""
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if int(ip) >> 32 == 0 or any(ip in net for net in _NAT64):  # ::a.b.c.d, 64:ff9b::a.b.c.d
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
     """One request: a Response, or the Location of a redirect."""
     scheme, host, port = check_url(url)
-    address = resolve(host, port, limits.allow_private)
+    try:
+        address = resolve(host, port, limits.allow_private, deadline)
+    except TimeoutError:
+        raise _timed_out(limits) from None
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
@@ -144,7 +200,7 @@ def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    conn = _connection(scheme, host, port, address, _left(deadline))
+    conn = _connection(scheme, host, port, address, deadline)
     try:
         conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
@@ -162,7 +218,7 @@ def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
         content_type, charset = _content_type(resp.getheader("Content-Type", ""))
         if content_type not in accept:
             raise FetchError(f"not a web page ({content_type or 'no content type'})")
-        raw = _read(resp, conn.sock, limits, deadline)
+        raw = _read(resp, limits, deadline)
         body = _decompress(raw, resp.getheader("Content-Encoding", ""), limits.max_bytes)
         if _binary(body):
             raise FetchError("binary content, not a web page")
@@ -176,11 +232,17 @@ def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
             resp.getheader("Last-Modified"),
         )
     except TimeoutError:
-        raise FetchError(f"timed out after {limits.timeout_seconds:g}s", transient=True) from None
+        raise _timed_out(limits) from None
     except (OSError, http.client.HTTPException) as e:
+        if time.monotonic() >= deadline:  # a handshake the watchdog cut short
+            raise _timed_out(limits) from None
         raise FetchError(f"connection failed: {type(e).__name__}: {e}", transient=True) from None
     finally:
         conn.close()
+
+
+def _timed_out(limits: FetchLimits) -> FetchError:
+    return FetchError(f"timed out after {limits.timeout_seconds:g}s", transient=True)
 
 
 def _left(deadline: float) -> float:
@@ -190,31 +252,106 @@ def _left(deadline: float) -> float:
     return left
 
 
-def _connection(scheme, host, port, address, timeout) -> http.client.HTTPConnection:
+def _connection(scheme, host, port, address, deadline: float) -> http.client.HTTPConnection:
     cls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-    conn = cls(host, port, timeout=timeout)
-    conn.address = address
+    # Connecting happens in request(), where a deadline already passed is reported.
+    conn = cls(host, port, timeout=max(0.001, deadline - time.monotonic()))
+    conn.address, conn.deadline = address, deadline
     return conn
+
+
+class _DeadlineSocket:
+    """A socket whose every read and write ends by the deadline.
+
+    A socket timeout alone bounds each read, so a server sending its headers a byte a second
+    would hold the fetch for as long as it likes; here each read gets only the time left.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self._sock, self._deadline = sock, deadline
+        self._files, self._closed = 0, False
+
+    def _arm(self) -> None:
+        self._sock.settimeout(_left(self._deadline))
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        self._arm()
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def recv(self, n: int, flags: int = 0) -> bytes:
+        self._arm()
+        return self._sock.recv(n, flags)
+
+    def send(self, data, flags: int = 0) -> int:
+        self._arm()
+        return self._sock.send(data, flags)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        self._arm()
+        self._sock.sendall(data, flags)
+
+    def makefile(self, mode: str = "rb", *args, **kwargs):
+        # http.client reads the status line, headers and body through this file.
+        self._files += 1
+        return io.BufferedReader(socket.SocketIO(self, "rb"))
+
+    def _decref_socketios(self) -> None:
+        self._files -= 1
+        if self._closed and self._files <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        # As socket.close: the socket stays open while the response still reads through it.
+        self._closed = True
+        if self._files <= 0:
+            self._sock.close()
+
+    def settimeout(self, timeout) -> None:
+        pass  # the deadline decides
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def _open(address: str, port: int, deadline: float) -> socket.socket:
+    return socket.create_connection((address, port), _left(deadline))
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
     """Connects to the address that was checked, not to whatever the name resolves to next."""
 
     address: str
+    deadline: float
 
     def connect(self):
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _DeadlineSocket(_open(self.address, self.port, self.deadline), self.deadline)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to the checked address, with the certificate checked against the host name."""
 
     address: str
+    deadline: float
 
     def connect(self):
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        context = ssl.create_default_context()
-        self.sock = context.wrap_socket(sock, server_hostname=self.host)
+        sock = _open(self.address, self.port, self.deadline)
+        sock.settimeout(_left(self.deadline))
+        # The handshake reads many times; a timer closes the socket if it outlasts the deadline.
+        watchdog = threading.Timer(_left(self.deadline), _shut, (sock,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            wrapped = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+        finally:
+            watchdog.cancel()
+        self.sock = _DeadlineSocket(wrapped, self.deadline)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def _content_type(header: str) -> tuple[str, str | None]:
@@ -227,16 +364,14 @@ def _content_type(header: str) -> tuple[str, str | None]:
     return media.strip().lower(), charset
 
 
-def _read(resp: http.client.HTTPResponse, sock, limits: FetchLimits, deadline: float) -> bytes:
+def _read(resp: http.client.HTTPResponse, limits: FetchLimits, deadline: float) -> bytes:
     """Read the body as it comes, stopping at the size limit and at the deadline."""
     declared = resp.getheader("Content-Length")
     if declared and declared.isdigit() and int(declared) > limits.max_bytes:
         raise FetchError(_too_large(limits.max_bytes))
     chunks, size = [], 0
     while True:
-        # read1 returns what has arrived, so a server that drips bytes still meets the deadline.
-        if sock is not None:
-            sock.settimeout(_left(deadline))
+        # read1 returns what has arrived; the socket's reads end at the deadline.
         chunk = resp.read1(CHUNK)
         if not chunk:
             return b"".join(chunks)
@@ -288,15 +423,47 @@ def decode(body: bytes, charset: str | None = None) -> str:
     if not declared:
         m = _META_CHARSET.search(body[:8192])
         declared = m.group(1).decode("ascii") if m else None
-    if declared:
-        codec = _CODECS.get(declared.lower(), declared)
-        try:
-            return body.decode(codec, errors="replace")
-        except LookupError:
-            log.info("Unknown charset %r; guessing", declared)
-    for codec in ("utf-8", "cp932", "euc_jis_2004"):
+    codec = text_codec(declared) if declared else None
+    if declared and not codec:
+        log.info("Unknown charset %r; guessing", declared)
+    if codec:
         try:
             return body.decode(codec)
         except UnicodeDecodeError:
+            pass
+        if codec != "utf-8" and _is_utf8(body):
+            log.warning("Page declared %s but is UTF-8; read as UTF-8", declared)
+            return body.decode("utf-8")
+        text = body.decode(codec, errors="replace")
+        log.warning("Page is not valid %s: %d characters replaced", declared, text.count("\ufffd"))
+        return text
+    for guess in ("utf-8", "cp932", "euc_jis_2004"):
+        try:
+            return body.decode(guess)
+        except UnicodeDecodeError:
             continue
     return body.decode("utf-8", errors="replace")
+
+
+def text_codec(name: str | None) -> str | None:
+    """The Python codec for a charset a page or feed declares; None when it names no text codec."""
+    if not name:
+        return None
+    name = name.strip().lower()
+    codec = _CODECS.get(name, name)
+    try:
+        info = codecs.lookup(codec)
+    except (LookupError, ValueError):
+        return None
+    # `undefined`, `idna` and `punycode` are codecs, not charsets: decoding by them raises.
+    if info.name.replace("-", "_") in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
+        return None
+    return "utf-8" if info.name == "utf-8" else codec
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -305,14 +305,14 @@ def commit(root: Path, build: Path, manifest: dict) -> Path:
     for path in sorted(build.iterdir()):
         _fsync(path)
         manifest["files"][path.name] = {"size": path.stat().st_size, "crc32": checksum(path)}
-    _write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    write_synced(build / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
     final = root / build.name.replace(".build-", "v-", 1)
     os.replace(build, final)
     pointer = root / f"{CURRENT}.tmp"
     try:
         # The pointer flips in one rename: a reader sees the old index or the new one, never
         # a mix.
-        _write_synced(pointer, final.name)
+        write_synced(pointer, final.name)
         os.replace(pointer, root / CURRENT)
     except BaseException:
         # Not live, so not kept: a failed build leaves no folder behind (disk full, killed).
@@ -354,7 +354,8 @@ def _owner_alive(name: str) -> bool:
     return True
 
 
-def _write_synced(path: Path, text: str) -> None:
+def write_synced(path: Path, text: str) -> None:
+    """Write text to path and fsync it (the manifest and the CURRENT pointer)."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()

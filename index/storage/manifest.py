@@ -44,7 +44,7 @@ FILES = {
 READABLE = (2, 3)
 # Above this many bytes a version's checksums are computed on all cores (below, threads cost
 # more than they save: 8 MB took 10 ms on one).
-_PARALLEL_CHECK = 32 << 20
+PARALLEL_CHECK = 32 << 20
 # What CURRENT may name: a version folder beside it, never a path elsewhere.
 VERSION_RE = re.compile(r"v-[A-Za-z0-9_-]+")
 VERSION_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -109,7 +109,7 @@ def _verify(folder: Path, files: dict) -> None:
     names = sorted(files, key=lambda n: -files[n]["size"])
     sums = map(lambda n: checksum(folder / n), names)
     pool = None
-    if sum(m["size"] for m in files.values()) > _PARALLEL_CHECK and (os.cpu_count() or 1) > 1:
+    if sum(m["size"] for m in files.values()) > PARALLEL_CHECK and (os.cpu_count() or 1) > 1:
         # zlib releases the GIL on large buffers: the files are summed on all cores at once
         # (0.2 s on one core for a 100k-passage index, the most of its load time).
         pool = ThreadPoolExecutor(os.cpu_count())

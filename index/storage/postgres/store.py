@@ -35,14 +35,18 @@ from ...errors import (
     StoreUnavailableError,
 )
 from ...options import StoreOptions
+from ...redact import mask
 from ...retrieval.lexical import Lexical
 from ..base import Version, Writer
 from ..manifest import FORMAT
+from .articles import MIGRATION as ARTICLES_MIGRATION
+from .articles import PgArticles, PgFeedState
+from .listen import Listener
 from .version import PgDense, PgVersion
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1  # the version of the tables below; `meta` records the one a database holds
+SCHEMA = 2  # the version of the tables below; `meta` records the one a database holds
 # pg_advisory_lock keys: one build at a time per database; one migration at a time.
 BUILD_LOCK, MIGRATE_LOCK = 0x6E657773, 0x6E657774
 CHANNEL = "newsbot_live"  # NOTIFY'd with the new version's name when one goes live
@@ -66,6 +70,7 @@ MIGRATIONS = {
     );
     insert into meta values (0);
     """,
+    2: ARTICLES_MIGRATION,  # the shared articles and feed state (articles.py)
 }
 
 
@@ -92,6 +97,9 @@ class PgStore:
         # A connection lost on one thread means the others are likely gone too (a restart, the
         # network): each thread reopens its own when it next sees a newer generation.
         self._generation = 0
+        # The coverage itself, shared by every process (articles.py).
+        self.articles = PgArticles(self)
+        self.feed_state = PgFeedState(self)
 
     # --- connections -------------------------------------------------------------------------
 
@@ -202,6 +210,20 @@ class PgStore:
             raise StoreUnavailableError(f"lost the index database ({_reason(e)})") from None
         finally:
             conn.close()  # releases the lock with the session
+
+    def listen(self, on_change) -> Listener:
+        """Follow NOTIFYs of new versions and migrations in a daemon thread (listen.py)."""
+        return Listener(self, CHANNEL, on_change).start()
+
+    def newer_schema(self) -> str | None:
+        """Why this process must stop answering, when the database was migrated past it."""
+        have = int(self.query("select schema_version from meta")[0][0])
+        if have <= SCHEMA:
+            return None
+        return (
+            f"the index database was migrated to schema {have}, newer than this newsbot's "
+            f"({SCHEMA}); upgrade newsbot and restart it"
+        )
 
     def writer(self) -> PgWriter:
         return PgWriter(self)
@@ -396,6 +418,8 @@ def migrate(conn: psycopg.Connection, schema: str) -> int:
                 conn.execute(MIGRATIONS[step])
                 conn.execute("update meta set schema_version = %s", (step,))
             log.info("Index database schema migrated to %d", step)
+        # Running processes of another newsbot hear of it (listen.py) and stop if it is newer.
+        conn.execute("select pg_notify(%s, %s)", (CHANNEL, f"schema:{SCHEMA}"))
         return max(have, SCHEMA)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
@@ -424,4 +448,4 @@ def copy_version(version: Version, writer: Writer, flat_max: int) -> None:
 def _reason(error: BaseException) -> str:
     """psycopg's message on one line, without the connection string (it may hold a password)."""
     text = " ".join(str(error).split()) or type(error).__name__
-    return re.sub(r"postgres(ql)?://\S+", "<connection string>", text)[:300]
+    return mask(text)[:300]

@@ -1,0 +1,127 @@
+"""Use data: the extra time an ask spends on its row (bot/usage.py + the writer thread).
+
+# .venv/bin/python benchmarks/usage_store.py [--rate 50] [--asks 50] [--blocks 20] [--json]
+
+An event loop asks at `--rate` questions per second, one after another as the bot's cog does:
+a search in a worker thread (a stand-in: a fixed numpy computation of about 4 ms, since this
+2-core machine cannot run 50 real searches a second), then, with use data on, the bot's own
+`UsageLog.searched` and `UsageLog.asked` calls on the loop, whose row the real `UsageWriter`
+thread writes to a real SQLite file meanwhile. `--blocks` pairs of blocks of `--asks` asks (one
+second each at 50/s, so load drifts cancel) alternate between use data off (the baseline) and
+on, in the same run. Printed: the per-ask time (search start to
+reply ready) median and p99 of each, their differences (the extra time an ask spends), the
+on-loop cost of the record calls alone, and the rows written (all of them, checked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from _common import ROOT, emit, ms, parser, setup
+
+sys.path.insert(0, str(ROOT))
+
+from bot.usage import UsageLog  # noqa: E402
+from index.types import Answer, Hit  # noqa: E402
+from index.usage.writer import UsageWriter  # noqa: E402
+
+HIT = Hit(
+    article="2025-03-19-us-russia-ceasefire.md",
+    title="トランプとプーチン、ウクライナ戦争終結へ?米ロ首脳会談と停戦交渉の行方",
+    section="停戦条件",
+    text="ロシアは停戦の条件として…" * 10,
+    sources=("https://mainichi.jp/articles/20250319/k00/00m/030/319000c",),
+    published="2025-03-19",
+    outlet="毎日新聞",
+    score=0.8,
+    passage_id=1,
+)
+ANSWER = Answer("ロシアの停戦条件は?", "ロシアは…と述べた。[1]", False, (HIT,) * 5, (1, 1))
+MATRIX = np.random.default_rng(0).standard_normal((384, 384)).astype(np.float32)
+
+
+def search(i: int) -> Answer:
+    """The stand-in search: fixed CPU work off the loop, and a fresh Answer as the real one."""
+    v = np.ones(384, dtype=np.float32)
+    for _ in range(150):
+        v = MATRIX @ v
+        v /= np.linalg.norm(v)
+    return dataclasses.replace(ANSWER, question=f"ロシアの停戦条件は? {i}")
+
+
+async def block(usage: UsageLog | None, asks: int, rate: float, offset: int) -> dict:
+    loop = asyncio.get_running_loop()
+    origin = SimpleNamespace(author=SimpleNamespace(id=1234), guild=None, channel=None)
+    total, record = [], []
+    start = loop.time()
+    for i in range(asks):
+        await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
+        t0 = time.perf_counter()
+        answer = await asyncio.to_thread(search, offset + i)
+        t1 = time.perf_counter()
+        if usage is not None:  # what bot.answer and the Ask cog add to an ask
+            usage.searched(answer, (t1 - t0) * 1000)
+            usage.asked(answer, origin)
+        t2 = time.perf_counter()
+        total.append(t2 - t0)
+        record.append(t2 - t1)
+    return {"total": total, "record": record}
+
+
+def p99(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=100)[98]
+
+
+async def run(args, folder: Path) -> dict:
+    usage = UsageLog(UsageWriter(folder, 90))
+    off, on = {"total": []}, {"total": [], "record": []}
+    for b in range(2 * args.blocks):
+        got = await block(usage if b % 2 else None, args.asks, args.rate, b * args.asks)
+        for key in on if b % 2 else off:
+            (on if b % 2 else off)[key] += got[key]
+    flushed = await asyncio.to_thread(usage.writer.flush, 60)
+    usage.close()
+    conn = sqlite3.connect(folder / "usage.db")
+    rows = conn.execute("SELECT count(*) FROM questions").fetchone()[0]
+    conn.close()
+    return {
+        "rate_per_s": args.rate,
+        "asks_each": len(off["total"]),
+        "ask_ms_off": {"median": ms(statistics.median(off["total"])), "p99": ms(p99(off["total"]))},
+        "ask_ms_on": {"median": ms(statistics.median(on["total"])), "p99": ms(p99(on["total"]))},
+        "extra_ms": {
+            "median": ms(statistics.median(on["total"]) - statistics.median(off["total"])),
+            "p99": ms(p99(on["total"]) - p99(off["total"])),
+        },
+        "record_calls_ms": {
+            "median": ms(statistics.median(on["record"])),
+            "p99": ms(p99(on["record"])),
+        },
+        "rows_written": rows,
+        "all_written": flushed and rows == len(on["total"]),
+    }
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=50.0, help="asks per second")
+    p.add_argument("--asks", type=int, default=50, help="asks per block")
+    p.add_argument("--blocks", type=int, default=20, help="blocks each way, alternating")
+    args = p.parse_args()
+    setup(args)
+    with tempfile.TemporaryDirectory(prefix="newsbot-usage-") as folder:
+        figures = asyncio.run(run(args, Path(folder)))
+    emit("usage_store", figures, args.json)
+
+
+if __name__ == "__main__":
+    main()

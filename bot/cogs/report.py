@@ -1,0 +1,64 @@
+"""/report: what people asked, what went unanswered, the answers voted down (admins only)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index.usage import UsageReport, build_report, render_chart
+
+from ..ui.i18n import _
+from ..ui.usage_report import CHART, report_embed
+from .admin import is_admin
+
+if TYPE_CHECKING:
+    from ..client import NewsBot
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 2.0  # the report waits this long for questions still queued to be written
+
+
+class Report(commands.Cog):
+    """The usage report, privately for server managers and the bot's owners."""
+
+    def __init__(self, bot: NewsBot):
+        self.bot = bot
+
+    @app_commands.command(name=_("report.name"), description=_("report.description"))
+    @app_commands.rename(days=_("report.days.name"))
+    @app_commands.describe(days=_("report.days.description"))
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.check(is_admin)
+    async def report(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 3650] = 30
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        log.info("Usage report (%d days) asked by %s", days, interaction.user.id)
+        report, png = await asyncio.to_thread(self.build, days)
+        embed = report_embed(report)
+        chart = discord.File(io.BytesIO(png), filename=CHART)
+        await interaction.followup.send(embed=embed, file=chart, ephemeral=True)
+
+    def build(self, days: int) -> tuple[UsageReport, bytes]:
+        """The figures and the chart (SQLite and matplotlib: run in a worker thread)."""
+        writer = self.bot.usage.writer
+        if writer is not None:
+            writer.flush(FLUSH_SECONDS)  # include the questions asked a moment ago
+        today = dt.datetime.now(dt.UTC).date()
+        since = today - dt.timedelta(days=days - 1)
+        report = build_report(self.bot.settings.index.data_dir, since, today)
+        return report, render_chart(report)
+
+
+async def setup(bot: NewsBot) -> None:
+    await bot.add_cog(Report(bot))

@@ -1,0 +1,106 @@
+"""Which conversation a Discord message continues: its key, the turns of the bot's answers, and
+a turn rebuilt from an answer the bot no longer remembers (after a restart)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+import discord
+
+from index import Turn
+
+from .ui.format import asked_in
+
+if TYPE_CHECKING:
+    from .client import NewsBot
+
+log = logging.getLogger(__name__)
+
+# Answers (message ids) whose turns are kept for replies and threads: beyond this, the oldest
+# go and a reply to one is rebuilt from its message like one after a restart.
+ANSWERS = 10_000
+
+
+def key_of(channel: discord.abc.Messageable | None, user: discord.abc.User) -> Hashable:
+    """A DM is the user's one conversation; elsewhere each user has one per channel (a thread
+    is a channel), so a second user in the channel never continues the first one's."""
+    if channel is None or getattr(channel, "type", None) is discord.ChannelType.private:
+        return ("dm", user.id)
+    return ("ch", channel.id, user.id)
+
+
+class AnswerTurns:
+    """The turn each of the bot's answer messages holds, by message id (bounded, in memory)."""
+
+    def __init__(self, limit: int = ANSWERS):
+        self.limit = limit
+        self._turns: OrderedDict[int, Turn] = OrderedDict()
+
+    def get(self, message_id: int) -> Turn | None:
+        turn = self._turns.get(message_id)
+        if turn is not None:
+            self._turns.move_to_end(message_id)
+        return turn
+
+    def remember(self, message_id: int, turn: Turn) -> None:
+        self._turns[message_id] = turn
+        self._turns.move_to_end(message_id)
+        while len(self._turns) > self.limit:
+            self._turns.popitem(last=False)
+
+    def clear(self) -> None:
+        self._turns.clear()
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+
+def question_of(message: discord.Message, me: int) -> str:
+    """A user's question as written: the bot's mention taken out."""
+    return re.sub(rf"<@!?{me}>", " ", message.content or "").strip()
+
+
+async def referenced(message: discord.Message) -> discord.Message | None:
+    """The message this one replies to (from the gateway's copy, else fetched), or None."""
+    ref = message.reference
+    if ref is None or ref.message_id is None or message.type is not discord.MessageType.reply:
+        return None
+    if isinstance(ref.resolved, discord.Message):
+        return ref.resolved
+    if isinstance(ref.resolved, discord.DeletedReferencedMessage):
+        return None
+    try:
+        return await message.channel.fetch_message(ref.message_id)
+    except discord.HTTPException as e:
+        log.info("Cannot read message %s replied to: %s", ref.message_id, e)
+        return None
+
+
+async def turn_of(bot: NewsBot, answer: discord.Message) -> Turn | None:
+    """The turn of one of the bot's answers: remembered, else rebuilt by asking its question
+    again (in the frame of the question it continued); None when that does not answer."""
+    turn = bot.answers.get(answer.id)
+    if turn is not None or not answer.embeds:  # no embed: help or a line, not an answer
+        return turn
+    question, previous = asked_in(answer.content)
+    if question is None:  # a reply to a DM or a mention: the question is the message it quotes
+        asked = await referenced(answer)
+        question = question_of(asked, bot.user.id) if asked else None
+    if not question:
+        return None
+    log.info("Rebuilding the context of answer %s from its question", answer.id)
+    context = None
+    if previous:
+        earlier = await bot.answer(previous)
+        if not earlier.no_answer:
+            context = Turn(previous, earlier, bot.conversations.clock())
+    reply = await bot.answer(question, context=context)
+    if reply.no_answer:
+        return None
+    turn = Turn(question, reply, bot.conversations.clock())
+    bot.answers.remember(answer.id, turn)
+    return turn

@@ -1,0 +1,110 @@
+"""The bot's use data: each question and vote handed to the writer thread, never awaited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import weakref
+
+import discord
+
+from index import Answer
+from index.errors import UsageStoreError
+from index.usage import UsageWriter, VoteRecord, question_record
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+VOTES = {"up": 1, "down": -1}
+
+
+class UsageLog:
+    """Records questions (where asked, answered or not, latency) and one vote per user per answer.
+
+    An answer is known by identity: the bot's `answer()` notes its id and search time, `asked()`
+    queues its row, and a vote on the view holding that same Answer refers to the row.
+    """
+
+    def __init__(self, writer: UsageWriter | None):
+        self.writer = writer
+        self._answers: dict[int, tuple[weakref.ref, str, float | None]] = {}
+
+    @classmethod
+    def open(cls, settings: Settings) -> UsageLog:
+        """The writer for [usage]; disabled, or unusable (logged), it records nothing."""
+        if not settings.usage.enabled:
+            return cls(None)
+        try:
+            return cls(UsageWriter(settings.index.data_dir, settings.usage.retention_days))
+        except (UsageStoreError, OSError) as e:  # the bot still answers; the admin sees why
+            log.warning("Use data is not recorded: %s", e)
+            return cls(None)
+
+    def searched(self, answer: Answer, latency_ms: float) -> None:
+        """Note an answer's search time, for its row when it is asked."""
+        self._note(answer, latency_ms)
+
+    def asked(
+        self,
+        answer: Answer,
+        origin: discord.Interaction | discord.Message,
+        *,
+        follow_up: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        """Queue the question's row (returns at once)."""
+        if self.writer is None:
+            return
+        answer_id, latency = self._note(answer)
+        user = origin.user if isinstance(origin, discord.Interaction) else origin.author
+        self.writer.put(
+            question_record(
+                answer,
+                answer_id=answer_id,
+                place=place(origin),
+                asked_at=dt.datetime.now(dt.UTC),
+                latency_ms=latency,
+                user_hash=self.writer.hash("user", user.id),
+                guild_hash=self.writer.hash("guild", guild_id(origin)),
+                follow_up=follow_up,
+                reason=reason,
+            )
+        )
+
+    def voted(self, answer: Answer, user_id: int, vote: str) -> None:
+        """Queue a 👍 or 👎 on an answer; the user's later vote replaces it."""
+        if self.writer is None:
+            return
+        answer_id, _ = self._note(answer)
+        user = self.writer.hash("user", user_id)
+        self.writer.put(VoteRecord(answer_id, user, VOTES[vote], dt.datetime.now(dt.UTC)))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def _note(self, answer: Answer, latency_ms: float | None = None) -> tuple[str, float | None]:
+        key = id(answer)
+        known = self._answers.get(key)
+        if known is not None and known[0]() is answer:
+            return known[1], known[2]
+        answer_id = secrets.token_hex(12)
+        # The entry goes with the answer (the view holding it expires after 10 minutes).
+        ref = weakref.ref(answer, lambda _, key=key: self._answers.pop(key, None))
+        self._answers[key] = (ref, answer_id, latency_ms)
+        return answer_id, latency_ms
+
+
+def guild_id(origin: discord.Interaction | discord.Message) -> int | None:
+    # A user-installed /ask in a server the bot is not in has a guild_id but no guild object.
+    if isinstance(origin, discord.Interaction):
+        return origin.guild_id
+    return origin.guild.id if origin.guild else None
+
+
+def place(origin: discord.Interaction | discord.Message) -> str:
+    """Where a question was asked: "dm" (private or group DM), "thread" or "channel"."""
+    if guild_id(origin) is None:
+        return "dm"
+    return "thread" if isinstance(origin.channel, discord.Thread) else "channel"

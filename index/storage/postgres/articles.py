@@ -1,0 +1,194 @@
+"""The shared coverage: article files kept in the database, so every process sees the same ones.
+
+Each row is one article file as written (its Markdown, path and checksum) and the origin that
+added it: a machine's articles folder ("folder:<host>:<path>"), or /add, `newsbot add` and the
+feeds ("ingest"). `newsbot index` syncs a folder *into* these rows: it adds and updates, and
+removes only rows its own folder added earlier (all absent ones with prune), so one machine's
+folder never removes another machine's articles by their absence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...corpus.loader import Article, Skipped, article_files, load_articles, parse_article
+from ...errors import ArticleError
+from ...ingest.articles import text_identity
+
+if TYPE_CHECKING:
+    from .store import PgStore
+
+log = logging.getLogger(__name__)
+
+INGEST = "ingest"  # the origin of /add, `newsbot add` and feed items: no folder removes them
+
+MIGRATION = """
+    create table articles (
+        path text primary key,
+        markdown text not null,
+        checksum text not null,
+        url text,
+        body_digest text,
+        origin text not null,
+        updated timestamptz not null default now()
+    );
+    create index on articles (url);
+    create index on articles (body_digest);
+    create table feed_state (
+        one bool primary key default true check (one),
+        state jsonb not null
+    );
+"""
+
+
+def origin_of(folder: Path) -> str:
+    """This machine's id for one articles folder: the host name and the folder's real path."""
+    return f"folder:{socket.gethostname()}:{Path(folder).resolve()}"
+
+
+@dataclass
+class SyncReport:
+    """What `newsbot index` changed in the shared articles."""
+
+    origin: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)  # files not copied, with the reason
+
+
+class PgArticles:
+    """The articles table of a PgStore: read by builds, written by sync, /add and feeds."""
+
+    def __init__(self, store: PgStore):
+        self.store = store
+
+    def count(self) -> int:
+        return int(self.store.query("select count(*) from articles")[0][0])
+
+    def load(self) -> tuple[list[Article], list[Skipped]]:
+        """Every article parsed from its row (what a build indexes), and those that fail."""
+        rows = self.store.query("select path, markdown from articles order by path", binary=False)
+        articles, skipped = [], []
+        for path, markdown in rows:
+            try:
+                articles.append(parse_article(path, markdown.encode("utf-8")))
+            except ArticleError as e:
+                skipped.append(Skipped(path, str(e)))
+        return articles, skipped
+
+    def checksums(self) -> dict[str, tuple[str, str]]:
+        """path → (checksum, origin) of every row."""
+        rows = self.store.query("select path, checksum, origin from articles", binary=False)
+        return {path: (checksum, origin) for path, checksum, origin in rows}
+
+    def sync(self, folder: Path, max_bytes: int, prune: bool = False) -> SyncReport:
+        """Copy a folder's articles in; remove this folder's own rows that are gone from it."""
+        folder = Path(folder)
+        report = SyncReport(origin_of(folder))
+        articles, report.skipped = load_articles(folder, max_bytes)
+        present = {p.relative_to(folder).as_posix() for p in article_files(folder)}
+        have = self.checksums()
+        for a in articles:
+            known = have.get(a.file)
+            if known and known[0] == a.digest:
+                report.unchanged += 1
+                continue
+            raw = (folder / a.file).read_bytes()
+            if hashlib.sha256(raw).hexdigest() != a.digest:  # rewritten meanwhile: next time
+                report.skipped.append(Skipped(a.file, "changed while being read; run again"))
+                continue
+            self.put(a.file, raw.decode("utf-8"), report.origin, keep_origin=True)
+            (report.updated if known else report.added).append(a.file)
+        # A file still there but broken keeps its row: it is absent from `articles`, not `present`.
+        gone = [p for p, (_, origin) in have.items() if p not in present]
+        report.removed = sorted(p for p in gone if prune or have[p][1] == report.origin)
+        if report.removed:
+            self.store.query("delete from articles where path = any(%s)", (report.removed,))
+        log.info(
+            "Synced %s: %d added, %d updated, %d removed, %d unchanged",
+            folder,
+            len(report.added),
+            len(report.updated),
+            len(report.removed),
+            report.unchanged,
+        )
+        return report
+
+    def put(
+        self, path: str, markdown: str, origin: str = INGEST, keep_origin: bool = False
+    ) -> None:
+        """Add or replace one article; an update keeps the row's origin when keep_origin."""
+        checksum = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+        url, digest = text_identity(markdown)
+        self.store.query(
+            "insert into articles (path, markdown, checksum, url, body_digest, origin)"
+            " values (%s, %s, %s, %s, %s, %s) on conflict (path) do update set"
+            " markdown = excluded.markdown, checksum = excluded.checksum, url = excluded.url,"
+            " body_digest = excluded.body_digest, updated = now()"
+            + ("" if keep_origin else ", origin = excluded.origin"),
+            (path, markdown, checksum, url, digest, origin),
+            binary=False,
+        )
+
+    # --- what index.ingest.articles.write needs of a destination ---------------------------
+
+    def catalogue(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The articles by their front matter url and by a digest of their body."""
+        rows = self.store.query("select path, url, body_digest from articles order by path")
+        by_url: dict[str, str] = {}
+        by_text: dict[str, str] = {}
+        for path, url, digest in rows:
+            if url:
+                by_url.setdefault(url, path)
+            if digest:
+                by_text.setdefault(digest, path)
+        return by_url, by_text
+
+    def exists(self, path: str) -> bool:
+        return bool(self.store.query("select 1 from articles where path = %s", (path,)))
+
+    def export(self, folder: Path) -> list[str]:
+        """Write every article back as a file under folder; returns their paths."""
+        from ...ingest.articles import write_atomic
+
+        folder = Path(folder)
+        root = folder.resolve()
+        rows = self.store.query("select path, markdown from articles order by path", binary=False)
+        written = []
+        for path, markdown in rows:
+            target = (folder / path).resolve()
+            if not target.is_relative_to(root):  # a row is data: it never writes elsewhere
+                log.warning("Not exporting %s: its path leaves the folder", path)
+                continue
+            write_atomic(target, markdown)
+            written.append(path)
+        return written
+
+
+class PgFeedState:
+    """The feeds' remembered ETags and item dates, one JSON document shared by every process."""
+
+    def __init__(self, store: PgStore):
+        self.store = store
+
+    def load(self) -> dict:
+        rows = self.store.query("select state::text from feed_state", binary=False)
+        if not rows:
+            return {"version": 1, "feeds": {}, "items": {}}
+        return json.loads(rows[0][0])
+
+    def save(self, state: dict) -> None:
+        self.store.query(
+            "insert into feed_state (one, state) values (true, %s::jsonb)"
+            " on conflict (one) do update set state = excluded.state",
+            (json.dumps(state, ensure_ascii=False),),
+            binary=False,
+        )

@@ -1,0 +1,381 @@
+"""Use data in one SQLite file: questions, their cited articles and votes, no raw user IDs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UsageStoreError
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "usage.db"
+KEY_NAME = "usage.key"
+FEEDBACK_NAME = "feedback.jsonl"
+PLACES = ("dm", "channel", "thread", "cli", "imported")
+REASONS = ("other_news", "off_topic", "no_subject")  # as Answer.reason names them
+# Seconds a write waits for another process's lock before it is retried later.
+BUSY_SECONDS = 5.0
+# Each entry moves the schema from its index to the next version (PRAGMA user_version).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,
+        answer_id TEXT NOT NULL UNIQUE,
+        asked_at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        place TEXT NOT NULL,
+        answered INTEGER NOT NULL,
+        reason TEXT,
+        follow_up INTEGER NOT NULL DEFAULT 0,
+        latency_ms REAL,
+        user_hash TEXT,
+        guild_hash TEXT,
+        answer TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX questions_asked_at ON questions (asked_at);
+    CREATE TABLE citations (
+        question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
+        article TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX citations_question ON citations (question_id);
+    CREATE TABLE votes (
+        answer_id TEXT NOT NULL REFERENCES questions (answer_id) ON DELETE CASCADE,
+        user_hash TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        voted_at TEXT NOT NULL,
+        PRIMARY KEY (answer_id, user_hash)
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """One asked question as stored: who is a keyed hash, never an ID."""
+
+    answer_id: str
+    asked_at: dt.datetime
+    text: str
+    place: str
+    answered: bool
+    reason: str | None = None
+    follow_up: bool = False
+    latency_ms: float | None = None
+    user_hash: str | None = None
+    guild_hash: str | None = None
+    answer: str = ""
+    cited: tuple[tuple[str, str], ...] = field(default=())  # (article, title)
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """A 👍 (1) or 👎 (-1) on one answer; a later vote of the same user replaces it."""
+
+    answer_id: str
+    user_hash: str
+    vote: int
+    voted_at: dt.datetime
+
+
+def utc(when: dt.datetime) -> str:
+    """Times are stored as UTC ISO text, which sorts as it should."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def load_key(data_dir: Path) -> bytes:
+    """The hashing key, created once (only this folder's owner may read it)."""
+    path = Path(data_dir) / KEY_NAME
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        raise UsageStoreError(f"usage key {path} is damaged; delete it (counts restart)") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return load_key(data_dir)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return load_key(data_dir)
+
+
+def keyed_hash(key: bytes, kind: str, value: int | str | None) -> str | None:
+    """Enough to count distinct users or servers; the ID cannot be read back without the key."""
+    if value is None:
+        return None
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
+class UsageStore:
+    """One connection to data/usage.db; use from one thread at a time."""
+
+    def __init__(self, data_dir: Path | str, *, busy_seconds: float = BUSY_SECONDS):
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_NAME
+        self.busy_seconds = busy_seconds
+        self.key = load_key(self.data_dir)
+        self.conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """Open and migrate; a file that is not a sound database is moved aside for a fresh one."""
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise UsageStoreError(f"usage database {self.path} is locked: {e}") from None
+            aside = self.move_aside(str(e))
+            log.warning("Usage database %s is damaged (%s); moved to %s", self.path, e, aside.name)
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL: a commit survives a killed process; a power cut may lose the last.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise UsageStoreError(
+                    f"usage database {self.path} has schema {version}, newer than this newsbot's "
+                    f"{SCHEMA_VERSION}"
+                )
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check}")
+            self._migrate(conn, version)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while this one waited for the lock.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for n in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[n].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                log.info("Usage database %s migrated to schema %d", self.path, n + 1)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def move_aside(self, why: str) -> Path:
+        """Move a damaged database (and its WAL) aside, keeping it for a person to look at."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{DB_NAME}.corrupt-{stamp}-{secrets.token_hex(2)}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(self.path) + suffix)
+            if part.exists():
+                part.replace(Path(str(aside) + suffix))
+        return aside
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def write(
+        self, questions: Iterable[QuestionRecord] = (), votes: Iterable[VoteRecord] = ()
+    ) -> None:
+        """Questions and votes in one transaction: all of them land or none."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for q in questions:
+                self._insert_question(q)
+            for v in votes:
+                # One vote per user per answer: a changed vote replaces the old one.
+                # A vote on an answer that was never recorded (or is forgotten) is dropped.
+                conn.execute(
+                    "INSERT INTO votes (answer_id, user_hash, vote, voted_at) "
+                    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM questions WHERE answer_id = ?) "
+                    "ON CONFLICT (answer_id, user_hash) DO UPDATE SET vote = excluded.vote, "
+                    "voted_at = excluded.voted_at",
+                    (v.answer_id, v.user_hash, v.vote, utc(v.voted_at), v.answer_id),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _insert_question(self, q: QuestionRecord) -> None:
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO questions (answer_id, asked_at, text, place, answered, reason, "
+            "follow_up, latency_ms, user_hash, guild_hash, answer) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                q.answer_id,
+                utc(q.asked_at),
+                q.text,
+                q.place,
+                int(q.answered),
+                q.reason,
+                int(q.follow_up),
+                q.latency_ms,
+                q.user_hash,
+                q.guild_hash,
+                q.answer,
+            ),
+        )
+        if cur.rowcount:  # a retried batch must not cite twice
+            self.conn.executemany(
+                "INSERT INTO citations (question_id, article, title) VALUES (?, ?, ?)",
+                [(cur.lastrowid, a, t) for a, t in q.cited],
+            )
+
+    def forget_before(self, when: dt.datetime) -> int:
+        """Delete questions asked before `when`, their citations and votes; returns how many."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            n = conn.execute("DELETE FROM questions WHERE asked_at < ?", (utc(when),)).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if n:
+            log.info("Forgot %d questions asked before %s", n, utc(when))
+        return n
+
+    def apply_retention(self, days: int, now: dt.datetime | None = None) -> int:
+        now = now or dt.datetime.now(dt.UTC)
+        return self.forget_before(now - dt.timedelta(days=days))
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def import_feedback(self, path: Path | None = None) -> int:
+        """Copy the old feedback.jsonl's votes in, once; the file itself is left as it was."""
+        path = path or self.data_dir / FEEDBACK_NAME
+        if self.meta("feedback_imported") is not None or not path.is_file():
+            return 0
+        questions, votes, bad = _feedback_rows(path, self.key)
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Checked again under the write lock: two processes starting at once import once.
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'feedback_imported'").fetchone():
+                conn.execute("ROLLBACK")
+                return 0
+            for q in questions:
+                self._insert_question(q)
+            for v in votes:
+                conn.execute(
+                    "INSERT OR REPLACE INTO votes (answer_id, user_hash, vote, voted_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (v.answer_id, v.user_hash, v.vote, utc(v.voted_at)),
+                )
+            done = json.dumps({"file": str(path), "votes": len(votes), "bad_lines": bad})
+            conn.execute("INSERT INTO meta (key, value) VALUES ('feedback_imported', ?)", (done,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if bad:
+            log.warning("Skipped %d unreadable lines of %s (the file is kept)", bad, path)
+        log.info("Imported %d votes on %d answers from %s", len(votes), len(questions), path)
+        return len(votes)
+
+
+def _feedback_rows(path: Path, key: bytes) -> tuple[list[QuestionRecord], list[VoteRecord], int]:
+    """feedback.jsonl lines → one question per (question, answer) and its users' last votes."""
+    questions: dict[tuple[str, str], QuestionRecord] = {}
+    votes: dict[tuple[str, str], VoteRecord] = {}
+    bad = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                when = dt.datetime.fromisoformat(r["time"])
+                when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+                vote = {"up": 1, "down": -1}[r["vote"]]
+                text, answer = str(r["question"]), str(r.get("answer", ""))
+                user = keyed_hash(key, "user", r["user_id"])
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+                continue
+            digest = hashlib.sha256(f"{text}\0{answer}".encode()).hexdigest()[:24]
+            q = questions.setdefault(
+                (text, answer),
+                QuestionRecord(f"imported-{digest}", when, text, "imported", True, answer=answer),
+            )
+            if when < q.asked_at:
+                questions[(text, answer)] = QuestionRecord(
+                    q.answer_id, when, text, "imported", True, answer=answer
+                )
+            votes[(q.answer_id, user)] = VoteRecord(q.answer_id, user, vote, when)
+    return list(questions.values()), list(votes.values()), bad
+
+
+def question_record(
+    answer,
+    *,
+    answer_id: str,
+    place: str,
+    asked_at: dt.datetime,
+    latency_ms: float | None = None,
+    user_hash: str | None = None,
+    guild_hash: str | None = None,
+    follow_up: bool = False,
+    reason: str | None = None,
+) -> QuestionRecord:
+    """The row for an `Answer`: answered or why not, and the articles its sentences cite.
+
+    Why not is the core's `Answer.reason` (other_news, off_topic, no_subject) unless the caller
+    gives one; without either, a refusal naming terms the coverage lacks (Answer.missing) is
+    "other_news" and any other "off_topic".
+    """
+    answered = not answer.no_answer and bool(answer.hits)
+    if answered:
+        reason = None
+    elif reason is None:
+        reason = answer.reason or ("other_news" if answer.missing else "off_topic")
+    follow_up = follow_up or answer.follow_up
+    cited: dict[str, str] = {}
+    for n in answer.citations:
+        if 1 <= n <= len(answer.hits):
+            hit = answer.hits[n - 1]
+            cited.setdefault(hit.article, hit.title)
+    return QuestionRecord(
+        answer_id=answer_id,
+        asked_at=asked_at,
+        text=answer.question,
+        place=place,
+        answered=answered,
+        reason=reason,
+        follow_up=follow_up,
+        latency_ms=latency_ms,
+        user_hash=user_hash,
+        guild_hash=guild_hash,
+        answer=answer.text if answered else "",
+        cited=tuple(cited.items()),
+    )

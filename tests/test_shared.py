@@ -1,0 +1,447 @@
+"""Issue 26: many processes, one coverage: articles, feeds and reindex shared through PostgreSQL.
+
+A real PostgreSQL with pgvector (conftest's pg_server); each test gets a fresh database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import psycopg
+import pytest
+
+from bot.cli import main
+from index import Searcher
+from index.errors import IndexNotBuiltError, StoreUnavailableError
+from index.ingest.articles import destination, write
+from index.ingest.extract import Extracted
+from index.ingest.feeds import poll, state_of
+from index.options import StoreOptions
+from index.storage.postgres.articles import INGEST, origin_of
+from index.storage.postgres.lease import POLL_LOCK
+from index.storage.postgres.store import PgStore
+
+from .conftest import MODEL_CACHE, ROOT, make_options
+from .test_faults import NEW_ARTICLE, QUESTIONS, TINY
+
+
+def folder_with(path, names: dict[str, str]):
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in names.items():
+        (path / name).write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def store(pg_url) -> PgStore:
+    return PgStore(StoreOptions("postgres", pg_url))
+
+
+def test_a_folder_removes_only_what_it_added_itself(store, tmp_path):
+    a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
+    b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
+    first = store.articles.sync(a, 1_000_000)
+    assert (first.added, first.removed, first.origin) == (["deer.md"], [], origin_of(a))
+    second = store.articles.sync(b, 1_000_000)
+    assert (second.added, second.removed) == (["shogi.md"], [])  # deer.md is a's: it stays
+    assert sorted(store.articles.checksums()) == ["deer.md", "shogi.md"]
+
+    # b edits its own article; a syncs again without it: nothing of b's goes.
+    (b / "shogi.md").write_text(TINY["shogi.md"] + "\n追記。\n", encoding="utf-8")
+    assert store.articles.sync(b, 1_000_000).updated == ["shogi.md"]
+    again = store.articles.sync(a, 1_000_000)
+    assert (again.added, again.updated, again.removed, again.unchanged) == ([], [], [], 1)
+
+    # a deletes its own file: its sync removes it from everyone's coverage.
+    (a / "deer.md").unlink()
+    assert store.articles.sync(a, 1_000_000).removed == ["deer.md"]
+    # An article written by /add or a feed belongs to no folder: only --prune removes it.
+    store.articles.put("2025-04-01-fuji.md", NEW_ARTICLE)
+    assert store.articles.checksums()["2025-04-01-fuji.md"][1] == INGEST
+    assert store.articles.sync(a, 1_000_000).removed == []
+    pruned = store.articles.sync(a, 1_000_000, prune=True)
+    assert pruned.removed == ["2025-04-01-fuji.md", "shogi.md"]
+    assert store.articles.checksums() == {}
+
+
+def test_a_broken_file_keeps_its_shared_copy(store, tmp_path):
+    a = folder_with(tmp_path / "a", dict(TINY))
+    store.articles.sync(a, 1_000_000)
+    (a / "deer.md").write_bytes(b"\xff\xfe broken")
+    report = store.articles.sync(a, 1_000_000)
+    assert report.removed == [] and [s.file for s in report.skipped] == ["deer.md"]
+    assert "deer.md" in store.articles.checksums()
+
+
+def test_index_on_another_machine_keeps_the_first_ones_articles(
+    pg_url, tmp_path, capsys, monkeypatch
+):
+    """The CLI: machine b's `newsbot index` adds its own and removes nothing of a's."""
+    a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
+    b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
+    configs = {}
+    for folder in (a, b):
+        configs[folder.name] = config = tmp_path / f"{folder.name}.toml"
+        config.write_text(
+            f'[index]\narticles_dir = "{folder}"\ndata_dir = "{tmp_path / folder.name}-data"\n'
+            f'model_cache_dir = "{make_options(tmp_path, a).model_cache}"\n'
+            '[store]\nbackend = "postgres"\n',
+            encoding="utf-8",
+        )
+    assert main(["--config", str(configs["a"]), "index"]) == 0
+    assert main(["--config", str(configs["b"]), "index"]) == 0
+    out = capsys.readouterr().out
+    assert "1 added, 0 updated, 0 removed" in out and "removed:" not in out
+    assert main(["--config", str(configs["a"]), "ask", "--json", *QUESTIONS]) == 0
+    answers = capsys.readouterr().out
+    assert "米ぬかと小麦粉" in answers and "2日制" in answers  # a's article and b's
+    export = tmp_path / "export"
+    assert main(["--config", str(configs["b"]), "articles", "export", str(export)]) == 0
+    assert sorted(p.name for p in export.iterdir()) == ["deer.md", "shogi.md"]
+    assert (export / "deer.md").read_text(encoding="utf-8") == TINY["deer.md"]
+
+
+def test_added_pages_go_to_the_shared_articles_once(store, pg_url, tmp_path):
+    options = make_options(tmp_path, tmp_path / "none", store=StoreOptions("postgres", pg_url))
+    shelf = destination(options, store)
+    page = Extracted(
+        title="富士山の山開き",
+        url="https://example.com/news/fuji",
+        published="2025-04-01",
+        modified=None,
+        outlet="Example",
+        body="## 概要\n\n富士山の山開きは7月1日です。登山道が開かれます。\n",
+    )
+    now = dt.datetime(2025, 4, 2, tzinfo=dt.UTC)
+    first = write(page, shelf, now=now)
+    assert first.status == "added" and first.file == "2025-04-01-example-fuji.md"
+    assert write(page, shelf, now=now).status == "unchanged"
+    assert not (tmp_path / "none").exists()  # nothing written to any folder
+    other = dataclasses.replace(page, url="https://example.com/copy")
+    assert write(other, shelf, now=now).status == "duplicate"  # the same text under another url
+    assert sorted(store.articles.checksums()) == ["2025-04-01-example-fuji.md"]
+
+
+def test_an_empty_database_and_no_folder_is_one_clear_line(pg_url, tmp_path, embedder):
+    options = make_options(tmp_path, tmp_path / "missing", store=StoreOptions("postgres", pg_url))
+    with pytest.raises(IndexNotBuiltError, match="holds no articles yet; run 'newsbot index'"):
+        Searcher.open(options, embedder=embedder)
+
+
+# --- two processes, two folders, one database (the issue's done-when) -------------------------
+
+CHILD = textwrap.dedent(
+    '''
+    """A newsbot process: its own folder, the shared database; commands on stdin, JSON out."""
+    import json, os, sys, threading
+    from pathlib import Path
+
+    from index import Searcher
+    from index.ingest.articles import destination, write
+    from index.ingest.extract import Extracted
+    from index.ingest.feeds import poll, poller_lease, state_of
+    from index.options import IndexOptions, StoreOptions
+
+    articles, data, cache, url, ticks, interval = sys.argv[1:7]
+    options = IndexOptions(
+        articles_dir=Path(articles), data_dir=Path(data), model_cache_dir=Path(cache),
+        store=StoreOptions("postgres", url),
+    )
+    searcher = Searcher.open(options)
+    searcher.watch()
+    lease = poller_lease(searcher.store)
+
+
+    def poller():  # the bot's feed loop (bot/cogs/ingest.py), one tick per interval
+        while True:
+            got = lease.acquire()
+            if got:  # no feeds: the poll still reads and writes the shared state
+                store = searcher.store
+                poll([], destination(options, store), state_of(options, store), None)
+            with open(ticks, "a") as f:
+                f.write(f"{os.getpid()} {'got' if got else 'miss'}\\n")
+            threading.Event().wait(float(interval))
+
+
+    def say(**reply):
+        print(json.dumps(reply, ensure_ascii=False), flush=True)
+
+
+    say(ready=searcher.index.name, pid=os.getpid())
+    for line in sys.stdin:
+        command, _, arg = line.strip().partition(" ")
+        if command == "name":  # no question: the name this process serves right now
+            say(name=searcher.index.name)
+        elif command == "reindex":
+            report = searcher.reindex(wait=True)
+            say(name=searcher.index.name, added=report.added, removed=report.removed)
+        elif command == "add":
+            page = Extracted(
+                title="富士山の山開き", url="https://example.com/fuji", published="2025-04-01",
+                modified=None, outlet="Example",
+                body="富士山の吉田ルートは7月1日に山開きを迎える。\\n",
+            )
+            added = write(page, destination(options, searcher.store))
+            searcher.reindex(wait=True, sync=False)
+            say(status=added.status, name=searcher.index.name)
+        elif command == "ask":
+            answer = searcher.ask(arg)
+            say(no_answer=answer.no_answer, text=answer.text)
+        elif command == "poll":
+            threading.Thread(target=poller, daemon=True).start()
+            say(polling=True)
+    '''
+)
+
+
+class Process:
+    """One child newsbot process, driven line by line."""
+
+    def __init__(self, tmp_path, name: str, folder, url: str, ticks):
+        script = tmp_path / "child.py"
+        script.write_text(CHILD, encoding="utf-8")
+        args = [str(folder), str(tmp_path / f"{name}-data"), str(MODEL_CACHE), url, str(ticks)]
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), *args, str(INTERVAL)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115 (closed with the child)
+            text=True,
+        )
+        self.log = tmp_path / f"{name}.log"
+        self.hello = self.read()
+        self.pid = self.hello["pid"]
+
+    def read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"child ended: {self.log.read_text()[-3000:]}")
+        return json.loads(line)
+
+    def do(self, command: str) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+INTERVAL = 0.5  # the poller's tick, seconds (the bot's is [feeds] interval_minutes)
+
+
+def wait_for(check, seconds: float, what: str):
+    """Poll check() until it is truthy; fail naming `what` after the deadline."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"not within {seconds} s: {what}")
+
+
+def ticks_of(path) -> list[tuple[int, str]]:
+    if not path.exists():
+        return []
+    return [(int(p), s) for p, s in (line.split() for line in path.read_text().splitlines())]
+
+
+def lease_taken(url: str) -> bool:
+    """Whether a session holds the poller's lease (an advisory lock with a 32-bit key)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select count(*) > 0 from pg_locks where locktype = 'advisory' and objid = %s"
+            " and granted and pid <> pg_backend_pid()",
+            (POLL_LOCK,),
+        ).fetchone()[0]
+
+
+def test_two_processes_two_folders_one_coverage(pg_url, tmp_path):
+    a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
+    b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
+    ticks = tmp_path / "ticks"
+    first = Process(tmp_path, "a", a, pg_url, ticks)  # an empty database: a's folder seeds it
+    second = Process(tmp_path, "b", b, pg_url, ticks)
+    try:
+        assert first.hello["ready"] == second.hello["ready"]
+        # b's index adds its folder's article and removes none of a's.
+        built = second.do("reindex")
+        assert built["removed"] == [] and built["added"] == ["shogi.md"]
+        # a serves it without a question in between (the build's NOTIFY).
+        wait_for(lambda: first.do("name")["name"] == built["name"], 2.0, "a follows b's reindex")
+        for proc in (first, second):
+            assert "米ぬかと小麦粉" in proc.do(f"ask {QUESTIONS[0]}")["text"]
+            assert "2日制" in proc.do(f"ask {QUESTIONS[1]}")["text"]
+        # An article added through b (as /add does) is answered by a; a's own index keeps it.
+        added = second.do("add")
+        assert added["status"] == "added"
+        wait_for(lambda: first.do("name")["name"] == added["name"], 2.0, "a follows b's /add")
+        assert "7月1日" in first.do("ask 富士山の山開きはいつ?")["text"]
+        again = first.do("reindex")
+        assert again["removed"] == [] and again["added"] == []
+        assert "2日制" in first.do(f"ask {QUESTIONS[1]}")["text"]
+
+        # One poller: both tick, only one holds the lease; kill it and the other takes over.
+        first.do("poll")
+        second.do("poll")
+        wait_for(lambda: len(ticks_of(ticks)) >= 8, 60, "both pollers tick")
+        holders = {pid for pid, state in ticks_of(ticks) if state == "got"}
+        assert len(holders) == 1 and {pid for pid, _ in ticks_of(ticks)} == {first.pid, second.pid}
+        holder, survivor = (first, second) if first.pid in holders else (second, first)
+        holder.stop()  # SIGKILL: no goodbye, the server drops its session and lock
+        before = len(ticks_of(ticks))
+
+        def dropped() -> bool:  # the lock is free, or the survivor already has it
+            taken = [s for pid, s in ticks_of(ticks)[before:] if pid == survivor.pid]
+            return "got" in taken or not lease_taken(pg_url)
+
+        wait_for(dropped, 30, "the server drops the dead session")
+        missed = [s for pid, s in ticks_of(ticks) if pid == survivor.pid]
+        wait_for(
+            lambda: [s for pid, s in ticks_of(ticks) if pid == survivor.pid][len(missed) :],
+            60,
+            "the survivor ticks again",
+        )
+        after = [s for pid, s in ticks_of(ticks) if pid == survivor.pid][len(missed) :]
+        assert after[0] == "got"  # its first tick after the holder died: within one interval
+    finally:
+        first.stop()
+        second.stop()
+
+
+# --- feeds, LISTEN and a newer schema, in one process ------------------------------------------
+
+
+def test_feed_items_and_state_go_to_the_database(store, pg_url, tmp_path):
+    from .page_server import Site
+    from .test_feeds import FROM_FEEDS, LIMITS, feeds
+
+    options = make_options(tmp_path, tmp_path / "none", store=StoreOptions("postgres", pg_url))
+    with Site() as site:
+        first = poll(feeds(site), destination(options, store), state_of(options, store), LIMITS)
+        assert len(first.changed) == len(FROM_FEEDS)
+        # Another process (a new store, the same database) remembers what this one saw.
+        other = PgStore(StoreOptions("postgres", pg_url))
+        again = poll(feeds(site), destination(options, other), state_of(options, other), LIMITS)
+    assert (again.not_modified, again.changed) == (2, [])
+    assert not (tmp_path / "none").exists() and not (tmp_path / "data" / "feeds.json").exists()
+    rows = store.articles.checksums()
+    assert len(rows) == len(FROM_FEEDS) and {o for _, o in rows.values()} == {INGEST}
+
+
+@pytest.fixture
+def watched(pg_url, tmp_path, embedder):
+    """A Searcher over a fresh database that follows other processes' reindexes."""
+    articles = folder_with(tmp_path / "articles", dict(TINY))
+    options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
+    searcher = Searcher.open(options, embedder=embedder)
+    searcher.watch()
+    wait_for(lambda: searcher.listening, 30, "the listener connects")
+    yield searcher
+    searcher.close()
+
+
+def test_a_lost_listen_connection_falls_back_to_the_per_question_check(
+    watched, embedder, monkeypatch
+):
+    from index.storage.postgres import listen
+
+    from .test_pg import drop_connections
+
+    # A restart or a network cut: the listener notices and connects again on its own.
+    assert drop_connections(watched.options.store.url) >= 1
+    wait_for(lambda: not watched.listening, 30, "the listener notices")
+    wait_for(lambda: watched.listening, 60, "the listener reconnects")
+
+    # While it is away, each question checks the live version itself.
+    monkeypatch.setattr(listen, "RETRY_SECONDS", (3600,))
+    assert drop_connections(watched.options.store.url) >= 1
+    wait_for(lambda: not watched.listening, 30, "the listener notices")
+    try:
+        watched.ask(QUESTIONS[0])
+    except StoreUnavailableError:  # its own connection was cut too, and not yet reopened
+        pass
+    other = Searcher(watched.options, embedder=embedder)
+    other.store.articles.put("fuji.md", NEW_ARTICLE)
+    built = other.reindex(sync=False)
+    assert "7月1日" in watched.ask("富士山の山開きはいつ?").text
+    assert watched.index.name == built.path.rsplit("/", 1)[-1]
+
+
+def test_a_newer_schema_stops_answering_with_one_log_line(watched, caplog):
+    from bot.errors import user_message
+    from index.errors import OutdatedError
+
+    assert not watched.ask(QUESTIONS[0]).no_answer
+    with psycopg.connect(watched.options.store.url, autocommit=True) as conn:
+        conn.execute("update newsbot.meta set schema_version = schema_version + 1")
+        conn.execute("select pg_notify('newsbot_live', 'schema:99')")
+    wait_for(lambda: watched.stopped, 30, "the process notices the migration")
+    for _ in range(2):
+        with pytest.raises(OutdatedError, match="upgrade newsbot and restart") as e:
+            watched.ask(QUESTIONS[0])
+    assert user_message(e.value).startswith("このボットは更新が必要")  # not the operator's words
+    stops = [r for r in caplog.records if r.getMessage().startswith("Stopped answering")]
+    assert len(stops) == 1 and "schema 3, newer than this newsbot's (2)" in stops[0].getMessage()
+
+
+# --- /add in Discord writes to the shared articles ---------------------------------------------
+
+
+class TestAddOnPostgres:
+    @pytest.fixture
+    def pg_fresh(self, tmp_path, embedder, pg_url) -> Searcher:
+        articles = folder_with(tmp_path / "articles", {"deer.md": TINY["deer.md"]})
+        options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
+        return Searcher.open(options, embedder=embedder)
+
+    @pytest.fixture
+    def simcord_bot(self, pg_fresh):
+        from bot.client import create_bot
+        from bot.settings import DiscordSettings, Settings
+
+        from .test_feeds import LIMITS
+
+        settings = Settings(index=pg_fresh.options, discord=DiscordSettings(), fetch=LIMITS)
+        return create_bot(settings=settings, searcher=pg_fresh)
+
+    @pytest.fixture
+    def world(self, simcord_env):
+        from .test_feeds import world
+
+        return world.__wrapped__(simcord_env)
+
+    @pytest.fixture
+    def site(self):
+        from .page_server import Site
+
+        with Site() as s:
+            yield s
+
+    @pytest.mark.simcord(settle_timeout=60)
+    async def test_add_previews_the_database_and_writes_there(self, world, site, pg_fresh):
+        from .test_feeds import BOJ_QUESTION
+
+        url = site.url("/articles/boj-rate")
+        r = await world.admin.slash(world.ch, "add", url=url)
+        footer = r.response.embeds[0].footer.text
+        assert footer.startswith("保存先: 共有データベース: ") and footer.endswith("boj-rate.md")
+        done = await world.admin.click(r.response, label="追加")
+        assert done.response.content.startswith("✅ 記事を追加しました: 日銀、追加利上げを決定")
+        assert not list(pg_fresh.options.articles_dir.glob("*boj-rate.md"))  # no folder write
+        assert any(p.endswith("boj-rate.md") for p in pg_fresh.store.articles.checksums())
+        asked = await world.alice.slash(world.ch, "ask", question=BOJ_QUESTION)
+        assert any(f"]({url})" in (e.description or "") for e in asked.response.embeds)
