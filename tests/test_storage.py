@@ -58,9 +58,14 @@ def test_the_on_disk_format_and_database_schema_are_unchanged():
         3: common | {"sections.jsonl", "section_offsets.npy"},
     }
     pg = pytest.importorskip("index.storage.postgres.store")
-    assert pg.SCHEMA == 1 and set(pg.MIGRATIONS) == {1}
-    digest = hashlib.sha256(pg.MIGRATIONS[1].encode()).hexdigest()
-    assert digest == "eeebe3be8de4545ddc94778d29c68a7d1ba3ef3cd5620a56b4cadc1647ccbac5"
+    # Migrations only add: schema 1 as it was written, then 2 (issue 26: the shared articles
+    # and feed state), so a version-1 database migrates forward and keeps its index.
+    assert pg.SCHEMA == 2 and set(pg.MIGRATIONS) == {1, 2}
+    digests = {n: hashlib.sha256(sql.encode()).hexdigest() for n, sql in pg.MIGRATIONS.items()}
+    assert digests == {
+        1: "eeebe3be8de4545ddc94778d29c68a7d1ba3ef3cd5620a56b4cadc1647ccbac5",
+        2: "6f9c91cd0fae3fb0d542496e0b1cfa7bb19f1c614228074cc5953286f5d1e3df",
+    }
 
 
 @pytest.fixture
