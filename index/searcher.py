@@ -21,7 +21,7 @@ from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outle
 from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
 from .storage.base import open_store
-from .types import Answer, BuildReport, Hit, Topic
+from .types import SLOW_STEP, Answer, BuildReport, Hit, Topic
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,17 @@ class Searcher:
         self._stopped: str | None = None  # why this process no longer answers (a newer schema)
 
     @classmethod
-    def open(cls, options: IndexOptions, build_missing: bool = True, **kwargs) -> Searcher:
+    def open(
+        cls,
+        options: IndexOptions,
+        build_missing: bool = True,
+        progress: BuildProgress | None = None,
+        **kwargs,
+    ) -> Searcher:
         """Load the live index, building it first when missing, damaged or from another model.
 
         When another process or thread is building it, this waits for that build and uses it.
+        `progress` is called as in reindex while such a build embeds.
         """
         if build_missing:
             _check_buildable(options, Path(kwargs.get("root") or options.index_dir))
@@ -76,12 +83,15 @@ class Searcher:
         except (IndexNotBuiltError, IndexCorruptError) as e:
             if not build_missing:
                 raise
-            log.warning("%s; building the index", e)
+            if isinstance(e, IndexNotBuiltError):  # a first run: expected, not a warning
+                log.info("building the index of %s", options.articles_dir, extra=SLOW_STEP)
+            else:
+                log.warning("%s; building the index", e)
             try:
                 # Not rebuild=True: a build that ran meanwhile (another `ask`) is used as is.
-                searcher.reindex(wait=True)
+                searcher.reindex(wait=True, progress=progress)
             except IndexCorruptError:  # what the live one holds cannot be reused: start over
-                searcher.reindex(rebuild=True, wait=True)
+                searcher.reindex(rebuild=True, wait=True, progress=progress)
         return searcher
 
     @property

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# The `extra` of a log record about a step that keeps a user waiting (preparing the model,
+# building the index): the command line shows these as plain lines, whatever else it hides.
+SLOW_STEP = {"slow_step": True}
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -51,14 +51,16 @@ def reference_build(texts, k1=0.9, b=0.4) -> tuple[np.ndarray, sparse.csr_matrix
     return np.array(vocab, dtype="<U2"), matrix, idf.astype(np.float32)
 
 
-def test_lexical_build_matches_the_plain_build_bit_for_bit():
+def test_lexical_build_matches_the_plain_build():
+    """The same terms and postings exactly; weights within float32 rounding (two builds)."""
     texts = TEXTS + [t * 3 for t in TEXTS]
     terms, matrix, idf = reference_build(texts)
     lex = Lexical.build(texts)
     assert np.array_equal(lex.terms, terms)
-    assert np.array_equal(lex.idf, idf)
-    for name in ("indptr", "indices", "data"):
+    assert np.allclose(lex.idf, idf, rtol=1e-6, atol=0)
+    for name in ("indptr", "indices"):
         assert np.array_equal(getattr(lex.matrix, name), getattr(matrix, name)), name
+    assert np.allclose(lex.matrix.data, matrix.data, rtol=1e-6, atol=0)
 
 
 def test_scores_add_postings_like_numpy():
@@ -70,7 +72,9 @@ def test_scores_add_postings_like_numpy():
             lo, hi = m.indptr[t], m.indptr[t + 1]
             expected[m.indices[lo:hi]] += m.data[lo:hi]
         scores = lex.scores(query)
-        assert scores.dtype == np.float32 and np.array_equal(scores, expected)
+        # Two implementations may add in another order: equal within float32 rounding.
+        assert scores.dtype == np.float32 and np.allclose(scores, expected, rtol=1e-6, atol=1e-7)
+        assert np.array_equal(scores > 0, expected > 0)
 
 
 @pytest.mark.parametrize("kind", ["distinct", "ties", "sparse", "zeros"])

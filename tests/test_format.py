@@ -297,13 +297,18 @@ def test_cli_numbers_sources_in_citation_order():
     hits = [
         hit(f"本文{i}。", sources=(f"https://example.jp/{i}",), section=f"節{i}") for i in "abc"
     ]
-    text = format_answer(answer(["三つ目の文。", "一つ目の文。"], [3, 1], hits))
+    asked = answer(["三つ目の文。", "一つ目の文。"], [3, 1], hits)
+    text = format_answer(asked)
     lines = text.splitlines()
     assert lines[2] == "三つ目の文。[1] 一つ目の文。[2]"
     sources = [line for line in lines if line.startswith("[")]
-    assert [s.split(" / ")[1].split(" (")[0] for s in sources] == ["節c", "節a", "節b"]
-    assert lines[lines.index(sources[0]) + 1].strip() == "https://example.jp/c"
+    # Only the cited, with their own link's outlet, section and date; no passages.
+    assert sources == ["[1] 毎日新聞 · 節c · 2025-03-19", "[2] 毎日新聞 · 節a · 2025-03-19"]
+    assert lines[lines.index(sources[0]) + 1] == "    https://example.jp/c"
+    assert "節b" not in text and "本文" not in text and text.count("見出し") == 1
+    lines = format_answer(asked, passages=True).splitlines()
     passages = [line for line in lines if line.startswith("--- [")]
+    assert [p.split()[1] for p in passages] == ["[1]", "[2]", "[-]"]  # the uncited last
     assert [lines[lines.index(p) + 1] for p in passages] == ["本文c。", "本文a。", "本文b。"]
 
 

@@ -17,7 +17,13 @@ from index.retrieval.ranker import Index
 from index.storage.faiss import DenseStore
 from index.storage.local import LocalVersion
 
-from .conftest import SEED_ARTICLE, make_options, read_jsonl
+from .conftest import (
+    SEED_ARTICLE,
+    assert_same_answer,
+    assert_same_hits,
+    make_options,
+    read_jsonl,
+)
 from .test_chunking import FNN, MAINICHI
 
 
@@ -56,10 +62,7 @@ def test_saved_index_loads_with_identical_results(searcher):
     twin = Searcher(searcher.options, embedder=searcher.embedder)
     twin.use(again)
     for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?"]:
-        a, b = searcher.search(q), twin.search(q)
-        assert [(h.passage_id, round(h.score, 5)) for h in a] == [
-            (h.passage_id, round(h.score, 5)) for h in b
-        ]
+        assert_same_hits(twin.search(q), searcher.search(q), q)
 
 
 class MemoryVersion:
@@ -95,7 +98,7 @@ def test_ranking_reads_the_index_only_through_the_version_seam(searcher):
     twin = Searcher(searcher.options, embedder=searcher.embedder)
     twin.use(Index(MemoryVersion(searcher.index.version)))
     for q in ["奈良の鹿は何を食べる?", "ロシアの停戦条件は?", "火星の天気は?"]:
-        assert twin.ask(q) == searcher.ask(q)
+        assert_same_answer(twin.ask(q), searcher.ask(q), q)
 
 
 class CountingEmbedder:

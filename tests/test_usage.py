@@ -344,7 +344,7 @@ def test_cli_questions_are_logged_only_when_the_setting_says_so(
     from index.searcher import Searcher
 
     # The session's index answers; this test's data folder is its own.
-    monkeypatch.setattr(Searcher, "open", lambda options: searcher)
+    monkeypatch.setattr(Searcher, "open", lambda options, **kwargs: searcher)
     data = tmp_path / "data"
     config = tmp_path / "settings.toml"
     config.write_text(f'[index]\ndata_dir = "{data}"\n', encoding="utf-8")

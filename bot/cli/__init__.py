@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         dev = args.command == "db" and args.db_command == "dev"
         settings = load_settings(args.config, need_database=not dev)
         quiet = args.command in ("ask", "chat", "topics", "eval", "info")
-        _setup_logging(settings, args.verbose, quiet=quiet)
+        _setup_logging(settings, args.verbose, quiet, steps=args.command != "run")
         return args.func(args, settings)
     except NewsbotError as e:
         where = ""
@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             or (isinstance(e, ArticlesDirError) and str(settings.index.articles_dir) in str(e))
         ):
             where = f" ({settings.describe()})"  # a wrong folder is the usual cause
-        print(f"newsbot: error: {one_line(e)}{advice(e, settings)}{where}", file=sys.stderr)
+        notes = "".join(f" {note}" for note in getattr(e, "__notes__", ()))  # ask's count
+        print(f"newsbot: error: {one_line(e)}{advice(e, settings)}{where}{notes}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`newsbot ask ... | head -2`): stop quietly, as `yes | head`
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        _end_logging()
 
 
 def advice(error: NewsbotError, settings: Settings | None) -> str:
@@ -88,8 +91,41 @@ def exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, stop)
 
 
-def _setup_logging(settings: Settings, verbose: bool, quiet: bool) -> None:
-    """Configure logging once for the process; `newsbot run` keeps it (see runner)."""
+class _Steps(logging.Handler):
+    """Shows the core's slow steps (records with SLOW_STEP) as plain lines on stderr."""
+
+    def __init__(self):
+        super().__init__()
+        self.on = True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.on and getattr(record, "slow_step", False):
+            print(record.getMessage(), file=sys.stderr, flush=True)
+
+
+class _LogView(logging.Filter):
+    """On the log handler: slow steps are _Steps' to show; quiet commands hide the core's notes."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps, self.floor = True, logging.NOTSET
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.steps and getattr(record, "slow_step", False):
+            return False
+        return record.levelno >= self.floor or not record.name.startswith("index")
+
+
+# One of each per process; attached for one main() call (tests call it many times).
+_STEPS, _VIEW = _Steps(), _LogView()
+
+
+def _setup_logging(settings: Settings, verbose: bool, quiet: bool, steps: bool = True) -> None:
+    """Configure logging once for the process; `newsbot run` keeps it (see runner).
+
+    `steps`: the core's slow steps (preparing the model, building the index) as plain lines;
+    with -v they stay in the log, with the rest.
+    """
     level = logging.DEBUG if verbose else getattr(logging, settings.log_level, logging.INFO)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -98,6 +134,18 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool) -> None:
     # Library chatter drowns the answers; operators can ask for it with -v.
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if quiet and not verbose:
-        # Answers on stdout should not be interleaved with the index's progress notes.
-        logging.getLogger("index").setLevel(max(level, logging.WARNING))
+    _STEPS.on = _VIEW.steps = steps and not verbose
+    # Answers on stdout should not be interleaved with the index's progress notes.
+    _VIEW.floor = max(level, logging.WARNING) if quiet and not verbose else level
+    core = logging.getLogger("index")
+    core.setLevel(min(level, logging.INFO))  # the steps are INFO records
+    core.addHandler(_STEPS)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_VIEW)
+
+
+def _end_logging() -> None:
+    """Detach what _setup_logging attached: the core logs as before once main() returns."""
+    logging.getLogger("index").removeHandler(_STEPS)
+    for handler in logging.getLogger().handlers:
+        handler.removeFilter(_VIEW)

@@ -14,7 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from index import check_question
-from index.errors import ArticlesDirError, BuildInProgressError, NewsbotError, UsageStoreError
+from index.errors import (
+    ArticlesDirError,
+    BuildInProgressError,
+    NewsbotError,
+    QuestionError,
+    UsageStoreError,
+)
 
 from ..settings import Settings
 from .output import (
@@ -30,26 +36,57 @@ from .output import (
 log = logging.getLogger(__name__)
 
 
+# Questions answered together (one encode batch) and printed one by one as each is ready: a
+# failure midway loses at most the batch being answered, never what was already printed.
+ASK_BATCH = 16
+
+
 def cmd_ask(args, settings: Settings) -> int:
     from index import Filters, Searcher  # faiss, scipy, the model runtime: not for info
 
-    questions = list(args.questions)
+    questions = read_questions(args.questions)
     for q in questions:
         # Check every question before the model loads: a typo should not cost seconds.
         # (Bytes that are not UTF-8 reach argv as lone surrogates; this refuses them too.)
         check_question(q, settings.index)
     filters = Filters.parse(args.outlet, args.since, args.until)
-    searcher = Searcher.open(settings.index)
-    started = time.perf_counter()
-    answers = searcher.batch_ask(questions, args.k, filters=filters)
-    if settings.usage.enabled and settings.usage.log_cli:
-        log_questions(settings, answers, time.perf_counter() - started)
-    for answer in answers:
-        if args.json:
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
-        else:
-            print(format_answer(answer), flush=True)
+    bar = EmbeddingBar()  # a first run builds the index: its progress, then the answers
+    try:
+        searcher = Searcher.open(settings.index, progress=bar)
+    finally:
+        bar.close()
+    answered = 0
+    try:
+        for start in range(0, len(questions), ASK_BATCH):
+            batch = questions[start : start + ASK_BATCH]
+            started = time.perf_counter()
+            answers = searcher.batch_ask(batch, args.k, filters=filters)
+            if settings.usage.enabled and settings.usage.log_cli:
+                log_questions(settings, answers, time.perf_counter() - started)
+            for answer in answers:
+                if args.json:
+                    print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+                else:
+                    print(format_answer(answer, passages=args.passages), flush=True)
+                answered += 1
+    except NewsbotError as e:
+        if len(questions) > 1:  # main() ends its one error line with this note
+            e.add_note(f"(answered {answered} of {len(questions)})")
+        raise
     return 0
+
+
+def read_questions(given: list[str]) -> list[str]:
+    """The questions given, where a lone - stands for stdin's lines (blank ones skipped)."""
+    questions = []
+    for q in given:
+        if q == "-":
+            questions += [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        else:
+            questions.append(q)
+    if not questions:
+        raise QuestionError("no questions: stdin was empty")
+    return questions
 
 
 def log_questions(settings: Settings, answers, seconds: float) -> None:
@@ -104,23 +141,33 @@ def cmd_usage(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_index(args, settings: Settings) -> int:
-    from tqdm import tqdm
+class EmbeddingBar:
+    """A build's progress callback: a progress bar on stderr, from the first passage embedded."""
 
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def cmd_index(args, settings: Settings) -> int:
     from index import Searcher
 
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
         raise ArticlesDirError(f"articles folder not found: {settings.index.articles_dir}")
     searcher = Searcher(settings.index)
-    bar = None
-
-    def progress(stage: str, done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
-        bar.update(done - bar.n)
-
+    bar = EmbeddingBar()
     shared = settings.index.store.backend == "postgres"
     if shared:
         # This folder joins the database's shared articles; another machine's stay.
@@ -131,11 +178,10 @@ def cmd_index(args, settings: Settings) -> int:
         )
     try:
         report = searcher.reindex(
-            rebuild=args.rebuild, progress=progress, allow_empty=args.allow_empty, sync=False
+            rebuild=args.rebuild, progress=bar, allow_empty=args.allow_empty, sync=False
         )
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     print(format_report(report))
     if report.kept:
         # The index is live but stale for these: a script must notice, not only a person.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TYPE_CHECKING
 
 from index import Answer, BuildReport
+from index.ingest import outlet_of
 from index.redact import mask
+
+from ..ui.sources import Source, cited_sources
 
 if TYPE_CHECKING:
     from index.usage import UsageReport
@@ -17,35 +21,65 @@ def one_line(error: BaseException) -> str:
     return mask(" ".join(str(error).split())) or type(error).__name__
 
 
-def format_answer(answer: Answer) -> str:
-    """Readable text: the answer, its numbered sources, then the passages.
+def format_answer(answer: Answer, passages: bool = False) -> str:
+    """The answer with its citation numbers, then only the sources it cites; passages on request.
 
-    Sources are numbered in citation order, as in Discord: the answer reads [1] first even
-    when its lead comes from a passage shown after the ranked ones; the uncited follow in rank.
+    As in Discord (bot/ui/format.py): sources are numbered in citation order, one per article
+    and link, each named by the outlet of its own link, with its section and date; an
+    article's title is shown once, before its sources.
     """
+    head = f"Q: {printable(answer.question)}"
     if answer.no_answer:
-        return f"Q: {printable(answer.question)}\n\n{answer.text}\n"
-    count = len(answer.hits)
-    order = list(dict.fromkeys(n for n in answer.citations if 1 <= n <= count))
-    order += [n for n in range(1, count + 1) if n not in order]
-    number = {old: new for new, old in enumerate(order, 1)}
-    pieces = zip(answer.sentences, answer.citations)
-    text = " ".join(f"{s}[{number.get(n, n)}]" for s, n in pieces) or answer.text
-    if answer.subject and answer.sentences:
-        text = f"【{printable(answer.subject)}】{text}"
-    hits = [answer.hits[n - 1] for n in order]
-    lines = [f"Q: {printable(answer.question)}", "", text, ""]
-    for n, h in enumerate(hits, 1):
-        where = " / ".join(x for x in (h.title, h.section) if x)
-        meta = " ".join(x for x in (h.outlet, h.published) if x)
-        lines.append(f"[{n}] {where}" + (f" ({meta})" if meta else ""))
-        for url in h.sources:
-            lines.append(f"    {url}")
-    lines.append("")
-    for n, h in enumerate(hits, 1):
-        lines.append(f"--- [{n}] score {h.score:.3f} · {h.article}")
-        lines.append(h.text)
+        return f"{head}\n\n{answer.text}\n"
+    sources, numbers = cited_sources(answer)
+    lines = [head, "", _cited_text(answer, numbers), ""]
+    article = None
+    for s in sources:
+        if s.hit.article != article:
+            article = s.hit.article
+            lines.append(printable(s.hit.title or s.hit.article))
+        lines.append(_source_line(s))
+    if passages:
+        lines += _passage_lines(answer, numbers)
     return "\n".join(lines) + "\n"
+
+
+def _cited_text(answer: Answer, numbers: dict[int, int]) -> str:
+    """The quoted sentences, a run citing one source closed by its number (as in Discord)."""
+    pieces = [(printable(s), numbers.get(n)) for s, n in zip(answer.sentences, answer.citations)]
+    out = ""
+    for i, (sentence, number) in enumerate(pieces):
+        following = pieces[i + 1][1] if i + 1 < len(pieces) else None
+        marker = f"[{number}]" if number and following != number else ""
+        # Japanese sentences follow each other without a space; others get one.
+        sep = " " if out and not re.search(r"[。！？」』）)\u3000-\u9fff]$", out) else ""
+        out += sep + sentence.strip() + marker
+    if not out:
+        return printable(answer.text)
+    return f"【{printable(answer.subject)}】{out}" if answer.subject else out
+
+
+def _source_line(source: Source) -> str:
+    """[n] outlet of its link · its sections · date, then the link."""
+    hit = source.hit
+    outlet = outlet_of(source.url, hit.outlet) if source.url else (hit.outlet or "")
+    sections = "・".join(dict.fromkeys(h.section for h in source.hits if h.section))
+    meta = " · ".join(x for x in (outlet, printable(sections), hit.published or "") if x)
+    link = f"\n    {source.url}" if source.url else ""
+    return f"[{source.number}] {meta}{link}"
+
+
+def _passage_lines(answer: Answer, numbers: dict[int, int]) -> list[str]:
+    """Every passage found: the cited ones under their source number, then the others."""
+    hits = range(1, len(answer.hits) + 1)
+    order = sorted(hits, key=lambda n: (n not in numbers, numbers.get(n, n)))
+    lines = []
+    for n in order:
+        h = answer.hits[n - 1]
+        label = f"[{numbers[n]}]" if n in numbers else "[-]"
+        lines += ["", f"--- {label} score {h.score:.3f} · {h.article} · {printable(h.section)}"]
+        lines.append(printable(h.text))
+    return lines
 
 
 def printable(text: str) -> str:

@@ -25,9 +25,12 @@ def parser() -> argparse.ArgumentParser:
 
 def _ask(sub) -> None:
     ask = sub.add_parser("ask", help="answer one or more questions")
-    ask.add_argument("questions", nargs="+", metavar="QUESTION")
+    ask.add_argument(
+        "questions", nargs="+", metavar="QUESTION", help="a question, or - for one a line on stdin"
+    )
     ask.add_argument("-k", type=_positive, default=None, help="passages per question")
     ask.add_argument("--json", action="store_true", help="one JSON object per line per question")
+    ask.add_argument("--passages", action="store_true", help="also print the passages found")
     _filters(ask)
     ask.set_defaults(func=commands.cmd_ask)
 

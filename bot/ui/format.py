@@ -13,6 +13,9 @@ from index import Answer, Hit, Topic, refusal_headline
 from index.ingest import outlet_of
 
 from .i18n import EXAMPLES, text
+from .sources import Source, cited_sources
+from .sources import linkable as _linkable
+from .sources import source_url as _url
 
 # Discord's documented message and embed limits.
 CONTENT = 2000
@@ -57,19 +60,6 @@ class Reply:
 
     def kwargs(self) -> dict:
         return {"content": self.content, "embeds": self.embeds}
-
-
-@dataclass(frozen=True)
-class Source:
-    """One cited page: the passages of one article quoted through one link."""
-
-    number: int
-    url: str | None
-    hits: tuple[Hit, ...]
-
-    @property
-    def hit(self) -> Hit:
-        return self.hits[0]
 
 
 def clip(text: str, limit: int) -> str:
@@ -153,23 +143,6 @@ def date_text(published: str | None, lang: str) -> str:
         return f"{day:%b}\u00a0{day.day},\u00a0{day.year}"
     # Word joiners: a line may not break inside the date (CJK text breaks anywhere).
     return _WORD_JOINER.join(f"{day.year}年{day.month}月{day.day}日")
-
-
-def cited_sources(answer: Answer) -> tuple[list[Source], dict[int, int]]:
-    """The cited hits merged per article and link, numbered in citation order, and the map
-    from each cited hit number to its source number."""
-    order: dict[tuple[str, str], list[Hit]] = {}
-    keys: dict[int, tuple[str, str]] = {}
-    for n in _citations(answer):
-        if not 1 <= n <= len(answer.hits) or n in keys:
-            continue
-        hit = answer.hits[n - 1]
-        url = _url(hit)
-        keys[n] = (hit.article, url or "")
-        order.setdefault(keys[n], []).append(hit)
-    numbers = {key: i for i, key in enumerate(order, 1)}
-    sources = [Source(numbers[k], k[1] or None, tuple(hits)) for k, hits in order.items()]
-    return sources, {n: numbers[k] for n, k in keys.items()}
 
 
 def answer_reply(answer: Answer, *, echo_question: bool = True) -> Reply:
@@ -278,12 +251,6 @@ def usage(
 
 
 # ---------------------------------------------------------------------------- helpers
-def _citations(answer: Answer) -> list[int]:
-    if answer.citations:
-        return list(answer.citations)
-    return [int(m) for m in _MARKER.findall(answer.text)]
-
-
 def _pieces(answer: Answer) -> list[tuple[str, int]]:
     """(sentence, hit number) pairs, cleaned of page furniture: from the core's sentences, else
     parsed from the text."""
@@ -411,17 +378,6 @@ def _topics(topics: Sequence[Topic], lang: str) -> str:
 
 def _list(label: str, items: Sequence[str]) -> str:
     return f"**{label}**\n" + "\n".join(f"・{x}" for x in items)
-
-
-def _url(hit: Hit) -> str | None:
-    return _linkable(hit.sources[0]) if hit.sources else None
-
-
-def _linkable(url: str) -> str | None:
-    """The URL if it can be a link (http(s), short, no spaces), with parentheses encoded."""
-    if not url.startswith(("https://", "http://")) or len(url) > 512 or re.search(r"\s", url):
-        return None
-    return url.replace("(", "%28").replace(")", "%29")
 
 
 def _link(label: str, url: str | None) -> str:

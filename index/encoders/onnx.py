@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..types import SLOW_STEP
 from .default_model import check as model_check
-from .default_model.convert import converted_dir, ensure_default_model
+from .default_model.convert import PREPARING, converted_dir, ensure_default_model
 from .default_model.once import is_complete, make_once
+from .library_noise import library_noise_to_debug
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,8 @@ def ensure_onnx_model(cache_dir: Path) -> Path:
         target = source.with_name(source.name + SUFFIX)
         if is_complete(target, _stamp(), _REDO):
             return target
-    source = ensure_default_model(cache_dir)
+    log.info(PREPARING, extra=SLOW_STEP)
+    source = ensure_default_model(cache_dir, announce=False)
     target = source.with_name(source.name + SUFFIX)
     try:
         make_once(target, _stamp(), lambda folder: _export_timed(source, folder, target), _REDO)
@@ -58,7 +61,8 @@ def _stamp() -> str:
 def _export_timed(source: Path, folder: Path, target: Path) -> None:
     log.info("Exporting %s to ONNX in %s (once)", source.name, target)
     started = time.monotonic()
-    export(source, folder)
+    with library_noise_to_debug():
+        export(source, folder)
     log.info("Exported the ONNX model in %.1fs", time.monotonic() - started)
 
 

