@@ -724,3 +724,19 @@ def test_a_tls_handshake_that_drips_is_bounded_by_the_fetch_time_limit():
         stop.set()
         server.close()
         worker.join(5)
+
+
+def test_reading_a_page_never_silences_the_processs_loggers(monkeypatch):
+    """dateparser would disable every existing logger when the root logger has no handler."""
+    import logging
+
+    import dateparser.utils
+
+    from index.ingest.extract import extract
+
+    ours = logging.getLogger("index.ingest.extract")
+    monkeypatch.setattr(logging.root, "handlers", [])
+    html = (PAGES / f"{GOOD[0]}.html").read_bytes().decode("utf-8")
+    extract(html, f"https://example.com/news/{GOOD[0]}")
+    dateparser.utils.get_logger()  # what htmldate's date parsing calls
+    assert not ours.disabled

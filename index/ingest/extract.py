@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import json
 import logging
@@ -98,8 +99,22 @@ class Extracted:
         return re.sub(r"^#{1,6}\s+", "", text, flags=re.M)
 
 
+@functools.cache
+def _keep_logging() -> None:
+    """Stop dateparser (htmldate reads dates with it) from configuring the process's logging.
+
+    The first time it logs in a process whose root logger has no handler yet (a library user,
+    the tests), it calls dictConfig with disable_existing_loggers: every logger made before it
+    (index.*, discord.*) is silenced for good. Its setup becomes a no-op, once.
+    """
+    import dateparser.utils
+
+    dateparser.utils.setup_logging = lambda: None
+
+
 def extract(html: str, url: str) -> Extracted:
     """The article on a page fetched from url; PageError says why a page has none."""
+    _keep_logging()
     # lxml refuses text that still declares its byte encoding (XHTML's <?xml ... ?>).
     html = _XML_DECLARATION.sub("", html, count=1)
     try:
