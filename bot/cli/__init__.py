@@ -97,6 +97,7 @@ class _Steps(logging.Handler):
     def __init__(self):
         super().__init__()
         self.on = True
+        self.level_before: int | None = None  # the core logger's level before main()
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.on and getattr(record, "slow_step", False):
@@ -127,9 +128,13 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool, steps: bool =
     with -v they stay in the log, with the rest.
     """
     level = logging.DEBUG if verbose else getattr(logging, settings.log_level, logging.INFO)
+    before = list(logging.getLogger().handlers)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # Only the handler made here is this command's view of the log: handlers someone else set
+    # up (an embedding program, a test runner) keep every record they had.
+    mine = [h for h in logging.getLogger().handlers if h not in before]
     redact.install()  # a connection string in any log line shows no password
     # Library chatter drowns the answers; operators can ask for it with -v.
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):
@@ -138,14 +143,19 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool, steps: bool =
     # Answers on stdout should not be interleaved with the index's progress notes.
     _VIEW.floor = max(level, logging.WARNING) if quiet and not verbose else level
     core = logging.getLogger("index")
+    _STEPS.level_before = core.level  # put back by _end_logging
     core.setLevel(min(level, logging.INFO))  # the steps are INFO records
     core.addHandler(_STEPS)
-    for handler in logging.getLogger().handlers:
+    for handler in mine:
         handler.addFilter(_VIEW)
 
 
 def _end_logging() -> None:
     """Detach what _setup_logging attached: the core logs as before once main() returns."""
-    logging.getLogger("index").removeHandler(_STEPS)
+    core = logging.getLogger("index")
+    core.removeHandler(_STEPS)
+    if _STEPS.level_before is not None:
+        core.setLevel(_STEPS.level_before)
+        _STEPS.level_before = None
     for handler in logging.getLogger().handlers:
         handler.removeFilter(_VIEW)
