@@ -9,8 +9,9 @@ the packages `index.ingest` and `index.storage` (their own lists), and the modul
 `index.types`. The rest may move without notice.
 """
 
-import importlib
 import logging
+
+from .lazy import exports
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -37,14 +38,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'index' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = exports(__name__, _LAZY)

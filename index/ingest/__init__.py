@@ -1,6 +1,6 @@
 """Ingest: pages and feeds fetched, their article text extracted and written as articles."""
 
-import importlib
+from ..lazy import exports
 
 # The public surface (bot/ imports only these); imported on first use, as in index/__init__.py:
 # the settings loader and `newsbot info` need none of lxml, trafilatura or feedparser.
@@ -20,14 +20,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = exports(__name__, _LAZY)

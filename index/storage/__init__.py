@@ -1,6 +1,6 @@
 """Storage: index versions on disk (a folder each) or in PostgreSQL, behind one seam (base)."""
 
-import importlib
+from ..lazy import exports
 
 # The public surface (bot/ imports only these); imported on first use, as in index/__init__.py:
 # `newsbot info` reads a manifest without numpy's friends, and psycopg only with PostgreSQL.
@@ -16,14 +16,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = exports(__name__, _LAZY)
