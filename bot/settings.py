@@ -208,19 +208,6 @@ def _check_user_agent(value: str) -> None:
         )
 
 
-def _read_file(path: Path) -> tuple[dict, Path]:
-    """The file's tables and the folder its relative paths resolve against ({} without one)."""
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise SettingsError(f"cannot read settings file {path}: {e}") from None
-        return dict(data), base_dir(path)
-    if path != DEFAULT_FILE:  # named explicitly: it must exist
-        raise SettingsError(f"settings file not found: {path}")
-    return {}, Path.cwd()
-
-
 def _store(values, env: Mapping[str, str], base: Path, need_url: bool = True) -> StoreOptions:
     """[store]: the backend, checked with the connection string it needs from the environment."""
     if isinstance(values, dict):
