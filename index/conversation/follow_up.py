@@ -37,25 +37,29 @@ _TOPIC_ONLY_EN = re.compile(
 )
 
 
-def leans_on(query: Query, context: str | None = None, katakana: Mapping | None = None) -> bool:
+def leans_on(query: Query, context: str, katakana: Mapping | None = None) -> bool:
     """Whether the question needs the turn before it to be understood.
 
-    It does when it points back (それ, その, it, that, and …), or brings no subject of its own
-    (なぜ?, 期間は?, 詳しく), or names in passing (〜については?, what about …?) only things the
-    previous answer's passages hold (context: their text). A question with a subject of its own
-    that the previous turn never mentioned starts afresh, even when short (ガザについては?).
+    It does when it brings no subject of its own (なぜ?, 期間は?, 詳しく), or when it points back
+    (それ, その, it, that, and …) or names in passing (〜については?, what about …?) only things
+    the previous answer's passages hold (context: their text). A question with a subject of its
+    own that the previous turn never mentioned starts afresh, even when short (ガザについては?).
     """
-    q, lang = query.normal.strip(), query.lang
-    anaphor = _ANAPHOR_EN if lang == "en" else _ANAPHOR_JA
     terms = judge.own_terms(query, katakana)
-    topic = (_TOPIC_ONLY_EN if lang == "en" else _TOPIC_ONLY_JA).match(q)
     if not terms:
         return True
-    if not (anaphor.search(q) or topic):
+    pointer, topic = _shape(query)
+    if not (pointer or topic):
         return False
-    if context is None:
-        return False  # it names its subject: asked on its own, it is answered on its own
-    return not _missing(terms, lang, normalize(context))
+    return not _missing(terms, query.lang, normalize(context))
+
+
+def _shape(query: Query) -> tuple[bool, re.Match | None]:
+    """Whether the question points back (それ, it); its topic named in passing (〜については?)."""
+    q = query.normal.strip()
+    en = query.lang == "en"
+    pointer = bool((_ANAPHOR_EN if en else _ANAPHOR_JA).search(q))
+    return pointer, (_TOPIC_ONLY_EN if en else _TOPIC_ONLY_JA).match(q)
 
 
 def _missing(terms: list, lang: str, context: str) -> list:
@@ -67,10 +71,11 @@ def _missing(terms: list, lang: str, context: str) -> list:
 
 # The longest context a follow-up carries: the questions it stands on, newest kept.
 MAX_CONTEXT = 300
-# A question word alone (なぜ?, いつ?, who?) or asking for more (詳しく): nothing to answer
-# without the turn before. A short question whose subject the term rules miss (へたりの別名は？,
-# m5Cとは何か) is asked as it is.
+# A topic this short (期間は?, 数は?) is a word of a kind; a longer one is a subject the term
+# rules miss (へたりの別名は？), asked as it is.
 SHORT_TOPIC = 4
+# A question word alone (なぜ?, いつ?, who?) or asking for more (詳しく): nothing to answer
+# without the turn before (m5Cとは何か, with a subject the rules miss, is asked as it is).
 _QUESTION_ONLY = re.compile(
     r"^(なぜ|どうして|なんで|いつ|どこ|どこで|誰|だれ|誰が|だれが|何|なに|何で|どのくらい|どれくらい|"
     r"詳しく|くわしく|他には|ほかには|もっと|続き|why|when|where|who|what|how|how long|how much|"
@@ -122,12 +127,9 @@ def _bare(query: Query, katakana: Mapping | None) -> bool:
     in passing, or a question word alone."""
     if judge.own_terms(query, katakana):
         return False
-    q = query.normal.strip()
-    anaphor = _ANAPHOR_EN if query.lang == "en" else _ANAPHOR_JA
-    topic = (_TOPIC_ONLY_EN if query.lang == "en" else _TOPIC_ONLY_JA).match(q)
-    # 期間は?, 数は?: a word of a kind; a longer topic is a subject the term rules miss.
+    pointer, topic = _shape(query)
     short = topic is not None and len(topic.group("topic")) <= SHORT_TOPIC
-    return bool(anaphor.search(q) or short or _QUESTION_ONLY.match(q))
+    return bool(pointer or short or _QUESTION_ONLY.match(query.normal.strip()))
 
 
 def _context_text(answer: Answer) -> str:
