@@ -84,6 +84,8 @@ class FeedSettings:
     urls: tuple[str, ...] = ()  # RSS or Atom feeds
     interval_minutes: int = 30
     admin_channel_id: int = 0  # where the bot posts new articles (0: nowhere)
+    # A poll starts no feed or item after this; what is left waits for the next poll.
+    poll_deadline_seconds: float = 600.0
 
 
 @dataclass(frozen=True)

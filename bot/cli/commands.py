@@ -24,6 +24,7 @@ from index.errors import (
 
 from ..settings import Settings
 from .output import (
+    failure,
     format_added,
     format_answer,
     format_report,
@@ -235,7 +236,7 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest import add_url, destination
+    from index.ingest import add_url, destination, shown
 
     failed = 0
     changed = []
@@ -243,8 +244,9 @@ def cmd_add(args, settings: Settings) -> int:
     for url in args.urls:
         try:
             added = add_url(url, target, settings.fetch, dry_run=args.dry_run)
-        except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
-            print(f"failed: {printable(url)}: {printable(one_line(e))}", flush=True)
+        except Exception as e:  # one URL's failure, whatever it is; the others still count
+            log.debug("Adding %s failed", shown(url), exc_info=True)
+            print(f"failed: {printable(shown(url))}: {printable(failure(e))}", flush=True)
             failed += 1
             continue
         print(format_added(added), flush=True)
@@ -277,7 +279,7 @@ def _reindex(settings: Settings, written: int) -> None:
 
 
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest import destination, poll, poller_lease, state_of
+    from index.ingest import destination, poll, poller_lease, shown, state_of
     from index.storage import open_store
 
     if not settings.feeds.urls:
@@ -295,6 +297,7 @@ def cmd_feeds(args, settings: Settings) -> int:
             destination(settings.index, store),
             state_of(settings.index, store),
             settings.fetch,
+            deadline_seconds=settings.feeds.poll_deadline_seconds,
         )
     finally:
         if lease is not None:
@@ -303,7 +306,10 @@ def cmd_feeds(args, settings: Settings) -> int:
         print(format_added(added), flush=True)
     for url, reason in report.failed:
         print(f"failed: {printable(url)}: {printable(one_line(reason))}", flush=True)
-    later = f", {report.deferred} left for the next poll" if report.deferred else ""
+    left = report.deferred + report.waiting
+    later = f", {left} left for the next poll" if left else ""
+    if report.late:
+        later += f", {report.late} feeds not polled (the poll's deadline passed)"
     print(
         f"{report.feeds} feeds ({report.not_modified} not modified): "
         f"{len(report.changed)} new or updated, {len(report.failed)} failed, "
@@ -312,7 +318,8 @@ def cmd_feeds(args, settings: Settings) -> int:
     if report.changed:
         _reindex(settings, len(report.changed))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
-    return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
+    feeds = {shown(url) for url in settings.feeds.urls}
+    return 1 if any(url in feeds for url, _ in report.failed) else 0
 
 
 def index_info(options) -> dict:

@@ -15,6 +15,8 @@ _LAZY = {
     "state_of": "feeds",
     "poller_lease": "feeds",
     "outlet_of": "outlets",
+    "shown": "urls",
+    "stored": "urls",
 }
 
 __all__ = sorted(_LAZY)
