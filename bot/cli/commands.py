@@ -245,7 +245,8 @@ def cmd_add(args, settings: Settings) -> int:
         try:
             added = add_url(url, target, settings.fetch, dry_run=args.dry_run)
         except Exception as e:  # one URL's failure, whatever it is; the others still count
-            log.debug("Adding %s failed", shown(url), exc_info=True)
+            if not isinstance(e, (NewsbotError, OSError)):  # a bug: its traceback with -v
+                log.debug("Adding %s failed", shown(url), exc_info=True)
             print(f"failed: {printable(shown(url))}: {printable(failure(e))}", flush=True)
             failed += 1
             continue

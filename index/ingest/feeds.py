@@ -109,6 +109,7 @@ class _Poll:
     clock: Callable[[], float]
     deadline: float | None
     pool: ThreadPoolExecutor
+    reader: Callable[..., Added | tuple] = fetch_page
     done: set[str] = field(default_factory=set)  # the same item in two feeds is fetched once
 
     def expired(self) -> bool:
@@ -123,19 +124,23 @@ def poll(
     dry_run: bool = False,
     deadline_seconds: float | None = None,
     clock: Callable[[], float] = time.time,
+    reader: Callable[..., Added | tuple] = fetch_page,
 ) -> PollReport:
     """Fetch each feed (conditionally) and add its new or updated items.
 
     state_path: the state file, or a store's feed state (load() and save(state)).
     deadline_seconds: no feed or item is started after this; what is left waits for the next
     poll. clock: seconds (time.time), for the deadline and for when to retry failed items.
+    reader: how one item is fetched and read (articles.fetch_page's signature); run a few at
+    a time, in threads.
     No error of one feed or item ends the poll: each becomes a line in `report.failed`.
     """
     where = Path(articles_dir) if isinstance(articles_dir, str) else articles_dir
     deadline = None if deadline_seconds is None else clock() + deadline_seconds
     report = PollReport(feeds=len(urls))
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="feed-item") as pool:
-        run = _Poll(load_state(state_path), report, where, limits, dry_run, clock, deadline, pool)
+        state = load_state(state_path)
+        run = _Poll(state, report, where, limits, dry_run, clock, deadline, pool, reader)
         try:
             for feed_url in urls:
                 _poll_feed_safely(run, feed_url)
@@ -252,7 +257,7 @@ def _run_jobs(run: _Poll, feed_url: str, jobs: list[tuple[str, str]]) -> tuple[i
             left -= 1
             seen = run.state["items"].get(link) or {}
             etag, modified = seen.get("etag"), seen.get("last_modified")
-            job = run.pool.submit(fetch_page, link, run.limits, etag, modified)
+            job = run.pool.submit(run.reader, link, run.limits, etag, modified)
             pending.append((link, stamp, job))
 
     for _ in range(WORKERS):

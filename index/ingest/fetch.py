@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 from ..errors import FetchError
 from ..options import FetchLimits  # there so that reading settings skips http.client
 from .charset import decode
-from .urls import location, request_target, shown
+from .urls import location, request_target, shown, visible
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,11 @@ def fetch(
         try:
             target = urljoin(url, location(response).strip())
         except ValueError:
-            raise FetchError(f"redirect to an invalid URL: {shown(response)[:200]}") from None
+            raise FetchError(
+                f"redirect to an invalid URL: {visible(shown(response))[:200]}"
+            ) from None
         if target in seen:
-            raise FetchError(f"redirect loop at {shown(target)}")
+            raise FetchError(f"redirect loop at {visible(shown(target))[:200]}")
         log.debug("Redirect %s -> %s", shown(url), shown(target))
         seen.add(target)
         url = target

@@ -25,7 +25,7 @@ def split(url: str) -> tuple[SplitResult, int | None]:
         parts = urlsplit(url)
         return parts, parts.port
     except ValueError:
-        raise FetchError(f"not a valid URL: {shown(url)[:200]}") from None
+        raise FetchError(f"not a valid URL: {visible(shown(url))[:200]}") from None
 
 
 def request_target(url: str) -> tuple[str, str, int, str]:
@@ -35,7 +35,7 @@ def request_target(url: str) -> tuple[str, str, int, str]:
         kind = parts.scheme or "this"
         raise FetchError(f"only http and https links can be fetched, not {kind!r}")
     if not parts.hostname:
-        raise FetchError(f"no host in {shown(url)[:200]}")
+        raise FetchError(f"no host in {visible(shown(url))[:200]}")
     host = ascii_host(parts.hostname)
     path = _encode(parts.path or "/", _PATH_SAFE)
     if not path.startswith("/"):
@@ -77,14 +77,17 @@ def stored(url: str) -> str:
     try:
         parts = urlsplit(url.strip())
     except ValueError:
-        return shown(url)
+        return visible(shown(url))
     netloc = parts.netloc.rpartition("@")[2]
     query = parts.query
     if query and _TRACKING.search(query):
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, v) for k, v in pairs if not k.lower().startswith("utm_")])
-    url = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    # Spaces, controls and bidi overrides %-encoded: a stored link reads as what it leads to.
+    return visible(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+
+
+def visible(url: str) -> str:
+    """Spaces, controls and bidi overrides %-encoded: the link reads as what it leads to."""
     return _UNSEEN.sub(lambda m: quote(m.group(), safe=""), url)
 
 
