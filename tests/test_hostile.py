@@ -199,7 +199,7 @@ def test_403_is_tried_once_more_and_404_is_refused_at_once(site, tmp_path):
 def test_a_deep_feed_state_is_reported_and_started_afresh(site, tmp_path, caplog):
     state = tmp_path / "feeds.json"
     state.write_text('{"version": 1, "feeds": {}, "items": ' + "[" * 100_000, encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="index.ingest.feeds"):
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feed_state"):
         report = poll([site.url("/feeds/rss.xml")], tmp_path / "a", state, LIMITS)
     assert "(nested more than 16 deep); starting afresh" in caplog.text
     assert len(report.changed) == 3
@@ -214,7 +214,7 @@ def test_null_etags_in_the_state_are_read_without_a_repair(site, tmp_path, caplo
     for item in data["items"].values():
         item["etag"] = None
     state.write_text(json.dumps(data), encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="index.ingest.feeds"):
+    with caplog.at_level(logging.INFO, logger="index.ingest"):
         again = poll([url], tmp_path / "a", state, LIMITS)
     assert again.not_modified == 1 and "repaired" not in caplog.text
     assert " object at 0x" not in caplog.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -16,8 +15,9 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from ..errors import FetchError, PageError
-from .articles import Added, Shelf, fetch_page, write_atomic, write_page
+from .articles import Added, Shelf, fetch_page, write_page
 from .charset import decode, text_codec
+from .feed_state import load_state, remember, save_state
 from .fetch import FEED_TYPES, FetchLimits, Response, fetch
 from .urls import shown
 
@@ -26,8 +26,6 @@ log = logging.getLogger(__name__)
 # Pages fetched per feed and poll: a runaway feed cannot flood the articles folder. The rest
 # are fetched at the next polls (the feed is read again in full until none is left).
 MAX_ITEMS = 200
-MAX_REMEMBERED = 20_000  # items kept in the state file, oldest forgotten first
-STATE_FILE = "feeds.json"
 # Item pages fetched at once: 200 dead items at a 10 s timeout take minutes, not half an hour.
 # Only fetching and extraction run side by side; writes stay one at a time, in feed order.
 WORKERS = 4
@@ -37,28 +35,7 @@ WORKERS = 4
 BACKOFF = 15 * 60
 MAX_BACKOFF = 24 * 3600
 MAX_TRIES = 8
-# The state file is this project's own, but a damaged or hostile one must not crash a poll.
-MAX_STATE_BYTES = 64_000_000
-MAX_STATE_DEPTH = 16  # the file's own shape is 4 deep
 _XML_ENCODING = re.compile(r"""(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-# What the state file may hold for a feed and for an item; anything else is dropped on load.
-_FEED_KEYS = {"etag": str, "last_modified": str}
-_ITEM_KEYS = {
-    "updated": dict,
-    "etag": str,
-    "last_modified": str,
-    "file": str,
-    "refused": str,
-    "failed": str,  # the reason of the last transient failure
-    "tries": int,
-    "retry_at": (int, float),  # the clock's seconds: not fetched again before then
-}
-
-
-def state_path(data_dir: Path) -> Path:
-    """Where the polls remember feeds and items: <data_dir>/feeds.json."""
-    return Path(data_dir) / STATE_FILE
 
 
 @dataclass
@@ -230,17 +207,21 @@ def _due(run: _Poll, feed_url: str, link: str, stamp: str) -> bool:
     if link in run.done or stamps.get(feed_url) == stamp:
         run.report.skipped += link not in run.done
         stamps[feed_url] = stamp
-        _remember(run.state, link, {**seen, "updated": stamps})
+        remember(run.state, link, {**seen, "updated": stamps})
         return False
     if seen.get("retry_at", 0) > run.clock():  # failed lately: its turn comes later
         run.report.waiting += 1
         return False
-    scheme = urlsplit(link).scheme
+    try:
+        scheme = urlsplit(link).scheme
+    except ValueError:  # e.g. a bracketed host that is no IPv6 address
+        scheme = None
     if scheme not in ("http", "https"):  # said once, then remembered as refused
-        reason = f"only http and https links are fetched, not {scheme or 'this'!r}"
+        kind = f"not {scheme or 'this'!r}" if scheme is not None else "not an invalid one"
+        reason = f"only http and https links are fetched, {kind}"
         run.report.failed.append((shown(link), reason))
         stamps[feed_url] = stamp
-        _remember(run.state, link, {"updated": stamps, "refused": reason})
+        remember(run.state, link, {"updated": stamps, "refused": reason})
         return False
     return True
 
@@ -282,7 +263,7 @@ def _settle(run: _Poll, feed_url: str, link: str, stamp: str, job: Future) -> bo
     stamps[feed_url] = stamp
     item = {"updated": stamps, "etag": page.etag, "last_modified": page.last_modified}
     run.report.results.append(page)
-    _remember(run.state, link, {**item, "file": page.file or seen.get("file")})
+    remember(run.state, link, {**item, "file": page.file or seen.get("file")})
     return False
 
 
@@ -297,11 +278,11 @@ def _failed(run: _Poll, feed_url: str, link: str, stamp: str, error: Exception) 
         wait = min(BACKOFF * 2 ** (tries - 1), MAX_BACKOFF)
         retry = {"failed": reason, "tries": tries, "retry_at": run.clock() + wait}
         # Its date for this feed is not recorded: the next poll after retry_at fetches it.
-        _remember(run.state, link, {"updated": stamps, "file": seen.get("file"), **retry})
+        remember(run.state, link, {"updated": stamps, "file": seen.get("file"), **retry})
         return True
     stamps[feed_url] = stamp  # not fetched again until the feed dates it anew
     refused = reason if not transient else f"{reason} (after {tries} tries)"
-    _remember(run.state, link, {"updated": stamps, "file": seen.get("file"), "refused": refused})
+    remember(run.state, link, {"updated": stamps, "file": seen.get("file"), "refused": refused})
     return False
 
 
@@ -344,88 +325,3 @@ def _parse(response: Response):
         return feedparser.parse(text.encode("utf-8"), response_headers=headers)
     except (UnicodeError, LookupError):
         return None
-
-
-def _remember(state: dict, link: str, item: dict) -> None:
-    items = state["items"]
-    items.pop(link, None)  # re-inserted last: the dict's order is oldest first
-    items[link] = {k: v for k, v in item.items() if v}
-    while len(items) > MAX_REMEMBERED:
-        items.pop(next(iter(items)))
-
-
-def load_state(path) -> dict:
-    """The remembered feeds and items; a missing, damaged or outsized one starts afresh (logged)."""
-    empty = {"version": 1, "feeds": {}, "items": {}}
-    try:
-        data = path.load() if hasattr(path, "load") else _read_state(Path(path))
-    except FileNotFoundError:
-        return empty
-    except (OSError, ValueError, RecursionError) as e:
-        reason = "nested too deeply" if isinstance(e, RecursionError) else " ".join(str(e).split())
-        log.warning("Cannot read feed state %s (%s); starting afresh", _named(path), reason[:200])
-        return empty
-    if not (
-        isinstance(data, dict)
-        and isinstance(data.get("feeds"), dict)
-        and isinstance(data.get("items"), dict)
-    ):
-        log.warning("Feed state %s has an unknown shape; starting afresh", _named(path))
-        return empty
-    feeds, bad_feeds = _entries(data["feeds"], _FEED_KEYS)
-    items, bad_items = _entries(data["items"], _ITEM_KEYS)
-    if bad_feeds or bad_items:
-        log.warning(
-            "Feed state %s: repaired %d feeds and %d items of the wrong shape",
-            _named(path),
-            bad_feeds,
-            bad_items,
-        )
-    return {"version": 1, "feeds": feeds, "items": items}
-
-
-def _read_state(path: Path) -> object:
-    """The state file's JSON, refused when larger or deeper than any state this code writes."""
-    if path.stat().st_size > MAX_STATE_BYTES:
-        raise ValueError(f"larger than {MAX_STATE_BYTES // 1_000_000} MB")
-    text = path.read_text("utf-8")
-    depth = deepest = 0
-    for m in _JSON_TOKEN.finditer(text):  # counted without recursion, before json does recurse
-        token = m.group()
-        if token in ("[", "{"):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_STATE_DEPTH:
-                raise ValueError(f"nested more than {MAX_STATE_DEPTH} deep")
-        elif token in ("]", "}"):
-            depth -= 1
-    return json.loads(text)
-
-
-def _named(path) -> str:
-    """The state's place for a log line: its file, or the database (never an object's repr)."""
-    return str(path) if isinstance(path, (str, Path)) else "in the database"
-
-
-def _entries(table: dict, keys: dict[str, type]) -> tuple[dict[str, dict], int]:
-    """The entries that are objects, each keeping only the fields of the right type; and how
-    many were dropped or trimmed."""
-    out, repaired = {}, 0
-    for name, entry in table.items():
-        if not isinstance(entry, dict):
-            repaired += 1
-            continue
-        entry = {k: v for k, v in entry.items() if v is not None}  # null is "none": not damage
-        kept = {k: v for k, v in entry.items() if k in keys and isinstance(v, keys[k])}
-        if "updated" in kept:
-            kept["updated"] = {str(f): s for f, s in kept["updated"].items() if isinstance(s, str)}
-        repaired += kept != entry
-        out[name] = kept
-    return out, repaired
-
-
-def save_state(path: Path, state: dict) -> None:
-    if hasattr(path, "save"):  # the database's feed state
-        path.save(state)
-        return
-    write_atomic(Path(path), json.dumps(state, ensure_ascii=False, indent=1))

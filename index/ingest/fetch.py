@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 
 from ..errors import FetchError
 from ..options import FetchLimits  # there so that reading settings skips http.client
+from .addresses import is_public
 from .charset import decode
 from .urls import location, request_target, shown, visible
 
@@ -64,10 +65,6 @@ class Response:
     def text(self) -> str:
         """The body decoded by its declared charset (header, then <meta>), else guessed."""
         return decode(self.body, self.charset)
-
-
-# NAT64 prefixes (RFC 6052, RFC 8215): the last 32 bits are an IPv4 address the gateway reaches.
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 def fetch(
@@ -145,31 +142,6 @@ def _getaddrinfo(host: str, port: int, deadline: float | None) -> list:
     if "error" in answer:
         raise answer["error"]
     return answer["infos"]
-
-
-def is_public(address: str) -> bool:
-    """False for private, loopback, link-local (cloud metadata), multicast and reserved IPs."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.is_site_local or not (ip.is_global and not ip.is_multicast):
-            return False
-        embedded = _embedded_ipv4(ip)
-        if embedded is None:
-            return True
-        ip = embedded
-    return ip.is_global and not ip.is_multicast
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one leads to: mapped, compatible, NAT64, 6to4 or Teredo."""
-    if ip.ipv4_mapped or ip.sixtofour:
-        return ip.ipv4_mapped or ip.sixtofour
-    if ip.teredo:
-        return ip.teredo[1]
-    # ::a.b.c.d (compatible), ::ffff:0:a.b.c.d (translated, RFC 2765), 64:ff9b::a.b.c.d
-    if int(ip) >> 32 in (0, 0xFFFF0000) or any(ip in net for net in _NAT64):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
 
 
 def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
