@@ -34,6 +34,7 @@ _NOT_CHARSETS = {"undefined", "idna", "punycode", "raw_unicode_escape", "unicode
 # half-width katakana and private-use characters, which real pages use sparingly.
 _ODD = re.compile(r"[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f]")
 _ODD_SHARE = 0.05
+_ASCII = re.compile(r"[\x00-\x7f]+")
 # A stray byte or two in the declared charset is dropped; more than this share is refused.
 _BROKEN_SHARE = 0.001
 
@@ -49,7 +50,10 @@ def decode(body: bytes, charset: str | None = None) -> str:
     declared = [text_codec(charset), text_codec(declared_in(body))]
     if charset and not declared[0]:
         log.info("Unknown charset %r; guessing", charset[:40])
-    tried = list(dict.fromkeys(c for c in (*declared, *_GUESSES) if c))
+    # Valid UTF-8 with non-ASCII bytes is UTF-8 whatever the label says: Shift_JIS or EUC-JP
+    # text of any length is almost never valid UTF-8, while mislabelled UTF-8 is common.
+    first = ("utf-8",) if not body.isascii() and _is_utf8(body) else ()
+    tried = list(dict.fromkeys(c for c in (*first, *declared, *_GUESSES) if c))
     fallback = None
     for codec in tried:
         try:
@@ -81,8 +85,10 @@ def declared_in(body: bytes) -> str | None:
 
 def plausible(text: str) -> bool:
     """False for text that decoded without error but is mostly mojibake."""
-    wide = sum(1 for c in text if ord(c) > 0x7F)
-    return wide == 0 or len(_ODD.findall(text)) <= _ODD_SHARE * wide
+    if text.isascii():
+        return True
+    wide = len(_ASCII.sub("", text))
+    return len(_ODD.findall(text)) <= _ODD_SHARE * wide
 
 
 def text_codec(name: str | None) -> str | None:
@@ -99,3 +105,11 @@ def text_codec(name: str | None) -> str | None:
     if info.name.replace("-", "_") in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
         return None
     return "utf-8" if info.name == "utf-8" else codec
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
