@@ -337,6 +337,7 @@ def test_a_body_shorter_than_its_content_length_is_refused(site):
         "::127.0.0.1",  # IPv4-compatible
         "64:ff9b::7f00:1",  # NAT64
         "64:ff9b::a00:1",  # NAT64 10.0.0.1
+        "64:ff9b:1:7f00:0:100::",  # local-use NAT64 as a /48 (RFC 6052 2.2): 127.0.0.1
         "2002:7f00:1::",  # 6to4
         "2002:c0a8:101::1",  # 6to4 192.168.1.1
     ],
