@@ -424,3 +424,27 @@ def test_any_url_is_a_clear_refusal_or_an_ascii_request_target(
     except ValueError:
         pairs = []
     assert not any(key.lower().startswith("utm_") for key, _ in pairs)
+
+
+class DeepState:
+    """A feed state kept elsewhere (the database's has this interface: load and save)."""
+
+    def __init__(self):
+        self.saved = None
+
+    def load(self):
+        raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
+
+    def save(self, state):
+        self.saved = state
+
+
+def test_a_feed_state_elsewhere_that_cannot_be_read_is_named_not_reprd(site, tmp_path, caplog):
+    state = DeepState()
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feed_state"):
+        report = poll([site.url("/feeds/rss.xml")], tmp_path / "a", state, LIMITS)
+    assert "Cannot read feed state in the database (nested too deeply); starting afresh" in (
+        caplog.text
+    )
+    assert " object at 0x" not in caplog.text
+    assert len(report.changed) == 3 and state.saved["items"]
