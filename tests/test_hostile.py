@@ -448,3 +448,25 @@ def test_a_feed_state_elsewhere_that_cannot_be_read_is_named_not_reprd(site, tmp
     )
     assert " object at 0x" not in caplog.text
     assert len(report.changed) == 3 and state.saved["items"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+# A user name that would end the authority early would name another host: a DNS lookup.
+@given(
+    userinfo=_TEXT.filter(lambda t: not set("/?#@[]\\") & set(t)),
+    path=_TEXT,
+    query=_TEXT,
+    fragment=_TEXT,
+)
+def test_any_path_reaches_the_server_as_a_request_or_is_refused(
+    site, userinfo, path, query, fragment
+):
+    """End to end through http.client: a page, an HTTP error or a refusal, never a crash."""
+    url = site.url(f"/{path}?{query}#{fragment}").replace("://", f"://{userinfo}@", 1)
+    before = len(site.requests)
+    try:
+        fetch(url, LIMITS)
+    except FetchError as e:
+        assert str(e) and "\n" not in str(e)
+    sent = [p for p, _ in site.requests[before:]]
+    assert all(p.isascii() and p.isprintable() and " " not in p for p in sent)
