@@ -38,7 +38,7 @@ def cmd_chat(args, settings: Settings) -> int:
                 question, args.k, context=conversations.last("cli"), filters=filters
             )
         except QuestionError as e:
-            print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
+            print(f"newsbot: {printable(one_line(e))}", file=sys.stderr, flush=True)
             continue
         if settings.usage.enabled and settings.usage.log_cli:
             log_questions(settings, [answer], time.perf_counter() - started)

@@ -109,7 +109,8 @@ def log_questions(settings: Settings, answers, seconds: float) -> None:
         finally:
             store.close()
     except (sqlite3.Error, UsageStoreError, OSError) as e:
-        print(f"newsbot: warning: questions not recorded: {one_line(e)}", file=sys.stderr)
+        why = printable(one_line(e))
+        print(f"newsbot: warning: questions not recorded: {why}", file=sys.stderr)
 
 
 def cmd_report(args, settings: Settings) -> int:
@@ -231,7 +232,7 @@ def cmd_info(args, settings: Settings) -> int:
         print(json.dumps(info, ensure_ascii=False))
     else:
         for key, value in info.items():
-            print(f"{key}: {value}")
+            print(printable(f"{key}: {value}"))
     return 0
 
 

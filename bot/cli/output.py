@@ -114,9 +114,9 @@ def format_report(report: BuildReport) -> str:
         ("removed", report.removed),
     ):
         for name in names:
-            lines.append(f"{label}: {name}")
-    for name, reason in report.skipped:
-        lines.append(f"skipped: {name}: {reason}")
+            lines.append(printable(f"{label}: {name}"))
+    for name, reason in report.skipped:  # a file's name and text are anyone's
+        lines.append(printable(f"skipped: {name}: {reason}"))
     lines.append(
         f"{report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
