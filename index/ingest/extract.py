@@ -114,6 +114,18 @@ def _keep_logging() -> None:
 
 def extract(html: str, url: str) -> Extracted:
     """The article on a page fetched from url; PageError says why a page has none."""
+    try:
+        return _extract(html, url)
+    except PageError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any page must end in an article or a reason
+        # One odd page must not stop an add or a feed poll: it is refused, and the cause kept.
+        log.debug("Extraction failed on %s", url, exc_info=True)
+        raise PageError(f"the page could not be read ({type(e).__name__})") from None
+
+
+def _extract(html: str, url: str) -> Extracted:
+    """extract() without its boundary: any error may escape."""
     _keep_logging()
     # lxml refuses text that still declares its byte encoding (XHTML's <?xml ... ?>).
     html = _XML_DECLARATION.sub("", html, count=1)
@@ -245,7 +257,8 @@ def _date_after_title(tree) -> str | None:
         return None
     text, seen = [], 0
     for el in h1.itersiblings():
-        part = el.text_content() + (el.tail or "")
+        # Comments and processing instructions have a tail but no text_content().
+        part = (el.text_content() if isinstance(el.tag, str) else "") + (el.tail or "")
         text.append(part)
         seen += len(part)
         if seen > 300:
