@@ -18,13 +18,14 @@ from ..corpus.text import squash
 from ..errors import PageError
 from .outlets import outlet_for_host
 from .page_budget import DEADLINE_SECONDS, Budget
-from .page_furniture import DATE_LINE, Sizes, without_furniture
+from .page_furniture import DATE_LINE, Sizes, chars, reading_copy, without_furniture
 from .page_headline import headline
 from .page_jsonld import json_ld
 
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
+FALLBACK_SHARE = 0.5  # of the text left without furniture; a reading under it is checked
 TEASER_CHARS = 1500  # a paywalled page's public part is shorter; a metered page's full text longer
 # trafilatura gives up on a main text under 250 characters and falls back to a flat one; a short
 # Japanese article is that long (the fallback loses its paragraphs and headings).
@@ -160,9 +161,26 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
 
 
 def _main_text(tree, url: str, budget: Budget):
-    """trafilatura's reading of the page without its furniture: text as Markdown, and a date."""
+    """trafilatura's reading of the page without its furniture: text as Markdown, and a date.
+
+    When that reading holds under half the text left, removing the furniture has misled
+    trafilatura (it chose another block): its reading of the whole page is taken if longer.
+    """
+    bare = without_furniture(tree, budget)
+    left = chars(bare.text_content())
+    doc = _trafilatura(bare, url)
+    got = chars(getattr(doc, "text", None))
+    if got < FALLBACK_SHARE * left:
+        budget.check()
+        whole = _trafilatura(reading_copy(tree), url)
+        if chars(getattr(whole, "text", None)) > 1.5 * got:
+            return whole
+    return doc
+
+
+def _trafilatura(tree, url: str):
     return trafilatura.bare_extraction(
-        without_furniture(tree, budget),
+        tree,
         url=url,
         with_metadata=True,
         include_comments=False,
@@ -318,8 +336,13 @@ def _needs_script(tree) -> bool:
 
 def _markdown(text: str, title: str | None, url: str) -> str:
     """trafilatura's Markdown → this project's: '##' sections, absolute links, no emphasis."""
-    lines = []
+    lines, fenced = [], False
     for n, line in enumerate(text.splitlines()):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or line.startswith("```"):
+            lines.append(line.rstrip())  # code: "# a comment" is not a heading, "\_" is written
+            continue
         m = _HEADING.match(line)
         if m:
             heading = m.group(2).strip().strip("*").strip()

@@ -19,6 +19,20 @@ FURNITURE = {
     "sidebar", "widget", "footer", "pagination", "sharedaddy", "respond", "newsletter",
     "byline", "date", "timestamp", "dateline",
 }  # fmt: skip
+# Words that page builders also give to blocks of article text ("widget-span", "hs_cos_wrapper
+# _widget"): an element named only so is furniture when it is short or mostly links.
+WEAK = {
+    "widget",
+    "sidebar",
+    "pagination",
+    "popular",
+    "banner",
+    "byline",
+    "date",
+    "timestamp",
+    "dateline",
+}
+SHORT = 200  # non-space characters: a date line, a byline, an ad or a widget's few links
 # A token with one of these parts (and no furniture word first or last) names the article.
 CONTENT = {"article", "content", "body", "main", "entry", "story", "text", "post"}
 FURNITURE_TAGS = (
@@ -59,10 +73,10 @@ class Sizes:
 
     def _count(self, el) -> None:
         tag = el.tag if isinstance(el.tag, str) else ""
-        size = _chars(el.text) if tag and tag not in _NO_TEXT else 0
+        size = chars(el.text) if tag and tag not in _NO_TEXT else 0
         linked = links = 0
         for child in el:
-            size += self.text[child] + _chars(child.tail)
+            size += self.text[child] + chars(child.tail)
             linked += self.linked[child]
             links += self.links[child]
             if child in self.headed or child.tag in ("h1", "article"):
@@ -82,31 +96,51 @@ def without_furniture(tree, budget: Budget):
     _unwrap_layout_tables(tree)
     sizes = Sizes(tree, budget)
     whole = max(sizes.text.get(tree, 0), 1)
+    # Highlighted code names its tokens "comment", "date"...: it is never furniture.
+    code = {d for block in tree.iter("pre", "code") for d in block.iter() if d is not block}
     doomed = []
     for n, el in enumerate(sizes.nodes):
         if n % 2000 == 0:
             budget.check()
-        if not isinstance(el.tag, str) or el.tag in _KEEP:
+        if not isinstance(el.tag, str) or el.tag in _KEEP or el in code:
             continue
-        if el.tag in FURNITURE_TAGS:
+        if el.tag in _NO_TEXT:
             doomed.append(el)
-        elif sizes.text[el] < MOST * whole and el not in sizes.headed:
-            if _named_furniture(el) or (el.tag in _CONTAINERS and _mostly_links_or_ad(el, sizes)):
+        elif sizes.text[el] >= MOST * whole or el in sizes.headed:
+            continue  # the article's own container (an ASP.NET <form>, a layout "sidebar")
+        elif el.tag in FURNITURE_TAGS:
+            doomed.append(el)
+        else:
+            named = _named_furniture(el)
+            if named == "furniture" or (named == "weak" and _short_or_links(el, sizes)):
+                doomed.append(el)
+            elif el.tag in _CONTAINERS and _mostly_links_or_ad(el, sizes):
                 doomed.append(el)
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
+    return _without_inline(tree)
+
+
+def reading_copy(tree):
+    """A copy of the whole page for trafilatura, without inline formatting."""
+    return _without_inline(copy.deepcopy(tree))
+
+
+def _without_inline(tree):
     for el in list(tree.iter(*INLINE)):
         if el.getparent() is not None:
             el.drop_tag()
     return tree
 
 
-def _named_furniture(el) -> bool:
-    """True when a class or id token names furniture and none names the article."""
+def _named_furniture(el) -> str:
+    """ "furniture" or "weak" when a class or id token names furniture and none the article."""
     tokens = f"{el.get('class') or ''} {el.get('id') or ''}".lower().split()
-    kinds = [_token_kind(t) for t in tokens[:50]]
-    return "furniture" in kinds and "content" not in kinds
+    kinds = {_token_kind(t) for t in tokens[:50]}
+    if "content" in kinds:
+        return ""
+    return "furniture" if "furniture" in kinds else "weak" if "weak" in kinds else ""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -114,8 +148,9 @@ def _token_kind(token: str) -> str:
     parts = [p for p in re.split(r"[-_]+", token[:200]) if p]
     if not parts:
         return ""
-    if token in FURNITURE or parts[0] in FURNITURE or parts[-1] in FURNITURE:
-        return "furniture"
+    words = {token, parts[0], parts[-1]} & FURNITURE
+    if words:
+        return "weak" if words <= WEAK else "furniture"
     return "content" if CONTENT.intersection(parts) else ""
 
 
@@ -138,6 +173,11 @@ def _paragraph_break(br) -> bool:
     return after is not None and after.tag == "br" and not (br.tail or "").strip()
 
 
+def _short_or_links(el, sizes: Sizes) -> bool:
+    size = sizes.text[el]
+    return size < SHORT or sizes.linked[el] >= 0.5 * size
+
+
 def _mostly_links_or_ad(el, sizes: Sizes) -> bool:
     size = sizes.text[el]
     if not size:
@@ -149,5 +189,6 @@ def _mostly_links_or_ad(el, sizes: Sizes) -> bool:
     return sizes.links[el] >= 3 and sizes.linked[el] / size >= 0.6
 
 
-def _chars(text: str | None) -> int:
+def chars(text: str | None) -> int:
+    """Non-space characters: what a page's share of text is counted in."""
     return len("".join(text.split())) if text else 0
