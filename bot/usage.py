@@ -125,6 +125,24 @@ class UsageLog:
         return answer_id, latency_ms
 
 
+def privacy_note(usage, forget: str, lang: str = "ja") -> str:
+    """What the help tells members is kept of their questions, how long, how to erase it."""
+    if not usage.enabled:
+        return "・Questions are not recorded." if lang == "en" else "・質問は記録していません。"
+    days = usage.retention_days
+    if lang == "en":
+        what = "your questions" if usage.keep_text else "when you asked (not the words)"
+        return (
+            f"・Kept for the admins' report: {what}, whether they were answered, and 👍/👎, with "
+            f"your account as a code (not your id), for {days} days. {forget} erases yours."
+        )
+    what = "質問の文" if usage.keep_text else "質問した日時と件数（文は残しません）"
+    return (
+        f"・管理者の利用レポートのため、{what}・回答できたか・👍/👎 を、アカウントを符号にして"
+        f"（IDは残さず）{days}日間保存します。{forget} で自分の記録を削除できます。"
+    )
+
+
 def _retain_quietly(data_dir: Path, days: int) -> None:
     try:
         retain(data_dir, days)

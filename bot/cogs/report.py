@@ -16,7 +16,7 @@ from discord.ext import commands
 from index.usage import Scope, UsageReport, build_report, keyed_hash, load_key, render_chart
 
 from ..ui.i18n import _
-from ..ui.usage_report import CHART, report_embed
+from ..ui.usage_report import CHART, FORGET_ASK, ForgetView, report_embed
 from .admin import is_admin
 
 if TYPE_CHECKING:
@@ -78,6 +78,20 @@ class Report(commands.Cog):
             encode=self.bot.searcher.embedder.encode_queries,
         )
         return report, render_chart(report)
+
+    @app_commands.command(name=_("forget.name"), description=_("forget.description"))
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    @app_commands.allowed_installs(guilds=True, users=True)
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        """/forget-me: a member erases what they asked and voted, after one confirming click."""
+        log.info("A member asked to erase their use data")  # who, never: no ids in the logs
+        user_id = interaction.user.id
+
+        async def erase():
+            return await asyncio.to_thread(self.bot.usage.forget_user, user_id)
+
+        view = ForgetView(user_id, erase)
+        await interaction.response.send_message(FORGET_ASK, view=view, ephemeral=True)
 
 
 async def setup(bot: NewsBot) -> None:
