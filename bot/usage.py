@@ -36,6 +36,7 @@ class UsageLog:
         self.writer = writer
         self.data_dir = Path(data_dir) if data_dir is not None else writer and writer.data_dir
         self.keep_text = keep_text
+        self.retention: threading.Thread | None = None  # the one pass made when disabled
         self._answers: dict[int, tuple[weakref.ref, str, float | None]] = {}
 
     @classmethod
@@ -44,10 +45,12 @@ class UsageLog:
         u, data_dir = settings.usage, settings.index.data_dir
         if not u.enabled:
             # Nothing new is kept, but what was kept before still goes after retention_days.
-            threading.Thread(
+            usage = cls(None, data_dir, u.keep_text)
+            usage.retention = threading.Thread(
                 target=_retain_quietly, args=(data_dir, u.retention_days), daemon=True
-            ).start()
-            return cls(None, data_dir, u.keep_text)
+            )
+            usage.retention.start()
+            return usage
         try:
             return cls(UsageWriter(data_dir, u.retention_days), data_dir, u.keep_text)
         except (UsageStoreError, OSError) as e:  # the bot still answers; the admin sees why

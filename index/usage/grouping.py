@@ -28,7 +28,11 @@ SAME_MEANING = 0.8
 SAME_LEAD = 0.905  # 石破首相/高市首相 .900 apart; プーチン/putin .907, 日銀/日本銀行 .94 alike
 NEIGHBOURS = 10  # nearest questions by meaning compared with each question
 EXACT_MAX = 4096  # up to this many questions, neighbours are found exactly
-BLOCK = 64  # a word or bigram shared by more questions than this does not make them neighbours
+# A subject term shared by many questions links each to its first (most asked) BLOCK holders;
+# a bigram links only when it is rare (shared by at most RARE): common ones (教え, ついて) would
+# make every question every other's neighbour.
+BLOCK = 16
+RARE = 16
 KEY_TERMS = 4
 _OPTIONS = IndexOptions()
 
@@ -90,9 +94,9 @@ def group_questions(
 ) -> tuple[list[Group], int]:
     """(text, user hash, reason) rows → (groups, most asked first; questions without a subject).
 
-    The most asked wording seeds its group; each other joins the nearest earlier seed among its
-    neighbours that asks the same thing. Joining seeds only, never members, keeps chains
-    (A like B like C) from merging unlike questions.
+    The most asked wording seeds its group; each other joins the group of its most alike earlier
+    neighbour, if the group's seed is about the same subject: a chain of alike questions (A like
+    B like C) cannot carry a group to another subject.
     """
     asked: Counter[str] = Counter()
     users: dict[str, set] = defaultdict(set)
@@ -112,7 +116,7 @@ def group_questions(
     for i, q in enumerate(questions):
         best, best_score = i, 0.0
         for j, cosine in near[i].items():
-            if j >= i or seed_of[j] != j:
+            if j >= i:
                 continue
             other = questions[j]
             # Words or meaning alike, and about the same thing: ガザの停戦 is not ウクライナの停戦.
@@ -120,8 +124,12 @@ def group_questions(
             both = bool(q.lead and other.lead)
             lead = same_lead(q, other) if both else True
             alike = similarity(q, other) >= SAME_WORDS or (both and cosine >= SAME_MEANING)
-            if alike and lead and max(similarity(q, other), cosine) > best_score:
-                best, best_score = j, max(similarity(q, other), cosine)
+            # The group is the neighbour's; its seed's subject must be q's too (no drifting
+            # chain from ガザ to ウクライナ through 停戦).
+            seed = questions[seed_of[j]]
+            anchored = same_lead(q, seed) if q.lead and seed.lead else True
+            if alike and lead and anchored and max(similarity(q, other), cosine) > best_score:
+                best, best_score = seed_of[j], max(similarity(q, other), cosine)
         seed_of.append(best)
         members.setdefault(best, []).append(i)
     groups = [_group([questions[i] for i in m], asked, users, reasons) for m in members.values()]
@@ -149,12 +157,19 @@ def _neighbours(questions: list[_Question], encode: Encode | None) -> list[dict[
     if encode is not None and len(questions) > 1:
         for i, row in enumerate(_nearest(encode([q.text for q in questions]))):
             near[i].update(row)
-    postings: dict[str, list[int]] = defaultdict(list)
-    for i, q in enumerate(questions):
-        for key in {*q.terms, *q.bigrams}:
-            postings[key].append(i)
-    for ids in postings.values():
-        if len(ids) <= BLOCK:
+    terms: dict[str, list[int]] = defaultdict(list)
+    bigrams: dict[str, list[int]] = defaultdict(list)
+    for i, q in enumerate(questions):  # in order: most asked first
+        for term in set(q.terms):
+            terms[term].append(i)
+        for gram in q.bigrams:
+            bigrams[gram].append(i)
+    for ids in terms.values():
+        for i in ids:
+            for j in ids[:BLOCK]:
+                near[i].setdefault(j, 0.0)
+    for ids in bigrams.values():
+        if len(ids) <= RARE:
             for i in ids:
                 for j in ids:
                     near[i].setdefault(j, 0.0)
@@ -165,7 +180,8 @@ def _leads(questions: list[_Question], encode: Encode | None):
     """Whether two questions' lead subjects are the same thing: one holds the other (能登 /
     能登半島地震), or their vectors are near (ガザ / Gaza, 日銀 / 日本銀行)."""
     leads = sorted({q.lead for q in questions if q.lead})
-    vectors = encode(leads) if encode is not None and leads else None
+    # One question has nothing to be compared with: the model is not even loaded for it.
+    vectors = encode(leads) if encode is not None and len(questions) > 1 and leads else None
     row = {t: n for n, t in enumerate(leads)}
 
     def same(a: _Question, b: _Question) -> bool:
