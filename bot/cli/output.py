@@ -142,11 +142,14 @@ def format_usage(report: UsageReport) -> str:
     """`newsbot report` as text: the totals, then what to act on, then the days."""
     share = report.answered_share
     lines = [
-        f"use data {report.since} .. {report.until} (UTC)",
+        f"use data {report.since} .. {report.until} ({report.timezone})",
         f"questions: {report.questions}, answered: "
         f"{'-' if share is None else f'{share:.0%}'} ({report.answered}), "
         f"users: {report.users}, follow-ups: {report.follow_ups}",
     ]
+    if report.previous is not None and report.previous[0]:
+        asked, answered = report.previous
+        lines.append(f"previous period: questions {asked}, answered {answered / asked:.0%}")
     if report.latency_p50_ms is not None:
         lines.append(
             f"answer time: p50 {report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms"
@@ -159,6 +162,10 @@ def format_usage(report: UsageReport) -> str:
         more = f" (+{g.wordings - 1} wordings)" if g.wordings > 1 else ""
         terms = f"  key terms: {', '.join(g.key_terms)}" if g.key_terms else ""
         lines.append(f"  {g.count} ({g.users} users) {printable(g.questions[0])}{more}{terms}")
+    if report.more_groups:
+        lines.append(f"  and {report.more_groups} more groups")
+    if report.no_subject:
+        lines.append(f"without a subject (なぜ?, not coverage to add): {report.no_subject}")
     if report.downvoted:
         lines.append("voted down:")
     for d in report.downvoted:
