@@ -412,7 +412,7 @@ def test_any_url_is_a_clear_refusal_or_an_ascii_request_target(
     except FetchError as e:
         assert str(e) and "\n" not in str(e)
     else:
-        assert scheme_ in ("http", "https") and 0 <= port_ <= 65535
+        assert scheme_ in ("http", "https") and 0 < port_ <= 65535
         assert host_.isascii() and target.startswith("/") and target.isascii()
         assert target.isprintable() and " " not in target and "#" not in target
         assert check_url(url) == (scheme_, host_, port_)
