@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import logging
@@ -12,13 +13,21 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import trafilatura
 from tld import get_fld
+from trafilatura.metadata import extract_metadata
 from trafilatura.settings import use_config
 
 from ..corpus.text import squash
 from ..errors import PageError
 from .outlets import outlet_for_host
 from .page_budget import DEADLINE_SECONDS, Budget
-from .page_furniture import DATE_LINE, Sizes, chars, reading_copy, without_furniture
+from .page_furniture import (
+    DATE_LINE,
+    Sizes,
+    chars,
+    reading_copy,
+    unwrap_layout_tables,
+    without_furniture,
+)
 from .page_headline import headline
 from .page_jsonld import json_ld
 
@@ -118,16 +127,17 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
         tree = lxml.html.fromstring(html)
     except (lxml.etree.ParserError, ValueError):
         raise PageError("not an HTML page") from None
+    unwrap_layout_tables(tree)
     meta, ld, sizes = _meta(tree), json_ld(tree), Sizes(tree, budget)
     title = _first(meta.get("og:title"), ld.get("headline"), _title(tree))
     host = urlsplit(url).hostname or ""
     names = [n for n in (meta.get("og:site_name"), _publisher(ld), outlet_for_host(host)) if n]
     if _not_found(title, tree):
         raise PageError("the page says it was not found (a 404 page)")
-    doc = _main_text(tree, url, budget)
+    doc = _main_text(tree, sizes, url, budget)
     budget.check()
     text = getattr(doc, "text", None) or ""
-    title = title or getattr(doc, "title", None)
+    title = title or _first(_metadata(tree, url).title)
     title, site_name = headline(title, names, tree, sizes, budget)
     budget.check()
     body = _markdown(text, title, url)
@@ -150,7 +160,7 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
             meta.get("pubdate"),
             meta.get("date"),
             _time_tag(tree),
-            getattr(doc, "date", None),
+            lambda: _metadata(tree, url).date,
             _date_after_title(tree),
             _date_after_headline(tree, title),
         ),
@@ -160,13 +170,13 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
     )
 
 
-def _main_text(tree, url: str, budget: Budget):
+def _main_text(tree, sizes: Sizes, url: str, budget: Budget):
     """trafilatura's reading of the page without its furniture: text as Markdown, and a date.
 
     When that reading holds under half the text left, removing the furniture has misled
     trafilatura (it chose another block): its reading of the whole page is taken if longer.
     """
-    bare = without_furniture(tree, budget)
+    bare = without_furniture(tree, sizes, budget)
     left = chars(bare.text_content())
     doc = _trafilatura(bare, url)
     got = chars(getattr(doc, "text", None))
@@ -182,15 +192,25 @@ def _trafilatura(tree, url: str):
     return trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        with_metadata=False,  # read from the page itself; trafilatura's only when it has none
         include_comments=False,
         include_links=True,
         include_formatting=True,
         include_images=False,
         deduplicate=False,
-        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
-        date_extraction_params={"extensive_search": False, "original_date": True},
         config=_TRAFILATURA,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _metadata(tree, url: str):
+    """trafilatura's reading of the page's metadata (a title, a date): asked only when the page's
+    own metadata has none, as it costs a quarter of an extraction."""
+    return extract_metadata(
+        copy.deepcopy(tree),
+        url,
+        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
+        date_config={"extensive_search": False, "original_date": True, "url": url},
     )
 
 
@@ -307,6 +327,7 @@ def _time_tag(tree) -> str | None:
 def _date(*values) -> str | None:
     """The first value that holds a date, as YYYY-MM-DD (the date as the page writes it)."""
     for v in values:
+        v = v() if callable(v) else v  # an expensive reading, made only when the ones before fail
         m = _DATE.search(v) if isinstance(v, str) else None
         if m:
             y, mo, d = (int(x) for x in m.groups())
