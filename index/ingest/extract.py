@@ -24,6 +24,7 @@ from .page_furniture import (
     DATE_LINE,
     Sizes,
     chars,
+    furniture_text,
     reading_copy,
     unwrap_layout_tables,
     without_furniture,
@@ -34,7 +35,11 @@ from .page_jsonld import json_ld
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
-FALLBACK_SHARE = 0.5  # of the text left without furniture; a reading under it is checked
+# A furniture-free reading this short may have lost the article with a block wrongly taken for
+# furniture: trafilatura's reading of the whole page is taken if it holds more than furniture.
+# (A reading checked whenever it held under half the page's text lost more than it won: the
+# whole page's reading also holds other articles' teasers.)
+FALLBACK_CHARS = 250
 TEASER_CHARS = 1500  # a paywalled page's public part is shorter; a metered page's full text longer
 # trafilatura gives up on a main text under 250 characters and falls back to a flat one; a short
 # Japanese article is that long (the fallback loses its paragraphs and headings).
@@ -171,21 +176,24 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
 
 
 def _main_text(tree, sizes: Sizes, url: str, budget: Budget):
-    """trafilatura's reading of the page without its furniture: text as Markdown, and a date.
-
-    When that reading holds under half the text left, removing the furniture has misled
-    trafilatura (it chose another block): its reading of the whole page is taken if longer.
-    """
-    bare = without_furniture(tree, sizes, budget)
-    left = chars(bare.text_content())
+    """trafilatura's reading of the page without its furniture, as Markdown."""
+    bare, doomed = without_furniture(tree, sizes, budget)
     doc = _trafilatura(bare, url)
     got = chars(getattr(doc, "text", None))
-    if got < FALLBACK_SHARE * left:
+    if got < FALLBACK_CHARS:
         budget.check()
         whole = _trafilatura(reading_copy(tree), url)
-        if chars(getattr(whole, "text", None)) > 1.5 * got:
+        # Only what it holds beyond the furniture counts: a longer reading of ads is no better.
+        furniture = furniture_text(sizes, doomed)
+        lines = (_line_words(x) for x in (getattr(whole, "text", None) or "").splitlines())
+        if sum(len(x) for x in lines if x not in furniture) > max(got, MIN_TEXT_CHARS):
             return whole
     return doc
+
+
+def _line_words(line: str) -> str:
+    """A Markdown line's words, squashed: no heading or list marks, links as their words."""
+    return squash(_MD_LINK.sub(lambda m: m.group(2), line).lstrip("#-*> "))
 
 
 def _trafilatura(tree, url: str):
