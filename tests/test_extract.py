@@ -134,12 +134,13 @@ def test_a_teaser_with_paywall_wording_is_refused():
 def test_no_inline_tags_nor_markdown_escapes_in_the_text():
     odd = (
         "<p>Choreographer_Jeong said the <u>new</u> <b>wall</b> and <i>the old</i> one "
-        "differ by 2*3 metres at <em>low</em> tide, and the <s>old</s> plan is gone.</p>"
+        "differ by 2*3 metres at <em>low</em> tide, and the <s>old</s> plan is gone; "
+        "the <code>tide_table</code> file says so.</p>"
     )
     body = f"<article>{headline()}{paragraphs()}{odd}</article>"
     text = extract(page(body), URL).body
-    assert "Choreographer_Jeong" in text and "2*3 metres" in text
-    for leak in ("<u>", "</u>", "\\_", "\\*", "**", "*the old*", "~~"):
+    assert "Choreographer_Jeong" in text and "2*3 metres" in text and "the tide_table file" in text
+    for leak in ("<u>", "</u>", "\\_", "\\*", "**", "*the old*", "~~", "`"):
         assert leak not in text
 
 

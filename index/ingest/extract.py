@@ -69,6 +69,7 @@ _TAIL = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not \t, \n: whitespace, joined
 # trafilatura's Markdown escapes ("Choreographer\_Jeong"): the body keeps the characters as written.
+_CODE_SPAN = re.compile(r"(?<!\\)`+([^`]+?)`+")  # inline code: its words, without backticks
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
@@ -380,7 +381,7 @@ def _markdown(text: str, title: str | None, url: str) -> str:
                 continue  # the title repeated as the body's first heading
             line = "#" * max(2, len(m.group(1))) + " " + heading
         else:
-            line = line.replace("**", "").replace("__", "")
+            line = _CODE_SPAN.sub(r"\1", line.replace("**", "").replace("__", ""))
         lines.append(_MD_ESCAPE.sub(r"\1", _MD_LINK.sub(lambda m: _link(m, url), line)).rstrip())
     body = "\n".join(_trim(lines, title))
     return re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
