@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from tld import get_fld
 from trafilatura.metadata import extract_metadata
 from trafilatura.settings import use_config
@@ -166,7 +167,8 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
             meta.get("pubdate"),
             meta.get("date"),
             _time_tag(tree),
-            lambda: _metadata(tree, url).date,
+            # htmldate's deep search guesses from any number; this reads the page's own.
+            lambda: find_date(copy.deepcopy(tree), extensive_search=False, original_date=True),
             _date_after_title(tree),
             _date_after_headline(tree, title),
         ),
@@ -211,16 +213,9 @@ def _trafilatura(tree, url: str):
     )
 
 
-@functools.lru_cache(maxsize=1)
 def _metadata(tree, url: str):
-    """trafilatura's reading of the page's metadata (a title, a date): asked only when the page's
-    own metadata has none, as it costs a quarter of an extraction."""
-    return extract_metadata(
-        copy.deepcopy(tree),
-        url,
-        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
-        date_config={"extensive_search": False, "original_date": True, "url": url},
-    )
+    """trafilatura's reading of the page's metadata: asked only when the page names no title."""
+    return extract_metadata(copy.deepcopy(tree), url)
 
 
 def _paywalled(plain: str, ld: dict, tree) -> bool:
