@@ -185,7 +185,9 @@ class Searcher:
         folder = Path(folder or self.options.articles_dir)
         if not folder.is_dir():
             raise ArticlesDirError(f"articles folder not found: {folder}")
-        return shared.sync(folder, self.options.max_article_bytes, prune=prune)
+        return shared.sync(
+            folder, self.options.max_article_bytes, self.options.data_dir, prune=prune
+        )
 
     def watch(self) -> None:
         """Swap to other processes' new versions as they go live, not at the next question.

