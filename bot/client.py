@@ -13,8 +13,8 @@ from discord.ext import commands
 from index import Answer, BuildProgress, BuildReport, Conversations, Filters, Hit, Searcher, Turn
 
 from . import errors
-from .conversation import AnswerTurns
 from .settings import Settings, load_settings
+from .threads import AnswerTurns
 from .ui.i18n import Translator
 from .usage import UsageLog
 

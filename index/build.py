@@ -19,7 +19,8 @@ from .errors import ALLOW_EMPTY, EmptyArticlesError
 from .options import IndexOptions
 from .retrieval import crosslingual
 from .retrieval.lexical import LEXICAL_PARAMS, Lexical
-from .storage.base import Store, Version, Writer, open_store
+from .storage.base import Store, Version, Writer
+from .storage.factory import open_store
 from .storage.manifest import FORMAT, READABLE
 from .types import BuildReport
 

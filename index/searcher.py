@@ -20,7 +20,7 @@ from .options import IndexOptions
 from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outlets_of, prefer
 from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
-from .storage.base import open_store
+from .storage.factory import open_store
 from .types import SLOW_STEP, Answer, BuildReport, Hit, Topic
 
 log = logging.getLogger(__name__)

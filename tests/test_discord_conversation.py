@@ -7,7 +7,7 @@ import discord
 import pytest
 
 from bot.client import NewsBot, create_bot
-from bot.conversation import AnswerTurns
+from bot.threads import AnswerTurns
 from bot.ui.format import asked_in, continued_line, echo
 from bot.ui.i18n import text
 from index import Answer, Turn

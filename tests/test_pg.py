@@ -168,7 +168,7 @@ DRIVER = textwrap.dedent(
     store = StoreOptions(backend=backend, url=url or None)
     options = IndexOptions(articles_dir=Path(articles), data_dir=Path(data), store=store)
     if backend == "postgres":  # as `newsbot index` does: the folder into the shared articles
-        from index.storage.base import open_store
+        from index.storage.factory import open_store
 
         open_store(options, Path(data)).articles.sync(Path(articles), 5_000_000, Path(data))
     build(options, StubEmbedder())

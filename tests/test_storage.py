@@ -28,7 +28,7 @@ from index.options import IndexOptions, StoreOptions
 from index.retrieval.lexical import Lexical, sum_postings
 from index.retrieval.ranker import Index
 from index.storage import manifest
-from index.storage.base import live_manifest
+from index.storage.factory import live_manifest
 from index.storage.local import LocalStore
 
 from .conftest import DATA, ROOT
@@ -124,7 +124,7 @@ def test_info_reads_the_manifest_without_numpy(old_index, options):
         "import sys\n"
         "from pathlib import Path\n"
         "from index.options import IndexOptions\n"
-        "from index.storage.base import live_manifest\n"
+        "from index.storage.factory import live_manifest\n"
         f"where, m = live_manifest(IndexOptions(), Path({str(old_index)!r}))\n"
         "print(where.name, m['dense_index'])\n"
         "print(sorted(x for x in ('numpy', 'scipy', 'faiss') if x in sys.modules))\n"

@@ -9,7 +9,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,8 +17,10 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..corpus import frontmatter
+from ..corpus.files import write_atomic
+from ..corpus.identity import body_digest as _digest
+from ..corpus.identity import text_identity
 from ..corpus.loader import article_files
-from ..errors import ArticleError
 from .extract import Extracted, extract
 from .fetch import FetchLimits, Response, fetch
 
@@ -49,7 +50,7 @@ def destination(options, store=None) -> Path | Shelf:
     """Where new articles go: the database's shared articles with that backend, else the folder."""
     if options.store.backend != "postgres":
         return Path(options.articles_dir)
-    from ..storage.base import open_store
+    from ..storage.factory import open_store
 
     return (store or open_store(options, options.index_dir)).articles
 
@@ -218,20 +219,6 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
     return url, digest
 
 
-def text_identity(text: str) -> tuple[str | None, str | None]:
-    """(front matter url, body digest) of one article's text: what makes two the same."""
-    try:
-        meta, body = frontmatter.split(text)
-    except ArticleError:
-        return None, None  # the loader reports it; without front matter it is no duplicate
-    url = meta["url"].strip() if isinstance(meta.get("url"), str) else None
-    return url, _digest(body)
-
-
-def _digest(body: str) -> str:
-    return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
-
-
 def _new_name(article: Extracted, exists: Callable[[str], bool], now: dt.datetime) -> str:
     """<published date>-<site>-<slug>.md, numbered when another page has that name."""
     date = article.published or now.date().isoformat()
@@ -259,19 +246,3 @@ def slug(url: str) -> str:
     if text == re.sub(r"[^a-z0-9]+", "-", site.lower()).strip("-"):
         text += "-" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:8]
     return text
-
-
-def write_atomic(path: Path, content: str) -> None:
-    """Write beside the target and rename over it: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A hidden name: the loader skips it if a crash leaves it behind.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

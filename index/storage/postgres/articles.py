@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...corpus.files import write_atomic
+from ...corpus.identity import text_identity
 from ...corpus.loader import Article, Skipped, article_files, load_articles, parse_article
 from ...errors import ArticleError, ArticlesDirError
-from ...ingest.articles import text_identity
 
 if TYPE_CHECKING:
     from .connection import Database
@@ -31,24 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INGEST = "ingest"  # the origin of /add, `newsbot add` and feed items: no folder removes them
-
-MIGRATION = """
-    create table articles (
-        path text primary key,
-        markdown text not null,
-        checksum text not null,
-        url text,
-        body_digest text,
-        origin text not null,
-        updated timestamptz not null default now()
-    );
-    create index on articles (url);
-    create index on articles (body_digest);
-    create table feed_state (
-        one bool primary key default true check (one),
-        state jsonb not null
-    );
-"""
 
 
 ORIGIN_FILE = "origin-id"  # in the data folder: this installation's id, made once
@@ -221,8 +204,6 @@ class PgArticles:
 
     def export(self, folder: Path) -> list[str]:
         """Write every article back as a file under folder; returns their paths."""
-        from ...ingest.articles import write_atomic
-
         folder = Path(folder)
         root = folder.resolve()
         rows = self.store.query("select path, markdown from articles order by path", binary=False)

@@ -7,7 +7,6 @@ import logging
 import psycopg
 
 from ...errors import UPGRADE, IndexCorruptError
-from .articles import MIGRATION as ARTICLES_MIGRATION
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +14,24 @@ SCHEMA = 2  # the version of the tables below; `meta` records the one a database
 # pg_advisory_lock keys: one build at a time per database; one migration at a time.
 BUILD_LOCK, MIGRATE_LOCK = 0x6E657773, 0x6E657774
 CHANNEL = "newsbot_live"  # NOTIFY'd with the new version's name when one goes live
+# The shared articles (articles.py): one row per article file, with the origin that added it.
+ARTICLES = """
+    create table articles (
+        path text primary key,
+        markdown text not null,
+        checksum text not null,
+        url text,
+        body_digest text,
+        origin text not null,
+        updated timestamptz not null default now()
+    );
+    create index on articles (url);
+    create index on articles (body_digest);
+    create table feed_state (
+        one bool primary key default true check (one),
+        state jsonb not null
+    );
+"""
 MIGRATIONS = {
     1: """
     create table meta (schema_version int not null);
@@ -34,7 +51,7 @@ MIGRATIONS = {
     );
     insert into meta values (0);
     """,
-    2: ARTICLES_MIGRATION,  # the shared articles and feed state (articles.py)
+    2: ARTICLES,  # the shared articles and feed state (articles.py)
 }
 
 

@@ -1,22 +1,21 @@
-"""Which conversation a Discord message continues: its key, the turns of the bot's answers, and
-a turn rebuilt from an answer the bot no longer remembers (after a restart)."""
+"""Which question a Discord message continues: the conversation's key, the turn each of the bot's
+answers holds (by message id), and a turn rebuilt from an answer it no longer remembers.
+
+Plain parameters, no bot: the composition root (client.py) imports this, never the reverse.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Hashable
 
 import discord
 
-from index import Turn
+from index import Answer, Turn
 
 from .ui.format import asked_in
-
-if TYPE_CHECKING:
-    from .client import NewsBot
 
 log = logging.getLogger(__name__)
 
@@ -80,27 +79,37 @@ async def referenced(message: discord.Message) -> discord.Message | None:
         return None
 
 
-async def turn_of(bot: NewsBot, answer: discord.Message) -> Turn | None:
+async def turn_of(
+    answer: discord.Message,
+    answers: AnswerTurns,
+    ask: Callable[..., Awaitable[Answer]],
+    clock: Callable[[], float],
+    me: int,
+) -> Turn | None:
     """The turn of one of the bot's answers: remembered, else rebuilt by asking its question
-    again (in the frame of the question it continued); None when that does not answer."""
-    turn = bot.answers.get(answer.id)
+    again (in the frame of the question it continued); None when that does not answer.
+
+    answers: the turns remembered by message id; ask(question, context=None): the bot's
+    answer; clock: the conversations' clock; me: the bot's user id (mentions taken out).
+    """
+    turn = answers.get(answer.id)
     if turn is not None or not answer.embeds:  # no embed: help or a line, not an answer
         return turn
     question, previous = asked_in(answer.content)
     if question is None:  # a reply to a DM or a mention: the question is the message it quotes
         asked = await referenced(answer)
-        question = question_of(asked, bot.user.id) if asked else None
+        question = question_of(asked, me) if asked else None
     if not question:
         return None
     log.info("Rebuilding the context of answer %s from its question", answer.id)
     context = None
     if previous:
-        earlier = await bot.answer(previous)
+        earlier = await ask(previous)
         if not earlier.no_answer:
-            context = Turn(previous, earlier, bot.conversations.clock())
-    reply = await bot.answer(question, context=context)
+            context = Turn(previous, earlier, clock())
+    reply = await ask(question, context=context)
     if reply.no_answer:
         return None
-    turn = Turn(question, reply, bot.conversations.clock())
-    bot.answers.remember(answer.id, turn)
+    turn = Turn(question, reply, clock())
+    answers.remember(answer.id, turn)
     return turn
