@@ -273,7 +273,7 @@ def _vectors(keys, passages, embedder, previous, progress):
         texts = [embed_text(passages[i]) for i in todo]
         # Each sentence gets its own vector: the answer quotes sentences and the 'not covered'
         # check weighs them, and a sentence read alone told English questions and other news
-        # apart better than one pooled from its passage's tokens (README, "Answers").
+        # apart better than one pooled from its passage's tokens (docs/how-it-works.md, "Answers").
         split = [[passages[i].text[a:b] for a, b in sentence_spans(passages[i].text)] for i in todo]
         report = (lambda d, t: progress("embed", d, t)) if progress else None
         # One stream for passages and sentences, so progress covers both.

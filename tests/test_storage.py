@@ -57,7 +57,7 @@ def test_the_on_disk_format_and_database_schema_are_unchanged():
         2: common | {"sections.json", "lex_meta.json"},
         3: common | {"sections.jsonl", "section_offsets.npy"},
     }
-    pg = pytest.importorskip("index.storage.postgres.store")
+    pg = pytest.importorskip("index.storage.postgres.migrations")
     # Migrations only add: schema 1 as it was written, then 2 (issue 26: the shared articles
     # and feed state), so a version-1 database migrates forward and keeps its index.
     assert pg.SCHEMA == 2 and set(pg.MIGRATIONS) == {1, 2}
