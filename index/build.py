@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ def _plan(articles, skipped, live: Version | None, options: IndexOptions):
     report = _diff(articles, live.manifest if live else None)
     kept = _kept(skipped, live, report)
     report.skipped = [
-        (s.file, s.reason + ("; kept from the previous index" if s.file in kept else ""))
+        replace(s, reason=s.reason + "; kept from the previous index") if s.file in kept else s
         for s in skipped
     ]
     passages = [p for a in articles for p in chunk_article(a, options.max_passage_chars)]
@@ -145,7 +146,7 @@ def _manifest(embedder, articles, passages, kept, live, report, options) -> dict
         "lexical": LEXICAL_PARAMS,
         "text_version": TEXT_VERSION,
         "anchors": ANCHORS_DIGEST,
-        "skipped": report.skipped,
+        "skipped": [(s.file, s.reason) for s in report.skipped],
         # Names an English question may spell another way (Hegseth → ヘグセス).
         "katakana": crosslingual.katakana_words(
             f"{p.title}\n{p.section}\n{p.text}" for p in passages

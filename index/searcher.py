@@ -168,7 +168,7 @@ class Searcher:
             store=self.store,
         )
         if synced is not None:  # files of this folder that could not be copied in, and why
-            report.skipped = [(x.file, x.reason) for x in synced.skipped] + report.skipped
+            report.skipped = synced.skipped + report.skipped
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
         return report

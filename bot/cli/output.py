@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -10,7 +9,7 @@ from index import Answer, BuildReport
 from index.ingest import outlet_of
 from index.redact import mask
 
-from ..ui.sources import Source, cited_sources
+from ..ui.sources import Source, cited_runs, cited_sources
 
 if TYPE_CHECKING:
     from index.usage import UsageReport
@@ -47,13 +46,7 @@ def format_answer(answer: Answer, passages: bool = False) -> str:
 def _cited_text(answer: Answer, numbers: dict[int, int]) -> str:
     """The quoted sentences, a run citing one source closed by its number (as in Discord)."""
     pieces = [(printable(s), numbers.get(n)) for s, n in zip(answer.sentences, answer.citations)]
-    out = ""
-    for i, (sentence, number) in enumerate(pieces):
-        following = pieces[i + 1][1] if i + 1 < len(pieces) else None
-        marker = f"[{number}]" if number and following != number else ""
-        # Japanese sentences follow each other without a space; others get one.
-        sep = " " if out and not re.search(r"[。！？」』）)\u3000-\u9fff]$", out) else ""
-        out += sep + sentence.strip() + marker
+    out = cited_runs(pieces, lambda number: f"[{number}]")
     if not out:
         return printable(answer.text)
     return f"【{printable(answer.subject)}】{out}" if answer.subject else out
@@ -99,8 +92,8 @@ def format_report(report: BuildReport) -> str:
     ):
         for name in names:
             lines.append(f"{label}: {name}")
-    for name, reason in report.skipped:
-        lines.append(f"skipped: {name}: {reason}")
+    for s in report.skipped:
+        lines.append(f"skipped: {s.file}: {s.reason}")
     lines.append(
         f"{report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
@@ -112,13 +105,13 @@ def format_report(report: BuildReport) -> str:
 def format_added(added) -> str:
     """One line per URL: what happened, the file, and what was extracted."""
     a = added.article
+    status = f"would be {added.status}" if added.dry_run else str(added.status)
     if a is None:
-        return printable(f"{added.status}: {added.url}")
+        return printable(f"{status}: {added.url}")
     date = a.published or "no date"
     # Titles and URLs come from the page: a control character must not drive the terminal.
     return printable(
-        f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
-        f"{a.sections} sections) {a.url}"
+        f"{status}: {added.file}: {a.title} ({a.outlet}, {date}, {a.sections} sections) {a.url}"
     )
 
 

@@ -12,6 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -55,21 +56,31 @@ def destination(options, store=None) -> Path | Shelf:
     return (store or open_store(options, options.index_dir)).articles
 
 
+class AddStatus(StrEnum):
+    """What happened to one URL's article (with Added.dry_run: what would happen)."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"  # the same text is there under its url (or a 304)
+    DUPLICATE = "duplicate"  # the same text is there under another url
+
+
 @dataclass(frozen=True)
 class Added:
-    """What happened to one URL: added, updated, unchanged, duplicate, or would-be (dry run)."""
+    """What happened to one URL: a status, the file, and what was extracted."""
 
     url: str
-    status: str
+    status: AddStatus
     file: str | None  # relative to the articles folder
     article: Extracted | None = None
     content: str | None = None  # the file's text (written, or what a dry run would write)
     etag: str | None = None
     last_modified: str | None = None
+    dry_run: bool = False  # nothing was written: status says what would have been
 
     @property
     def changed(self) -> bool:
-        return self.status in ("added", "updated")
+        return not self.dry_run and self.status in (AddStatus.ADDED, AddStatus.UPDATED)
 
 
 def add_url(
@@ -84,7 +95,9 @@ def add_url(
     """Fetch url and write its article; raises FetchError or PageError with a reason."""
     response = fetch(url, limits, etag=etag, last_modified=last_modified)
     if response.not_modified:
-        return Added(url, "unchanged", None, etag=response.etag, last_modified=last_modified)
+        return Added(
+            url, AddStatus.UNCHANGED, None, etag=response.etag, last_modified=last_modified
+        )
     return add_page(response, articles_dir, dry_run=dry_run, now=now, requested=url)
 
 
@@ -129,16 +142,16 @@ def write(
         same_url = by_url.get(article.url)
         same_text = by_text.get(_digest(body))
         if same_text and same_text != same_url:
-            return Added(url, "duplicate", same_text, article, None, etag, last_modified)
+            return Added(url, AddStatus.DUPLICATE, same_text, article, None, etag, last_modified)
         if same_url and same_text == same_url:
-            return Added(url, "unchanged", same_url, article, None, etag, last_modified)
+            return Added(url, AddStatus.UNCHANGED, same_url, article, None, etag, last_modified)
         folder = None if shelf is not None else Path(articles_dir)
         exists = shelf.exists if shelf is not None else (lambda name: (folder / name).exists())
         name = same_url or _new_name(article, exists, now)
         content = render(article, now)
-        status = "updated" if same_url else "added"
+        status = AddStatus.UPDATED if same_url else AddStatus.ADDED
         if dry_run:
-            return Added(url, f"would be {status}", name, article, content, etag, last_modified)
+            return Added(url, status, name, article, content, etag, last_modified, dry_run=True)
         if shelf is not None:
             shelf.put(name, content)
         else:

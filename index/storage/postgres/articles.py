@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from ...corpus.files import write_atomic
 from ...corpus.identity import text_identity
 from ...corpus.loader import Article, Skipped, article_files, load_articles, parse_article
-from ...errors import ArticleError, ArticlesDirError
+from ...errors import ArticleError, ArticlesDirError, Skip
 
 if TYPE_CHECKING:
     from .connection import Database
@@ -119,7 +119,7 @@ class PgArticles:
             try:
                 articles.append(parse_article(path, markdown.encode("utf-8")))
             except ArticleError as e:
-                skipped.append(Skipped(path, str(e)))
+                skipped.append(Skipped(path, str(e), e.code, e.field))
         return articles, skipped
 
     def checksums(self) -> dict[str, tuple[str, str]]:
@@ -150,7 +150,9 @@ class PgArticles:
                 continue
             raw = (folder / a.file).read_bytes()
             if hashlib.sha256(raw).hexdigest() != a.digest:  # rewritten meanwhile: next time
-                report.skipped.append(Skipped(a.file, "changed while being read; run again"))
+                report.skipped.append(
+                    Skipped(a.file, "changed while being read; run again", Skip.CHANGED_WHILE_READ)
+                )
                 continue
             self.put(a.file, raw.decode("utf-8"), report.origin, keep_origin=True)
             (report.updated if known else report.added).append(a.file)
