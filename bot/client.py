@@ -64,7 +64,9 @@ class NewsBot(commands.Bot):
         self.conversations = Conversations(
             window=talk.window_seconds, turns=talk.turns, clock=_monotonic
         )
-        self.answers = AnswerTurns()
+        # What each answer answered is kept in the data folder: a reply after a restart
+        # continues it (bot/asked.py).
+        self.answers = AnswerTurns(folder=settings.index.data_dir)
 
     async def setup_hook(self) -> None:
         # With the database, other processes' reindexes are served here as they go live.
@@ -88,6 +90,7 @@ class NewsBot(commands.Bot):
         await super().close()
         await asyncio.to_thread(self.searcher.close)
         await asyncio.to_thread(self.usage.close)  # what is queued is written first
+        self.answers.close()
 
     async def on_ready(self) -> None:
         info = self.searcher.info()

@@ -114,3 +114,10 @@ def test_the_readme_is_a_front_door() -> None:
     assert "\n.venv/bin/python -m pytest\n" in readme
     for link in re.findall(r"\]\(((?:docs|tests|benchmarks)/[^)#]+)", readme):
         assert (ROOT / link).is_file(), link
+
+
+@pytest.mark.parametrize("page", ["guide.md", "how-it-works.md", "postgres.md", "settings.md"])
+def test_the_guides_links_and_pictures_are_there(page: str) -> None:
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    for link in re.findall(r"\]\(([^)#:]+\.(?:md|png))[)#]", text):
+        assert (ROOT / "docs" / link).is_file(), link

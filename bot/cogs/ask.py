@@ -175,7 +175,7 @@ class Ask(commands.Cog):
 
     async def turn_of(self, answer: discord.Message) -> Turn | None:
         bot = self.bot
-        return await turn_of(answer, bot.answers, bot.answer, bot.conversations.clock, bot.user.id)
+        return await turn_of(answer, bot.answers, bot.answer, bot.conversations.clock)
 
     def own_thread(self, channel) -> bool:
         """A thread the bot started (from an answer, by its 「スレッドで続ける」 button)."""

@@ -96,34 +96,11 @@ def heading(answer: Answer, *, echo_question: bool) -> str | None:
     return clip("\n".join(filter(None, lines)), CONTENT) or None
 
 
-def asked_in(content: str | None) -> tuple[str | None, str | None]:
-    """The question and the question it continued, read back from the content of one of the
-    bot's answers (echo and continued_line, undone); None where absent or clipped."""
-    question = previous = None
-    for line in (content or "").splitlines():
-        for lang in ("ja", "en"):
-            label, _, tail = text(lang, "question", q="\0").partition("\0")
-            if line.startswith(label) and line.endswith(tail):
-                question = _unquoted(line[len(label) : len(line) - len(tail)])
-            before, _, after = text(lang, "continued", q="\0").partition("\0")
-            if line.startswith(before) and line.endswith(after):
-                previous = _unquoted(line[len(before) : len(line) - len(after)])
-    return question, previous
-
-
 def _quoted(question: str) -> str:
     q = " ".join(_UNSEEN.sub("", " ".join(question.split())).split())
     q = _safe(q)
     # <link> shows a link without Discord's preview of it under the bot's name.
     return _BARE_LINK.sub(r"<\1>", q)
-
-
-def _unquoted(shown: str) -> str | None:
-    """_quoted undone; None for a clipped one (it cannot be asked again as it was)."""
-    if not shown or shown.endswith(ELLIPSIS):
-        return None
-    q = re.sub(r"<(https?://[^\s<>]+)>", r"\1", shown).replace("@\u200b", "@")
-    return re.sub(r"\\([\\*_~`|>#\-\[\]()])", r"\1", q)
 
 
 def plain(passage: str) -> str:
