@@ -120,4 +120,4 @@ def test_the_readme_is_a_front_door() -> None:
 def test_the_guides_links_and_pictures_are_there(page: str) -> None:
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
     for link in re.findall(r"\]\(([^)#:]+\.(?:md|png))[)#]", text):
-        assert (ROOT / "docs" / link).is_file(), link
+        assert (ROOT / "docs" / link).resolve().is_file(), link
