@@ -172,6 +172,25 @@ def test_feeds_with_the_database_down_says_so(tmp_path, monkeypatch, capsys):
     assert "cannot connect to the index database" in err and "another process" not in err
 
 
+def test_db_dev_stop_finds_its_server_whatever_the_settings_file(tmp_path, monkeypatch, capsys):
+    """Started with one settings file (its data folder), stopped with another: the URL says
+    where the server's data is (its socket folder's lock file)."""
+    started = tmp_path / "a.toml"
+    started.write_text(f'[index]\ndata_dir = "{tmp_path / "a-data"}"\n', encoding="utf-8")
+    other = tmp_path / "b.toml"
+    other.write_text(f'[index]\ndata_dir = "{tmp_path / "b-data"}"\n', encoding="utf-8")
+    assert main(["--config", str(started), "db", "dev"]) == 0
+    url = capsys.readouterr().out.split("NEWSBOT_DATABASE_URL='")[1].split("'")[0]
+    folder = (tmp_path / "a-data" / "pg-dev").resolve()
+    try:
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", url)
+        assert main(["--config", str(other), "db", "dev", "--stop"]) == 0
+        assert capsys.readouterr().out.strip() == f"stopped the server in {folder}"
+        assert not (folder / "postmaster.pid").exists()
+    finally:
+        main(["--config", str(started), "db", "dev", "--stop"])  # a failed test leaves none
+
+
 def test_index_on_another_machine_keeps_the_first_ones_articles(
     pg_url, tmp_path, capsys, monkeypatch
 ):
