@@ -73,7 +73,8 @@ def mask(text: str) -> str:
 
 
 class MaskingFilter(logging.Filter):
-    """Masks secrets in a record's message and traceback before any handler formats it."""
+    """Masks secrets in a record's message and traceback before any handler formats it; a
+    warning or error is one line (a driver's or Discord's message may span several)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -81,6 +82,8 @@ class MaskingFilter(logging.Filter):
         except Exception:  # a bad format string: the handler reports it as logging does
             return True
         masked = mask(message)
+        if record.levelno >= logging.WARNING and "\n" in masked:
+            masked = " ".join(masked.split())
         if masked != message:
             record.msg, record.args = masked, ()
         if record.exc_info and not record.exc_text:
