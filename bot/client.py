@@ -59,7 +59,7 @@ class NewsBot(commands.Bot):
         # Questions and votes go to data/usage.db from a thread of its own (bot/usage.py).
         self.usage = UsageLog.open(settings)
         self.command_ids: dict[str, int] = {}
-        # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
+        # Follow-ups: each asker's last turns and each answer's turn, in memory.
         talk = settings.conversation
         self.conversations = Conversations(
             window=talk.window_seconds, turns=talk.turns, clock=_monotonic
