@@ -34,6 +34,12 @@ PUBLIC_MODULES = (
     "index.storage.postgres.devserver",
 )
 MAX_LINES = 60
+# Circles counted now that imports in functions count too, each with its owner: each goes when
+# its modules are split (the test then asks for its line to be removed).
+KNOWN_CIRCLES = {
+    # store.import_feedback imports feedback in a function; feedback needs store's records.
+    ("index.usage.feedback", "index.usage.store"): "issue 34",
+}
 # Functions over the limit, each with the length it may not exceed, and its owner: each goes
 # when it is split (the test then asks for its line to be removed).
 KNOWN_LONG = {}
@@ -170,7 +176,9 @@ def project_modules() -> dict[str, tuple[ast.Module, bool]]:
 
 
 def test_no_import_circle() -> None:
-    assert circles(import_graph(project_modules())) == []
+    found = {tuple(c) for c in circles(import_graph(project_modules()))}
+    assert sorted(found - set(KNOWN_CIRCLES)) == []
+    assert sorted(set(KNOWN_CIRCLES) - found) == [], "gone: remove it from KNOWN_CIRCLES"
 
 
 def test_the_core_never_imports_discord_nor_the_bot() -> None:
