@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from bot.cli import main
-from bot.cli.commands import index_info
+from bot.cli.indexing import index_info
 from bot.errors import user_message
 from bot.runner import run
 from bot.settings import Settings, SettingsError, load_settings

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bot.cli import advice, main
-from bot.cli.commands import index_info
+from bot.cli.indexing import index_info
 from bot.settings import DATABASE_URL_ENV as ENV
 from bot.settings import Settings
 from index.errors import (
