@@ -9,8 +9,8 @@ import time
 from index.errors import QuestionError
 
 from ..settings import Settings
-from .commands import log_questions
 from .output import format_answer, format_topics, one_line, printable
+from .usage import log_questions
 
 PROMPT = "質問> "
 

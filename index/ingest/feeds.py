@@ -60,7 +60,7 @@ def state_of(options, store=None):
     """Where the feed state lives: data/feeds.json, or the database (shared by every process)."""
     if options.store.backend != "postgres":
         return Path(options.data_dir) / "feeds.json"
-    from ..storage.base import open_store
+    from ..storage.factory import open_store
 
     return (store or open_store(options, options.index_dir)).feed_state
 
