@@ -109,8 +109,8 @@ def format_report(report: BuildReport) -> str:
     ):
         for name in names:
             lines.append(printable(f"{label}: {name}"))
-    for s in report.skipped:
-        lines.append(printable(f"skipped: {s.file}: {s.reason}"))  # a file's name and text are anyone's
+    for s in report.skipped:  # a file's name and text are anyone's
+        lines.append(printable(f"skipped: {s.file}: {s.reason}"))
     lines.append(
         f"{report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
