@@ -80,7 +80,10 @@ def seed_usage(data_dir: Path, guild_id: int, days: int = 28) -> None:
         for _ in range(rng.randint(6, 22) if when.weekday() < 5 else rng.randint(1, 6)):
             n += 1
             user = f"user{rng.randint(1, 40)}"
-            if unanswered and rng.random() < 0.35:
+            # The period before the report's 14 days: fewer questions, answered as often.
+            if day < days - 14 and rng.random() < 0.5:
+                continue
+            if unanswered and day >= days - 14 and rng.random() < 0.4:
                 q = unanswered.pop()
                 reason = "off_topic" if q == "今日の占いは?" else "other_news"
                 reason = "no_subject" if q in ("なぜ?", "期間は?") else reason
