@@ -162,10 +162,10 @@ def grouping(args) -> dict:
             continue
         rows = [(t, f"u{i % 97}", "other_news") for i, t in enumerate(texts[:size])]
         t0 = time.perf_counter()
-        known = dict(zip(texts[:size], embedder.encode_queries(texts[:size]), strict=True))
+        known = dict(zip(texts[:size], encoded(embedder, texts[:size], args.cache), strict=True))
         t1 = time.perf_counter()
         leads = sorted({q.lead for q in map(_Question, texts[:size]) if q.lead} - set(known))
-        known.update(zip(leads, embedder.encode_queries(leads), strict=True))
+        known.update(zip(leads, encoded(embedder, leads, args.cache), strict=True))
         t2 = time.perf_counter()
         groups, bare = group_questions(rows, Known(known))
         t3 = time.perf_counter()
@@ -186,6 +186,23 @@ def grouping(args) -> dict:
             figures["baseline_quadratic_s"] = round(time.perf_counter() - t5, 2)
         out[f"n{size}"] = figures
     return out
+
+
+def encoded(embedder, texts: list[str], cache: Path | None):
+    """The texts' vectors; with --cache, kept in a .npy file so a rerun skips the encoder (its
+    time then reads as the file's)."""
+    import hashlib
+
+    if cache is None:
+        return embedder.encode_queries(texts)
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
+    path = cache / f"vectors-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embedder.encode_queries(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
 
 
 class Known:
