@@ -134,7 +134,7 @@ def write_csv(path: Path, settings: Settings, since, until, scope) -> None:
     """The rows the report covers (hashes, never ids) as CSV."""
     import csv
 
-    from index.usage.report import rows_for_csv
+    from index.usage import rows_for_csv
 
     columns, rows = rows_for_csv(
         settings.index.data_dir, since, until, scope=scope, timezone=settings.usage.timezone
