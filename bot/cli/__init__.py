@@ -14,14 +14,19 @@ from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
 from ..settings import DATABASE_URL_ENV, Settings, load_settings
 from .output import one_line, printable
 from .parser import parser
+from .searchers import OpenSearcher, open_searcher
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `newsbot` console script; returns the exit status."""
+def main(argv: list[str] | None = None, open_searcher: OpenSearcher = open_searcher) -> int:
+    """Entry point of the `newsbot` console script; returns the exit status.
+
+    open_searcher: how the commands open a Searcher (searchers.py; a test hands in its own).
+    """
     args = parser().parse_args(argv)
+    args.open_searcher = open_searcher
     settings = None
     try:
         if args.command != "run":  # the bot handles its own signals

@@ -42,15 +42,13 @@ def cmd_add(args, settings: Settings) -> int:
         if added.changed:
             changed.append(added)
     if changed:
-        _reindex(settings, len(changed))
+        _reindex(args, settings, len(changed))
     return 1 if failed else 0
 
 
-def _reindex(settings: Settings, written: int) -> None:
+def _reindex(args, settings: Settings, written: int) -> None:
     """Index what was just written; behind a reindex already running, once it ends."""
-    from index import Searcher
-
-    searcher = Searcher(settings.index)
+    searcher = args.open_searcher(settings.index)
     try:
         # What was written went to its destination (the folder, or the shared database).
         report = searcher.reindex(sync=False)
@@ -104,7 +102,7 @@ def cmd_feeds(args, settings: Settings) -> int:
         f"{report.skipped} already seen{later}"
     )
     if report.changed:
-        _reindex(settings, len(report.changed))
+        _reindex(args, settings, len(report.changed))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
     feeds = {shown(url) for url in settings.feeds.urls}
     return 1 if any(url in feeds for url, _ in report.failed) else 0

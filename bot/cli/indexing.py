@@ -23,12 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def cmd_index(args, settings: Settings) -> int:
-    from index import Searcher
-
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
         raise ArticlesDirError(f"articles folder not found: {settings.index.articles_dir}")
-    searcher = Searcher(settings.index)
+    searcher = args.open_searcher(settings.index)
     bar = EmbeddingBar()
     shared = settings.index.store.backend == "postgres"
     if shared:
