@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,6 +15,7 @@ from .answer import answer
 from .build import BuildProgress, build
 from .conversation import Turn, follow_up
 from .corpus.loader import TEXT_VERSION
+from .coverage import Coverage
 from .encoders.embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError, OutdatedError
 from .options import IndexOptions
@@ -151,7 +153,7 @@ class Searcher:
                 (sync_articles); False builds from what the database holds.
         """
         synced = None
-        if getattr(self.store, "articles", None) is not None and sync:
+        if self.store.shared and sync:
             # This machine's folder joins the shared coverage first, as `newsbot index` does.
             if Path(self.options.articles_dir).is_dir():
                 synced = self.sync_articles()
@@ -179,9 +181,9 @@ class Searcher:
         Adds and updates; removes only the articles this folder added before (all that are
         absent from it with prune). Returns a storage.postgres.articles.SyncReport.
         """
-        shared = getattr(self.store, "articles", None)
-        if shared is None:
+        if not self.store.shared:
             raise ArticlesDirError("only the PostgreSQL backend keeps articles in the database")
+        shared = self.store.articles
         folder = Path(folder or self.options.articles_dir)
         if not folder.is_dir():
             raise ArticlesDirError(f"articles folder not found: {folder}")
@@ -202,6 +204,11 @@ class Searcher:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
+
+    @functools.cached_property
+    def coverage(self) -> Coverage:
+        """This index's articles and feeds: pages added, feeds polled (index/coverage.py)."""
+        return Coverage(self.store)
 
     @property
     def listening(self) -> bool:
@@ -378,7 +385,7 @@ def _check_buildable(options: IndexOptions, root: Path) -> None:
     store = open_store(options, root)
     if store.shared:
         store.live_name()  # a database that is down says so here, in one line
-    shared = getattr(store, "articles", None)
+    shared = store.articles if store.shared else None
     if shared is not None and store.live_name() is None and not shared.count():
         if not Path(options.articles_dir).is_dir():
             raise IndexNotBuiltError(
