@@ -389,7 +389,9 @@ def test_pathological_markup_loads(tmp_path):
     assert {a.file for a in articles} == set(body) and not skipped
 
 
-def test_index_build_reports_every_skip_and_indexes_the_good_files(messy, tmp_path, cli, capsys):
+def test_index_build_reports_every_skip_and_indexes_the_good_files(
+    messy, tmp_path, cli, embedder, capsys
+):
     config = write_settings(tmp_path, messy, tmp_path / "data")
     assert cli(["--config", str(config), "index"]) == 0
     out, err = capsys.readouterr()
@@ -400,7 +402,7 @@ def test_index_build_reports_every_skip_and_indexes_the_good_files(messy, tmp_pa
     for name in [*GOOD, *GOOD_BYTES]:
         assert f"added: {name}" in out.splitlines()
 
-    searcher = Searcher.open(make_options(tmp_path, messy), embedder=cli)
+    searcher = Searcher.open(make_options(tmp_path, messy), embedder=embedder)
     report = searcher.reindex()  # nothing changed: the same report of skips, no build
     assert not report.changed_anything
     assert {s.file for s in report.skipped} == set(EXPECTED_SKIPS)
