@@ -141,6 +141,7 @@ class Searcher:
         wait: bool = False,
         allow_empty: bool = False,
         sync: bool = True,
+        prune: bool = False,
     ) -> BuildReport:
         """Build beside the live index and swap it in; the old one serves until then.
 
@@ -150,13 +151,14 @@ class Searcher:
             wait: wait for a build already running (else BuildInProgressError).
             allow_empty: let an empty articles folder empty a non-empty index.
             sync: with the database's shared articles, copy this machine's folder in first
-                (sync_articles); False builds from what the database holds.
+                (sync_articles; the report's `synced`); False builds from what it holds.
+            prune: that sync also removes shared articles the folder lacks, whoever added them.
         """
         synced = None
         if self.store.shared and sync:
             # This machine's folder joins the shared coverage first, as `newsbot index` does.
             if Path(self.options.articles_dir).is_dir():
-                synced = self.sync_articles()
+                synced = self.sync_articles(prune=prune)
         # The store's lock (a file lock) keeps builds one at a time across processes and
         # threads; no second lock here.
         report = build(
@@ -171,6 +173,7 @@ class Searcher:
         )
         if synced is not None:  # files of this folder that could not be copied in, and why
             report.skipped = synced.skipped + report.skipped
+            report.synced = synced
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
         return report
