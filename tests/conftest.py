@@ -164,7 +164,7 @@ def cli_for(embedder):
     import functools
 
     from bot.cli import main
-    from bot.cli.searchers import open_searcher
+    from bot.searchers import open_searcher
 
     opener = functools.partial(open_searcher, embedder=embedder)
     return lambda argv: main(argv, open_searcher=opener)

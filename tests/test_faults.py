@@ -807,7 +807,7 @@ FSIZE_DRIVER = textwrap.dedent(
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a dead process
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
     from bot.cli import main
-    from bot.cli.searchers import open_searcher
+    from bot.searchers import open_searcher
 
     stub = functools.partial(open_searcher, embedder=StubEmbedder())
     sys.exit(main(["--config", config, "index"], open_searcher=stub))

@@ -11,10 +11,10 @@ import threading
 from index import errors, redact
 from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
 
+from ..searchers import OpenSearcher, open_searcher
 from ..settings import DATABASE_URL_ENV, Settings, load_settings
 from .output import one_line, printable
 from .parser import parser
-from .searchers import OpenSearcher, open_searcher
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

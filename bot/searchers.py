@@ -1,4 +1,4 @@
-"""The one way the command line opens a Searcher; `main(argv, open_searcher=...)` replaces it.
+"""The one way bot/ opens a Searcher; `main(argv, open_searcher=...)` and `create_bot` take another.
 
 Tests (and an embedding program) hand in their own, e.g. one with an embedder already loaded,
 instead of patching the core's internals.
