@@ -18,10 +18,10 @@ PROMPT = "質問> "
 def cmd_chat(args, settings: Settings) -> int:
     """Answer questions one a line, each follow-up in the frame of the turn before it; a blank
     line starts a new conversation. With a terminal on stdin: a prompt and line editing."""
-    from index import Conversations, Filters, Searcher  # the model runtime: not for info
+    from index import Conversations, Filters  # the model runtime: not for info
 
     filters = Filters.parse(args.outlet, args.since, args.until)
-    searcher = Searcher.open(settings.index)
+    searcher = args.open_searcher(settings.index, load=True)
     c = settings.conversation
     conversations = Conversations(c.window_seconds, c.turns)
     interactive = sys.stdin.isatty()
@@ -62,9 +62,7 @@ def continued_line(answer) -> str:
 
 def cmd_topics(args, settings: Settings) -> int:
     """The articles the index holds, newest first, with outlet, date and sections."""
-    from index import Searcher
-
-    searcher = Searcher.open(settings.index)
+    searcher = args.open_searcher(settings.index, load=True)
     topics = searcher.topics(args.limit or searcher.topic_count(), args.offset)
     if args.json:
         for t in topics:
