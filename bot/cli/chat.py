@@ -6,10 +6,10 @@ import json
 import sys
 import time
 
-from index.errors import QuestionError
+from index.errors import NewsbotError, QuestionError
 
 from ..settings import Settings
-from .commands import log_questions
+from .commands import log_questions, unexpected_line
 from .output import format_answer, format_topics, one_line, printable
 
 PROMPT = "質問> "
@@ -39,6 +39,11 @@ def cmd_chat(args, settings: Settings) -> int:
             )
         except QuestionError as e:
             print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
+            continue
+        except NewsbotError:
+            raise  # the index or the database, not this question: main() says what to do
+        except Exception as e:  # a bug on this question: said in one line, the next is answered
+            print(unexpected_line(e), file=sys.stderr, flush=True)
             continue
         if settings.usage.enabled and settings.usage.log_cli:
             log_questions(settings, [answer], time.perf_counter() - started)

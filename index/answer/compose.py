@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ..corpus.text import char_ngrams, find_urls, language, normalize
+from ..retrieval.terms import Term
 from ..types import Answer, Hit
 
 NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
@@ -142,7 +143,7 @@ class Asked:
     def english(
         cls,
         question: str,
-        terms: Sequence[tuple[str, bool, tuple[str, ...]]],
+        terms: Sequence[Term],
         idf: dict[str, float] | None = None,
     ) -> Asked:
         """From an English question's words and their Japanese terms (retrieval/crosslingual.py).
@@ -153,8 +154,8 @@ class Asked:
         idf of the terms' 1-2 grams; without it each word weighs the same.
         """
         words = []
-        for _, _, js in terms:
-            forms = tuple(normalize(t) for t in js)
+        for term in terms:
+            forms = tuple(normalize(j) for j in term.ja)
             if forms:
                 known = [_term_idf(f, idf) for f in forms] if idf else [1.0]
                 known = [w for w in known if w is not None]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import replace
 
-from ..answer import judge
-from ..corpus.text import normalize
+from ..corpus.text import language, normalize
+from ..retrieval import terms
 from ..retrieval.query import Query
 from ..types import Answer
 from .memory import Turn
@@ -37,7 +36,7 @@ _TOPIC_ONLY_EN = re.compile(
 )
 
 
-def leans_on(query: Query, context: str, katakana: Mapping | None = None) -> bool:
+def leans_on(query: Query, context: str) -> bool:
     """Whether the question needs the turn before it to be understood.
 
     It does when it brings no subject of its own (なぜ?, 期間は?, 詳しく), or when it points back
@@ -45,13 +44,16 @@ def leans_on(query: Query, context: str, katakana: Mapping | None = None) -> boo
     the previous answer's passages hold (context: their text). A question with a subject of its
     own that the previous turn never mentioned starts afresh, even when short (ガザについては?).
     """
-    terms = judge.own_terms(query, katakana)
-    if not terms:
+    own = query.own_terms
+    if not own:
         return True
     pointer, topic = _shape(query)
     if not (pointer or topic):
         return False
-    return not _missing(terms, query.lang, normalize(context))
+    context = normalize(context)
+    crossing = query.lang == "en" and language(context) == "ja"
+    names, words = terms.missing(own, context, query.lang, crossing)
+    return not (names or words)
 
 
 def _shape(query: Query) -> tuple[bool, re.Match | None]:
@@ -60,13 +62,6 @@ def _shape(query: Query) -> tuple[bool, re.Match | None]:
     en = query.lang == "en"
     pointer = bool((_ANAPHOR_EN if en else _ANAPHOR_JA).search(q))
     return pointer, (_TOPIC_ONLY_EN if en else _TOPIC_ONLY_JA).match(q)
-
-
-def _missing(terms: list, lang: str, context: str) -> list:
-    if lang == "en":
-        names, words = judge.missing_english(terms, context)
-        return names + words
-    return judge.missing_terms(terms, context)
 
 
 # The longest context a follow-up carries: the questions it stands on, newest kept.
@@ -90,14 +85,14 @@ ASK_SUBJECT = {
 }
 
 
-def frame(query: Query, turn: Turn | None, katakana: Mapping | None = None) -> Query:
+def frame(query: Query, turn: Turn | None) -> Query:
     """The query as asked in this conversation: framed by the turn it leans on, marked as
     lacking a subject when it leans on nothing, or as it is."""
     answered = turn is not None and not turn.answer.no_answer and turn.answer.hits
     context = _context_text(turn.answer) if answered else None
     if context is None:
-        return replace(query, lacks_subject=_bare(query, katakana))
-    if not leans_on(query, context, katakana):
+        return replace(query, lacks_subject=_bare(query))
+    if not leans_on(query, context):
         return query
     return replace(
         query,
@@ -122,10 +117,10 @@ def framed(query: Query, answer: Answer) -> Answer:
     return replace(answer, continued=query.continued, asked_about=query.searched)
 
 
-def _bare(query: Query, katakana: Mapping | None) -> bool:
+def _bare(query: Query) -> bool:
     """A question that cannot stand alone: no subject of its own, and a pointer, a topic named
     in passing, or a question word alone."""
-    if judge.own_terms(query, katakana):
+    if query.own_terms:
         return False
     pointer, topic = _shape(query)
     short = topic is not None and len(topic.group("topic")) <= SHORT_TOPIC

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..answer.judge import subject_terms
 from ..corpus.text import char_ngrams, normalize
 from ..errors import UsageStoreError
+from ..retrieval.terms import subject_terms
 from .store import DB_NAME, utc
 
 log = logging.getLogger(__name__)
