@@ -59,6 +59,8 @@ class Answer:
     # (the previous turn's, then its own), which a further follow-up stands on.
     continued: str = ""
     asked_about: str = ""
+    # A follow-up whose answer repeats the previous one: nothing else in the coverage answers it.
+    repeated: bool = False
 
     @property
     def follow_up(self) -> bool:

@@ -56,12 +56,22 @@ def cmd_chat(args, settings: Settings) -> int:
 
 
 def continued_line(answer) -> str:
-    """One line naming the question a follow-up continued ("" for a fresh question)."""
+    """One line naming the question a follow-up continued ("" for a fresh question), and one
+    saying that it repeats the previous answer when nothing else answers it."""
     if not answer.follow_up:
         return ""
     q = printable(" ".join(answer.continued.split()))
     q = q if len(q) <= 60 else q[:59] + "…"
-    return f"↪ continuing: {q}\n" if answer.lang == "en" else f"↪ 「{q}」の続き\n"
+    line = f"↪ continuing: {q}\n" if answer.lang == "en" else f"↪ 「{q}」の続き\n"
+    if answer.repeated and not answer.no_answer:
+        line += REPEATED[answer.lang] + "\n"
+    return line
+
+
+REPEATED = {
+    "ja": "（前の回答と同じです。記事にはこれ以上の内容がありません）",
+    "en": "(Same as the previous answer: the coverage says nothing more on this.)",
+}
 
 
 def cmd_topics(args, settings: Settings) -> int:

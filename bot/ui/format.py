@@ -90,8 +90,11 @@ def continued_line(answer: Answer) -> str:
 
 
 def heading(answer: Answer, *, echo_question: bool) -> str | None:
-    """The message content above an answer: the echoed question, then what it continued."""
+    """The message content above an answer: the echoed question, then what it continued (and
+    that it repeats the previous answer, when nothing else answers)."""
     lines = [echo(answer.question, answer.lang) if echo_question else "", continued_line(answer)]
+    if answer.repeated and not answer.no_answer:
+        lines.append(text(answer.lang, "repeated"))
     return clip("\n".join(filter(None, lines)), CONTENT) or None
 
 

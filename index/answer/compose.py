@@ -300,6 +300,7 @@ def compose(
     extra_hit=None,
     asked: Asked | None = None,
     lang: str | None = None,
+    said: Sequence[str] = (),
 ) -> Answer:
     """Lead with the sentence that best states the fact, then its closest support, each cited.
 
@@ -313,6 +314,8 @@ def compose(
         extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
         asked: the question as the scorer sees it, when not Asked.of(question, grams).
         lang: the Query's language; read from the question only by callers without one.
+        said: the previous answer's sentences (a follow-up's): a new one leads when it answers
+            within the slack, else the answer says it repeats (Answer.repeated).
     """
     lang = lang or language(question)
     asked = asked or Asked.of(question, grams)
@@ -324,6 +327,7 @@ def compose(
         ((score(c, asked, hits, weights, total), c) for c in candidates),
         key=lambda x: (-x[0], x[1].hit, x[1].pos),
     )
+    scored, repeated = _new_first(scored, said, weights.slack)
     hits = list(hits)
     chosen = _choose(_elaborated(scored), hits, weights, max_sentences, extra_hit)
     if not chosen:
@@ -339,7 +343,22 @@ def compose(
         tuple(s for s, _ in chosen),
         lang,
         subject=about,
+        repeated=repeated,
     )
+
+
+def _new_first(
+    scored: list[tuple[float, Candidate]], said: Sequence[str], slack: float
+) -> tuple[list[tuple[float, Candidate]], bool]:
+    """A follow-up's sentences with what the previous answer did not say first, when one scores
+    within slack of the best; else as they are, and whether the lead repeats the previous one."""
+    if not said or not scored:
+        return scored, False
+    old = {quote_form(x) for x in said} | {lead_form(x) for x in said}
+    new = [(s, c) for s, c in scored if quote_form(c.text) not in old]
+    if new and new[0][0] >= scored[0][0] - slack:
+        return new, False
+    return scored, lead_form(scored[0][1].text) in old or quote_form(scored[0][1].text) in old
 
 
 def _elaborated(scored: list[tuple[float, Candidate]]) -> list[tuple[float, Candidate]]:

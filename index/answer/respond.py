@@ -80,4 +80,5 @@ def answer(
         extra_hit=index.hit,
         asked=e.asked,
         lang=query.lang,
+        said=query.said,
     )

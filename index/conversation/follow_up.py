@@ -87,7 +87,14 @@ ASK_SUBJECT = {
 
 def frame(query: Query, turn: Turn | None) -> Query:
     """The query as asked in this conversation: framed by the turn it leans on, marked as
-    lacking a subject when it leans on nothing, or as it is."""
+    lacking a subject when it leans on nothing, or as it is.
+
+    After a refused turn, a pointer or a bare question (Why not?, それは?) leans on the last
+    answered turn the conversation remembers; a question with a subject starts afresh.
+    """
+    if turn is not None and turn.answer.no_answer and turn.answered is not None:
+        if _shape(query)[0] or _bare(query):
+            turn = turn.answered
     answered = turn is not None and not turn.answer.no_answer and turn.answer.hits
     context = _context_text(turn.answer) if answered else None
     if context is None:
@@ -100,6 +107,7 @@ def frame(query: Query, turn: Turn | None) -> Query:
         prefer=_articles(turn.answer),
         continued=turn.question,
         seen=turn.answer.sentences if _OTHER.search(query.normal) else (),
+        said=turn.answer.sentences,
     )
 
 

@@ -49,6 +49,7 @@ class Query:
     continued: str = ""  # the question of the turn it continues
     lacks_subject: bool = False  # a follow-up with nothing to follow (期間は? as a first question)
     seen: tuple[str, ...] = ()  # sentences the asker was already shown and asks beyond (他には?)
+    said: tuple[str, ...] = ()  # the previous answer's sentences: a follow-up leads with others
 
     @classmethod
     def of(

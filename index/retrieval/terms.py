@@ -18,6 +18,9 @@ from .crosslingual import STOP
 # Script runs of the normalized question: katakana words, kanji compounds, Latin words/digits.
 _RUN = re.compile(r"[ァ-ヺー]{2,}|[一-鿿々〆ヶ]{2,}|[a-z0-9][a-z0-9.\-]*[a-z0-9]")
 _KANJI = re.compile(r"[一-鿿々〆ヶ]+")
+# A noun of one kanji and its kana ending (占い, 祭り, 戦い) before a noun's particle: the runs
+# above skip a lone kanji, and 今日の占いは? would have no subject of its own.
+_OKURIGANA_NOUN = re.compile(r"(?<![一-鿿々〆ヶ])[一-鿿][いりきしみえち](?=[はがをもにでとや])")
 # What a question is about, not its framing: these words say what kind of answer is wanted and
 # need not appear in the passages that give it.
 FRAMING = set(
@@ -143,7 +146,8 @@ def subject_terms(question: str) -> list[str]:
         )
     }
     out = []
-    for m in _RUN.finditer(q):
+    runs = sorted([*_RUN.finditer(q), *_OKURIGANA_NOUN.finditer(q)], key=lambda m: m.start())
+    for m in runs:
         term = m.group(0)
         # 何 asks (何雨, 何計画, 西暦何年): what follows it is the kind of answer, not the subject.
         term = term.split("何", 1)[0]
