@@ -9,11 +9,11 @@ import unicodedata
 
 import pytest
 
-from index import IndexOptions, Searcher
+from bot.ui.wording import REFUSALS, refusal_text
+from index import IndexOptions, Reason, Searcher
 from index.answer import judge as coverage
 from index.answer.compose import (
     CONNECTIVE,
-    NO_ANSWER_EN,
     Asked,
     Candidate,
     Weights,
@@ -157,10 +157,15 @@ def test_offtopic_questions_are_refused(searcher):
 
 def test_refusal_speaks_the_questions_language(searcher):
     ja, en, hi = searcher.batch_ask(["明日の札幌の天気は？", "What's a good pancake recipe?", "hi"])
-    assert ja.no_answer and ja.lang == "ja" and ja.text != NO_ANSWER_EN
-    assert re.search(r"[ぁ-ん]", ja.text) and "天気" in ja.text  # says what it has nothing on
-    assert en.no_answer and en.lang == "en" and not re.search(r"[ぁ-ん]", en.text.split(":")[0])
-    assert (hi.no_answer, hi.text) == (True, NO_ANSWER_EN)
+    ja_text, en_text, hi_text = map(refusal_text, (ja, en, hi))
+    assert ja.no_answer and ja.lang == "ja" and "天気" in ja.missing
+    assert re.search(r"[ぁ-ん]", ja_text) and "天気" in ja_text  # says what it has nothing on
+    assert en.no_answer and en.lang == "en" and not re.search(r"[ぁ-ん]", en_text.split(":")[0])
+    assert (hi.no_answer, hi.reason, hi_text) == (
+        True,
+        Reason.OFF_TOPIC,
+        REFUSALS["en"]["off_topic"],
+    )
 
 
 def test_paraphrased_questions_find_their_section_in_top_3(searcher):

@@ -19,7 +19,8 @@ from bot.ui.format import (
 )
 from bot.ui.i18n import text
 from bot.ui.report import UNKNOWN_REASON, progress_text, reason_text, report_summary
-from index import Answer, BuildReport, Hit, Topic, refusal_headline
+from bot.ui.wording import refusal_headline
+from index import Answer, BuildReport, Hit, Topic
 from index.ingest.outlets import outlet_of
 
 from .discord_fixtures import FNN, MAINICHI, RUSSIA, TBS, assert_within_discord_limits, huge_answer

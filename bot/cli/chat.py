@@ -10,7 +10,7 @@ from index.errors import NewsbotError, QuestionError
 
 from ..settings import Settings
 from .commands import log_questions, unexpected_line
-from .output import format_answer, format_topics, one_line, printable
+from .output import answer_json, format_answer, format_topics, one_line, printable
 
 PROMPT = "質問> "
 
@@ -49,7 +49,7 @@ def cmd_chat(args, settings: Settings) -> int:
             log_questions(settings, [answer], time.perf_counter() - started)
         conversations.add("cli", question, answer)
         if args.json:
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            print(answer_json(answer), flush=True)
         else:
             print(continued_line(answer) + format_answer(answer), flush=True)
     return 0

@@ -24,6 +24,7 @@ from index.errors import (
 
 from ..settings import Settings
 from .output import (
+    answer_json,
     format_added,
     format_answer,
     format_report,
@@ -68,7 +69,7 @@ def cmd_ask(args, settings: Settings) -> int:
                 if answer is None:  # its error line is printed
                     continue
                 if args.json:
-                    print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+                    print(answer_json(answer), flush=True)
                 else:
                     print(format_answer(answer, passages=args.passages), flush=True)
                 answered += 1

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, Filters, Turn, check_question
+from index import Answer, Filters, Reason, Turn, check_question
 from index.errors import QuestionError
 
 from .. import errors
@@ -148,7 +148,7 @@ class Ask(commands.Cog):
         filters: Filters | None = None,
     ) -> tuple[Reply, AnswerView | None]:
         """The answer with its buttons, or a refusal that helps (and has nothing to vote on)."""
-        if answer.reason == "no_subject":
+        if answer.reason == Reason.NO_SUBJECT:
             return subject_reply(answer, echo_question=echo_question), None
         if answer.no_answer or not answer.hits:
             topics = self.bot.searcher.topics(TOPICS)

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 import discord
 
-from index import Answer, Hit, Topic, refusal_headline
+from index import Answer, Hit, Topic
 from index.ingest import outlet_of
 
 from .i18n import EXAMPLES, text
 from .sources import Source, cited_sources
 from .sources import linkable as _linkable
 from .sources import source_url as _url
+from .wording import refusal_headline, refusal_text
 
 # Discord's documented message and embed limits.
 CONTENT = 2000
@@ -179,8 +180,8 @@ def refusal_reply(answer: Answer, topics: Sequence[Topic], *, echo_question: boo
 
 
 def subject_reply(answer: Answer, *, echo_question: bool = True) -> Reply:
-    """A follow-up with nothing to follow: the core's one line asking for the subject."""
-    lines = [echo(answer.question, answer.lang) if echo_question else "", _safe(answer.text)]
+    """A follow-up with nothing to follow: one line asking for the subject."""
+    lines = [echo(answer.question, answer.lang) if echo_question else "", refusal_text(answer)]
     return Reply(clip("\n".join(filter(None, lines)), CONTENT))
 
 

@@ -15,6 +15,7 @@ from ..corpus.loader import article_files
 from ..corpus.text import squash
 from ..errors import ArticlesDirError
 from ..searcher import Searcher
+from ..types import Reason
 from .memory import Conversations
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,12 @@ def score(dialogues: list[dict], results: list[list], alone: list[list] | None =
             if a is None:
                 crashed.append({"id": d["id"], "turn": n + 1, "q": turn["q"], "got": "(crash)"})
                 continue
-            where = {"id": d["id"], "turn": n + 1, "q": turn["q"], "got": a.shown or a.text}
+            got = a.shown or f"({a.reason}) {' '.join(a.missing)}"
+            where = {"id": d["id"], "turn": n + 1, "q": turn["q"], "got": got}
             keyed = _has_key(turn, a)
             if turn["expect"] == "ask_subject":
                 bare.append(where)
-                (bare_ok if a.reason == "no_subject" else []).append(where)
+                (bare_ok if a.reason == Reason.NO_SUBJECT else []).append(where)
             elif n and turn.get("follow_up"):
                 follow.append(where)
                 (follow_ok if keyed else []).append(where)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from ..corpus.text import language, normalize
 from ..retrieval import terms
 from ..retrieval.query import Query
-from ..types import Answer
+from ..types import Answer, Reason
 from .memory import Turn
 
 # Words that point back at what was just said: the question cannot stand without it.
@@ -22,6 +22,12 @@ _ANAPHOR_EN = re.compile(
     r"|\b(it|its|that|this|they|them|their|those|these|he|him|his|she|her|there)\b",
     re.I,
 )
+# A pronoun or demonstrative (その, 彼, it, they, his) stands for what was just said: a question
+# with one leans back even with words the previous passages lack (その時期の行事は?, How much will
+# they cost?), unless it names something they lack (What did he say about Gaza?). A connective
+# alone (じゃあ, and) does not: じゃあ富士山の弾丸登山については? starts afresh.
+_PRONOUN_JA = re.compile(r"それ|その|そこ|これ|この|あれ|あの|彼|同氏|同国|同社")
+_PRONOUN_EN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|hers)\b", re.I)
 # 他には?・what else?: the asker has read the previous answer and wants what it left out (詳しく
 # and "more" want the same thing told at length: its sentences may come again).
 _OTHER = re.compile(r"他には|ほかには|他に|ほかに|それ以外|\b(else|other)\b", re.I)
@@ -53,6 +59,8 @@ def leans_on(query: Query, context: str) -> bool:
     context = normalize(context)
     crossing = query.lang == "en" and language(context) == "ja"
     names, words = terms.missing(own, context, query.lang, crossing)
+    if pointer and (_PRONOUN_EN if query.lang == "en" else _PRONOUN_JA).search(query.normal):
+        return not names
     return not (names or words)
 
 
@@ -77,12 +85,6 @@ _QUESTION_ONLY = re.compile(
     r"how many|what else|more|details)(ですか|なの|か)?(\s*(not|so|then))?[?？。.!！\s]*$",
     re.I,
 )
-ASK_SUBJECT = {
-    "ja": "何についての質問か教えてください。"
-    "たとえば「ロシアの停戦条件は?」のように、話題を入れて聞いてください。",
-    "en": "What is your question about? Please name the subject, for example "
-    '"What conditions did Russia set for a ceasefire?"',
-}
 
 
 def frame(query: Query, turn: Turn | None) -> Query:
@@ -112,10 +114,9 @@ def frame(query: Query, turn: Turn | None) -> Query:
 
 
 def ask_for_subject(query: Query) -> Answer:
-    """The reply to a follow-up with nothing to follow: name the subject, with an example."""
-    return Answer(
-        query.text, ASK_SUBJECT[query.lang], True, (), lang=query.lang, reason="no_subject"
-    )
+    """The reply to a follow-up with nothing to follow: asked to name the subject (worded by
+    the adapters, with an example)."""
+    return Answer(query.text, "", True, (), lang=query.lang, reason=Reason.NO_SUBJECT)
 
 
 def framed(query: Query, answer: Answer) -> Answer:
