@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index import Answer
+from bot.ui.wording import refusal_text
+from index import Answer, Reason
 from index.conversation import Conversations
 from index.errors import QuestionError
 
@@ -100,6 +101,9 @@ def test_every_shape_of_question_gets_an_answer_first_and_as_a_follow_up(
             assert q.endswith(noise) and noise  # only the noise can make a question unaskable
             continue
         assert isinstance(answer, Answer)
-        assert answer.text or answer.sentences
+        if answer.no_answer:  # refused with a reason the adapters word
+            assert answer.reason != Reason.ANSWERED and refusal_text(answer)
+        else:
+            assert answer.sentences and answer.citations
         assert answer.lang in ("ja", "en")
         conversations.add("u", q, answer)

@@ -299,3 +299,33 @@ def test_an_answers_question_and_what_it_continued_read_back_from_its_content():
     assert asked_in(continued_line(long)) == (None, None)  # clipped: it cannot be asked again
     en = Answer("Why?", "", False, (), lang="en", continued="What did Putin concede?")
     assert asked_in(f"{echo('Why?', 'en')}\n{continued_line(en)}") == ("Why?", en.continued)
+
+
+# --------------------------------------------------- a new subject, and after a refusal (#33)
+RUSSIA = "ロシアの停戦条件は?"
+
+
+async def test_a_question_with_its_own_subject_right_after_russia_is_not_a_follow_up(world):
+    """「今日の占いは?」 names a subject of its own (占い) the Russia answer never held: it is
+    asked afresh, and the coverage has nothing on it."""
+    me = world.bot.user.mention
+    await world.alice.send(world.ch, f"{me} {RUSSIA}")
+    assert "停戦" in all_text(bot_messages(world, world.ch)[-1])
+    await world.alice.send(world.ch, f"{me} 今日の占いは?")
+    reply = bot_messages(world, world.ch)[-1]
+    assert "続き" not in (reply.content or "")  # not answered as a follow-up
+    assert reply.embeds[0].description.startswith("「占い」についての記事はありません。")
+    assert buttons(reply) == []  # a refusal: nothing to vote on
+
+
+async def test_a_dm_follow_up_after_a_refusal_leans_on_the_last_answer(world):
+    """なぜ? after a refused question continues the last answered turn, not the refusal."""
+    user = world.env.create_user("dmuser")
+    await user.send_dm(AGREED)
+    await user.send_dm("おすすめのパスタのレシピは?")
+    refused = dm_replies(user)[-1]
+    assert not buttons(refused) and "パスタ" not in (refused.content or "")
+    await user.send_dm(HOW_LONG)
+    reply = dm_replies(user)[-1]
+    assert reply.content == CONTINUED  # it continues the answered question, named
+    assert answered_follow_up(reply) and "30日間" in reply.embeds[0].description
