@@ -9,8 +9,9 @@ import time
 from index.errors import NewsbotError, QuestionError
 
 from ..settings import Settings
-from .commands import log_questions, unexpected_line
+from .ask import unexpected_line
 from .output import answer_json, format_answer, format_topics, one_line, printable
+from .usage import log_questions
 
 PROMPT = "質問> "
 
@@ -38,20 +39,21 @@ def cmd_chat(args, settings: Settings) -> int:
                 question, args.k, context=conversations.last("cli"), filters=filters
             )
         except QuestionError as e:
-            print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
+            print(f"newsbot: {printable(one_line(e))}", file=sys.stderr, flush=True)
             continue
         except NewsbotError:
             raise  # the index or the database, not this question: main() says what to do
         except Exception as e:  # a bug on this question: said in one line, the next is answered
             print(unexpected_line(e), file=sys.stderr, flush=True)
             continue
-        if settings.usage.enabled and settings.usage.log_cli:
-            log_questions(settings, [answer], time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         conversations.add("cli", question, answer)
         if args.json:
             print(answer_json(answer), flush=True)
         else:
             print(continued_line(answer) + format_answer(answer), flush=True)
+        if settings.usage.enabled and settings.usage.log_cli:  # after the answer is seen
+            log_questions(settings, [answer], seconds)
     return 0
 
 
