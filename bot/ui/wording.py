@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from index.types import Answer, Reason
+from index import Answer, Reason
 
 REFUSALS: dict[str, dict[str, str]] = {
     "ja": {
