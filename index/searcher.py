@@ -19,7 +19,7 @@ from .coverage import Coverage
 from .encoders.embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError, OutdatedError
 from .options import IndexOptions
-from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outlets_of, prefer
+from .retrieval.filters import Filters, narrow, newest_first, outlets_of, prefer
 from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
 from .storage.factory import open_store
@@ -252,8 +252,20 @@ class Searcher:
 
     def batch_search(self, questions: Sequence[str], k: int | None = None) -> list[list[Hit]]:
         k = k or self.options.top_k
-        index, rankings = self.rank([Query.of(q, self.options) for q in questions])
+        katakana = self._index.katakana if self._index else None
+        index, rankings = self.rank([Query.of(q, self.options, katakana) for q in questions])
         return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for *_, r, _ in rankings]
+
+    def more(self, answer: Answer, k: int, filters: Filters | None = None) -> list[Hit]:
+        """Top-k passages for what an answer was asked (「他の結果」): its question in the frame
+        it was answered in (a follow-up's earlier questions), with the filters it was asked with."""
+        query = self.query(answer.question)
+        if answer.follow_up and answer.asked_about.endswith(answer.question):
+            context = answer.asked_about[: -len(answer.question)].strip()
+            query = replace(query, context=context, continued=answer.continued)
+        index, [ranking] = self.rank([query], filters)
+        r = ranking.ranked
+        return [index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])]
 
     def ask(
         self,
@@ -287,8 +299,8 @@ class Searcher:
 
     def query(self, question: str, context: Turn | None = None) -> Query:
         """The question checked and decided, framed by the previous turn when it leans on it."""
-        query = Query.of(question, self.options)
-        return follow_up.frame(query, context, self._index.katakana if self._index else None)
+        query = Query.of(question, self.options, self._index.katakana if self._index else None)
+        return follow_up.frame(query, context)
 
     def rank(
         self,
@@ -328,7 +340,7 @@ class Searcher:
             r = narrow(index, r, filters)
         if query.prefer:
             r = prefer(index, r, query.prefer)
-        if asks_latest(query.text):
+        if query.latest:
             r = newest_first(index, r)
         return Ranking(query, qvec, r, bool(filters))
 

@@ -237,3 +237,39 @@ def test_a_dropped_database_midway_keeps_the_answers_printed(
     assert [json.loads(line)["question"] for line in out.splitlines()] == questions[:2]
     assert err.startswith("newsbot: error: lost the index database")
     assert err.endswith(f"(answered 2 of {len(questions)})\n") and err.count("\n") == 1
+
+
+class BugOn:
+    """The shipped Searcher, but asking one question hits a bug (an error no rule expects)."""
+
+    def __init__(self, real, question: str):
+        self.real, self.question = real, question
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def batch_ask(self, questions, k=None, **kwargs):
+        if self.question in questions:
+            raise RuntimeError("a bug on one question")
+        return self.real.batch_ask(questions, k, **kwargs)
+
+    def ask(self, question, k=None, **kwargs):
+        return self.batch_ask([question], k, contexts=[kwargs.pop("context", None)], **kwargs)[0]
+
+
+@pytest.mark.parametrize("command", ["ask", "chat"])
+def test_a_bug_on_one_question_gives_its_error_line_and_the_next_is_answered(
+    shipped, config, capsys, monkeypatch, command
+):
+    buggy = BugOn(shipped, QUESTIONS[1])
+    monkeypatch.setattr(Searcher, "open", classmethod(lambda cls, *a, **kw: buggy))
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{q}\n" for q in QUESTIONS[:3])))
+    args = ["--config", config, command, "--json", *(["-"] if command == "ask" else [])]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    printed = [json.loads(line)["question"] for line in out.splitlines()]
+    assert printed == [QUESTIONS[0], QUESTIONS[2]]
+    assert err == (
+        "newsbot: error on this question: RuntimeError: a bug on one question "
+        "(run with -v for the traceback)\n"
+    )

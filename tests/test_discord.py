@@ -19,7 +19,8 @@ from bot.errors import ADMIN_ONLY, BUSY, GENERIC, user_message
 from bot.runner import run
 from bot.settings import Settings
 from bot.ui.i18n import EXAMPLES, text
-from index import Searcher, refusal_headline
+from bot.ui.wording import refusal_headline
+from index import Searcher
 from index.errors import (
     ALLOW_EMPTY,
     UPGRADE,
