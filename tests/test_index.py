@@ -197,7 +197,8 @@ def test_an_index_cut_by_older_sentence_rules_is_rebuilt_when_opened(
 
     counting = CountingEmbedder(embedder)
     searcher = Searcher.open(options, embedder=counting)
-    assert searcher.index.name != old.name and searcher.index.manifest["text_version"] == TEXT_VERSION
+    assert searcher.index.name != old.name
+    assert searcher.index.manifest["text_version"] == TEXT_VERSION
     assert len(counting.encoded) > old.size  # every passage and sentence again (VECTORS)
     for i in range(searcher.index.size):
         rows = searcher.index.version.sentence_vectors(i)
