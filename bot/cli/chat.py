@@ -22,6 +22,7 @@ def cmd_chat(args, settings: Settings) -> int:
 
     filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = Searcher.open(settings.index)
+    filters = filters.resolve(searcher.outlets())  # an unknown outlet: one error, not one a line
     c = settings.conversation
     conversations = Conversations(c.window_seconds, c.turns)
     interactive = sys.stdin.isatty()
