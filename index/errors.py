@@ -99,9 +99,10 @@ class IndexWriteError(NewsbotError):
 class FetchError(NewsbotError):
     """A page or feed could not be fetched safely (refused address, HTTP error, limits)."""
 
-    def __init__(self, reason: str, transient: bool = False):
+    def __init__(self, reason: str, transient: bool = False, status: int | None = None):
         super().__init__(reason)
-        self.transient = transient  # worth trying again later (timeouts, 5xx)
+        self.transient = transient  # worth trying again later (timeouts, 5xx, 429)
+        self.status = status  # the HTTP status that refused the page, if one did
 
 
 class PageError(NewsbotError):

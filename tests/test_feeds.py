@@ -96,7 +96,7 @@ def test_forgotten_or_damaged_state_never_duplicates_articles(site, tmp_path, ca
     poll(feeds(site), articles, state, LIMITS)
     files = sorted(p.name for p in articles.glob("*.md"))
     state.write_text("{not json", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="index.ingest.feeds"):
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feed_state"):
         again = poll(feeds(site), articles, state, LIMITS)
     assert "starting afresh" in caplog.text
     assert again.changed == [] and {a.status for a in again.results} == {"unchanged"}
@@ -235,7 +235,7 @@ def test_feed_state_of_the_wrong_shape_is_repaired_not_fatal(site, tmp_path, cap
         ),
         encoding="utf-8",
     )
-    with caplog.at_level(logging.WARNING, logger="index.ingest.feeds"):
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feed_state"):
         report = poll([url], tmp_path / "articles", state, LIMITS)
     assert "repaired" in caplog.text
     assert len(report.changed) == 3

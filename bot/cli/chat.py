@@ -41,13 +41,14 @@ def cmd_chat(args, settings: Settings) -> int:
         except QuestionError as e:
             print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
             continue
-        if settings.usage.enabled and settings.usage.log_cli:
-            log_questions(settings, [answer], time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         conversations.add("cli", question, answer)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             print(continued_line(answer) + format_answer(answer), flush=True)
+        if settings.usage.enabled and settings.usage.log_cli:  # after the answer is seen
+            log_questions(settings, [answer], seconds)
     return 0
 
 

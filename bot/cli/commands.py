@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -24,6 +25,7 @@ from index.errors import (
 
 from ..settings import Settings
 from .output import (
+    failure,
     format_added,
     format_answer,
     format_report,
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 # Questions answered together (one encode batch) and printed one by one as each is ready: a
 # failure midway loses at most the batch being answered, never what was already printed.
 ASK_BATCH = 16
+# Seconds the CLI waits for the bot's lock on usage.db before giving up (the bot holds it briefly).
+CLI_BUSY_SECONDS = 2.0
 
 
 def cmd_ask(args, settings: Settings) -> int:
@@ -61,14 +65,16 @@ def cmd_ask(args, settings: Settings) -> int:
             batch = questions[start : start + ASK_BATCH]
             started = time.perf_counter()
             answers = searcher.batch_ask(batch, args.k, filters=filters)
-            if settings.usage.enabled and settings.usage.log_cli:
-                log_questions(settings, answers, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
             for answer in answers:
                 if args.json:
                     print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
                 else:
                     print(format_answer(answer, passages=args.passages), flush=True)
                 answered += 1
+            # The answers first, the record after: a slow or locked database never delays them.
+            if settings.usage.enabled and settings.usage.log_cli:
+                log_questions(settings, answers, seconds)
     except NewsbotError as e:
         if len(questions) > 1:  # main() ends its one error line with this note
             e.add_note(f"(answered {answered} of {len(questions)})")
@@ -91,18 +97,24 @@ def read_questions(given: list[str]) -> list[str]:
 
 def log_questions(settings: Settings, answers, seconds: float) -> None:
     """[usage] log_cli: keep the CLI's questions too; a failure is a warning, never the answer's."""
-    from index.usage import UsageStore, question_record
+    from index.usage import question_record
 
     now = dt.datetime.now(dt.UTC)
     each = seconds * 1000 / max(1, len(answers))  # one batch: its time shared out
     records = [
         question_record(
-            a, answer_id=secrets.token_hex(12), place="cli", asked_at=now, latency_ms=each
+            a,
+            answer_id=secrets.token_hex(12),
+            place="cli",
+            asked_at=now,
+            latency_ms=each,
+            is_dm=False,
+            keep_text=settings.usage.keep_text,
         )
         for a in answers
     ]
     try:
-        store = UsageStore(settings.index.data_dir)
+        store = open_store(settings)
         try:
             store.write(records)
         finally:
@@ -111,14 +123,59 @@ def log_questions(settings: Settings, answers, seconds: float) -> None:
         print(f"newsbot: warning: questions not recorded: {one_line(e)}", file=sys.stderr)
 
 
+def open_store(settings: Settings):
+    """The CLI's usage.db, with retention applied on every open (here and in moved-aside files)."""
+    from index.usage import UsageStore, forget_aside
+
+    store = UsageStore(settings.index.data_dir, busy_seconds=CLI_BUSY_SECONDS)
+    try:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.usage.retention_days)
+        store.forget_before(cutoff)
+        forget_aside(store.data_dir, before=cutoff)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def retain_usage(settings: Settings) -> None:
+    """Retention before a report or a forget, even with [usage] enabled = false."""
+    from index.usage import retain
+
+    with usage_errors():
+        retain(
+            settings.index.data_dir, settings.usage.retention_days, busy_seconds=CLI_BUSY_SECONDS
+        )
+
+
+@contextlib.contextmanager
+def usage_errors():
+    """SQLite's errors as one line and exit 2 (a locked file is not an internal error)."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise UsageStoreError(f"usage database: {e}") from None
+
+
 def cmd_report(args, settings: Settings) -> int:
+    import zoneinfo
+
     from index.usage import build_report, render_chart
 
-    today = dt.datetime.now(dt.UTC).date()
+    zone = settings.usage.timezone
+    today = dt.datetime.now(zoneinfo.ZoneInfo(zone)).date()
     since = args.since or today - dt.timedelta(days=29)
     if since > today:
-        raise NewsbotError(f"--since {since} is in the future (today is {today}, UTC)")
-    report = build_report(settings.index.data_dir, since, today)
+        raise NewsbotError(f"--since {since} is in the future (today is {today}, {zone})")
+    retain_usage(settings)
+    scope = server_scope(settings, args.server)
+    encoder = LazyEncoder(settings)
+    with usage_errors():
+        report = build_report(
+            settings.index.data_dir, since, today, scope=scope, timezone=zone, encode=encoder
+        )
+        if args.csv:
+            write_csv(args.csv, settings, since, today, scope)
     if args.png:
         args.png.write_bytes(render_chart(report))
     if args.json:
@@ -128,16 +185,69 @@ def cmd_report(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_usage(args, settings: Settings) -> int:
-    from index.usage import UsageStore
+def server_scope(settings: Settings, server: int | None):
+    """--server ID: that server's questions only (its id hashed with the same key)."""
+    from index.usage import Scope, keyed_hash, load_key
 
-    store = UsageStore(settings.index.data_dir)
-    try:
+    if server is None:
+        return Scope()
+    return Scope(guild_hash=keyed_hash(load_key(settings.index.data_dir), "guild", server))
+
+
+def write_csv(path: Path, settings: Settings, since, until, scope) -> None:
+    """The rows the report covers (hashes, never ids) as CSV."""
+    import csv
+
+    from index.usage.report import rows_for_csv
+
+    columns, rows = rows_for_csv(
+        settings.index.data_dir, since, until, scope=scope, timezone=settings.usage.timezone
+    )
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(columns)
+        out.writerows(rows)
+
+
+class LazyEncoder:
+    """The bot's encoder, loaded only if the report has questions to group by meaning."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.embedder = None
+
+    def __call__(self, texts):
+        if self.embedder is None:
+            from index import Searcher
+
+            self.embedder = Searcher(self.settings.index).embedder
+        return self.embedder.encode_queries(texts)
+
+
+def cmd_usage(args, settings: Settings) -> int:
+    from index.usage import forget, keyed_hash, load_key
+
+    if args.forget_before is None and args.forget_user is None:
+        raise NewsbotError("give --forget-before DATE or --forget-user DISCORD_ID")
+    retain_usage(settings)
+    data_dir = settings.index.data_dir
+    when = user = None
+    if args.forget_before is not None:
         when = dt.datetime.combine(args.forget_before, dt.time(), dt.UTC)
-        n = store.forget_before(when)
-    finally:
-        store.close()
-    print(f"forgot {n} questions asked before {args.forget_before} (with their votes)")
+    if args.forget_user is not None:
+        user = keyed_hash(load_key(data_dir), "user", args.forget_user)
+    with usage_errors():
+        done = forget(data_dir, before=when, user_hash=user, busy_seconds=CLI_BUSY_SECONDS)
+    what = f"asked before {args.forget_before}" if when else "of that user"
+    print(f"forgot {done.questions} questions {what} and {done.votes} votes")
+    if done.removed:
+        print(f"deleted {len(done.removed)} moved-aside files: {', '.join(done.removed)}")
+    if done.unreadable:
+        print(
+            f"newsbot: warning: {len(done.unreadable)} moved-aside files could not be searched "
+            f"(delete them to be sure): {', '.join(done.unreadable)}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -235,7 +345,7 @@ def cmd_info(args, settings: Settings) -> int:
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest import add_url, destination
+    from index.ingest import add_url, destination, shown
 
     failed = 0
     changed = []
@@ -243,8 +353,10 @@ def cmd_add(args, settings: Settings) -> int:
     for url in args.urls:
         try:
             added = add_url(url, target, settings.fetch, dry_run=args.dry_run)
-        except (NewsbotError, OSError) as e:  # one URL's failure; the others still count
-            print(f"failed: {printable(url)}: {printable(one_line(e))}", flush=True)
+        except Exception as e:  # one URL's failure, whatever it is; the others still count
+            if not isinstance(e, (NewsbotError, OSError)):  # a bug: its traceback with -v
+                log.debug("Adding %s failed", shown(url), exc_info=True)
+            print(f"failed: {printable(shown(url))}: {printable(failure(e))}", flush=True)
             failed += 1
             continue
         print(format_added(added), flush=True)
@@ -277,7 +389,7 @@ def _reindex(settings: Settings, written: int) -> None:
 
 
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest import destination, poll, poller_lease, state_of
+    from index.ingest import destination, poll, poller_lease, shown, state_of
     from index.storage import open_store
 
     if not settings.feeds.urls:
@@ -295,6 +407,7 @@ def cmd_feeds(args, settings: Settings) -> int:
             destination(settings.index, store),
             state_of(settings.index, store),
             settings.fetch,
+            deadline_seconds=settings.feeds.poll_deadline_seconds,
         )
     finally:
         if lease is not None:
@@ -303,7 +416,10 @@ def cmd_feeds(args, settings: Settings) -> int:
         print(format_added(added), flush=True)
     for url, reason in report.failed:
         print(f"failed: {printable(url)}: {printable(one_line(reason))}", flush=True)
-    later = f", {report.deferred} left for the next poll" if report.deferred else ""
+    left = report.deferred + report.waiting
+    later = f", {left} left for the next poll" if left else ""
+    if report.late:
+        later += f", {report.late} feeds not polled (the poll's deadline passed)"
     print(
         f"{report.feeds} feeds ({report.not_modified} not modified): "
         f"{len(report.changed)} new or updated, {len(report.failed)} failed, "
@@ -312,7 +428,8 @@ def cmd_feeds(args, settings: Settings) -> int:
     if report.changed:
         _reindex(settings, len(report.changed))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
-    return 1 if any(url in settings.feeds.urls for url, _ in report.failed) else 0
+    feeds = {shown(url) for url in settings.feeds.urls}
+    return 1 if any(url in feeds for url, _ in report.failed) else 0
 
 
 def index_info(options) -> dict:

@@ -7,6 +7,7 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from index import Answer, BuildReport
+from index.errors import NewsbotError
 from index.ingest import outlet_of
 from index.redact import mask
 
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
 def one_line(error: BaseException) -> str:
     """The error on one line, connection strings' passwords masked."""
     return mask(" ".join(str(error).split())) or type(error).__name__
+
+
+def failure(error: BaseException) -> str:
+    """Why one URL failed, in one line; an unexpected error (a bug) named by its type."""
+    if isinstance(error, (NewsbotError, OSError)):
+        return one_line(error)
+    return f"unexpected error: {type(error).__name__}: {one_line(error)}"
 
 
 def format_answer(answer: Answer, passages: bool = False) -> str:
@@ -83,10 +91,18 @@ def _passage_lines(answer: Answer, numbers: dict[int, int]) -> list[str]:
 
 
 def printable(text: str) -> str:
-    """Text with control characters shown as escapes: a question must not drive the terminal."""
-    return "".join(
-        c if c == "\n" or unicodedata.category(c) != "Cc" else ascii(c)[1:-1] for c in text
-    )
+    """Text with control characters and bidi overrides shown as escapes: what a page or a
+    question holds must not drive the terminal nor reorder the line it is printed on."""
+    return "".join(c if c == "\n" or not _hidden(c) else ascii(c)[1:-1] for c in text)
+
+
+def _hidden(c: str) -> bool:
+    # Cc: ESC, BEL, CR, C1 controls...; the rest: bidi embeddings, overrides and isolates
+    # (U+202A-202E, U+2066-2069) and marks that reorder text (Trojan Source).
+    return unicodedata.category(c) == "Cc" or c in _BIDI
+
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 def format_report(report: BuildReport) -> str:
@@ -126,11 +142,14 @@ def format_usage(report: UsageReport) -> str:
     """`newsbot report` as text: the totals, then what to act on, then the days."""
     share = report.answered_share
     lines = [
-        f"use data {report.since} .. {report.until} (UTC)",
+        f"use data {report.since} .. {report.until} ({report.timezone})",
         f"questions: {report.questions}, answered: "
         f"{'-' if share is None else f'{share:.0%}'} ({report.answered}), "
         f"users: {report.users}, follow-ups: {report.follow_ups}",
     ]
+    if report.previous is not None and report.previous[0]:
+        asked, answered = report.previous
+        lines.append(f"previous period: questions {asked}, answered {answered / asked:.0%}")
     if report.latency_p50_ms is not None:
         lines.append(
             f"answer time: p50 {report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms"
@@ -143,6 +162,10 @@ def format_usage(report: UsageReport) -> str:
         more = f" (+{g.wordings - 1} wordings)" if g.wordings > 1 else ""
         terms = f"  key terms: {', '.join(g.key_terms)}" if g.key_terms else ""
         lines.append(f"  {g.count} ({g.users} users) {printable(g.questions[0])}{more}{terms}")
+    if report.more_groups:
+        lines.append(f"  and {report.more_groups} more groups")
+    if report.no_subject:
+        lines.append(f"without a subject (なぜ?, not coverage to add): {report.no_subject}")
     if report.downvoted:
         lines.append("voted down:")
     for d in report.downvoted:

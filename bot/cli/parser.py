@@ -144,19 +144,35 @@ def _run(sub) -> None:
 def _usage(sub) -> None:
     rep = sub.add_parser("report", help="what people asked: per day, unanswered, voted down")
     rep.add_argument(
-        "--since", type=_date, default=None, help="first day, YYYY-MM-DD (UTC; default: 30 days)"
+        "--since",
+        type=_date,
+        default=None,
+        help="first day, YYYY-MM-DD ([usage] timezone; default: 30 days)",
     )
     rep.add_argument("--json", action="store_true", help="the figures as one JSON object")
     rep.add_argument("--png", type=Path, default=None, metavar="FILE", help="draw the chart")
+    rep.add_argument(
+        "--csv", type=Path, default=None, metavar="FILE", help="the rows the report covers"
+    )
+    rep.add_argument(
+        "--server", type=_positive, default=None, metavar="ID", help="one server's questions only"
+    )
     rep.set_defaults(func=commands.cmd_report)
 
     use = sub.add_parser("usage", help="the stored use data (data/usage.db)")
     use.add_argument(
         "--forget-before",
         type=_date,
-        required=True,
+        default=None,
         metavar="DATE",
         help="delete questions asked before DATE (YYYY-MM-DD, UTC) and their votes",
+    )
+    use.add_argument(
+        "--forget-user",
+        type=_positive,
+        default=None,
+        metavar="DISCORD_ID",
+        help="delete one person's questions and votes (also in moved-aside files)",
     )
     use.set_defaults(func=commands.cmd_usage)
 

@@ -20,9 +20,11 @@ from index.errors import QuestionError
 from .. import errors
 from ..conversation import key_of, question_of, referenced, turn_of
 from ..cooldown import UserCooldown
+from ..mentions import clean
 from ..ui.format import Reply, answer_reply, clip, refusal_reply, subject_reply, usage
 from ..ui.i18n import _, text
 from ..ui.views import AnswerView
+from ..usage import privacy_note
 
 if TYPE_CHECKING:
     from ..client import NewsBot
@@ -97,6 +99,8 @@ class Ask(commands.Cog):
         until: str | None = None,
     ) -> None:
         """/ask: answer in time, deferring when the search is slow."""
+        me = self.bot.user.id if self.bot.user else None
+        question = clean(question, me=me, guild=interaction.guild, client=self.bot)
         self.check(question)
         filters = self.filters(outlet, since, until)
         key = key_of(interaction.channel, interaction.user)
@@ -195,7 +199,7 @@ class Ask(commands.Cog):
             mentioned or replied or self.own_thread(message.channel)
         ):
             return
-        question = question_of(message, me.id)
+        question = clean(question_of(message, me.id), me=me.id, message=message, client=self.bot)
         if not question and message.guild is not None and not mentioned:
             if replied is not None and me in message.mentions:
                 # A reply that pings the bot but whose text Discord withheld (see README).
@@ -212,8 +216,15 @@ class Ask(commands.Cog):
         d = self.bot.settings.discord
         topics = self.bot.searcher.topics(TOPICS)
         ask = self.bot.command_mention("ask")
+        forget = self.bot.command_mention("forget-me")
         return usage(
-            ask, me, lang=lang, topics=topics, rate=d.cooldown_rate, per=d.cooldown_seconds
+            ask,
+            me,
+            lang=lang,
+            topics=topics,
+            rate=d.cooldown_rate,
+            per=d.cooldown_seconds,
+            privacy=privacy_note(self.bot.settings.usage, forget, lang),
         )
 
     async def _answer_message(

@@ -20,6 +20,7 @@ from index.ingest import (
     destination,
     poll,
     poller_lease,
+    shown,
     state_of,
     write,
 )
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CANCELLED = "キャンセルしました。記事は追加していません。"
+UNEXPECTED = "⚠️ このページは追加できません: ページの読み取り中に予期しないエラーが起きました。"
 EXCERPT = 300
 
 
@@ -149,7 +151,12 @@ class Coverage(commands.Cog):
             s = self.bot.settings
             store = self.bot.searcher.store
             report = await asyncio.to_thread(
-                poll, s.feeds.urls, destination(s.index, store), state_of(s.index, store), s.fetch
+                poll,
+                s.feeds.urls,
+                destination(s.index, store),
+                state_of(s.index, store),
+                s.fetch,
+                deadline_seconds=s.feeds.poll_deadline_seconds,
             )
             for url, reason in report.failed:
                 log.warning("Feed item %s: %s", url, reason)
@@ -225,6 +232,11 @@ class Coverage(commands.Cog):
         except (FetchError, PageError) as e:
             reason = clip(_safe(" ".join(str(e).split())), DESCRIPTION // 4)
             await interaction.followup.send(f"⚠️ このページは追加できません: {reason}")
+            return
+        except Exception as e:  # a page the extractor trips on: said, and logged for a fix
+            log.debug("Adding %s failed", shown(url), exc_info=True)
+            log.warning("Cannot add %s: %s: %s", shown(url), type(e).__name__, e)
+            await interaction.followup.send(UNEXPECTED)
             return
         if not added.status.startswith("would be"):
             already = f"この記事はすでにあります（{_safe(added.file or '')}）。"

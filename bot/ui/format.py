@@ -225,8 +225,10 @@ def usage(
     topics: Sequence[Topic] = (),
     rate: int = 3,
     per: float = 30,
+    privacy: str = "",
 ) -> str:
-    """Help for 「ヘルプ」, an empty DM or a bare mention: how to ask, limits, examples, topics."""
+    """Help for 「ヘルプ」, an empty DM or a bare mention: how to ask, limits, examples, what is
+    kept of the questions (privacy), topics."""
     seconds = f"{per:g}"
     if lang == "en":
         lines = [
@@ -246,7 +248,7 @@ def usage(
             "👍 / 👎 で評価",
         ]
     parts = ["\n".join(lines), _list(text(lang, "examples"), EXAMPLES.get(lang, EXAMPLES["ja"]))]
-    parts.append(_topics(topics, lang))
+    parts += [privacy, _topics(topics, lang)]
     return clip("\n\n".join(filter(None, parts)), CONTENT)
 
 

@@ -11,10 +11,12 @@ _LAZY = {
     "destination": "articles",
     "PollReport": "feeds",
     "poll": "feeds",
-    "state_path": "feeds",
+    "state_path": "feed_state",
     "state_of": "feeds",
     "poller_lease": "feeds",
     "outlet_of": "outlets",
+    "shown": "urls",
+    "stored": "urls",
 }
 
 __all__ = sorted(_LAZY)

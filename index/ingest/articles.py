@@ -12,7 +12,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ from ..corpus.loader import article_files
 from ..errors import ArticleError
 from .extract import Extracted, extract
 from .fetch import FetchLimits, Response, fetch
+from .urls import stored
 
 log = logging.getLogger(__name__)
 
@@ -81,27 +82,41 @@ def add_url(
     now: dt.datetime | None = None,
 ) -> Added:
     """Fetch url and write its article; raises FetchError or PageError with a reason."""
+    page = fetch_page(url, limits, etag, last_modified)
+    if isinstance(page, Added):
+        return page
+    return write_page(page, articles_dir, dry_run=dry_run, now=now, requested=url)
+
+
+def fetch_page(
+    url: str, limits: FetchLimits, etag: str | None = None, last_modified: str | None = None
+) -> Added | tuple[Response, Extracted]:
+    """The fetched page and its article (what a poll does a few at a time), or "unchanged"."""
     response = fetch(url, limits, etag=etag, last_modified=last_modified)
     if response.not_modified:
-        return Added(url, "unchanged", None, etag=response.etag, last_modified=last_modified)
-    return add_page(response, articles_dir, dry_run=dry_run, now=now, requested=url)
+        etag = response.etag
+        return Added(stored(url), "unchanged", None, etag=etag, last_modified=last_modified)
+    return response, extract(response.text(), response.url)
 
 
-def add_page(
-    response: Response,
+def write_page(
+    page: tuple[Response, Extracted],
     articles_dir: Path | Shelf,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     requested: str | None = None,
 ) -> Added:
-    """Extract a fetched page and write it (or say what would be written)."""
-    article = extract(response.text(), response.url)
+    """Write a fetched page's article (or say what would be written); its URL kept clean."""
+    response, article = page
+    # Stored and shown without a user name, password or utm_* tracking (the page's own
+    # canonical link may carry them too).
+    article = replace(article, url=stored(article.url))
     return write(
         article,
         articles_dir,
         dry_run=dry_run,
         now=now,
-        url=requested or response.url,
+        url=stored(requested or response.url),
         etag=response.etag,
         last_modified=response.last_modified,
     )
