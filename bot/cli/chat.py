@@ -28,7 +28,8 @@ def cmd_chat(args, settings: Settings) -> int:
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
-    for line in _lines(interactive):
+    searcher.watch()  # PostgreSQL: a version another process publishes is served once it is live
+    for line in _lines(interactive, searcher):
         question = line.strip()
         if not question:
             conversations.forget("cli")
@@ -75,13 +76,17 @@ def cmd_topics(args, settings: Settings) -> int:
     return 0
 
 
-def _lines(interactive: bool):
-    if not interactive:
-        yield from sys.stdin
-        return
-    while True:
-        try:
-            yield input(PROMPT)
-        except EOFError:
-            print(file=sys.stderr)
+def _lines(interactive: bool, searcher):
+    """stdin's lines; when they end (or the chat does) the searcher stops listening."""
+    try:
+        if not interactive:
+            yield from sys.stdin
             return
+        while True:
+            try:
+                yield input(PROMPT)
+            except EOFError:
+                print(file=sys.stderr)
+                return
+    finally:
+        searcher.close()
