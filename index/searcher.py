@@ -28,7 +28,7 @@ from .retrieval.filters import (
 )
 from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
-from .storage.base import open_store
+from .storage.factory import open_store
 from .types import SLOW_STEP, Answer, BuildReport, Hit, Topic
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class Searcher:
             store=self.store,
         )
         if synced is not None:  # files of this folder that could not be copied in, and why
-            report.skipped = [(x.file, x.reason) for x in synced.skipped] + report.skipped
+            report.skipped = synced.skipped + report.skipped
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
         return report
@@ -194,7 +194,9 @@ class Searcher:
         folder = Path(folder or self.options.articles_dir)
         if not folder.is_dir():
             raise ArticlesDirError(f"articles folder not found: {folder}")
-        return shared.sync(folder, self.options.max_article_bytes, prune=prune)
+        return shared.sync(
+            folder, self.options.max_article_bytes, self.options.data_dir, prune=prune
+        )
 
     def watch(self) -> None:
         """Swap to other processes' new versions as they go live, not at the next question.

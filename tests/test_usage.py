@@ -75,7 +75,7 @@ w.close()
 CLI = """
 import sys, time
 from pathlib import Path
-from bot.cli.commands import log_questions
+from bot.cli.usage import log_questions
 from bot.settings import Settings, UsageSettings
 from index import IndexOptions
 from index.types import Answer

@@ -9,8 +9,8 @@ import time
 from index.errors import QuestionError
 
 from ..settings import Settings
-from .commands import log_questions
 from .output import format_answer, format_topics, one_line, printable
+from .usage import log_questions
 
 PROMPT = "質問> "
 
@@ -40,7 +40,7 @@ def cmd_chat(args, settings: Settings) -> int:
                 question, args.k, context=conversations.last("cli"), filters=filters
             )
         except QuestionError as e:
-            print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
+            print(f"newsbot: {printable(one_line(e))}", file=sys.stderr, flush=True)
             continue
         seconds = time.perf_counter() - started
         conversations.add("cli", question, answer)

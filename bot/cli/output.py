@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import sys
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -11,7 +11,7 @@ from index.errors import NewsbotError
 from index.ingest import outlet_of
 from index.redact import mask
 
-from ..ui.sources import Source, cited_sources
+from ..ui.sources import Source, cited_runs, cited_sources
 
 if TYPE_CHECKING:
     from index.usage import UsageReport
@@ -55,13 +55,7 @@ def format_answer(answer: Answer, passages: bool = False) -> str:
 def _cited_text(answer: Answer, numbers: dict[int, int]) -> str:
     """The quoted sentences, a run citing one source closed by its number (as in Discord)."""
     pieces = [(printable(s), numbers.get(n)) for s, n in zip(answer.sentences, answer.citations)]
-    out = ""
-    for i, (sentence, number) in enumerate(pieces):
-        following = pieces[i + 1][1] if i + 1 < len(pieces) else None
-        marker = f"[{number}]" if number and following != number else ""
-        # Japanese sentences follow each other without a space; others get one.
-        sep = " " if out and not re.search(r"[。！？」』）)\u3000-\u9fff]$", out) else ""
-        out += sep + sentence.strip() + marker
+    out = cited_runs(pieces, lambda number: f"[{number}]")
     if not out:
         return printable(answer.text)
     return f"【{printable(answer.subject)}】{out}" if answer.subject else out
@@ -114,9 +108,9 @@ def format_report(report: BuildReport) -> str:
         ("removed", report.removed),
     ):
         for name in names:
-            lines.append(f"{label}: {name}")
-    for name, reason in report.skipped:
-        lines.append(f"skipped: {name}: {reason}")
+            lines.append(printable(f"{label}: {name}"))
+    for s in report.skipped:  # a file's name and text are anyone's
+        lines.append(printable(f"skipped: {s.file}: {s.reason}"))
     lines.append(
         f"{report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
@@ -128,13 +122,13 @@ def format_report(report: BuildReport) -> str:
 def format_added(added) -> str:
     """One line per URL: what happened, the file, and what was extracted."""
     a = added.article
+    status = f"would be {added.status}" if added.dry_run else str(added.status)
     if a is None:
-        return printable(f"{added.status}: {added.url}")
+        return printable(f"{status}: {added.url}")
     date = a.published or "no date"
     # Titles and URLs come from the page: a control character must not drive the terminal.
     return printable(
-        f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
-        f"{a.sections} sections) {a.url}"
+        f"{status}: {added.file}: {a.title} ({a.outlet}, {date}, {a.sections} sections) {a.url}"
     )
 
 
@@ -199,3 +193,22 @@ def format_sync(report) -> str:
     lines += [f"  removed from the database: {printable(f)}" for f in report.removed]
     lines += [f"  not copied: {printable(s.file)}: {printable(s.reason)}" for s in report.skipped]
     return "\n".join(lines)
+
+
+class EmbeddingBar:
+    """A build's progress callback: a progress bar on stderr, from the first passage embedded."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -18,9 +18,9 @@ from index import Answer, Filters, Turn, check_question
 from index.errors import QuestionError
 
 from .. import errors
-from ..conversation import key_of, question_of, referenced, turn_of
 from ..cooldown import UserCooldown
 from ..mentions import clean
+from ..threads import key_of, question_of, referenced, turn_of
 from ..ui.format import Reply, answer_reply, clip, refusal_reply, subject_reply, usage
 from ..ui.i18n import _, text
 from ..ui.views import AnswerView
@@ -163,12 +163,16 @@ class Ask(commands.Cog):
         """The turn a question continues: the answer it replies to (rebuilt if forgotten, else
         none), else the asker's last turn here, else in the bot's thread the answer it began at."""
         if replied is not None:
-            return await turn_of(self.bot, replied)
+            return await self.turn_of(replied)
         turn = self.bot.conversations.last(key)
         if turn is None and self.own_thread(channel):
             starter = await _starter(self.bot, channel)
-            turn = await turn_of(self.bot, starter) if starter else None
+            turn = await self.turn_of(starter) if starter else None
         return turn
+
+    async def turn_of(self, answer: discord.Message) -> Turn | None:
+        bot = self.bot
+        return await turn_of(answer, bot.answers, bot.answer, bot.conversations.clock)
 
     def own_thread(self, channel) -> bool:
         """A thread the bot started (from an answer, by its 「スレッドで続ける」 button)."""

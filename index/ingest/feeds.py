@@ -60,7 +60,7 @@ def state_of(options, store=None):
     """Where the feed state lives: data/feeds.json, or the database (shared by every process)."""
     if options.store.backend != "postgres":
         return Path(options.data_dir) / "feeds.json"
-    from ..storage.base import open_store
+    from ..storage.factory import open_store
 
     return (store or open_store(options, options.index_dir)).feed_state
 
@@ -315,7 +315,7 @@ def _parse(response: Response):
     try:
         return feedparser.parse(response.body, response_headers=headers)
     except (UnicodeError, LookupError) as e:
-        log.warning("Feed %s: %s; reading it as guessed text", response.url, e)
+        log.warning("Feed %s: %s; reading it as guessed text", shown(response.url), e)
     try:
         text = _XML_ENCODING.sub(r'\1"utf-8"', decode(response.body, charset), count=1)
     except PageError:
