@@ -273,3 +273,22 @@ def test_a_bug_on_one_question_gives_its_error_line_and_the_next_is_answered(
         "newsbot: error on this question: RuntimeError: a bug on one question "
         "(run with -v for the traceback)\n"
     )
+
+
+TBS_LINK = "https://newsdig.tbs.co.jp/articles/-/1729431"
+
+
+@pytest.mark.parametrize("typed", ["TBS", "tbs news dig", "ＴＢＳ", "newsdig.tbs.co.jp"])
+def test_an_outlet_as_typed_keeps_only_its_sections_and_links(shipped, config, capsys, typed):
+    """The seed is one article from three outlets: TBS's filter cites TBS's link alone."""
+    assert main(["--config", config, "ask", "--json", "--outlet", typed, FLAGSHIP]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert not answer["no_answer"] and answer["passages"]
+    assert {u for h in answer["passages"] for u in h["sources"]} == {TBS_LINK}
+    assert "プーチンの譲歩とトランプ政権の対応" not in {h["section"] for h in answer["passages"]}
+
+
+def test_an_unknown_outlet_is_refused_with_the_outlets_there_are(shipped, config, capsys):
+    assert main(["--config", config, "ask", "--outlet", "朝日", FLAGSHIP]) == 2
+    err = capsys.readouterr().err
+    assert "「朝日」" in err and "毎日新聞" in err and "TBS NEWS DIG" in err

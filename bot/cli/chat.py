@@ -23,12 +23,14 @@ def cmd_chat(args, settings: Settings) -> int:
 
     filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = args.open_searcher(settings.index, load=True)
+    filters = filters.resolve(searcher.outlets())  # an unknown outlet: one error, not one a line
     c = settings.conversation
     conversations = Conversations(c.window_seconds, c.turns)
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
-    for line in _lines(interactive):
+    searcher.watch()  # PostgreSQL: a version another process publishes is served once it is live
+    for line in _lines(interactive, searcher):
         question = line.strip()
         if not question:
             conversations.forget("cli")
@@ -88,13 +90,17 @@ def cmd_topics(args, settings: Settings) -> int:
     return 0
 
 
-def _lines(interactive: bool):
-    if not interactive:
-        yield from sys.stdin
-        return
-    while True:
-        try:
-            yield input(PROMPT)
-        except EOFError:
-            print(file=sys.stderr)
+def _lines(interactive: bool, searcher):
+    """stdin's lines; when they end (or the chat does) the searcher stops listening."""
+    try:
+        if not interactive:
+            yield from sys.stdin
             return
+        while True:
+            try:
+                yield input(PROMPT)
+            except EOFError:
+                print(file=sys.stderr)
+                return
+    finally:
+        searcher.close()
