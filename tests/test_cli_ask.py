@@ -262,10 +262,9 @@ def test_a_bug_on_one_question_gives_its_error_line_and_the_next_is_answered(
     shipped, config, capsys, monkeypatch, command
 ):
     buggy = BugOn(shipped, QUESTIONS[1])
-    monkeypatch.setattr(Searcher, "open", classmethod(lambda cls, *a, **kw: buggy))
     monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{q}\n" for q in QUESTIONS[:3])))
     args = ["--config", config, command, "--json", *(["-"] if command == "ask" else [])]
-    assert main(args) == 0
+    assert main(args, open_searcher=lambda options, **kwargs: buggy) == 0
     out, err = capsys.readouterr()
     printed = [json.loads(line)["question"] for line in out.splitlines()]
     assert printed == [QUESTIONS[0], QUESTIONS[2]]
