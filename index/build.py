@@ -166,7 +166,7 @@ def _refuse_empty(live: Version | None, source) -> None:
 
 def _articles(options: IndexOptions, store: Store, articles_dir: Path | None):
     """The articles to index, those skipped, and where they came from (for messages)."""
-    shared = getattr(store, "articles", None) if articles_dir is None else None
+    shared = store.articles if store.shared and articles_dir is None else None
     if shared is not None:  # the database's own articles: the same for every process
         return *shared.load(), "the index database's articles"
     source = Path(articles_dir or options.articles_dir)

@@ -334,3 +334,33 @@ def test_what_an_answer_answered_is_kept_by_hashed_message_id_across_a_restart(t
     assert b"1234567890123456789" not in db  # the id only as a keyed hash
     for name in ("asked.db", "asked.key"):
         assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
+
+
+# --------------------------------------------------- a new subject, and after a refusal (#33)
+RUSSIA = "ロシアの停戦条件は?"
+
+
+async def test_a_question_with_its_own_subject_right_after_russia_is_not_a_follow_up(world):
+    """「今日の占いは?」 names a subject of its own (占い) the Russia answer never held: it is
+    asked afresh, and the coverage has nothing on it."""
+    me = world.bot.user.mention
+    await world.alice.send(world.ch, f"{me} {RUSSIA}")
+    assert "停戦" in all_text(bot_messages(world, world.ch)[-1])
+    await world.alice.send(world.ch, f"{me} 今日の占いは?")
+    reply = bot_messages(world, world.ch)[-1]
+    assert "続き" not in (reply.content or "")  # not answered as a follow-up
+    assert reply.embeds[0].description.startswith("「占い」についての記事はありません。")
+    assert buttons(reply) == []  # a refusal: nothing to vote on
+
+
+async def test_a_dm_follow_up_after_a_refusal_leans_on_the_last_answer(world):
+    """なぜ? after a refused question continues the last answered turn, not the refusal."""
+    user = world.env.create_user("dmuser")
+    await user.send_dm(AGREED)
+    await user.send_dm("おすすめのパスタのレシピは?")
+    refused = dm_replies(user)[-1]
+    assert not buttons(refused) and "パスタ" not in (refused.content or "")
+    await user.send_dm(HOW_LONG)
+    reply = dm_replies(user)[-1]
+    assert reply.content == CONTINUED  # it continues the answered question, named
+    assert answered_follow_up(reply) and "30日間" in reply.embeds[0].description

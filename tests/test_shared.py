@@ -29,7 +29,7 @@ from index.storage.postgres.articles import INGEST, legacy_origin, origin_of
 from index.storage.postgres.lease import POLL_LOCK
 from index.storage.postgres.store import PgStore
 
-from .conftest import MODEL_CACHE, ROOT, make_options
+from .conftest import MODEL_CACHE, ROOT, cli_for, make_options
 from .test_faults import NEW_ARTICLE, QUESTIONS, TINY
 
 
@@ -125,17 +125,17 @@ def test_db_import_brings_the_articles_so_an_add_elsewhere_keeps_them(
     """Issue 31: the imported index's articles go with it; the next build keeps them all."""
     from .page_server import Site
 
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    cli = cli_for(embedder)
     a = folder_with(tmp_path / "a", dict(TINY))
     b = folder_with(tmp_path / "b", {})
-    assert main(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
+    assert cli(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
     monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
-    assert main(["--config", pg_config(tmp_path, "a", a), "db", "import"]) == 0
+    assert cli(["--config", pg_config(tmp_path, "a", a), "db", "import"]) == 0
     out = capsys.readouterr().out
     assert "2 added, 0 updated, 0 removed" in out and "imported v-" in out
     with Site() as site:
         typhoon = site.url("/articles/typhoon")
-        assert main(["--config", pg_config(tmp_path, "b", b), "add", typhoon]) == 0
+        assert cli(["--config", pg_config(tmp_path, "b", b), "add", typhoon]) == 0
         assert "added: " in capsys.readouterr().out
     store = PgStore(StoreOptions("postgres", pg_url))
     names = set(store.current(verify=False).manifest["articles"])
@@ -146,13 +146,13 @@ def test_db_import_brings_the_articles_so_an_add_elsewhere_keeps_them(
 def test_db_import_of_an_index_its_folder_no_longer_matches_is_refused(
     pg_url, tmp_path, embedder, monkeypatch, capsys
 ):
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    cli = cli_for(embedder)
     a = folder_with(tmp_path / "a", dict(TINY))
-    assert main(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
+    assert cli(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
     (a / "deer.md").write_text(TINY["deer.md"] + "\n追記。\n", encoding="utf-8")
     monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
     capsys.readouterr()
-    assert main(["--config", pg_config(tmp_path, "a", a), "db", "import"]) != 0
+    assert cli(["--config", pg_config(tmp_path, "a", a), "db", "import"]) != 0
     err = capsys.readouterr().err
     assert "not imported" in err and "deer.md" in err and err.count("\n") == 1
     store = PgStore(StoreOptions("postgres", pg_url))

@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, Filters, Turn, check_question
+from index import Answer, Filters, Reason, Turn, check_question
 from index.errors import QuestionError
 
 from .. import errors
@@ -119,7 +119,8 @@ class Ask(commands.Cog):
         answer = await task
         turn = self.bot.conversations.add(key, question, answer)
         self.bot.usage.asked(answer, interaction)
-        reply, view = self.reply(answer, echo_question=True, thread=_threads(interaction.channel))
+        thread = _threads(interaction.channel)
+        reply, view = self.reply(answer, echo_question=True, thread=thread, filters=filters)
         extra = {"view": view} if view else {}
         if interaction.response.is_done():
             sent = await interaction.followup.send(**reply.kwargs(), **extra, wait=True)
@@ -141,15 +142,21 @@ class Ask(commands.Cog):
         return [app_commands.Choice(name=clip(n, 100), value=n[:100]) for n in names]
 
     def reply(
-        self, answer: Answer, *, echo_question: bool, thread: bool = False
+        self,
+        answer: Answer,
+        *,
+        echo_question: bool,
+        thread: bool = False,
+        filters: Filters | None = None,
     ) -> tuple[Reply, AnswerView | None]:
         """The answer with its buttons, or a refusal that helps (and has nothing to vote on)."""
-        if answer.reason == "no_subject":
+        if answer.reason == Reason.NO_SUBJECT:
             return subject_reply(answer, echo_question=echo_question), None
         if answer.no_answer or not answer.hits:
             topics = self.bot.searcher.topics(TOPICS)
             return refusal_reply(answer, topics, echo_question=echo_question), None
-        view = AnswerView(answer, self.bot.settings.discord.page_size, thread=thread)
+        page = self.bot.settings.discord.page_size
+        view = AnswerView(answer, page, thread=thread, filters=filters)
         return answer_reply(answer, echo_question=echo_question), view
 
     def filters(self, outlet: str | None, since: str | None, until: str | None) -> Filters | None:

@@ -16,10 +16,6 @@ from . import outlet_names
 from .outlet_names import fold
 from .ranker import Index, Ranked
 
-# 最新の・今日の・きょう・latest: the asker wants the newest coverage first.
-LATEST = re.compile(
-    r"最新|今日の|きょうの|本日の|直近の|いちばん新しい|一番新しい|\blatest\b|\bnewest\b", re.I
-)  # 直近の, not 直近6年間 (a span of years, asked of any article)
 # The newest of the ranked articles gains this much fused score, the oldest none (linear in
 # between): enough to lift a newer article over an older one on the same subject (their fused
 # scores differ by less than 0.1 in tests/test_conversation.py), not a weaker match over a strong.
@@ -129,10 +125,6 @@ def newest_first(index: Index, r: Ranked, bonus: float = LATEST_BONUS) -> Ranked
     place = {d: n / (len(known) - 1) for n, d in enumerate(known)}
     lift = np.array([bonus * place.get(d, 0.0) for d in dates], dtype=np.float32)
     return _resort(r, r.fused + lift)
-
-
-def asks_latest(question: str) -> bool:
-    return bool(LATEST.search(question))
 
 
 def _resort(r: Ranked, fused: np.ndarray) -> Ranked:
