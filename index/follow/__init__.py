@@ -1,0 +1,1 @@
+"""Following a topic: new articles matched by meaning, merged into stories, delivered once."""

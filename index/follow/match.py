@@ -1,0 +1,184 @@
+"""Whether a new article is about a followed topic: the answer step's ranking and judgement,
+asked of one article at a time, with a margin measured on tests/data/follow/topics.jsonl."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..answer.compose import compose
+from ..answer.judge import SPECIFIC, Verdict, is_name
+from ..answer.respond import weigh
+from ..corpus.text import language, normalize
+from ..options import IndexOptions
+from ..retrieval import crosslingual
+from ..retrieval.query import Query
+from ..retrieval.ranker import Index, Ranked
+
+log = logging.getLogger(__name__)
+
+# A Japanese topic matches an article when the judge says the article covers it, its best
+# sentence beats the off-topic anchors by MATCH_MARGIN and the article holds every word of the
+# topic; or, without a word but with every name, by PARAPHRASE (休戦 for 停戦). An English topic
+# over Japanese coverage (its cosines run lower) needs EN_MARGIN and each of its specific words
+# in one of its Japanese spellings. Measured, not guessed: benchmarks/follow_eval.py prints
+# precision and recall on tests/data/follow/topics.jsonl at each value.
+MATCH_MARGIN = 0.0
+PARAPHRASE = 0.06
+EN_MARGIN = -0.045
+# Topics whose best sentence cosine (minus the anchors') in an article is below the margin by
+# more than this are not judged at all: the judgement costs a BM25 scoring; this matrix
+# product is one per article for all topics (the slack keeps every labelled match, see eval).
+SLACK = 0.08
+# A kanji standing alone between kana (梅の開花, 暖冬と桜).
+_SINGLE = re.compile(r"(?<![一-鿿々])[一-鿿](?![一-鿿々])")
+# Sentences an alert quotes.
+QUOTED = 2
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A followed topic as the matcher uses it: its Query, vector and off-topic background."""
+
+    text: str
+    query: Query
+    vector: np.ndarray
+    background: float  # its nearest off-topic anchor's cosine
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why an article was (or was not) judged about a topic, and the sentences that say so."""
+
+    topic: str
+    article: str
+    matched: bool
+    margin: float  # best evidence sentence cosine minus the nearest off-topic anchor's
+    covered: bool  # the answer step's verdict
+    lexical: float = 0.0  # idf-weighted share of the topic's bigrams in the top passage
+    missing: tuple[str, ...] = ()  # the topic's subject terms the article lacks
+    quotes: tuple[str, ...] = ()  # one or two of its sentences, verbatim
+    judged: bool = True  # False: left out by the cheap first pass (its margin is an estimate)
+
+
+def topics(index: Index, embedder, texts: Sequence[str], options: IndexOptions) -> list[Topic]:
+    """The topics checked and encoded in one batch (Query.of raises on an empty one)."""
+    queries = [Query.of(t, options) for t in texts]
+    if not queries:
+        return []
+    vectors = embedder.encode_queries([q.searched_normal for q in queries])
+    backgrounds = (np.asarray(vectors) @ np.asarray(index.anchors).T).max(axis=1)
+    return [
+        Topic(t, q, np.asarray(v, dtype=np.float32), float(b))
+        for t, q, v, b in zip(texts, queries, vectors, backgrounds)
+    ]
+
+
+def passages_of(index: Index, article: str) -> list[int]:
+    """The passage ids of one article (its file name, relative to the articles folder)."""
+    sections = [j for j, s in enumerate(index.sections) if s["article"] == article]
+    wanted = set(sections)
+    ps = np.asarray(index.passage_section)
+    return [int(i) for i in np.flatnonzero(np.isin(ps, list(wanted)))] if wanted else []
+
+
+def match_article(
+    index: Index,
+    article: str,
+    followed: Sequence[Topic],
+    options: IndexOptions,
+    margin: float = MATCH_MARGIN,
+    slack: float = SLACK,
+) -> list[Match]:
+    """Every topic judged against one article; topics far from all its sentences are skipped."""
+    pids = passages_of(index, article)
+    if not pids or not followed:
+        return []
+    sentences = np.concatenate(
+        [np.asarray(index.version.sentence_vectors(p), dtype=np.float32) for p in pids]
+    )
+    vectors = np.stack([t.vector for t in followed])
+    estimate = (vectors @ sentences.T).max(axis=1) - np.array([t.background for t in followed])
+    out = []
+    for topic, est in zip(followed, estimate):
+        if est < margin - slack:
+            out.append(Match(topic.text, article, False, float(est), False, judged=False))
+            continue
+        out.append(judge(index, topic, article, pids, options, margin))
+    return out
+
+
+def judge(
+    index: Index,
+    topic: Topic,
+    article: str,
+    pids: Sequence[int],
+    options: IndexOptions,
+    margin: float = MATCH_MARGIN,
+) -> Match:
+    """The answer step's verdict on the topic over this article's passages alone, then decide."""
+    ranked = restricted(index, topic, pids, options)
+    e = weigh(index, topic.query, topic.vector, ranked, options.top_k, options)
+    if e is None:
+        return Match(topic.text, article, False, -1.0, False)
+    v = e.verdict
+    text = normalize("\n".join(f"{index.hit(p, 0.0).title}\n{index.text(p)}" for p in pids))
+    matched = decide(topic, v, text, index.katakana, margin)
+    quotes: tuple[str, ...] = ()
+    if matched:
+        said = compose(
+            topic.text,
+            e.hits,
+            e.candidates,
+            e.weights,
+            QUOTED,
+            extra_hit=index.hit,
+            asked=e.asked,
+            lang=topic.query.lang,
+        )
+        quotes = said.sentences
+    return Match(topic.text, article, matched, v.margin, v.covered, v.lexical, v.missing, quotes)
+
+
+def decide(topic: Topic, v: Verdict, text: str, katakana, margin: float = MATCH_MARGIN) -> bool:
+    """Whether the verdict and the article's words (normalized) say it is about the topic.
+
+    Stricter than answering: an alert nobody asked for costs more than a refusal.
+    """
+    if topic.query.lang == "en" and language(text) == "ja":
+        terms = crosslingual.terms_in(topic.query.text, katakana)
+        specific = [js for _, _, js in terms if 0 < len(js) <= SPECIFIC]
+        present = [any(normalize(j) in text for j in js) for js in specific]
+        # Names the glossary lacks are checked by the judge (by their sound): v.missing.
+        return bool(present) and all(present) and not v.missing and v.margin >= EN_MARGIN + margin
+    if not v.covered:
+        return False
+    # One-kanji words (梅, 米) are no subject terms of the judge's; a topic names them on purpose.
+    singles = _SINGLE.findall(topic.query.normal)
+    if any(c not in text for c in singles):
+        return False
+    if not v.missing:
+        return v.margin >= margin
+    names = [t for t in v.missing if is_name(t)]
+    return not names and v.margin >= PARAPHRASE + margin
+
+
+def restricted(index: Index, topic: Topic, pids: Sequence[int], options: IndexOptions) -> Ranked:
+    """The ranking the bot would give, over one article's passages: dense + BM25 fused."""
+    ids = np.asarray(pids, dtype=np.int64)
+    d = (np.asarray(index.vectors[ids], dtype=np.float32) @ topic.vector).astype(np.float32)
+    lex = np.asarray(index.lexical.scores(topic.query.lexical(index.katakana)))[ids]
+    d_n = (d - d.min()) / max(float(d.max() - d.min()), 1e-6)
+    l_n = lex / max(float(lex.max()), 1e-6)
+    w = options.dense_weight
+    fused = (w * d_n + (1 - w) * l_n).astype(np.float32)
+    order = np.argsort(-fused, kind="stable")
+    ids, fused, d = ids[order], fused[order], d[order]
+    # One passage per section, as Index.rank keeps.
+    _, first = np.unique(np.asarray(index.passage_section[ids]), return_index=True)
+    keep = np.sort(first)
+    return Ranked(ids[keep], fused[keep], d[keep])
