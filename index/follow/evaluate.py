@@ -27,7 +27,9 @@ def load_pairs(path: Path) -> list[Pair]:
     return out
 
 
-def judged(searcher, pairs: Sequence[Pair], margin: float = MATCH_MARGIN) -> list[tuple[Pair, Match]]:
+def judged(
+    searcher, pairs: Sequence[Pair], margin: float = MATCH_MARGIN
+) -> list[tuple[Pair, Match]]:
     """Each pair with its Match, every one judged in full (no first pass)."""
     index = searcher.index
     texts = list(dict.fromkeys(p.topic for p in pairs))
