@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from ..retrieval.filters import outlets_of
 from ..retrieval.ranker import Index
 from .match import Match, match_article, topics
-from .stories import WINDOW_DAYS, Story, group, identity, published_of
 from .store import FollowStore, Subscription
+from .stories import WINDOW_DAYS, Story, group, identity, published_of
 
 log = logging.getLogger(__name__)
 

@@ -172,7 +172,8 @@ class FollowStore:
             if cur.fetchone()[0] >= MAX_TOPICS:
                 raise FollowError(f"at most {MAX_TOPICS} topics may be followed here")
             cur.execute(
-                "INSERT INTO follow_subscriptions (kind, target, topic, created_at) VALUES (?,?,?,?)",
+                "INSERT INTO follow_subscriptions (kind, target, topic, created_at) "
+                "VALUES (?,?,?,?)",
                 (kind, target, topic, utc(now)),
             )
             return self._find(cur, kind, target, topic), True
@@ -208,7 +209,8 @@ class FollowStore:
         """Pause every subscription of a member or channel; returns the ones not yet told."""
         with self._tx() as cur:
             cur.execute(
-                "UPDATE follow_subscriptions SET paused=? WHERE kind=? AND target=? AND paused IS NULL",
+                "UPDATE follow_subscriptions SET paused=? "
+                "WHERE kind=? AND target=? AND paused IS NULL",
                 (reason, kind, target),
             )
             cur.execute(
@@ -218,7 +220,8 @@ class FollowStore:
             )
             untold = [_sub(r) for r in cur.fetchall()]
             cur.execute(
-                "UPDATE follow_subscriptions SET told=1 WHERE kind=? AND target=? AND paused IS NOT NULL",
+                "UPDATE follow_subscriptions SET told=1 "
+                "WHERE kind=? AND target=? AND paused IS NOT NULL",
                 (kind, target),
             )
             return untold
@@ -277,7 +280,7 @@ class FollowStore:
     # The delivery log ----------------------------------------------------------------------
 
     def plan(self, sub_id: int, story: str, state: str, payload: dict, now: dt.datetime) -> bool:
-        """Log an alert (queued) or a digest line for (subscription, story) once; False if logged."""
+        """Log an alert (queued) or a digest line for (subscription, story) once (else False)."""
         with self._tx() as cur:
             cur.execute(
                 "SELECT 1 FROM follow_deliveries WHERE subscription=? AND story=?", (sub_id, story)
@@ -327,7 +330,7 @@ class FollowStore:
             )
 
     def deliveries(self, state: str | None = None) -> list[Delivery]:
-        sql = f"SELECT {_DELIVERY} FROM follow_deliveries d JOIN follow_subscriptions s ON s.id=d.subscription"
+        sql = f"SELECT {_DELIVERY} FROM {_JOINED}"
         with self._tx() as cur:
             if state:
                 cur.execute(sql + " WHERE d.state=? ORDER BY d.planned_at", (state,))
@@ -374,11 +377,13 @@ class FollowStore:
             )
             for d in items:
                 cur.execute(
-                    "UPDATE follow_deliveries SET state='digested' WHERE subscription=? AND story=?",
+                    "UPDATE follow_deliveries SET state='digested' "
+                    "WHERE subscription=? AND story=?",
                     (d.subscription.id, d.story),
                 )
 
 
+_JOINED = "follow_deliveries d JOIN follow_subscriptions s ON s.id=d.subscription"
 _DELIVERY = (
     "s.id, s.kind, s.target, s.topic, s.created_at, s.paused, s.told, "
     "d.story, d.state, d.planned_at, d.payload"
