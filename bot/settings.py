@@ -6,6 +6,7 @@ import dataclasses
 import math
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ POSITIVE = {
     "store.postings_cache_mb",
     "usage.retention_days",
     "conversation.turns",
+    "follow.channel_per_hour",
+    "follow.member_per_hour",
+    "follow.send_seconds",
 }
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
@@ -96,6 +100,20 @@ class UsageSettings:
 
 
 @dataclass(frozen=True)
+class FollowSettings:
+    """/follow: how many alerts a member or channel gets before the rest wait for the digest."""
+
+    enabled: bool = True  # the /follow commands and alerts
+    channel_per_hour: int = 5  # alerts posted to one channel per hour ...
+    channel_per_day: int = 20  # ... and per day
+    member_per_hour: int = 3  # alerts sent to one member by DM per hour ...
+    member_per_day: int = 10  # ... and per day
+    max_age_hours: float = 24.0  # articles published longer ago are not alerted
+    timezone: str = "Asia/Tokyo"  # the digest's HH:MM, unless the member gives another
+    send_seconds: float = 60.0  # how often queued alerts are looked for (after a poll: at once)
+
+
+@dataclass(frozen=True)
 class ConversationSettings:
     """Follow-up questions: how long an exchange is remembered, and how much of it."""
 
@@ -117,6 +135,7 @@ class Settings:
     fetch: FetchLimits = field(default_factory=FetchLimits)
     usage: UsageSettings = field(default_factory=UsageSettings)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    follow: FollowSettings = field(default_factory=FollowSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
     source: str = "defaults"  # the settings file read, or "defaults"
@@ -162,6 +181,8 @@ def load_settings(
     conversation = _section(
         ConversationSettings, data.pop("conversation", {}), "conversation", base
     )
+    follow = _section(FollowSettings, data.pop("follow", {}), "follow", base)
+    _check_timezone(follow.timezone)
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -179,11 +200,21 @@ def load_settings(
         fetch=fetch,
         usage=usage,
         conversation=conversation,
+        follow=follow,
         log_level=log_level.upper(),
         token=token,
         source=str(path) if path.is_file() else "defaults",
         base_dir=base,
     )
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"setting 'follow.timezone' must be an IANA time zone such as Asia/Tokyo, not {name!r}"
+        ) from None
 
 
 def _read_file(path: Path) -> tuple[dict, Path]:

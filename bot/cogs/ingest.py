@@ -157,6 +157,8 @@ class Coverage(commands.Cog):
                 await self._reindex()
             if report.changed:
                 await self._announce(report.changed)
+                if not self.pending:  # followed topics (cogs/follow.py) hear of what is indexed
+                    self.bot.dispatch("articles_added", report.changed)
             return report
 
     async def _reindex(self) -> None:
