@@ -16,8 +16,7 @@ from discord.ext import commands, tasks
 
 from index import Turn
 from index.errors import FollowError
-from index.follow import FollowStore, Limits, NewArticle, on_new_articles
-from index.follow.explain import as_answer, recent
+from index.follow import FollowStore, Limits, NewArticle, as_answer, on_new_articles, recent
 
 from ..ui.follow import (
     CHANNEL_ONLY,

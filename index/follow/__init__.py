@@ -1,20 +1,31 @@
-"""Following a topic: new articles matched by meaning, merged into stories, delivered once."""
+"""Following a topic: new articles matched by meaning, merged into stories, delivered once.
 
-from .deliver import Limits, NewArticle, Outcome, on_new_articles
-from .match import Match, judge, match_article, passages_of, topics
-from .store import Delivery, FollowStore, Subscription
+A public package (tests/test_architecture.py): the bot uses the names below.
+"""
 
-__all__ = [
-    "Delivery",
-    "FollowStore",
-    "Limits",
-    "Match",
-    "NewArticle",
-    "Outcome",
-    "Subscription",
-    "judge",
-    "match_article",
-    "on_new_articles",
-    "passages_of",
-    "topics",
-]
+from ..lazy import exports
+
+_LAZY = {
+    "Delivery": "store",
+    "FollowStore": "store",
+    "Subscription": "store",
+    "Limits": "deliver",
+    "NewArticle": "deliver",
+    "Outcome": "deliver",
+    "on_new_articles": "deliver",
+    "Match": "match",
+    "judge": "match",
+    "match_article": "match",
+    "passages_of": "match",
+    "topics": "match",
+    "as_answer": "explain",
+    "recent": "explain",
+    "why": "explain",
+    "figures": "evaluate",
+    "judged": "evaluate",
+    "load_pairs": "evaluate",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = exports(__name__, _LAZY)
