@@ -144,3 +144,42 @@ def test_a_pause_is_told_once(store):
     assert store.subscriptions("member", 9)[0].paused == "dm_closed"
     store.follow("member", 9, "停戦", NOW)  # following again resumes it
     assert store.subscriptions("member", 9)[0].paused is None
+
+
+@pytest.fixture
+def cli(searcher, monkeypatch):
+    """`newsbot ...` in this process, over the session's searcher (its model loaded once)."""
+    from bot.cli import main
+
+    monkeypatch.setattr("index.Searcher.open", lambda *a, **k: searcher)
+    return main
+
+
+def test_newsbot_follow_test_prints_what_a_topic_matches(cli, tmp_path, capsys):
+    assert cli(["follow", "--test", "ceasefire", "--days", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "match 'ceasefire'" in out and "トランプとプーチン" in out and "「" in out
+    assert "奈良公園" not in out
+
+
+def test_newsbot_follow_why_explains_a_miss(cli, capsys):
+    assert cli(["follow", "--why", "https://example.com/news/nara-deer", "停戦"]) == 1
+    assert "nara-deer.md: not matched: the article lacks 停戦" in capsys.readouterr().out
+    assert cli(["follow", "--why", "nara-deer.md", "鹿せんべい"]) == 0
+    assert "matched" in capsys.readouterr().out
+
+
+def test_newsbot_follow_eval_prints_precision_and_recall(cli, capsys):
+    assert cli(["follow", "--eval", str(DATA / "follow" / "topics.jsonl")]) == 0
+    assert "precision 0.9" in capsys.readouterr().out
+
+
+def test_newsbot_follow_lists_topics_without_discord_ids(cli, tmp_path, monkeypatch, capsys):
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[index]\ndata_dir = "{tmp_path}"\n', encoding="utf-8")
+    store = FollowStore.local(tmp_path)
+    store.follow("member", 123456789012345678, "停戦", NOW)
+    store.close()
+    assert cli(["--config", str(config), "follow"]) == 0
+    out = capsys.readouterr().out
+    assert "member #1" in out and "停戦" in out and "123456789012345678" not in out
