@@ -47,9 +47,10 @@ def cmd_follow(args, settings: Settings) -> int:
 
 def _list(settings: Settings, as_json: bool) -> int:
     """Topics by member or channel, numbered: Discord ids are never printed."""
-    from index.follow import FollowStore
+    from index.follow import open_for
+    from index.storage import open_store
 
-    store = FollowStore.local(settings.index.data_dir)
+    store = open_for(open_store(settings.index, settings.index.index_dir), settings.index.data_dir)
     try:
         subs = store.subscriptions()
     finally:

@@ -16,7 +16,7 @@ from discord.ext import commands, tasks
 
 from index import Turn
 from index.errors import FollowError
-from index.follow import FollowStore, Limits, NewArticle, as_answer, on_new_articles, recent
+from index.follow import Limits, NewArticle, as_answer, on_new_articles, open_for, recent
 
 from ..ui.follow import (
     CHANNEL_ONLY,
@@ -43,14 +43,6 @@ DM_CLOSED = 50007
 _HHMM = re.compile(r"^\s*on\s+([01]?\d|2[0-3]):([0-5]\d)(?:\s+(\S+))?\s*$", re.I)
 
 
-def open_store(bot: NewsBot) -> FollowStore:
-    """The follow tables beside the index: the database's, or data/follow.db."""
-    store = bot.searcher.store
-    if getattr(store, "follow_store", None) is not None:
-        return store.follow_store()
-    return FollowStore.local(bot.settings.index.data_dir)
-
-
 class Follow(commands.Cog):
     """Follows topics for members and channels and sends what the feed poller brings."""
 
@@ -61,7 +53,7 @@ class Follow(commands.Cog):
             s.channel_per_hour, s.channel_per_day, s.member_per_hour, s.member_per_day,
             s.max_age_hours,
         )  # fmt: skip
-        self.store = open_store(bot)
+        self.store = open_for(bot.searcher.store, bot.settings.index.data_dir)
         self._sending = asyncio.Lock()
         self.clock = discord.utils.utcnow  # what "now" is (a test's fixed day)
         self.sender = tasks.loop(seconds=s.send_seconds)(self._tick)

@@ -9,6 +9,7 @@ _LAZY = {
     "Delivery": "store",
     "FollowStore": "store",
     "Subscription": "store",
+    "open_for": "store",
     "Limits": "deliver",
     "NewArticle": "deliver",
     "Outcome": "deliver",

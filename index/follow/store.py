@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS follow_digests (
 """
 SQLITE = {"serial": "INTEGER", "bigint": "INTEGER", "blob": "BLOB"}
 POSTGRES = {"serial": "BIGSERIAL", "bigint": "BIGINT", "blob": "BYTEA"}
+# The advisory lock key under which the tables are created (beside the store's own keys).
+SCHEMA_LOCK = 0x666F6C6C
 # Alerts planned but not yet posted, and being posted (a crash leaves these to be sent again).
 PENDING = ("queued", "sending")
 
@@ -98,6 +100,13 @@ class Delivery:
     payload: dict
 
 
+def open_for(index_store, data_dir: Path | str) -> FollowStore:
+    """The follow tables beside the index: the database's (shared), else data_dir/follow.db."""
+    if getattr(index_store, "shared", False) and hasattr(index_store, "connect"):
+        return FollowStore.postgres(index_store)
+    return FollowStore.local(data_dir)
+
+
 def utc(when: dt.datetime) -> str:
     """Times are stored as UTC ISO text, which sorts as it should."""
     if when.tzinfo is None:
@@ -112,7 +121,11 @@ class FollowStore:
         self._connect, self._ph = connect, placeholder
         self._lock = threading.RLock()
         self._conn = connect()
+        # PostgreSQL: rows being claimed by one sender are skipped by another, not waited on.
+        self._skip_locked = "" if placeholder == "?" else " FOR UPDATE OF d SKIP LOCKED"
         with self._tx() as cur:
+            if placeholder != "?":  # two processes creating the tables at once would collide
+                cur.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             for statement in SCHEMA.format(**types).split(";"):
                 if statement.strip():
                     cur.execute(statement)
@@ -132,6 +145,11 @@ class FollowStore:
             return conn
 
         return cls(connect)
+
+    @classmethod
+    def postgres(cls, store) -> FollowStore:
+        """Tables in the index database's schema (a PgStore), shared by every process."""
+        return cls(store.connect, "%s", POSTGRES)
 
     def close(self) -> None:
         with self._lock:
@@ -265,15 +283,18 @@ class FollowStore:
         """A story (new or grown) and its articles' identities (file, url, digest)."""
         with self._tx() as cur:
             day = story.published.isoformat() if story.published else None
-            cur.execute("DELETE FROM follow_stories WHERE key=?", (story.key,))
+            # Upserts: another process may remember the same story at the same moment.
             cur.execute(
-                "INSERT INTO follow_stories (key, vector, published, seen_at) VALUES (?,?,?,?)",
+                "INSERT INTO follow_stories (key, vector, published, seen_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (key) DO UPDATE SET vector=excluded.vector, "
+                "published=excluded.published, seen_at=excluded.seen_at",
                 (story.key, np.asarray(story.vector, dtype=np.float32).tobytes(), day, utc(now)),
             )
             for article, url, digest in articles:
-                cur.execute("DELETE FROM follow_articles WHERE article=?", (article,))
                 cur.execute(
-                    "INSERT INTO follow_articles (article, story, url, digest) VALUES (?,?,?,?)",
+                    "INSERT INTO follow_articles (article, story, url, digest) VALUES (?,?,?,?) "
+                    "ON CONFLICT (article) DO UPDATE SET story=excluded.story, url=excluded.url, "
+                    "digest=excluded.digest",
                     (article, story.key, url, digest),
                 )
 
@@ -282,17 +303,13 @@ class FollowStore:
     def plan(self, sub_id: int, story: str, state: str, payload: dict, now: dt.datetime) -> bool:
         """Log an alert (queued) or a digest line for (subscription, story) once (else False)."""
         with self._tx() as cur:
-            cur.execute(
-                "SELECT 1 FROM follow_deliveries WHERE subscription=? AND story=?", (sub_id, story)
-            )
-            if cur.fetchone():
-                return False
+            # Another process may log the same pair at the same moment: one insert wins.
             cur.execute(
                 "INSERT INTO follow_deliveries (subscription, story, state, planned_at, payload) "
-                "VALUES (?,?,?,?,?)",
+                "VALUES (?,?,?,?,?) ON CONFLICT (subscription, story) DO NOTHING",
                 (sub_id, story, state, utc(now), json.dumps(payload, ensure_ascii=False)),
             )
-            return True
+            return cur.rowcount == 1
 
     def alerts_since(self, kind: str, target: int, since: dt.datetime) -> int:
         """Alerts (not digest lines) planned for a member or channel since then."""
@@ -311,7 +328,7 @@ class FollowStore:
             cur.execute(
                 f"SELECT {_DELIVERY} FROM follow_deliveries d JOIN follow_subscriptions s "
                 "ON s.id=d.subscription WHERE d.state IN ('queued','sending') AND s.paused IS NULL "
-                "ORDER BY d.planned_at, d.subscription LIMIT ?",
+                "ORDER BY d.planned_at, d.subscription LIMIT ?" + self._skip_locked,
                 (limit,),
             )
             out = [_delivery(r) for r in cur.fetchall()]
@@ -406,6 +423,10 @@ class _Cursor:
 
     def fetchall(self):
         return self.cur.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self.cur.rowcount
 
 
 def _sub(row) -> Subscription:
