@@ -183,3 +183,20 @@ def test_newsbot_follow_lists_topics_without_discord_ids(cli, tmp_path, monkeypa
     assert cli(["--config", str(config), "follow"]) == 0
     out = capsys.readouterr().out
     assert "member #1" in out and "停戦" in out and "123456789012345678" not in out
+
+
+def test_the_first_pass_drops_no_match_the_full_judgement_makes(searcher):
+    """match_article (bound first) and judge (every pair in full) agree on every labelled pair."""
+    from index.follow import match_article, topics
+
+    pairs = load_pairs(DATA / "follow" / "topics.jsonl")
+    full = {(p.topic, p.article): m.matched for p, m in judged(searcher, pairs)}
+    index, texts = searcher.index, sorted({p.topic for p in pairs})
+    followed = topics(index, searcher.embedder, texts, searcher.options)
+    fast, skipped = {}, 0
+    for article in sorted({p.article for p in pairs}):
+        for m in match_article(index, article, followed, searcher.options):
+            fast[(m.topic, article)] = m.matched
+            skipped += not m.judged
+    assert {k: fast[k] for k in full} == full
+    assert skipped > len(fast) / 2  # the first pass does spare most judgements

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..answer.compose import compose
-from ..answer.judge import SPECIFIC, Verdict, is_name
+from ..answer.judge import SPECIFIC, Verdict, is_name, missing_terms, subject_terms
 from ..answer.respond import weigh
 from ..corpus.text import language, normalize
 from ..options import IndexOptions
@@ -30,14 +30,18 @@ log = logging.getLogger(__name__)
 MATCH_MARGIN = 0.0
 PARAPHRASE = 0.06
 EN_MARGIN = -0.045
-# Topics whose best sentence cosine (minus the anchors') in an article is below the margin by
-# more than this are not judged at all: the judgement costs a BM25 scoring; this matrix
-# product is one per article for all topics (the slack keeps every labelled match, see eval).
-SLACK = 0.08
+# Float32 products summed in another order differ in their last bits: the first pass's bound
+# is loosened by this much so that it never drops what the full judgement would keep.
+EPSILON = 1e-4
 # A kanji standing alone between kana (梅の開花, 暖冬と桜).
 _SINGLE = re.compile(r"(?<![一-鿿々])[一-鿿](?![一-鿿々])")
 # Sentences an alert quotes.
 QUOTED = 2
+
+
+# Topic vectors by (model, text), oldest first: followed topics are encoded once, not per poll.
+VECTORS_KEPT = 20_000
+_VECTORS: dict[tuple[str, str], np.ndarray] = {}
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,20 @@ class Match:
 
 
 def topics(index: Index, embedder, texts: Sequence[str], options: IndexOptions) -> list[Topic]:
-    """The topics checked and encoded in one batch (Query.of raises on an empty one)."""
+    """The topics checked and encoded (each text once per model: a poll re-reads them all)."""
     queries = [Query.of(t, options) for t in texts]
     if not queries:
         return []
-    vectors = embedder.encode_queries([q.searched_normal for q in queries])
-    backgrounds = (np.asarray(vectors) @ np.asarray(index.anchors).T).max(axis=1)
-    return [
-        Topic(t, q, np.asarray(v, dtype=np.float32), float(b))
-        for t, q, v, b in zip(texts, queries, vectors, backgrounds)
-    ]
+    model = getattr(embedder, "name", "")
+    todo = [q.searched_normal for q in queries if (model, q.searched_normal) not in _VECTORS]
+    if todo:
+        for text, v in zip(todo, embedder.encode_queries(todo)):
+            _VECTORS[(model, text)] = np.asarray(v, dtype=np.float32)
+        while len(_VECTORS) > VECTORS_KEPT:
+            _VECTORS.pop(next(iter(_VECTORS)))
+    vectors = np.stack([_VECTORS[(model, q.searched_normal)] for q in queries])
+    backgrounds = (vectors @ np.asarray(index.anchors).T).max(axis=1)
+    return [Topic(t, q, v, float(b)) for t, q, v, b in zip(texts, queries, vectors, backgrounds)]
 
 
 def passages_of(index: Index, article: str) -> list[int]:
@@ -92,9 +100,13 @@ def match_article(
     followed: Sequence[Topic],
     options: IndexOptions,
     margin: float = MATCH_MARGIN,
-    slack: float = SLACK,
 ) -> list[Match]:
-    """Every topic judged against one article; topics far from all its sentences are skipped."""
+    """Every topic decided for one article; only those that could match are judged in full.
+
+    The first pass is exact, not a guess: a topic's best cosine over all the article's
+    sentences bounds the judge's margin (its evidence sentences are some of them), and a word
+    the whole article lacks is lacking in any evidence from it.
+    """
     pids = passages_of(index, article)
     if not pids or not followed:
         return []
@@ -103,13 +115,40 @@ def match_article(
     )
     vectors = np.stack([t.vector for t in followed])
     estimate = (vectors @ sentences.T).max(axis=1) - np.array([t.background for t in followed])
+    text = article_text(index, pids)
     out = []
     for topic, est in zip(followed, estimate):
-        if est < margin - slack:
+        if not could_match(topic, float(est) + EPSILON, text, index.katakana, margin):
             out.append(Match(topic.text, article, False, float(est), False, judged=False))
             continue
-        out.append(judge(index, topic, article, pids, options, margin))
+        out.append(judge(index, topic, article, pids, options, margin, text))
     return out
+
+
+def article_text(index: Index, pids: Sequence[int]) -> str:
+    """An article's title, headings and passages, normalized: where its words are looked for."""
+    hits = [index.hit(p, 0.0) for p in pids]
+    # Headings too: the judge's evidence holds them (a heading may be all that names it).
+    return normalize("\n".join(f"{h.title}\n{h.section}\n{h.text}" for h in hits))
+
+
+def could_match(topic: Topic, bound: float, text: str, katakana, margin: float) -> bool:
+    """decide's conditions that the margin's upper bound and the whole article can settle."""
+    if topic.query.lang == "en" and language(text) == "ja":
+        return bound >= EN_MARGIN + margin and _english_present(topic, text, katakana)
+    if bound < margin or any(c not in text for c in _SINGLE.findall(topic.query.normal)):
+        return False
+    missing = missing_terms(subject_terms(topic.query.normal), text)
+    if not missing:
+        return True
+    return bound >= PARAPHRASE + margin and not any(is_name(t) for t in missing)
+
+
+def _english_present(topic: Topic, text: str, katakana) -> bool:
+    """Each specific word of an English topic in one of its Japanese spellings (and one at all)."""
+    terms = crosslingual.terms_in(topic.query.text, katakana)
+    specific = [js for _, _, js in terms if 0 < len(js) <= SPECIFIC]
+    return bool(specific) and all(any(normalize(j) in text for j in js) for js in specific)
 
 
 def judge(
@@ -119,6 +158,7 @@ def judge(
     pids: Sequence[int],
     options: IndexOptions,
     margin: float = MATCH_MARGIN,
+    text: str | None = None,
 ) -> Match:
     """The answer step's verdict on the topic over this article's passages alone, then decide."""
     ranked = restricted(index, topic, pids, options)
@@ -126,7 +166,7 @@ def judge(
     if e is None:
         return Match(topic.text, article, False, -1.0, False)
     v = e.verdict
-    text = normalize("\n".join(f"{index.hit(p, 0.0).title}\n{index.text(p)}" for p in pids))
+    text = article_text(index, pids) if text is None else text
     matched = decide(topic, v, text, index.katakana, margin)
     quotes: tuple[str, ...] = ()
     if matched:
@@ -150,11 +190,9 @@ def decide(topic: Topic, v: Verdict, text: str, katakana, margin: float = MATCH_
     Stricter than answering: an alert nobody asked for costs more than a refusal.
     """
     if topic.query.lang == "en" and language(text) == "ja":
-        terms = crosslingual.terms_in(topic.query.text, katakana)
-        specific = [js for _, _, js in terms if 0 < len(js) <= SPECIFIC]
-        present = [any(normalize(j) in text for j in js) for js in specific]
         # Names the glossary lacks are checked by the judge (by their sound): v.missing.
-        return bool(present) and all(present) and not v.missing and v.margin >= EN_MARGIN + margin
+        present = _english_present(topic, text, katakana)
+        return present and not v.missing and v.margin >= EN_MARGIN + margin
     if not v.covered:
         return False
     # One-kanji words (梅, 米) are no subject terms of the judge's; a topic names them on purpose.
