@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..retrieval.filters import outlets_of
 from ..retrieval.ranker import Index
-from .match import Match, match_article, topics
+from .match import Match, Topic, judge, match_article, passages_of, topics
 from .store import FollowStore, Subscription
 from .stories import WINDOW_DAYS, Story, group, identity, published_of
 
@@ -85,15 +85,22 @@ def on_new_articles(
     for story in stories:
         live = [f for f in story.articles if f in ids and f not in out.stale]
         matches = [m for f in live for m in match_article(index, f, followed, searcher.options)]
-        _plan_story(index, store, story, subs, matches, now, limits, out)
+        by_topic: dict[str, Match] = {}
+        for m in matches:
+            if m.matched and m.topic not in by_topic:
+                by_topic[m.topic] = _quoted(searcher, followed, m)
+        _plan_story(index, store, story, subs, by_topic, now, limits, out)
     return out
 
 
-def _plan_story(index, store, story, subs, matches, now, limits, out) -> None:
-    by_topic: dict[str, Match] = {}
-    for m in matches:
-        if m.matched and m.topic not in by_topic:
-            by_topic[m.topic] = m
+def _quoted(searcher, followed: list[Topic], m: Match) -> Match:
+    """The match judged again with its quotes: only the ones that become alerts pay for them."""
+    topic = next(t for t in followed if t.text == m.topic)
+    index = searcher.index
+    return judge(index, topic, m.article, passages_of(index, m.article), searcher.options)
+
+
+def _plan_story(index, store, story, subs, by_topic, now, limits, out) -> None:
     for sub in subs:
         m = by_topic.get(sub.topic)
         if m is None or sub.created_at > _utc(now):

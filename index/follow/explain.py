@@ -34,7 +34,7 @@ def recent(searcher, topic: str, days: int | None = None, limit: int = 3, now=No
         day = published_of(index, t.article)
         if days is not None and (day is None or (today - day).days > days):
             continue
-        (m,) = match_article(index, t.article, [followed], searcher.options)
+        (m,) = match_article(index, t.article, [followed], searcher.options, quote=True)
         if m.matched:
             story = Story(t.article, np.zeros(1, dtype=np.float32), day, [t.article])
             out.append(Found(t.article, t.published or "", m, payload(index, story, m)))

@@ -100,6 +100,7 @@ def match_article(
     followed: Sequence[Topic],
     options: IndexOptions,
     margin: float = MATCH_MARGIN,
+    quote: bool = False,
 ) -> list[Match]:
     """Every topic decided for one article; only those that could match are judged in full.
 
@@ -121,7 +122,7 @@ def match_article(
         if not could_match(topic, float(est) + EPSILON, text, index.katakana, margin):
             out.append(Match(topic.text, article, False, float(est), False, judged=False))
             continue
-        out.append(judge(index, topic, article, pids, options, margin, text))
+        out.append(judge(index, topic, article, pids, options, margin, text, quote))
     return out
 
 
@@ -159,8 +160,12 @@ def judge(
     options: IndexOptions,
     margin: float = MATCH_MARGIN,
     text: str | None = None,
+    quote: bool = True,
 ) -> Match:
-    """The answer step's verdict on the topic over this article's passages alone, then decide."""
+    """The answer step's verdict on the topic over this article's passages alone, then decide.
+
+    quote: compose the sentences an alert quotes (a fifth of the cost; only a delivery needs it).
+    """
     ranked = restricted(index, topic, pids, options)
     e = weigh(index, topic.query, topic.vector, ranked, options.top_k, options)
     if e is None:
@@ -169,7 +174,7 @@ def judge(
     text = article_text(index, pids) if text is None else text
     matched = decide(topic, v, text, index.katakana, margin)
     quotes: tuple[str, ...] = ()
-    if matched:
+    if matched and quote:
         said = compose(
             topic.text,
             e.hits,
