@@ -6,7 +6,6 @@ import dataclasses
 import math
 import os
 import tomllib
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ POSITIVE = {
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
-NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes"}
+NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes", "feeds.poll_deadline_seconds"}
 # Lists of text (other lists are of whole numbers); these hold http(s) links.
 URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
@@ -88,6 +87,8 @@ class FeedSettings:
     urls: tuple[str, ...] = ()  # RSS or Atom feeds
     interval_minutes: int = 30
     admin_channel_id: int = 0  # where the bot posts new articles (0: nowhere)
+    # A poll starts no feed or item after this; what is left waits for the next poll.
+    poll_deadline_seconds: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class UsageSettings:
     enabled: bool = True  # record questions and votes from Discord
     retention_days: int = 90  # questions (with their votes) older than this are deleted
     log_cli: bool = False  # record `newsbot ask` and `newsbot chat` questions too
+    keep_text: bool = True  # keep the questions' words; false: counts, times and outcomes only
+    timezone: str = "Asia/Tokyo"  # the report's days (an IANA name)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,6 @@ class FollowSettings:
     member_per_hour: int = 3  # alerts sent to one member by DM per hour ...
     member_per_day: int = 10  # ... and per day
     max_age_hours: float = 24.0  # articles published longer ago are not alerted
-    timezone: str = "Asia/Tokyo"  # the digest's HH:MM, unless the member gives another
     send_seconds: float = 60.0  # how often queued alerts are looked for (after a poll: at once)
 
 
@@ -182,7 +184,6 @@ def load_settings(
         ConversationSettings, data.pop("conversation", {}), "conversation", base
     )
     follow = _section(FollowSettings, data.pop("follow", {}), "follow", base)
-    _check_timezone(follow.timezone)
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -192,6 +193,7 @@ def load_settings(
         )
     _check_model(index)
     _check_user_agent(fetch.user_agent)
+    _check_timezone(usage.timezone)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
         index,
@@ -209,25 +211,15 @@ def load_settings(
 
 
 def _check_timezone(name: str) -> None:
+    import zoneinfo
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise SettingsError(
-            f"setting 'follow.timezone' must be an IANA time zone such as Asia/Tokyo, not {name!r}"
+            f"setting 'usage.timezone' must be a time zone name such as \"Asia/Tokyo\" or "
+            f'"UTC", not {name[:40]!r}'
         ) from None
-
-
-def _read_file(path: Path) -> tuple[dict, Path]:
-    """The file's tables and the folder its relative paths resolve against ({} without one)."""
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise SettingsError(f"cannot read settings file {path}: {e}") from None
-        return dict(data), base_dir(path)
-    if path != DEFAULT_FILE:  # named explicitly: it must exist
-        raise SettingsError(f"settings file not found: {path}")
-    return {}, Path.cwd()
 
 
 def _check_user_agent(value: str) -> None:

@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from bot.cli import commands, main
+from bot.cli import ask, main
 from index.errors import StoreUnavailableError
 from index.ingest.outlets import outlet_of
 from index.searcher import Searcher
@@ -107,7 +107,7 @@ class FailsAfter:
 def test_a_failure_midway_keeps_the_answers_printed_so_far(
     shipped, config, capsys, monkeypatch, as_json
 ):
-    monkeypatch.setattr(commands, "ASK_BATCH", 2)
+    monkeypatch.setattr(ask, "ASK_BATCH", 2)
     failing = FailsAfter(shipped, fail_at=3, capsys=capsys)
     monkeypatch.setattr(Searcher, "open", classmethod(lambda cls, *a, **kw: failing))
     args = ["--config", config, "ask", *(["--json"] if as_json else []), *QUESTIONS]
@@ -226,7 +226,7 @@ def test_a_dropped_database_midway_keeps_the_answers_printed(
     )
     dropping = DropsTheDatabase(Searcher.open(options, embedder=embedder), pg_url, drop_at=2)
     monkeypatch.setattr(Searcher, "open", classmethod(lambda cls, *a, **kw: dropping))
-    monkeypatch.setattr(commands, "ASK_BATCH", 2)
+    monkeypatch.setattr(ask, "ASK_BATCH", 2)
     questions = TINY_QUESTIONS * 2
     assert main(["--config", config, "ask", "--json", *questions]) == 2
     out, err = capsys.readouterr()

@@ -288,7 +288,7 @@ class Follow(commands.Cog):
             await interaction.response.send_message("ダイジェストを止めました。", ephemeral=True)
             return
         m = _HHMM.match(when)
-        tz = (m.group(3) if m else None) or self.bot.settings.follow.timezone
+        tz = (m.group(3) if m else None) or self.bot.settings.usage.timezone
         try:
             zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
