@@ -210,6 +210,19 @@ def load_settings(
     )
 
 
+def _read_file(path: Path) -> tuple[dict, Path]:
+    """The file's tables and the folder its relative paths resolve against ({} without one)."""
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"cannot read settings file {path}: {e}") from None
+        return dict(data), base_dir(path)
+    if path != DEFAULT_FILE:  # named explicitly: it must exist
+        raise SettingsError(f"settings file not found: {path}")
+    return {}, Path.cwd()
+
+
 def _check_timezone(name: str) -> None:
     import zoneinfo
 
