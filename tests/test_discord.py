@@ -82,12 +82,17 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     assert reindex["name_localizations"]["ja"] == "再構築"
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
-    assert set(world.alice.available_commands(world.ch)) == {"ask", "topics"}
-    admin = {"ask", "topics", "reindex", "add", "report"}
+    follow = {"follow", "following", "unfollow", "digest"}  # issue 35: for every member
+    everyone = {"ask", "topics", "forget-me"} | follow
+    assert set(world.alice.available_commands(world.ch)) == everyone
+    admin = everyone | {"reindex", "add", "report"}
     assert set(world.admin.available_commands(world.ch)) == admin
     report = synced_commands(world.env)["report"]
     assert report["name_localizations"]["ja"] == "レポート"
     assert report["default_member_permissions"] == reindex["default_member_permissions"]
+    followed = synced_commands(world.env)["follow"]
+    assert followed["name_localizations"]["ja"] == "フォロー"
+    assert followed["options"][0]["name_localizations"]["ja"] == "話題"
 
 
 def plain_text(message) -> str:
