@@ -163,3 +163,19 @@ async def test_a_reply_to_an_alert_asks_about_its_story(world):
     reply = from_bot(dm, world.alice, world.bot)[-1]
     assert reply.id != alert.id
     assert "159" in (reply.embeds[0].description if reply.embeds else reply.content)
+
+
+async def test_follow_with_a_preview_shows_the_latest_matches_only_to_the_member(world):
+    r = await world.alice.user.slash("follow", topic="富士山", preview=True)
+    assert "最新" in r.response.content and r.response.embeds
+    assert all("富士" in e.title for e in r.response.embeds) and len(r.response.embeds) <= 3
+    assert r.response.ephemeral
+    assert alerts(world.alice.user.dm_channel, world.alice, world.bot) == []  # nothing sent
+
+
+async def test_unfollow_stops_the_alerts(world):
+    await world.alice.user.slash("follow", topic="将棋")
+    r = await world.alice.user.slash("unfollow", topic="将棋")
+    assert "解除" in r.response.content
+    await world.cog.on_articles_added(added("meijin-c.md"))
+    assert alerts(world.alice.user.dm_channel, world.alice, world.bot) == []

@@ -211,6 +211,7 @@ class Coverage(commands.Cog):
             text = f"{saved}\n{errors.build_failure(e)}"
         else:
             text = f"{saved}\n{report_summary(report)}"
+            self.bot.dispatch("articles_added", [written])  # followed topics (cogs/follow.py)
         await progress.flush()
         return clip(text, CONTENT)
 
