@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..retrieval.filters import outlets_of
 from ..retrieval.ranker import Index
-from .match import Match, Topic, judge, match_article, passages_of, topics
+from .match import Match, Topic, first_section, judge, match_article, passages_of, topics
 from .store import FollowStore, Subscription
 from .stories import WINDOW_DAYS, Story, group, identity, published_of
 
@@ -137,7 +137,7 @@ def payload(index: Index, story: Story, m: Match) -> dict:
     """What an alert says: the story's articles (title, outlet, date, link) and the quotes."""
     articles = []
     for f in story.articles:
-        s = _section(index, f)
+        s = first_section(index, f)
         if s is None:
             continue
         articles.append(
@@ -157,10 +157,6 @@ def payload(index: Index, story: Story, m: Match) -> dict:
         "url": first.get("url", ""),
         "articles": articles,
     }
-
-
-def _section(index: Index, article: str) -> dict | None:
-    return next((s for s in index.sections if s["article"] == article), None)
 
 
 def _utc(now: dt.datetime) -> str:

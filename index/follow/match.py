@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,10 @@ QUOTED = 2
 # Topic vectors by (model, text), oldest first: followed topics are encoded once, not per poll.
 VECTORS_KEPT = 20_000
 _VECTORS: dict[tuple[str, str], np.ndarray] = {}
+
+
+# Article -> (passage ids, first section) per index version; gone with the version.
+_ARTICLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,29 @@ def topics(index: Index, embedder, texts: Sequence[str], options: IndexOptions) 
 
 def passages_of(index: Index, article: str) -> list[int]:
     """The passage ids of one article (its file name, relative to the articles folder)."""
-    sections = [j for j, s in enumerate(index.sections) if s["article"] == article]
-    wanted = set(sections)
-    ps = np.asarray(index.passage_section)
-    return [int(i) for i in np.flatnonzero(np.isin(ps, list(wanted)))] if wanted else []
+    return list(articles_of(index).get(article, ((), -1))[0])
+
+
+def first_section(index: Index, article: str) -> dict | None:
+    """The record of an article's first section (title, outlet, date, sources), or None."""
+    j = articles_of(index).get(article, ((), -1))[1]
+    return index.section(j) if j >= 0 else None
+
+
+def articles_of(index: Index) -> dict[str, tuple[tuple[int, ...], int]]:
+    """Each article's passage ids and first section, read once per index version."""
+    known = _ARTICLES.get(index)
+    if known is None:
+        names = [s["article"] for s in index.sections]  # one pass: each record is parsed
+        firsts: dict[str, int] = {}
+        for j, name in enumerate(names):
+            firsts.setdefault(name, j)
+        pids: dict[str, list[int]] = {a: [] for a in firsts}
+        for i, j in enumerate(np.asarray(index.passage_section)):
+            pids[names[int(j)]].append(i)
+        known = {a: (tuple(pids[a]), firsts[a]) for a in firsts}
+        _ARTICLES[index] = known
+    return known
 
 
 def match_article(
@@ -167,7 +191,9 @@ def judge(
     quote: compose the sentences an alert quotes (a fifth of the cost; only a delivery needs it).
     """
     ranked = restricted(index, topic, pids, options)
-    e = weigh(index, topic.query, topic.vector, ranked, options.top_k, options)
+    # The verdict reads the first evidence_passages hits only: gathering the top_k's sentences
+    # would cost more and change nothing.
+    e = weigh(index, topic.query, topic.vector, ranked, options.evidence_passages, options)
     if e is None:
         return Match(topic.text, article, False, -1.0, False)
     v = e.verdict

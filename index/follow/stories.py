@@ -12,7 +12,7 @@ import numpy as np
 
 from ..ingest.articles import text_identity
 from ..retrieval.ranker import Index
-from .match import passages_of
+from .match import first_section, passages_of
 
 # Two articles report one event when their article vectors (the mean of their passages') are
 # at least this close and they were published within WINDOW_DAYS of each other. Measured on
@@ -54,13 +54,11 @@ def article_vector(index: Index, article: str) -> np.ndarray | None:
 
 
 def published_of(index: Index, article: str) -> dt.date | None:
-    for s in index.sections:
-        if s["article"] == article:
-            try:
-                return dt.date.fromisoformat(str(s.get("published") or "")[:10])
-            except ValueError:
-                return None
-    return None
+    s = first_section(index, article)
+    try:
+        return dt.date.fromisoformat(str((s or {}).get("published") or "")[:10])
+    except ValueError:
+        return None
 
 
 def same_event(a: Story, vector: np.ndarray, published: dt.date | None, cosine: float) -> bool:
