@@ -66,15 +66,18 @@ class Follow(commands.Cog):
         self.sender.cancel()
         await asyncio.to_thread(self.store.close)
 
-    def _holds_lease(self) -> bool:
-        """With the database, only the feed poller (the lease's holder) sends alerts."""
+    async def _holds_lease(self) -> bool:
+        """With the database, only the feed poller (the lease's holder) sends alerts; the lease
+        is taken here when free, so alerts go out even where no feeds are polled (/add)."""
         coverage = self.bot.get_cog("Coverage")
         lease = getattr(coverage, "lease", None)
-        return lease is None or lease.held
+        if lease is None or lease.held:
+            return True
+        return await asyncio.to_thread(lease.acquire)
 
     async def _tick(self) -> None:
         try:
-            if self._holds_lease():
+            if await self._holds_lease():
                 await self.send_pending()
                 await self.send_digests()
         except Exception:  # the loop must outlive one bad round
@@ -93,7 +96,7 @@ class Follow(commands.Cog):
         )
         log.info("Follow: %d alerts, %d for the digest, %d seen before", out.alerts, out.digest,
                  len(out.known))  # fmt: skip
-        if self._holds_lease():
+        if await self._holds_lease():
             await self.send_pending()
 
     async def send_pending(self) -> int:
