@@ -8,6 +8,8 @@ import shutil
 import stat
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from index import Searcher
 from index.errors import FollowError
@@ -200,3 +202,23 @@ def test_the_first_pass_drops_no_match_the_full_judgement_makes(searcher):
             skipped += not m.judged
     assert {k: fast[k] for k in full} == full
     assert skipped > len(fast) / 2  # the first pass does spare most judgements
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.booleans()), max_size=40))
+def test_the_delivery_log_holds_each_subscription_and_story_once(plans):
+    """Whatever plans arrive, in whatever order and state, one row per (subscription, story)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = FollowStore.local(folder)
+        subs = [store.follow("member", n, f"話題{n}", NOW)[0].id for n in range(4)]
+        first: set[tuple[int, str]] = set()
+        for sub, story, queued in plans:
+            key = (subs[sub], f"s{story}")
+            new = store.plan(*key, "queued" if queued else "digest", {"n": story}, NOW)
+            assert new == (key not in first)
+            first.add(key)
+        rows = [(d.subscription.id, d.story) for d in store.deliveries()]
+        store.close()
+    assert sorted(rows) == sorted(first)
