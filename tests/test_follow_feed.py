@@ -37,8 +37,8 @@ def simcord_bot(settings, fresh):  # noqa: F811
 @pytest.mark.simcord(settle_timeout=120)
 async def test_a_feed_poll_alerts_a_member_who_follows_its_subject(
     simcord_env,
-    site,
-    monkeypatch,  # noqa: F811
+    site,  # noqa: F811
+    monkeypatch,
 ):
     env = simcord_env
     guild = env.create_guild("報道")
