@@ -24,10 +24,10 @@ from _common import JSQUAD, ROOT, emit, jsquad_searcher, median, ms, one_thread,
 
 sys.path.insert(0, str(ROOT))
 
-from index.answer.judge import subject_terms  # noqa: E402
 from index.corpus.text import normalize  # noqa: E402
 from index.follow import judge, match_article, passages_of, topics  # noqa: E402
 from index.follow.match import article_text  # noqa: E402
+from index.retrieval.terms import subject_terms  # noqa: E402
 
 
 def topic_texts(

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..answer.compose import compose
-from ..answer.judge import SPECIFIC, Verdict, is_name, missing_terms, subject_terms
+from ..answer.judge import Verdict
 from ..answer.respond import weigh
 from ..corpus.text import language, normalize
 from ..options import IndexOptions
 from ..retrieval import crosslingual
 from ..retrieval.query import Query
 from ..retrieval.ranker import Index, Ranked
+from ..retrieval.terms import SPECIFIC, is_name, missing_terms, subject_terms
 
 log = logging.getLogger(__name__)
 
