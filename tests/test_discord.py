@@ -83,9 +83,11 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     assert reindex["name_localizations"]["ja"] == "再構築"
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
-    # Anyone may erase what they asked (/forget-me, ja 自分の記録を削除).
-    assert set(world.alice.available_commands(world.ch)) == {"ask", "topics", "forget-me"}
-    admin = {"ask", "topics", "reindex", "add", "report", "forget-me"}
+    # Anyone may erase what they asked (/forget-me, ja 自分の記録を削除), and follow topics.
+    follow = {"follow", "following", "unfollow", "digest"}  # issue 35
+    everyone = {"ask", "topics", "forget-me"} | follow
+    assert set(world.alice.available_commands(world.ch)) == everyone
+    admin = everyone | {"reindex", "add", "report"}
     assert set(world.admin.available_commands(world.ch)) == admin
     report = synced_commands(world.env)["report"]
     assert report["name_localizations"]["ja"] == "レポート"
@@ -93,6 +95,9 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     forget = synced_commands(world.env)["forget-me"]
     assert forget["name_localizations"]["ja"] == "自分の記録を削除"
     assert not forget.get("default_member_permissions")
+    followed = synced_commands(world.env)["follow"]
+    assert followed["name_localizations"]["ja"] == "フォロー"
+    assert followed["options"][0]["name_localizations"]["ja"] == "話題"
 
 
 def plain_text(message) -> str:
