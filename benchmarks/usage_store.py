@@ -222,6 +222,7 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=20, help="blocks each way, alternating")
     p.add_argument("--questions", type=Path, nargs="*", default=[], help="public question sets")
     p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[1000, 10000])
+    p.add_argument("--cache", type=Path, default=None, help="folder keeping encoded vectors")
     args = p.parse_args()
     setup(args)
     if args.questions:
