@@ -222,6 +222,10 @@ async def main(only: set[str]) -> None:
         await snap("english", await alice.slash(ch, "ask", question="What did Putin concede?"))
         # A follow-up: a reply to an answer continues it, and says which question it continued.
         await env.advance_time(30)  # past alice's per-user limit (3 questions in 30 s)
+        # An outlet the index does not hold: the outlets it does, to choose from.
+        await snap(
+            "outlet", await alice.slash(ch, "ask", question="ロシアの停戦条件は?", outlet="朝日")
+        )
         await alice.send(ch, f"{bot.user.mention} 米ロ首脳は何を攻撃しないことで合意した?")
         await alice.send(ch, "期間は?", reply_to=ch.history()[-1])
         await snap("followup", ch.history()[-1])

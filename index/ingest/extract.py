@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import lxml.html
 import trafilatura
@@ -60,7 +60,8 @@ NOT_FOUND = re.compile(
 )
 _XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
+# [words](target); trafilatura writes a target with spaces or brackets as <target>.
+_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\((<[^\n]*?>(?=\))|[^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
 _DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})")
 # The last lines of old pages: copyright notices, back links, "to the top of the page".
 _TAIL = re.compile(
@@ -403,7 +404,10 @@ def _link(m: re.Match, base: str) -> str:
     bang, words, target = m.groups()
     if bang:
         return ""
-    absolute = urljoin(base, target)
+    if target.startswith("<"):
+        target = target[1:-1]
+    # Spaces and non-ASCII in an href (lxml hands them over as written) are percent-encoded.
+    absolute = quote(urljoin(base, target.strip()), safe="%/:=&?~#+!$,;'@()*[]")
     if urlsplit(absolute).scheme not in ("http", "https") or target.startswith("#"):
         return words
     return f"[{words}]({absolute})"

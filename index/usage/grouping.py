@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..answer.judge import subject_terms
 from ..conversation import follow_up
 from ..corpus.text import char_ngrams, normalize
 from ..errors import QuestionError
 from ..options import IndexOptions
 from ..retrieval.query import Query
+from ..retrieval.terms import subject_terms
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def subjectless(text: str) -> bool:
         query = Query.of(text, _OPTIONS)
     except QuestionError:
         return True  # nothing searchable (a kept-without-text row, a lone symbol)
-    return follow_up._bare(query, None)
+    return follow_up._bare(query)
 
 
 def group_questions(
