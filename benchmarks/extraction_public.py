@@ -13,10 +13,10 @@
 # summed counts, as its tests/eval_common.py), WCEB's (word-token F1 against main_content, the
 # mean over pages, as its evaluate.py); the Japanese pages are scored by character F1 (multiset of
 # non-space characters; Japanese has no spaces between words). A refusal (PageError) scores as
-# an empty text; a crash is any other exception. --checkout runs another checkout's extraction (e.g. main, for the figures before a
-# change). Times are wall clock and CPU time of the extracting thread (the deadline's clock; on
-# a shared machine the wall clock also counts other programs' turns). --every N keeps every
-# Nth page of the big sets (a fixed subset; 1 = all).
+# an empty text; a crash is any other exception. --checkout runs another checkout's extraction
+# (e.g. main, for the figures before a change). Times are wall clock and CPU time of the
+# extracting thread (the deadline's clock; on a shared machine the wall clock also counts other
+# programs' turns). --every N keeps every Nth page of the big sets (a fixed subset; 1 = all).
 
 from __future__ import annotations
 
