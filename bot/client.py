@@ -13,8 +13,9 @@ from discord.ext import commands
 from index import Answer, BuildProgress, BuildReport, Conversations, Filters, Hit, Searcher, Turn
 
 from . import errors
-from .conversation import AnswerTurns
+from .searchers import OpenSearcher, open_searcher
 from .settings import Settings, load_settings
+from .threads import AnswerTurns
 from .ui.i18n import Translator
 from .usage import UsageLog
 
@@ -59,12 +60,14 @@ class NewsBot(commands.Bot):
         # Questions and votes go to data/usage.db from a thread of its own (bot/usage.py).
         self.usage = UsageLog.open(settings)
         self.command_ids: dict[str, int] = {}
-        # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
+        # Follow-ups: each asker's last turns and each answer's turn, in memory.
         talk = settings.conversation
         self.conversations = Conversations(
             window=talk.window_seconds, turns=talk.turns, clock=_monotonic
         )
-        self.answers = AnswerTurns()
+        # What each answer answered is kept in the data folder: a reply after a restart
+        # continues it (bot/asked.py).
+        self.answers = AnswerTurns(folder=settings.index.data_dir)
 
     async def setup_hook(self) -> None:
         # With the database, other processes' reindexes are served here as they go live.
@@ -88,6 +91,7 @@ class NewsBot(commands.Bot):
         await super().close()
         await asyncio.to_thread(self.searcher.close)
         await asyncio.to_thread(self.usage.close)  # what is queued is written first
+        self.answers.close()
 
     async def on_ready(self) -> None:
         info = self.searcher.info()
@@ -119,8 +123,9 @@ class NewsBot(commands.Bot):
         self.usage.searched(answer, (time.perf_counter() - started) * 1000)
         return answer
 
-    async def search(self, question: str, k: int) -> list[Hit]:
-        return await asyncio.to_thread(self.searcher.search, question, k)
+    async def more(self, answer: Answer, k: int, filters: Filters | None = None) -> list[Hit]:
+        """「他の結果」: what the answer was asked, ranked again (Searcher.more)."""
+        return await asyncio.to_thread(self.searcher.more, answer, k, filters)
 
     async def reindex(
         self, *, rebuild: bool = False, progress: BuildProgress | None = None
@@ -138,15 +143,19 @@ class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
 
 
 def create_bot(
-    settings: Settings | None = None, searcher: Searcher | None = None, **sharding
+    settings: Settings | None = None,
+    searcher: Searcher | None = None,
+    open_searcher: OpenSearcher = open_searcher,
+    **sharding,
 ) -> NewsBot:
     """Return the unstarted bot; loads settings and opens (or builds) the index when not given.
 
+    open_searcher: how the index is opened when no searcher is given (bot/searchers.py).
     sharding: shard_ids and shard_count for discord.py's AutoShardedBot (shard_count None:
     Discord's recommendation, all shards in this process).
     """
     settings = settings or load_settings()
-    searcher = searcher or Searcher.open(settings.index)
+    searcher = searcher or open_searcher(settings.index, load=True)
     if sharding:
         return ShardedNewsBot(settings=settings, searcher=searcher, **sharding)
     return NewsBot(settings=settings, searcher=searcher)

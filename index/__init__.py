@@ -21,18 +21,20 @@ _LAZY = {
     "Answer": "types",
     "BuildProgress": "build",
     "BuildReport": "types",
+    "Skipped": "types",
     "Hit": "types",
     "Topic": "types",
     "IndexOptions": "options",
     "Filters": "retrieval.filters",
     "Query": "retrieval.query",
     "Conversations": "conversation",
+    "Coverage": "coverage",
     "Turn": "conversation",
     "NewsbotError": "errors",
     "Searcher": "searcher",
     "article_files": "corpus.loader",
     "check_question": "retrieval.query",
-    "refusal_headline": "answer.compose",
+    "Reason": "types",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,5 +1,7 @@
 """Domain errors raised by the retrieval core; the bot and CLI turn them into short replies."""
 
+from enum import StrEnum
+
 # What the operator can do about an error, as a name: the core never writes a command line or a
 # setting's spelling into a message; the CLI (bot/cli) and Discord (bot/errors.py) word these.
 REINDEX = "reindex"  # build the index
@@ -38,8 +40,52 @@ class QuestionError(NewsbotError, ValueError):
     """The question is empty, too long or has nothing to search for."""
 
 
+class OutletError(QuestionError):
+    """An outlet filter names no outlet of the index, or several: `choices` are the ones it could
+    mean (ambiguous) or every indexed outlet (unknown), most articles first."""
+
+    def __init__(self, typed: str, choices: tuple[str, ...], ambiguous: bool):
+        listed = "、".join(choices[:10]) + ("…" if len(choices) > 10 else "")
+        if ambiguous:
+            message = f"「{typed}」に当たる媒体が複数あります: {listed}"
+        else:
+            message = f"「{typed}」の記事は索引にありません。索引にある媒体: {listed or 'なし'}"
+        super().__init__(message)
+        self.typed, self.choices, self.ambiguous = typed, choices, ambiguous
+
+
+class Skip(StrEnum):
+    """Why an article file is left out: the core's code, worded at the edge (bot/ui)."""
+
+    NO_FRONT_MATTER = "no_front_matter"
+    FRONT_MATTER_SYNTAX = "front_matter_syntax"  # not YAML, nested too deeply, not key: value
+    MISSING_FIELD = "missing_field"  # field: the front matter key
+    BAD_FIELD = "bad_field"  # field: the front matter key
+    NO_BODY = "no_body"
+    TOO_LARGE = "too_large"
+    NOT_UTF8 = "not_utf8"  # UTF-16, or bytes that are not UTF-8
+    BINARY = "binary"
+    PLAIN_TEXT = "plain_text"  # a .txt beside the articles: renamed, it would be one
+    UNREADABLE_FOLDER = "unreadable_folder"
+    UNREADABLE_FILE = "unreadable_file"
+    NOT_REGULAR = "not_regular"
+    BROKEN_LINK = "broken_link"
+    LINK_OUTSIDE = "link_outside"
+    LINK_TO_FOLDER = "link_to_folder"
+    LINK_TWIN = "link_twin"  # a link to a file indexed under its own name
+    CHANGED_WHILE_READ = "changed_while_read"
+    UNPARSABLE = "unparsable"  # a bug in the loader: it costs this file, never the build
+
+
 class ArticleError(NewsbotError):
-    """One article file cannot be read or parsed; it is skipped, the rest are indexed."""
+    """One article file cannot be read or parsed; it is skipped, the rest are indexed.
+
+    code: a Skip; field: the front matter key at fault, for MISSING_FIELD and BAD_FIELD.
+    """
+
+    def __init__(self, *args, code: Skip = Skip.UNPARSABLE, field: str | None = None):
+        super().__init__(*args)
+        self.code, self.field = code, field
 
 
 class ArticlesDirError(NewsbotError):

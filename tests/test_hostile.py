@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli.output import format_report, printable
-from index import BuildReport
+from index import BuildReport, Skipped
 from index.corpus import frontmatter
 from index.errors import FetchError, PageError
 from index.ingest.articles import add_url, fetch_page
@@ -476,6 +476,6 @@ def test_any_path_reaches_the_server_as_a_request_or_is_refused(
 
 @pytest.mark.parametrize("hostile", ["\x1b[2J", "\u202e", "\u2066", "\x9b31m", "\x07"])
 def test_the_cli_output_functions_escape_controls_and_bidi_overrides(hostile):
-    report = BuildReport(added=[f"a{hostile}.md"], skipped=[("b.md", f"bad {hostile} text")])
+    report = BuildReport(added=[f"a{hostile}.md"], skipped=[Skipped("b.md", f"bad {hostile} text")])
     text = format_report(report) + printable(f"title {hostile}")
     assert hostile not in text and ascii(hostile)[1:-1] in text

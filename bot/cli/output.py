@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import re
+import json
+import sys
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,8 @@ from index.errors import NewsbotError
 from index.ingest import outlet_of
 from index.redact import mask
 
-from ..ui.sources import Source, cited_sources
+from ..ui.sources import Source, cited_runs, cited_sources
+from ..ui.wording import refusal_text
 
 if TYPE_CHECKING:
     from index.usage import UsageReport
@@ -20,6 +22,14 @@ if TYPE_CHECKING:
 def one_line(error: BaseException) -> str:
     """The error on one line, connection strings' passwords masked."""
     return mask(" ".join(str(error).split())) or type(error).__name__
+
+
+def answer_json(answer: Answer) -> str:
+    """One JSON line: the core's fields, a refusal worded as the text output words it."""
+    d = answer.to_dict()
+    if answer.no_answer:
+        d["answer"] = refusal_text(answer)
+    return json.dumps(d, ensure_ascii=False)
 
 
 def failure(error: BaseException) -> str:
@@ -38,7 +48,7 @@ def format_answer(answer: Answer, passages: bool = False) -> str:
     """
     head = f"Q: {printable(answer.question)}"
     if answer.no_answer:
-        return f"{head}\n\n{answer.text}\n"
+        return f"{head}\n\n{refusal_text(answer)}\n"
     sources, numbers = cited_sources(answer)
     lines = [head, "", _cited_text(answer, numbers), ""]
     article = None
@@ -55,13 +65,7 @@ def format_answer(answer: Answer, passages: bool = False) -> str:
 def _cited_text(answer: Answer, numbers: dict[int, int]) -> str:
     """The quoted sentences, a run citing one source closed by its number (as in Discord)."""
     pieces = [(printable(s), numbers.get(n)) for s, n in zip(answer.sentences, answer.citations)]
-    out = ""
-    for i, (sentence, number) in enumerate(pieces):
-        following = pieces[i + 1][1] if i + 1 < len(pieces) else None
-        marker = f"[{number}]" if number and following != number else ""
-        # Japanese sentences follow each other without a space; others get one.
-        sep = " " if out and not re.search(r"[。！？」』）)\u3000-\u9fff]$", out) else ""
-        out += sep + sentence.strip() + marker
+    out = cited_runs(pieces, lambda number: f"[{number}]")
     if not out:
         return printable(answer.text)
     return f"【{printable(answer.subject)}】{out}" if answer.subject else out
@@ -115,8 +119,8 @@ def format_report(report: BuildReport) -> str:
     ):
         for name in names:
             lines.append(printable(f"{label}: {name}"))
-    for name, reason in report.skipped:  # a file's name and text are anyone's
-        lines.append(printable(f"skipped: {name}: {reason}"))
+    for s in report.skipped:  # a file's name and text are anyone's
+        lines.append(printable(f"skipped: {s.file}: {s.reason}"))
     lines.append(
         f"{report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
@@ -128,13 +132,13 @@ def format_report(report: BuildReport) -> str:
 def format_added(added) -> str:
     """One line per URL: what happened, the file, and what was extracted."""
     a = added.article
+    status = f"would be {added.status}" if added.dry_run else str(added.status)
     if a is None:
-        return printable(f"{added.status}: {added.url}")
+        return printable(f"{status}: {added.url}")
     date = a.published or "no date"
     # Titles and URLs come from the page: a control character must not drive the terminal.
     return printable(
-        f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
-        f"{a.sections} sections) {a.url}"
+        f"{status}: {added.file}: {a.title} ({a.outlet}, {date}, {a.sections} sections) {a.url}"
     )
 
 
@@ -199,3 +203,22 @@ def format_sync(report) -> str:
     lines += [f"  removed from the database: {printable(f)}" for f in report.removed]
     lines += [f"  not copied: {printable(s.file)}: {printable(s.reason)}" for s in report.skipped]
     return "\n".join(lines)
+
+
+class EmbeddingBar:
+    """A build's progress callback: a progress bar on stderr, from the first passage embedded."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import unicodedata
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
@@ -15,13 +14,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, Filters, Turn, check_question
+from index import Answer, Filters, Reason, Turn, check_question
 from index.errors import QuestionError
 
 from .. import errors
-from ..conversation import key_of, question_of, referenced, turn_of
 from ..cooldown import UserCooldown
 from ..mentions import clean
+from ..threads import key_of, question_of, referenced, turn_of
 from ..ui.format import Reply, answer_reply, clip, refusal_reply, subject_reply, usage
 from ..ui.i18n import _, text
 from ..ui.views import AnswerView
@@ -120,7 +119,8 @@ class Ask(commands.Cog):
         answer = await task
         turn = self.bot.conversations.add(key, question, answer)
         self.bot.usage.asked(answer, interaction)
-        reply, view = self.reply(answer, echo_question=True, thread=_threads(interaction.channel))
+        thread = _threads(interaction.channel)
+        reply, view = self.reply(answer, echo_question=True, thread=thread, filters=filters)
         extra = {"view": view} if view else {}
         if interaction.response.is_done():
             sent = await interaction.followup.send(**reply.kwargs(), **extra, wait=True)
@@ -137,32 +137,32 @@ class Ask(commands.Cog):
     async def outlet_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """The index's outlets (most articles first) whose name holds what was typed."""
-        typed = _fold(current)
-        names = [n for n in self.bot.searcher.outlets() if typed in _fold(n)][:CHOICES]
+        """The index's outlets (most articles first) that what was typed may mean."""
+        names = Filters.choices(current, self.bot.searcher.outlets())[:CHOICES]
         return [app_commands.Choice(name=clip(n, 100), value=n[:100]) for n in names]
 
     def reply(
-        self, answer: Answer, *, echo_question: bool, thread: bool = False
+        self,
+        answer: Answer,
+        *,
+        echo_question: bool,
+        thread: bool = False,
+        filters: Filters | None = None,
     ) -> tuple[Reply, AnswerView | None]:
         """The answer with its buttons, or a refusal that helps (and has nothing to vote on)."""
-        if answer.reason == "no_subject":
+        if answer.reason == Reason.NO_SUBJECT:
             return subject_reply(answer, echo_question=echo_question), None
         if answer.no_answer or not answer.hits:
             topics = self.bot.searcher.topics(TOPICS)
             return refusal_reply(answer, topics, echo_question=echo_question), None
-        view = AnswerView(answer, self.bot.settings.discord.page_size, thread=thread)
+        page = self.bot.settings.discord.page_size
+        view = AnswerView(answer, page, thread=thread, filters=filters)
         return answer_reply(answer, echo_question=echo_question), view
 
     def filters(self, outlet: str | None, since: str | None, until: str | None) -> Filters | None:
-        """/ask's narrowing options, checked: dates by the core, the outlet against the index."""
-        filters = Filters.parse(outlet, since, until)
-        if filters.outlet and _fold(filters.outlet) not in map(_fold, self.bot.searcher.outlets()):
-            name = discord.utils.escape_markdown(clip(filters.outlet, 40))
-            raise QuestionError(
-                f"「{name}」の記事は索引にありません。媒体は候補から選んでください。"
-            )
-        return filters or None
+        """/ask's narrowing options, checked by the core: dates, and the outlet as the index
+        names it (OutletError offers the choices; bot/errors.py words it)."""
+        return Filters.parse(outlet, since, until).resolve(self.bot.searcher.outlets()) or None
 
     async def context(
         self, channel, key: Hashable, replied: discord.Message | None = None
@@ -170,12 +170,16 @@ class Ask(commands.Cog):
         """The turn a question continues: the answer it replies to (rebuilt if forgotten, else
         none), else the asker's last turn here, else in the bot's thread the answer it began at."""
         if replied is not None:
-            return await turn_of(self.bot, replied)
+            return await self.turn_of(replied)
         turn = self.bot.conversations.last(key)
         if turn is None and self.own_thread(channel):
             starter = await _starter(self.bot, channel)
-            turn = await turn_of(self.bot, starter) if starter else None
+            turn = await self.turn_of(starter) if starter else None
         return turn
+
+    async def turn_of(self, answer: discord.Message) -> Turn | None:
+        bot = self.bot
+        return await turn_of(answer, bot.answers, bot.answer, bot.conversations.clock)
 
     def own_thread(self, channel) -> bool:
         """A thread the bot started (from an answer, by its 「スレッドで続ける」 button)."""
@@ -302,10 +306,6 @@ def _retrieve(task: asyncio.Task) -> None:
 def _threads(channel) -> bool:
     """Whether an answer here can start a thread (a server text channel, not a DM or thread)."""
     return isinstance(channel, discord.TextChannel)
-
-
-def _fold(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
 async def _starter(bot: NewsBot, thread: discord.Thread) -> discord.Message | None:

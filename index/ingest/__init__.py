@@ -6,6 +6,7 @@ from ..lazy import exports
 # the settings loader and `newsbot info` need none of lxml, trafilatura or feedparser.
 _LAZY = {
     "Added": "articles",
+    "AddStatus": "articles",
     "add_url": "articles",
     "write": "articles",
     "destination": "articles",
