@@ -210,16 +210,8 @@ class VersionWriter:
     OSError becomes an IndexWriteError saying the previous index stays live.
     """
 
-    def __init__(self, root: Path, articles: Path | None = None, feed_state: Path | None = None):
+    def __init__(self, root: Path):
         self.root = Path(root)
-        # The coverage this store indexes, as the factory opened it: the articles folder and
-        # the feeds' state file (PgStore's are tables; storage.base.Store).
-        self.articles = Path(articles) if articles is not None else None
-        self.feed_state = Path(feed_state) if feed_state is not None else None
-
-    def lease(self) -> FolderLease:
-        """The feed poller's lease: a folder has no other process to share polling with."""
-        return FolderLease()
         try:
             self.folder = new_build_dir(self.root)
         except OSError as e:
