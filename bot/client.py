@@ -123,8 +123,9 @@ class NewsBot(commands.Bot):
         self.usage.searched(answer, (time.perf_counter() - started) * 1000)
         return answer
 
-    async def search(self, question: str, k: int) -> list[Hit]:
-        return await asyncio.to_thread(self.searcher.search, question, k)
+    async def more(self, answer: Answer, k: int, filters: Filters | None = None) -> list[Hit]:
+        """「他の結果」: what the answer was asked, ranked again (Searcher.more)."""
+        return await asyncio.to_thread(self.searcher.more, answer, k, filters)
 
     async def reindex(
         self, *, rebuild: bool = False, progress: BuildProgress | None = None

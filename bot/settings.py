@@ -39,7 +39,7 @@ POSITIVE = {
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
-NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes"}
+NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes", "feeds.poll_deadline_seconds"}
 # Lists of text (other lists are of whole numbers); these hold http(s) links.
 URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).

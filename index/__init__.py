@@ -34,7 +34,7 @@ _LAZY = {
     "Searcher": "searcher",
     "article_files": "corpus.loader",
     "check_question": "retrieval.query",
-    "refusal_headline": "answer.compose",
+    "Reason": "types",
 }
 
 __all__ = sorted(_LAZY)

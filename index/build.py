@@ -38,7 +38,7 @@ def embed_text(p: Passage) -> str:
 
 # Part of every reuse key: vectors made another way (sentences pooled from the passage before 2)
 # are never mixed with these.
-VECTORS = "sentences-3"  # 3: sentences split as TEXT_VERSION 4 does
+VECTORS = "sentences-4"  # 4: sentences split as TEXT_VERSION 5 does
 
 
 def passage_key(encoder: str, p: Passage) -> bytes:

@@ -19,7 +19,14 @@ from .coverage import Coverage
 from .encoders.embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError, OutdatedError
 from .options import IndexOptions
-from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outlets_of, prefer
+from .retrieval.filters import (
+    Filters,
+    narrow,
+    newest_first,
+    outlets_of,
+    prefer,
+    trim_links,
+)
 from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
 from .storage.factory import open_store
@@ -38,6 +45,7 @@ class Ranking(NamedTuple):
     qvec: np.ndarray | None
     ranked: Ranked | None
     filtered: bool = False  # narrowed by the asker's filters
+    filters: Filters | None = None  # those filters, their outlet as the index names it
 
 
 class Searcher:
@@ -252,8 +260,21 @@ class Searcher:
 
     def batch_search(self, questions: Sequence[str], k: int | None = None) -> list[list[Hit]]:
         k = k or self.options.top_k
-        index, rankings = self.rank([Query.of(q, self.options) for q in questions])
-        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for *_, r, _ in rankings]
+        katakana = self._index.katakana if self._index else None
+        index, rankings = self.rank([Query.of(q, self.options, katakana) for q in questions])
+        ranked = [ranking.ranked for ranking in rankings]
+        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for r in ranked]
+
+    def more(self, answer: Answer, k: int, filters: Filters | None = None) -> list[Hit]:
+        """Top-k passages for what an answer was asked (「他の結果」): its question in the frame
+        it was answered in (a follow-up's earlier questions), with the filters it was asked with."""
+        query = self.query(answer.question)
+        if answer.follow_up and answer.asked_about.endswith(answer.question):
+            context = answer.asked_about[: -len(answer.question)].strip()
+            query = replace(query, context=context, continued=answer.continued)
+        index, [ranking] = self.rank([query], filters)
+        r = ranking.ranked
+        return [index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])]
 
     def ask(
         self,
@@ -287,8 +308,8 @@ class Searcher:
 
     def query(self, question: str, context: Turn | None = None) -> Query:
         """The question checked and decided, framed by the previous turn when it leans on it."""
-        query = Query.of(question, self.options)
-        return follow_up.frame(query, context, self._index.katakana if self._index else None)
+        query = Query.of(question, self.options, self._index.katakana if self._index else None)
+        return follow_up.frame(query, context)
 
     def rank(
         self,
@@ -299,9 +320,12 @@ class Searcher:
         """Encode (one batch, unless vectors are given) and rank queries against one index version.
 
         A query that lacks a subject is neither encoded nor ranked (its vector and ranking: None).
+        An outlet filter is read as the index names its outlets (OutletError when it names none).
         """
         self._refresh()
         index = self.index  # read once: a concurrent swap cannot mix versions in one call
+        if filters:
+            filters = filters.resolve(self.outlets())
         live = [q for q in queries if not q.lacks_subject]
         if vectors is None:
             vectors = self.embedder.encode_queries([q.searched_normal for q in live])
@@ -310,11 +334,13 @@ class Searcher:
 
     def respond(self, index: Index, ranking: Ranking, k: int | None = None) -> Answer:
         """The answer to one ranked query (see rank)."""
-        query, qvec, ranked, filtered = ranking
+        query, qvec, ranked, filtered, filters = ranking
         if qvec is None:
             return follow_up.ask_for_subject(query)
         k = k or self.options.top_k
         reply = answer(index, query, qvec, ranked, k, self.options, filtered)
+        if filters and filters.outlet:  # a section of several outlets cites the one asked for
+            reply = replace(reply, hits=tuple(trim_links(h, filters) for h in reply.hits))
         return follow_up.framed(query, reply)
 
     def _ranked(
@@ -328,9 +354,9 @@ class Searcher:
             r = narrow(index, r, filters)
         if query.prefer:
             r = prefer(index, r, query.prefer)
-        if asks_latest(query.text):
+        if query.latest:
             r = newest_first(index, r)
-        return Ranking(query, qvec, r, bool(filters))
+        return Ranking(query, qvec, r, bool(filters), filters)
 
     def topics(self, limit: int = 5, offset: int = 0) -> list[Topic]:
         """The articles the live index holds, newest first (for help, /topics, 'not covered')."""

@@ -237,3 +237,57 @@ def test_a_dropped_database_midway_keeps_the_answers_printed(
     assert [json.loads(line)["question"] for line in out.splitlines()] == questions[:2]
     assert err.startswith("newsbot: error: lost the index database")
     assert err.endswith(f"(answered 2 of {len(questions)})\n") and err.count("\n") == 1
+
+
+class BugOn:
+    """The shipped Searcher, but asking one question hits a bug (an error no rule expects)."""
+
+    def __init__(self, real, question: str):
+        self.real, self.question = real, question
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def batch_ask(self, questions, k=None, **kwargs):
+        if self.question in questions:
+            raise RuntimeError("a bug on one question")
+        return self.real.batch_ask(questions, k, **kwargs)
+
+    def ask(self, question, k=None, **kwargs):
+        return self.batch_ask([question], k, contexts=[kwargs.pop("context", None)], **kwargs)[0]
+
+
+@pytest.mark.parametrize("command", ["ask", "chat"])
+def test_a_bug_on_one_question_gives_its_error_line_and_the_next_is_answered(
+    shipped, config, capsys, monkeypatch, command
+):
+    buggy = BugOn(shipped, QUESTIONS[1])
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{q}\n" for q in QUESTIONS[:3])))
+    args = ["--config", config, command, "--json", *(["-"] if command == "ask" else [])]
+    assert main(args, open_searcher=lambda options, **kwargs: buggy) == 0
+    out, err = capsys.readouterr()
+    printed = [json.loads(line)["question"] for line in out.splitlines()]
+    assert printed == [QUESTIONS[0], QUESTIONS[2]]
+    assert err == (
+        "newsbot: error on this question: RuntimeError: a bug on one question "
+        "(run with -v for the traceback)\n"
+    )
+
+
+TBS_LINK = "https://newsdig.tbs.co.jp/articles/-/1729431"
+
+
+@pytest.mark.parametrize("typed", ["TBS", "tbs news dig", "ＴＢＳ", "newsdig.tbs.co.jp"])
+def test_an_outlet_as_typed_keeps_only_its_sections_and_links(shipped, config, capsys, typed):
+    """The seed is one article from three outlets: TBS's filter cites TBS's link alone."""
+    assert main(["--config", config, "ask", "--json", "--outlet", typed, FLAGSHIP]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert not answer["no_answer"] and answer["passages"]
+    assert {u for h in answer["passages"] for u in h["sources"]} == {TBS_LINK}
+    assert "プーチンの譲歩とトランプ政権の対応" not in {h["section"] for h in answer["passages"]}
+
+
+def test_an_unknown_outlet_is_refused_with_the_outlets_there_are(shipped, config, capsys):
+    assert main(["--config", config, "ask", "--outlet", "朝日", FLAGSHIP]) == 2
+    err = capsys.readouterr().err
+    assert "「朝日」" in err and "毎日新聞" in err and "TBS NEWS DIG" in err

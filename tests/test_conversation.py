@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 
-from index import Filters, IndexOptions, Searcher
+from bot.ui.wording import refusal_text
+from index import Filters, IndexOptions, Reason, Searcher
 from index.conversation import Conversations
 from index.conversation.evaluate import load_dialogues, score
 from index.errors import QuestionError
@@ -106,8 +107,9 @@ def test_a_follow_up_is_answered_from_the_same_story(searcher, first, then, key)
 def test_a_follow_up_with_nothing_to_follow_asks_for_the_subject(searcher):
     for question in ("期間は?", "なぜ?", "Why?", "それはいつ?"):
         answer = searcher.ask(question)
-        assert answer.no_answer and answer.reason == "no_subject" and not answer.hits
-        assert "例" in answer.text or "たとえば" in answer.text or "example" in answer.text
+        assert answer.no_answer and answer.reason == Reason.NO_SUBJECT and not answer.hits
+        worded = refusal_text(answer)  # the adapters' words for the code, with an example
+        assert "たとえば" in worded or "for example" in worded
 
 
 def test_after_the_window_a_follow_up_asks_for_the_subject(searcher):

@@ -19,7 +19,8 @@ from bot.errors import ADMIN_ONLY, BUSY, GENERIC, user_message
 from bot.runner import run
 from bot.settings import Settings
 from bot.ui.i18n import EXAMPLES, text
-from index import Searcher, refusal_headline
+from bot.ui.wording import refusal_headline
+from index import Searcher
 from index.errors import (
     ALLOW_EMPTY,
     UPGRADE,
@@ -82,12 +83,16 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     assert reindex["name_localizations"]["ja"] == "再構築"
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
-    assert set(world.alice.available_commands(world.ch)) == {"ask", "topics"}
-    admin = {"ask", "topics", "reindex", "add", "report"}
+    # Anyone may erase what they asked (/forget-me, ja 自分の記録を削除).
+    assert set(world.alice.available_commands(world.ch)) == {"ask", "topics", "forget-me"}
+    admin = {"ask", "topics", "reindex", "add", "report", "forget-me"}
     assert set(world.admin.available_commands(world.ch)) == admin
     report = synced_commands(world.env)["report"]
     assert report["name_localizations"]["ja"] == "レポート"
     assert report["default_member_permissions"] == reindex["default_member_permissions"]
+    forget = synced_commands(world.env)["forget-me"]
+    assert forget["name_localizations"]["ja"] == "自分の記録を削除"
+    assert not forget.get("default_member_permissions")
 
 
 def plain_text(message) -> str:

@@ -27,8 +27,8 @@ from bot.client import NewsBot, create_bot
 from bot.errors import ADMIN_ONLY, BUSY, SEND_FAILED
 from bot.settings import Settings
 from bot.ui.i18n import text
-from index import Searcher, refusal_headline
-from index.conversation.follow_up import ASK_SUBJECT
+from bot.ui.wording import ASK_SUBJECT, refusal_headline
+from index import Searcher
 from index.errors import (
     ArticlesDirError,
     BuildInProgressError,

@@ -14,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.cli.output import format_report, printable
+from index import BuildReport, Skipped
 from index.corpus import frontmatter
 from index.errors import FetchError, PageError
 from index.ingest.articles import add_url, fetch_page
@@ -337,6 +339,7 @@ def test_a_body_shorter_than_its_content_length_is_refused(site):
         "::127.0.0.1",  # IPv4-compatible
         "64:ff9b::7f00:1",  # NAT64
         "64:ff9b::a00:1",  # NAT64 10.0.0.1
+        "64:ff9b:1:7f00:0:100::",  # local-use NAT64 as a /48 (RFC 6052 2.2): 127.0.0.1
         "2002:7f00:1::",  # 6to4
         "2002:c0a8:101::1",  # 6to4 192.168.1.1
     ],
@@ -409,7 +412,7 @@ def test_any_url_is_a_clear_refusal_or_an_ascii_request_target(
     except FetchError as e:
         assert str(e) and "\n" not in str(e)
     else:
-        assert scheme_ in ("http", "https") and 0 <= port_ <= 65535
+        assert scheme_ in ("http", "https") and 0 < port_ <= 65535
         assert host_.isascii() and target.startswith("/") and target.isascii()
         assert target.isprintable() and " " not in target and "#" not in target
         assert check_url(url) == (scheme_, host_, port_)
@@ -423,3 +426,56 @@ def test_any_url_is_a_clear_refusal_or_an_ascii_request_target(
     except ValueError:
         pairs = []
     assert not any(key.lower().startswith("utm_") for key, _ in pairs)
+
+
+class DeepState:
+    """A feed state kept elsewhere (the database's has this interface: load and save)."""
+
+    def __init__(self):
+        self.saved = None
+
+    def load(self):
+        raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
+
+    def save(self, state):
+        self.saved = state
+
+
+def test_a_feed_state_elsewhere_that_cannot_be_read_is_named_not_reprd(site, tmp_path, caplog):
+    state = DeepState()
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feed_state"):
+        report = poll([site.url("/feeds/rss.xml")], tmp_path / "a", state, LIMITS)
+    assert "Cannot read feed state in the database (nested too deeply); starting afresh" in (
+        caplog.text
+    )
+    assert " object at 0x" not in caplog.text
+    assert len(report.changed) == 3 and state.saved["items"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+# A user name that would end the authority early would name another host: a DNS lookup.
+@given(
+    userinfo=_TEXT.filter(lambda t: not set("/?#@[]\\") & set(t)),
+    path=_TEXT,
+    query=_TEXT,
+    fragment=_TEXT,
+)
+def test_any_path_reaches_the_server_as_a_request_or_is_refused(
+    site, userinfo, path, query, fragment
+):
+    """End to end through http.client: a page, an HTTP error or a refusal, never a crash."""
+    url = site.url(f"/{path}?{query}#{fragment}").replace("://", f"://{userinfo}@", 1)
+    before = len(site.requests)
+    try:
+        fetch(url, LIMITS)
+    except FetchError as e:
+        assert str(e) and "\n" not in str(e)
+    sent = [p for p, _ in site.requests[before:]]
+    assert all(p.isascii() and p.isprintable() and " " not in p for p in sent)
+
+
+@pytest.mark.parametrize("hostile", ["\x1b[2J", "\u202e", "\u2066", "\x9b31m", "\x07"])
+def test_the_cli_output_functions_escape_controls_and_bidi_overrides(hostile):
+    report = BuildReport(added=[f"a{hostile}.md"], skipped=[Skipped("b.md", f"bad {hostile} text")])
+    text = format_report(report) + printable(f"title {hostile}")
+    assert hostile not in text and ascii(hostile)[1:-1] in text

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psycopg
@@ -558,3 +559,65 @@ class TestAddOnPostgres:
         assert any(p.endswith("boj-rate.md") for p in pg_fresh.store.articles.checksums())
         asked = await world.alice.slash(world.ch, "ask", question=BOJ_QUESTION)
         assert any(f"]({url})" in (e.description or "") for e in asked.response.embeds)
+
+
+class GatedStdin:
+    """stdin for `newsbot chat`: the first line, then the second only once the test lets it."""
+
+    def __init__(self, first: str, second: str):
+        self.lines, self.waiting, self.go = (first, second), threading.Event(), threading.Event()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __iter__(self):
+        yield self.lines[0] + "\n"
+        self.waiting.set()  # chat has answered the first line and waits for the next
+        assert self.go.wait(120), "the test never let the second line come"
+        yield self.lines[1] + "\n"
+
+
+def test_chat_serves_a_version_published_while_it_waits(
+    pg_url, tmp_path, embedder, monkeypatch, capsys
+):
+    """`newsbot chat` LISTENs like the bot: another process's new version is loaded by the
+    listener while chat waits for its next line, before that question is asked."""
+    articles = folder_with(tmp_path / "articles", dict(TINY))
+    options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
+    other = Searcher.open(options, embedder=embedder)
+    config = tmp_path / "chat.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{articles}"\ndata_dir = "{tmp_path / "chat-data"}"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n[store]\nbackend = "postgres"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    first, heard, loaded = other.index.name, threading.Event(), []
+    use = Searcher.use
+
+    def spy(self, index):  # which thread loaded which version
+        by = threading.current_thread().name
+        loaded.append((by, index.name))
+        if by == "newsbot-listen" and index.name != first:
+            heard.set()
+        return use(self, index)
+
+    monkeypatch.setattr(Searcher, "use", spy)
+    stdin = GatedStdin(QUESTIONS[0], "富士山の山開きはいつ?")
+    monkeypatch.setattr("sys.stdin", stdin)
+    status = []
+    chat = threading.Thread(target=lambda: status.append(main(["--config", str(config), "chat"])))
+    chat.start()
+    try:
+        assert stdin.waiting.wait(120), "chat did not answer its first line"
+        other.store.articles.put("fuji.md", NEW_ARTICLE)
+        other.reindex(sync=False)
+        heard_it = heard.wait(120)  # a bound for a broken listener, not the synchronisation
+    finally:
+        stdin.go.set()
+        chat.join(120)
+    assert heard_it and ("newsbot-listen", other.index.name) in loaded and status == [0]
+    out = capsys.readouterr().out
+    assert "米ぬかと小麦粉" in out and "7月1日" in out
+    assert not [t for t in threading.enumerate() if t.name == "newsbot-listen"]  # closed

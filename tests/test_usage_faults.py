@@ -88,18 +88,18 @@ class Faulty(UsageStore):
     attempts = 0
     tried = threading.Event()
 
-    def _connect(self):
+    def connect(self):
         if Faulty.on_open and Faulty.fault:
-            self._attempt()
-        return super()._connect()
+            self.attempt()
+        return super().connect()
 
     def write(self, questions=(), votes=()):
         if Faulty.fault and not Faulty.on_open:
-            self._attempt()
+            self.attempt()
         return super().write(questions, votes)
 
     @staticmethod
-    def _attempt():
+    def attempt():
         Faulty.attempts += 1
         if Faulty.attempts >= 3:
             Faulty.tried.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -16,7 +15,9 @@ from index.errors import (
 from ..settings import Settings
 from .output import (
     EmbeddingBar,
+    answer_json,
     format_answer,
+    one_line,
 )
 from .usage import log_questions
 
@@ -47,22 +48,54 @@ def cmd_ask(args, settings: Settings) -> int:
         for start in range(0, len(questions), ASK_BATCH):
             batch = questions[start : start + ASK_BATCH]
             started = time.perf_counter()
-            answers = searcher.batch_ask(batch, args.k, filters=filters)
+            answers = answer_each(searcher, batch, args.k, filters)
             seconds = time.perf_counter() - started
             for answer in answers:
+                if answer is None:  # its error line is printed
+                    continue
                 if args.json:
-                    print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+                    print(answer_json(answer), flush=True)
                 else:
                     print(format_answer(answer, passages=args.passages), flush=True)
                 answered += 1
             # The answers first, the record after: a slow or locked database never delays them.
             if settings.usage.enabled and settings.usage.log_cli:
-                log_questions(settings, answers, seconds)
+                log_questions(settings, [a for a in answers if a is not None], seconds)
     except NewsbotError as e:
         if len(questions) > 1:  # main() ends its one error line with this note
             e.add_note(f"(answered {answered} of {len(questions)})")
         raise
     return 0
+
+
+def answer_each(searcher, questions: list[str], k, filters) -> list:
+    """The batch's answers; when an unexpected error stops the batch, each question is asked
+    alone and one that fails again gets its error line (None in its place), not the others."""
+    try:
+        return searcher.batch_ask(questions, k, filters=filters)
+    except NewsbotError:
+        raise  # the index or the database, not one question: main() says what to do
+    except Exception as e:
+        log.debug("a batch of %d questions failed; asking each alone", len(questions), exc_info=e)
+    out = []
+    for q in questions:
+        try:
+            out.append(searcher.ask(q, k, filters=filters))
+        except NewsbotError:
+            raise
+        except Exception as e:
+            print(unexpected_line(e), file=sys.stderr, flush=True)
+            out.append(None)
+    return out
+
+
+def unexpected_line(error: Exception) -> str:
+    """One line for a question that hit a bug; its traceback goes to the log at DEBUG (-v)."""
+    log.debug("Unexpected error on a question", exc_info=error)
+    return (
+        f"newsbot: error on this question: {type(error).__name__}: {one_line(error)} "
+        "(run with -v for the traceback)"
+    )
 
 
 def read_questions(given: list[str]) -> list[str]:

@@ -6,10 +6,11 @@ import json
 import sys
 import time
 
-from index.errors import QuestionError
+from index.errors import NewsbotError, QuestionError
 
 from ..settings import Settings
-from .output import format_answer, format_topics, one_line, printable
+from .ask import unexpected_line
+from .output import answer_json, format_answer, format_topics, one_line, printable
 from .usage import log_questions
 
 PROMPT = "質問> "
@@ -22,12 +23,14 @@ def cmd_chat(args, settings: Settings) -> int:
 
     filters = Filters.parse(args.outlet, args.since, args.until)
     searcher = args.open_searcher(settings.index, load=True)
+    filters = filters.resolve(searcher.outlets())  # an unknown outlet: one error, not one a line
     c = settings.conversation
     conversations = Conversations(c.window_seconds, c.turns)
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
-    for line in _lines(interactive):
+    searcher.watch()  # PostgreSQL: a version another process publishes is served once it is live
+    for line in _lines(interactive, searcher):
         question = line.strip()
         if not question:
             conversations.forget("cli")
@@ -38,12 +41,17 @@ def cmd_chat(args, settings: Settings) -> int:
                 question, args.k, context=conversations.last("cli"), filters=filters
             )
         except QuestionError as e:
-            print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
+            print(f"newsbot: {printable(one_line(e))}", file=sys.stderr, flush=True)
+            continue
+        except NewsbotError:
+            raise  # the index or the database, not this question: main() says what to do
+        except Exception as e:  # a bug on this question: said in one line, the next is answered
+            print(unexpected_line(e), file=sys.stderr, flush=True)
             continue
         seconds = time.perf_counter() - started
         conversations.add("cli", question, answer)
         if args.json:
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            print(answer_json(answer), flush=True)
         else:
             print(continued_line(answer) + format_answer(answer), flush=True)
         if settings.usage.enabled and settings.usage.log_cli:  # after the answer is seen
@@ -52,12 +60,22 @@ def cmd_chat(args, settings: Settings) -> int:
 
 
 def continued_line(answer) -> str:
-    """One line naming the question a follow-up continued ("" for a fresh question)."""
+    """One line naming the question a follow-up continued ("" for a fresh question), and one
+    saying that it repeats the previous answer when nothing else answers it."""
     if not answer.follow_up:
         return ""
     q = printable(" ".join(answer.continued.split()))
     q = q if len(q) <= 60 else q[:59] + "…"
-    return f"↪ continuing: {q}\n" if answer.lang == "en" else f"↪ 「{q}」の続き\n"
+    line = f"↪ continuing: {q}\n" if answer.lang == "en" else f"↪ 「{q}」の続き\n"
+    if answer.repeated and not answer.no_answer:
+        line += REPEATED[answer.lang] + "\n"
+    return line
+
+
+REPEATED = {
+    "ja": "（前の回答と同じです。記事にはこれ以上の内容がありません）",
+    "en": "(Same as the previous answer: the coverage says nothing more on this.)",
+}
 
 
 def cmd_topics(args, settings: Settings) -> int:
@@ -72,13 +90,17 @@ def cmd_topics(args, settings: Settings) -> int:
     return 0
 
 
-def _lines(interactive: bool):
-    if not interactive:
-        yield from sys.stdin
-        return
-    while True:
-        try:
-            yield input(PROMPT)
-        except EOFError:
-            print(file=sys.stderr)
+def _lines(interactive: bool, searcher):
+    """stdin's lines; when they end (or the chat does) the searcher stops listening."""
+    try:
+        if not interactive:
+            yield from sys.stdin
             return
+        while True:
+            try:
+                yield input(PROMPT)
+            except EOFError:
+                print(file=sys.stderr)
+                return
+    finally:
+        searcher.close()

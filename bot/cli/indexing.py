@@ -18,6 +18,7 @@ from .output import (
     EmbeddingBar,
     format_report,
     format_sync,
+    printable,
 )
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def cmd_info(args, settings: Settings) -> int:
         print(json.dumps(info, ensure_ascii=False))
     else:
         for key, value in info.items():
-            print(f"{key}: {value}")
+            print(printable(f"{key}: {value}"))
     return 0
 
 

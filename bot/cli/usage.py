@@ -20,6 +20,7 @@ from ..settings import Settings
 from .output import (
     format_usage,
     one_line,
+    printable,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def log_questions(settings: Settings, answers, seconds: float) -> None:
         finally:
             store.close()
     except (sqlite3.Error, UsageStoreError, OSError) as e:
-        print(f"newsbot: warning: questions not recorded: {one_line(e)}", file=sys.stderr)
+        why = printable(one_line(e))
+        print(f"newsbot: warning: questions not recorded: {why}", file=sys.stderr)
 
 
 def open_store(settings: Settings):
@@ -132,7 +134,7 @@ def write_csv(path: Path, settings: Settings, since, until, scope) -> None:
     """The rows the report covers (hashes, never ids) as CSV."""
     import csv
 
-    from index.usage.report import rows_for_csv
+    from index.usage import rows_for_csv
 
     columns, rows = rows_for_csv(
         settings.index.data_dir, since, until, scope=scope, timezone=settings.usage.timezone

@@ -62,7 +62,7 @@ def decode(body: bytes, charset: str | None = None) -> str:
             continue
         if plausible(text):
             if declared[0] and codec != declared[0]:
-                log.warning("Page declared %s but is %s; read as %s", charset, codec, codec)
+                log.warning("Page declared %s but is %s", charset, codec)
             return text
         fallback = fallback or text
     if fallback is not None:

@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from tld import get_fld
+from trafilatura.metadata import extract_metadata
 from trafilatura.settings import use_config
 
 from ..corpus.text import squash
 from ..errors import PageError
 from .outlets import outlet_for_host
 from .page_budget import DEADLINE_SECONDS, Budget
-from .page_furniture import DATE_LINE, Sizes, chars, reading_copy, without_furniture
+from .page_furniture import (
+    DATE_LINE,
+    Sizes,
+    chars,
+    furniture_text,
+    reading_copy,
+    unwrap_layout_tables,
+    without_furniture,
+)
 from .page_headline import headline
 from .page_jsonld import json_ld
 
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
-FALLBACK_SHARE = 0.5  # of the text left without furniture; a reading under it is checked
+# A furniture-free reading this short may have lost the article with a block wrongly taken for
+# furniture: trafilatura's reading of the whole page is taken if it holds more than furniture.
+# (A reading checked whenever it held under half the page's text lost more than it won: the
+# whole page's reading also holds other articles' teasers.)
+FALLBACK_CHARS = 250
 TEASER_CHARS = 1500  # a paywalled page's public part is shorter; a metered page's full text longer
 # trafilatura gives up on a main text under 250 characters and falls back to a flat one; a short
 # Japanese article is that long (the fallback loses its paragraphs and headings).
@@ -45,7 +60,8 @@ NOT_FOUND = re.compile(
 )
 _XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
+# [words](target); trafilatura writes a target with spaces or brackets as <target>.
+_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\((<[^\n]*?>(?=\))|[^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
 _DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})")
 # The last lines of old pages: copyright notices, back links, "to the top of the page".
 _TAIL = re.compile(
@@ -55,6 +71,7 @@ _TAIL = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not \t, \n: whitespace, joined
 # trafilatura's Markdown escapes ("Choreographer\_Jeong"): the body keeps the characters as written.
+_CODE_SPAN = re.compile(r"(?<!\\)`+([^`]+?)`+")  # inline code: its words, without backticks
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
@@ -118,16 +135,17 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
         tree = lxml.html.fromstring(html)
     except (lxml.etree.ParserError, ValueError):
         raise PageError("not an HTML page") from None
+    unwrap_layout_tables(tree)
     meta, ld, sizes = _meta(tree), json_ld(tree), Sizes(tree, budget)
     title = _first(meta.get("og:title"), ld.get("headline"), _title(tree))
     host = urlsplit(url).hostname or ""
     names = [n for n in (meta.get("og:site_name"), _publisher(ld), outlet_for_host(host)) if n]
     if _not_found(title, tree):
         raise PageError("the page says it was not found (a 404 page)")
-    doc = _main_text(tree, url, budget)
+    doc = _main_text(tree, sizes, url, budget)
     budget.check()
     text = getattr(doc, "text", None) or ""
-    title = title or getattr(doc, "title", None)
+    title = title or _first(_metadata(tree, url).title)
     title, site_name = headline(title, names, tree, sizes, budget)
     budget.check()
     body = _markdown(text, title, url)
@@ -150,7 +168,8 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
             meta.get("pubdate"),
             meta.get("date"),
             _time_tag(tree),
-            getattr(doc, "date", None),
+            # htmldate's deep search guesses from any number; this reads the page's own.
+            lambda: find_date(copy.deepcopy(tree), extensive_search=False, original_date=True),
             _date_after_title(tree),
             _date_after_headline(tree, title),
         ),
@@ -160,38 +179,44 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
     )
 
 
-def _main_text(tree, url: str, budget: Budget):
-    """trafilatura's reading of the page without its furniture: text as Markdown, and a date.
-
-    When that reading holds under half the text left, removing the furniture has misled
-    trafilatura (it chose another block): its reading of the whole page is taken if longer.
-    """
-    bare = without_furniture(tree, budget)
-    left = chars(bare.text_content())
+def _main_text(tree, sizes: Sizes, url: str, budget: Budget):
+    """trafilatura's reading of the page without its furniture, as Markdown."""
+    bare, doomed = without_furniture(tree, sizes, budget)
     doc = _trafilatura(bare, url)
     got = chars(getattr(doc, "text", None))
-    if got < FALLBACK_SHARE * left:
+    if got < FALLBACK_CHARS:
         budget.check()
         whole = _trafilatura(reading_copy(tree), url)
-        if chars(getattr(whole, "text", None)) > 1.5 * got:
+        # Only what it holds beyond the furniture counts: a longer reading of ads is no better.
+        furniture = furniture_text(sizes, doomed)
+        lines = (_line_words(x) for x in (getattr(whole, "text", None) or "").splitlines())
+        if sum(len(x) for x in lines if x not in furniture) > max(got, MIN_TEXT_CHARS):
             return whole
     return doc
+
+
+def _line_words(line: str) -> str:
+    """A Markdown line's words, squashed: no heading or list marks, links as their words."""
+    return squash(_MD_LINK.sub(lambda m: m.group(2), line).lstrip("#-*> "))
 
 
 def _trafilatura(tree, url: str):
     return trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        with_metadata=False,  # read from the page itself; trafilatura's only when it has none
         include_comments=False,
         include_links=True,
         include_formatting=True,
         include_images=False,
         deduplicate=False,
-        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
-        date_extraction_params={"extensive_search": False, "original_date": True},
         config=_TRAFILATURA,
     )
+
+
+def _metadata(tree, url: str):
+    """trafilatura's reading of the page's metadata: asked only when the page names no title."""
+    return extract_metadata(copy.deepcopy(tree), url)
 
 
 def _paywalled(plain: str, ld: dict, tree) -> bool:
@@ -307,6 +332,7 @@ def _time_tag(tree) -> str | None:
 def _date(*values) -> str | None:
     """The first value that holds a date, as YYYY-MM-DD (the date as the page writes it)."""
     for v in values:
+        v = v() if callable(v) else v  # an expensive reading, made only when the ones before fail
         m = _DATE.search(v) if isinstance(v, str) else None
         if m:
             y, mo, d = (int(x) for x in m.groups())
@@ -351,7 +377,7 @@ def _markdown(text: str, title: str | None, url: str) -> str:
                 continue  # the title repeated as the body's first heading
             line = "#" * max(2, len(m.group(1))) + " " + heading
         else:
-            line = line.replace("**", "").replace("__", "")
+            line = _CODE_SPAN.sub(r"\1", line.replace("**", "").replace("__", ""))
         lines.append(_MD_ESCAPE.sub(r"\1", _MD_LINK.sub(lambda m: _link(m, url), line)).rstrip())
     body = "\n".join(_trim(lines, title))
     return re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
@@ -378,7 +404,10 @@ def _link(m: re.Match, base: str) -> str:
     bang, words, target = m.groups()
     if bang:
         return ""
-    absolute = urljoin(base, target)
+    if target.startswith("<"):
+        target = target[1:-1]
+    # Spaces and non-ASCII in an href (lxml hands them over as written) are percent-encoded.
+    absolute = quote(urljoin(base, target.strip()), safe="%/:=&?~#+!$,;'@()*[]")
     if urlsplit(absolute).scheme not in ("http", "https") or target.startswith("#"):
         return words
     return f"[{words}]({absolute})"

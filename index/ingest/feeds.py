@@ -309,7 +309,7 @@ def _parse(response: Response):
     try:
         return feedparser.parse(response.body, response_headers=headers)
     except (UnicodeError, LookupError) as e:
-        log.warning("Feed %s: %s; reading it as guessed text", response.url, e)
+        log.warning("Feed %s: %s; reading it as guessed text", shown(response.url), e)
     try:
         text = _XML_ENCODING.sub(r'\1"utf-8"', decode(response.body, charset), count=1)
     except PageError:

@@ -7,6 +7,7 @@ import copy
 import functools
 import re
 
+from ..corpus.text import squash
 from .page_budget import Budget
 
 # Class and id words of page furniture. A class or id token is furniture when it is one of these
@@ -86,15 +87,35 @@ class Sizes:
         self.text[el], self.linked[el], self.links[el] = size, linked, links
 
 
-def without_furniture(tree, budget: Budget):
+def without_furniture(tree, sizes: Sizes, budget: Budget):
     """A copy of the page without navigation, ads, share buttons, related lists and comments.
 
     trafilatura alone keeps link lists in table layouts and ad or comment blocks that are not
-    marked up as such; these are named by their class or id, or are mostly links.
+    marked up as such; these are named by their class or id, or are mostly links. sizes are
+    the page's own; the copy's elements are found by their place in document order.
     """
-    tree = copy.deepcopy(tree)
-    _unwrap_layout_tables(tree)
-    sizes = Sizes(tree, budget)
+    doomed = _doomed(tree, sizes, budget)
+    clone = copy.deepcopy(tree)
+    nodes = list(clone.iter())
+    for n in doomed:
+        if nodes[n].getparent() is not None:
+            nodes[n].drop_tree()
+    return _without_inline(clone), doomed
+
+
+def furniture_text(sizes: Sizes, doomed: list[int]) -> str:
+    """The text of the furniture found (outermost elements, a line each), squashed."""
+    gone = {sizes.nodes[n] for n in doomed}
+    lines = [
+        squash(el.text_content())
+        for el in gone
+        if sizes.text[el] and not any(a in gone for a in el.iterancestors())
+    ]
+    return "\n".join(lines)
+
+
+def _doomed(tree, sizes: Sizes, budget: Budget) -> list[int]:
+    """Places (in document order) of the furniture elements."""
     whole = max(sizes.text.get(tree, 0), 1)
     # Highlighted code names its tokens "comment", "date"...: it is never furniture.
     code = {d for block in tree.iter("pre", "code") for d in block.iter() if d is not block}
@@ -105,21 +126,18 @@ def without_furniture(tree, budget: Budget):
         if not isinstance(el.tag, str) or el.tag in _KEEP or el in code:
             continue
         if el.tag in _NO_TEXT:
-            doomed.append(el)
+            doomed.append(n)
         elif sizes.text[el] >= MOST * whole or el in sizes.headed:
             continue  # the article's own container (an ASP.NET <form>, a layout "sidebar")
         elif el.tag in FURNITURE_TAGS:
-            doomed.append(el)
+            doomed.append(n)
         else:
             named = _named_furniture(el)
             if named == "furniture" or (named == "weak" and _short_or_links(el, sizes)):
-                doomed.append(el)
+                doomed.append(n)
             elif el.tag in _CONTAINERS and _mostly_links_or_ad(el, sizes):
-                doomed.append(el)
-    for el in doomed:
-        if el.getparent() is not None:
-            el.drop_tree()
-    return _without_inline(tree)
+                doomed.append(n)
+    return doomed
 
 
 def reading_copy(tree):
@@ -154,7 +172,7 @@ def _token_kind(token: str) -> str:
     return "content" if CONTENT.intersection(parts) else ""
 
 
-def _unwrap_layout_tables(tree) -> None:
+def unwrap_layout_tables(tree) -> None:
     """Tables that lay out a page (they hold headings, paragraphs, tables or <br><br> text)
     become plain blocks; a data table stays a table."""
     for table in list(tree.iter("table")):

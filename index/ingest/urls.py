@@ -10,11 +10,12 @@ import idna
 from ..errors import FetchError
 
 # RFC 3986 characters kept as they are in a path, query and fragment; the rest is %-encoded
-# as UTF-8 (RFC 3987 3.1). "%" stays when it already starts an escape (see _stray_percent).
+# as UTF-8 (RFC 3987 3.1). "%" stays only where it already starts an escape (_STRAY_PERCENT).
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")
+# Labels of letters, digits and hyphens; "_" too, as browsers and real DNS names allow it.
+_HOST = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?")
 _TRACKING = re.compile(r"utm_", re.I)
 _UNSEEN = re.compile("[\x00-\x20\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -36,6 +37,8 @@ def request_target(url: str) -> tuple[str, str, int, str]:
         raise FetchError(f"only http and https links can be fetched, not {kind!r}")
     if not parts.hostname:
         raise FetchError(f"no host in {visible(shown(url))[:200]}")
+    if port == 0:
+        raise FetchError(f"no port 0 to connect to in {visible(shown(url))[:200]}")
     host = ascii_host(parts.hostname)
     path = _encode(parts.path or "/", _PATH_SAFE)
     if not path.startswith("/"):
