@@ -604,6 +604,8 @@ def test_chat_serves_a_version_published_while_it_waits(
         return use(self, index)
 
     monkeypatch.setattr(Searcher, "use", spy)
+    # Other tests' searchers may still listen in this process: only chat's own must be gone.
+    before = {t for t in threading.enumerate() if t.name == "newsbot-listen"}
     stdin = GatedStdin(QUESTIONS[0], "富士山の山開きはいつ?")
     monkeypatch.setattr("sys.stdin", stdin)
     status = []
@@ -620,4 +622,5 @@ def test_chat_serves_a_version_published_while_it_waits(
     assert heard_it and ("newsbot-listen", other.index.name) in loaded and status == [0]
     out = capsys.readouterr().out
     assert "米ぬかと小麦粉" in out and "7月1日" in out
-    assert not [t for t in threading.enumerate() if t.name == "newsbot-listen"]  # closed
+    after = {t for t in threading.enumerate() if t.name == "newsbot-listen"}
+    assert not after - before  # chat closed its listener
