@@ -28,6 +28,7 @@ _LAZY = {
     "Filters": "retrieval.filters",
     "Query": "retrieval.query",
     "Conversations": "conversation",
+    "Coverage": "coverage",
     "Turn": "conversation",
     "NewsbotError": "errors",
     "Searcher": "searcher",

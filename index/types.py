@@ -135,6 +135,8 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)  # (reasons: "; kept…" when kept)
     # Broken now, indexed before: their previous passages stay (they are among skipped too).
     kept: list[str] = field(default_factory=list)
+    # With the database: what copying this machine's folder in changed (a SyncReport), or None.
+    synced: object | None = None
     articles: int = 0
     passages: int = 0
     embedded: int = 0

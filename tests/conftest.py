@@ -183,3 +183,26 @@ def backend(request) -> StoreOptions:
     if request.param == "local":
         return StoreOptions()
     return StoreOptions(backend="postgres", url=request.getfixturevalue("pg_url"))
+
+
+def cli_for(embedder):
+    """`newsbot ARGV` (bot.cli.main) whose Searchers use this embedder: a test hands its model
+    in through main's open_searcher, never by patching the core."""
+    import functools
+
+    from bot.cli import main
+    from bot.searchers import open_searcher
+
+    opener = functools.partial(open_searcher, embedder=embedder)
+    return lambda argv: main(argv, open_searcher=opener)
+
+
+class NoModel:
+    """An embedder the command must not touch yet: any use is recorded and fails the test."""
+
+    def __init__(self):
+        self.used: list[str] = []
+
+    def __getattr__(self, name: str):
+        self.used.append(name)
+        raise AssertionError(f"the model was used ({name}) before it was needed")

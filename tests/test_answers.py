@@ -366,6 +366,45 @@ def test_a_name_the_glossary_lacks_is_searched_by_the_corpus_spelling(shipped):
     assert "ヘグセス" in answer.sentences[0] and "米軍を派遣しない" in answer.sentences[0]
 
 
+def test_a_name_takes_the_katakana_word_that_sounds_like_it():
+    """Of the corpus's words with a name's consonants, the one whose romaji sounds like it."""
+    table = crosslingual.Katakana(
+        ["アパチン", "ピチャン", "ポターニン", "プーチン", "ジェレニスキー", "ゼレンスキー"]
+        + ["ウィトコフ", "チェコフ", "ヘグセス", "バンス", "エネルギー", "ガバメント"]
+    )
+    assert table["ptn"] == ("アパチン", "ピチャン", "ポターニン", "プーチン")  # still a dict
+    expected = {"Putin": ("プーチン",), "Zelensky": ("ゼレンスキー",), "Witkoff": ("ウィトコフ",)}
+    expected |= {"Hegseth": ("ヘグセス",), "Vance": ("バンス",)}
+    for name, spelled in expected.items():
+        assert table.like(name) == spelled
+    for word in ("Said", "Ceasefire", "About", "Agreed", "Border"):  # plain words: no name
+        assert table.like(word) == ()
+    question = "Did Zelensky call Putin?"
+    terms = {e: js for e, _, js in crosslingual.terms_in(question, table) if e != "call"}
+    assert terms == {"zelensky": ("ゼレンスキー",), "putin": ("プーチン",)}
+
+
+def test_hegseth_on_nato_is_answered_from_the_seed(shipped):
+    """The seed quotes ヘグセス国防長官 on NATO: the English question finds and cites it."""
+    answer = shipped.ask("What did Hegseth say about NATO?")
+    assert not answer.no_answer and "ヘグセス" in answer.sentences[0]
+    assert "NATO" in answer.sentences[0]
+    cited = answer.hits[answer.citations[0] - 1]
+    assert cited.article == SEED_ARTICLE.name and cited.sources
+
+
+def test_and_zelensky_after_putin_finds_zelensky(shipped):
+    """A follow-up naming only Zelensky searches the seed's ゼレンスキー sentence first."""
+    from index.conversation import Turn
+
+    first = shipped.ask("What did Putin agree to?")
+    query = shipped.query("And Zelensky?", Turn("What did Putin agree to?", first, 0.0))
+    terms = crosslingual.terms_in(query.text, shipped.index.katakana)
+    assert ("zelensky", True, ("ゼレンスキー",)) in terms
+    index, (ranking,) = shipped.rank([query])
+    assert "ゼレンスキー" in index.text(int(ranking.ranked.ids[0]))
+
+
 def test_demonyms_are_looked_up_as_their_country():
     """JMdict has american → アメリカン; news writes アメリカ or 米."""
     terms = dict((e, js) for e, _, js in crosslingual.english_terms("Did American troops go?"))

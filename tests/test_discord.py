@@ -83,12 +83,21 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     assert reindex["name_localizations"]["ja"] == "再構築"
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
-    assert set(world.alice.available_commands(world.ch)) == {"ask", "topics"}
-    admin = {"ask", "topics", "reindex", "add", "report"}
+    # Anyone may erase what they asked (/forget-me, ja 自分の記録を削除), and follow topics.
+    follow = {"follow", "following", "unfollow", "digest"}  # issue 35
+    everyone = {"ask", "topics", "forget-me"} | follow
+    assert set(world.alice.available_commands(world.ch)) == everyone
+    admin = everyone | {"reindex", "add", "report"}
     assert set(world.admin.available_commands(world.ch)) == admin
     report = synced_commands(world.env)["report"]
     assert report["name_localizations"]["ja"] == "レポート"
     assert report["default_member_permissions"] == reindex["default_member_permissions"]
+    forget = synced_commands(world.env)["forget-me"]
+    assert forget["name_localizations"]["ja"] == "自分の記録を削除"
+    assert not forget.get("default_member_permissions")
+    followed = synced_commands(world.env)["follow"]
+    assert followed["name_localizations"]["ja"] == "フォロー"
+    assert followed["options"][0]["name_localizations"]["ja"] == "話題"
 
 
 def plain_text(message) -> str:
@@ -535,8 +544,7 @@ async def test_dev_guild_gets_the_commands_without_a_global_sync(options, search
 
 def test_create_bot_wires_dependencies_without_privileged_intents(settings, searcher, monkeypatch):
     opened = []
-    monkeypatch.setattr(Searcher, "open", lambda options: opened.append(options) or searcher)
-    bot = create_bot(settings=settings)
+    bot = create_bot(settings=settings, open_searcher=lambda o, **kw: opened.append(o) or searcher)
     assert opened == [settings.index] and bot.searcher is searcher and bot.settings is settings
     assert not (bot.intents.message_content or bot.intents.members or bot.intents.presences)
     assert bot.intents.dm_messages and bot.intents.guild_messages
@@ -557,7 +565,7 @@ def test_run_with_a_rejected_token_fails_in_one_line_without_the_token(capsys, c
             assert log_handler is None  # logging is configured once, by the runner
             raise discord.LoginFailure("Improper token has been passed.")
 
-    monkeypatch.setattr("bot.client.create_bot", lambda settings: Rejected())
+    monkeypatch.setattr("bot.client.create_bot", lambda settings, **kwargs: Rejected())
     assert run(Settings(token="sekrit.token.value")) == 2
     out = capsys.readouterr()
     assert out.err.startswith("newsbot: error: Discord rejected the token")

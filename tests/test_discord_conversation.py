@@ -272,7 +272,7 @@ async def test_ask_narrows_by_outlet_and_dates(world):
         ({"since": "2025-04-02", "until": "2025-04-01"}, "期間の指定が逆です"),
         (
             {"outlet": "朝日新聞"},
-            "「朝日新聞」の記事は索引にありません。媒体は候補から選んでください。",
+            "「朝日新聞」の記事は索引にありません。索引にある媒体: テスト新聞、",
         ),
     ],
 )
@@ -290,6 +290,15 @@ async def test_outlet_autocomplete_offers_the_indexed_outlets(world, searcher):
     assert every[0]["value"] == "テスト新聞"  # the most articles first
     some = await world.alice.autocomplete(world.ch, "ask", "outlet", "ｔｂｓ")  # full-width
     assert [c["name"] for c in some] == ["TBS NEWS DIG"]
+    romaji = await world.alice.autocomplete(world.ch, "ask", "outlet", "mainichi")
+    assert [c["value"] for c in romaji] == ["毎日新聞"]
+
+
+async def test_ask_takes_an_outlet_as_typed(world):
+    """毎日 is 毎日新聞: the seed's answer cites only its 毎日新聞 link."""
+    r = await world.alice.slash(world.ch, "ask", question="ロシアの停戦条件は?", outlet="毎日")
+    text = r.response.embeds[0].description
+    assert f"]({MAINICHI})" in text and "newsdig.tbs.co.jp" not in all_text(r.response)
 
 
 # ---------------------------------------------------------------------- the pieces, directly

@@ -18,6 +18,7 @@ pytest_plugins = ["tests.discord_fixtures"]
 MARS = "火星の今日の天気は?"
 FORTUNE = "今日の占いは?"
 GAZA = "ガザの停戦は?"
+REFUSALS = ("off_topic", "no_subject", "other_news")  # whichever the core gives: stored as is
 
 
 def rows(settings, sql: str, *args) -> list[tuple]:

@@ -30,7 +30,7 @@ ASK_BATCH = 16
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from index import Filters, Searcher  # faiss, scipy, the model runtime: not for info
+    from index import Filters  # faiss, scipy, the model runtime: not for info
 
     questions = read_questions(args.questions)
     for q in questions:
@@ -40,7 +40,7 @@ def cmd_ask(args, settings: Settings) -> int:
     filters = Filters.parse(args.outlet, args.since, args.until)
     bar = EmbeddingBar()  # a first run builds the index: its progress, then the answers
     try:
-        searcher = Searcher.open(settings.index, progress=bar)
+        searcher = args.open_searcher(settings.index, load=True, progress=bar)
     finally:
         bar.close()
     answered = 0

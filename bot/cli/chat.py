@@ -19,16 +19,18 @@ PROMPT = "質問> "
 def cmd_chat(args, settings: Settings) -> int:
     """Answer questions one a line, each follow-up in the frame of the turn before it; a blank
     line starts a new conversation. With a terminal on stdin: a prompt and line editing."""
-    from index import Conversations, Filters, Searcher  # the model runtime: not for info
+    from index import Conversations, Filters  # the model runtime: not for info
 
     filters = Filters.parse(args.outlet, args.since, args.until)
-    searcher = Searcher.open(settings.index)
+    searcher = args.open_searcher(settings.index, load=True)
+    filters = filters.resolve(searcher.outlets())  # an unknown outlet: one error, not one a line
     c = settings.conversation
     conversations = Conversations(c.window_seconds, c.turns)
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
-    for line in _lines(interactive):
+    searcher.watch()  # PostgreSQL: a version another process publishes is served once it is live
+    for line in _lines(interactive, searcher):
         question = line.strip()
         if not question:
             conversations.forget("cli")
@@ -78,9 +80,7 @@ REPEATED = {
 
 def cmd_topics(args, settings: Settings) -> int:
     """The articles the index holds, newest first, with outlet, date and sections."""
-    from index import Searcher
-
-    searcher = Searcher.open(settings.index)
+    searcher = args.open_searcher(settings.index, load=True)
     topics = searcher.topics(args.limit or searcher.topic_count(), args.offset)
     if args.json:
         for t in topics:
@@ -90,13 +90,17 @@ def cmd_topics(args, settings: Settings) -> int:
     return 0
 
 
-def _lines(interactive: bool):
-    if not interactive:
-        yield from sys.stdin
-        return
-    while True:
-        try:
-            yield input(PROMPT)
-        except EOFError:
-            print(file=sys.stderr)
+def _lines(interactive: bool, searcher):
+    """stdin's lines; when they end (or the chat does) the searcher stops listening."""
+    try:
+        if not interactive:
+            yield from sys.stdin
             return
+        while True:
+            try:
+                yield input(PROMPT)
+            except EOFError:
+                print(file=sys.stderr)
+                return
+    finally:
+        searcher.close()

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import unicodedata
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
@@ -138,9 +137,8 @@ class Ask(commands.Cog):
     async def outlet_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """The index's outlets (most articles first) whose name holds what was typed."""
-        typed = _fold(current)
-        names = [n for n in self.bot.searcher.outlets() if typed in _fold(n)][:CHOICES]
+        """The index's outlets (most articles first) that what was typed may mean."""
+        names = Filters.choices(current, self.bot.searcher.outlets())[:CHOICES]
         return [app_commands.Choice(name=clip(n, 100), value=n[:100]) for n in names]
 
     def reply(
@@ -162,14 +160,9 @@ class Ask(commands.Cog):
         return answer_reply(answer, echo_question=echo_question), view
 
     def filters(self, outlet: str | None, since: str | None, until: str | None) -> Filters | None:
-        """/ask's narrowing options, checked: dates by the core, the outlet against the index."""
-        filters = Filters.parse(outlet, since, until)
-        if filters.outlet and _fold(filters.outlet) not in map(_fold, self.bot.searcher.outlets()):
-            name = discord.utils.escape_markdown(clip(filters.outlet, 40))
-            raise QuestionError(
-                f"「{name}」の記事は索引にありません。媒体は候補から選んでください。"
-            )
-        return filters or None
+        """/ask's narrowing options, checked by the core: dates, and the outlet as the index
+        names it (OutletError offers the choices; bot/errors.py words it)."""
+        return Filters.parse(outlet, since, until).resolve(self.bot.searcher.outlets()) or None
 
     async def context(
         self, channel, key: Hashable, replied: discord.Message | None = None
@@ -313,10 +306,6 @@ def _retrieve(task: asyncio.Task) -> None:
 def _threads(channel) -> bool:
     """Whether an answer here can start a thread (a server text channel, not a DM or thread)."""
     return isinstance(channel, discord.TextChannel)
-
-
-def _fold(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
 async def _starter(bot: NewsBot, thread: discord.Thread) -> discord.Message | None:
