@@ -27,6 +27,7 @@ EXTENSIONS = (
     "bot.cogs.admin",
     "bot.cogs.ingest",
     "bot.cogs.report",
+    "bot.cogs.follow",
 )
 
 

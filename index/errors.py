@@ -143,3 +143,7 @@ class PageError(NewsbotError):
 
 class UsageStoreError(NewsbotError):
     """The use-data database cannot be opened (a newer schema, locked, a damaged key file)."""
+
+
+class FollowError(NewsbotError, ValueError):
+    """A topic cannot be followed (empty, too many topics, an unknown kind of subscriber)."""

@@ -268,7 +268,8 @@ class Searcher:
     def more(self, answer: Answer, k: int, filters: Filters | None = None) -> list[Hit]:
         """Top-k passages for what an answer was asked (「他の結果」): its question in the frame
         it was answered in (a follow-up's earlier questions), with the filters it was asked with."""
-        query = self.query(answer.question)
+        katakana = self._index.katakana if self._index else None
+        query = Query.of(answer.question, self.options, katakana)  # answered: it had a subject
         if answer.follow_up and answer.asked_about.endswith(answer.question):
             context = answer.asked_about[: -len(answer.question)].strip()
             query = replace(query, context=context, continued=answer.continued)

@@ -276,3 +276,14 @@ def test_the_shipped_dialogue_sets_are_well_formed():
     must_not = [d for d in dialogues if any(not t.get("follow_up") for t in d["turns"][1:])]
     assert len(english) >= 10 and len(must_not) >= 10
     assert len(load_dialogues(DATA / "dialogues_holdout.jsonl")) >= 10
+
+
+def test_more_results_rank_what_was_asked_with_the_answers_filters(searcher):
+    """「他の結果」 ranks the framed question (期間は? about the ceasefire), not the bare words,
+    and keeps the filters the answer was asked with."""
+    _, then = dialogue(searcher, "米ロ首脳は何を攻撃しないことで合意した?", "期間は?")
+    assert then.follow_up
+    assert searcher.more(then, 5)[0].article == SEED
+    deer = searcher.ask("奈良の鹿は何頭いる?", filters=Filters(outlet="テスト新聞"))
+    hits = searcher.more(deer, 10, Filters(outlet="テスト新聞"))
+    assert hits and all("テスト新聞" in (h.outlet or "") for h in hits)

@@ -83,9 +83,11 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     assert reindex["name_localizations"]["ja"] == "再構築"
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
-    # Anyone may erase what they asked (/forget-me, ja 自分の記録を削除).
-    assert set(world.alice.available_commands(world.ch)) == {"ask", "topics", "forget-me"}
-    admin = {"ask", "topics", "reindex", "add", "report", "forget-me"}
+    # Anyone may erase what they asked (/forget-me, ja 自分の記録を削除), and follow topics.
+    follow = {"follow", "following", "unfollow", "digest"}  # issue 35
+    everyone = {"ask", "topics", "forget-me"} | follow
+    assert set(world.alice.available_commands(world.ch)) == everyone
+    admin = everyone | {"reindex", "add", "report"}
     assert set(world.admin.available_commands(world.ch)) == admin
     report = synced_commands(world.env)["report"]
     assert report["name_localizations"]["ja"] == "レポート"
@@ -93,6 +95,9 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     forget = synced_commands(world.env)["forget-me"]
     assert forget["name_localizations"]["ja"] == "自分の記録を削除"
     assert not forget.get("default_member_permissions")
+    followed = synced_commands(world.env)["follow"]
+    assert followed["name_localizations"]["ja"] == "フォロー"
+    assert followed["options"][0]["name_localizations"]["ja"] == "話題"
 
 
 def plain_text(message) -> str:
@@ -204,10 +209,10 @@ async def test_more_results_stop_at_the_related_passages_and_say_so(world, searc
 
 
 async def test_more_results_say_so_when_the_coverage_runs_out(world, monkeypatch, searcher):
-    async def only_the_answer(question, k):
-        return searcher.ask(question).hits[:1]  # nothing beyond what the answer cites
+    async def only_the_answer(answer, k, filters=None):
+        return searcher.ask(answer.question).hits[:1]  # nothing beyond what the answer cites
 
-    monkeypatch.setattr(world.bot, "search", only_the_answer)
+    monkeypatch.setattr(world.bot, "more", only_the_answer)
     r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
     more = await world.alice.click(r.response, label="他の結果")
     assert more.ephemeral and more.response.embeds == []
@@ -239,11 +244,11 @@ async def test_no_reply_shows_page_furniture_whatever_the_index_holds(world, mon
         marked = tuple(f"✅ {s}" for s in answer.sentences)  # as the core may quote a list item
         return dataclasses.replace(answer, hits=hits, sentences=marked)
 
-    async def furnished_search(question, k):
-        return list((await furnished(question)).hits)
+    async def furnished_search(answer, k, filters=None):
+        return list((await furnished(answer.question)).hits)
 
     monkeypatch.setattr(world.bot, "answer", furnished)
-    monkeypatch.setattr(world.bot, "search", furnished_search)
+    monkeypatch.setattr(world.bot, "more", furnished_search)
     asked = [await world.alice.slash(world.ch, "ask", question=q) for q in (RUSSIA, PUTIN_EN)]
     replies = [a.response for a in asked]
     for a in asked:
@@ -301,11 +306,11 @@ async def test_oversized_answers_fit_discord_limits_end_to_end(world, monkeypatc
     async def huge(question, **kwargs):
         return huge_answer(12)
 
-    async def huge_search(question, k):
+    async def huge_search(answer, k, filters=None):
         return [huge_hit(i) for i in range(k)]
 
     monkeypatch.setattr(world.bot, "answer", huge)
-    monkeypatch.setattr(world.bot, "search", huge_search)
+    monkeypatch.setattr(world.bot, "more", huge_search)
     r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
     evidence = await world.alice.click(r.response, label="根拠")
     more = await world.alice.click(r.response, label="他の結果")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from index import Filters
 from index.errors import OutletError
 from index.ingest.outlets import KNOWN_OUTLETS
+from index.retrieval import outlet_names
 
 # Every outlet of the table, as an index holding them all would list them.
 OUTLETS = list(dict.fromkeys(KNOWN_OUTLETS.values()))
@@ -51,6 +52,14 @@ def test_the_sites_domain_or_a_link_to_it_means_its_outlet(entry, before):
     domain, outlet = entry
     assert resolved(f"{before}{domain}") == outlet
     assert resolved(f"{before}{domain}/articles/1?x=2".upper()) == outlet
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(OUTLETS), st.sampled_from(CASES))
+def test_the_romaji_of_its_site_offers_the_outlet(outlet, case):
+    """mainichi, nikkei, yomiuri, tbs: each name in the site's domain, in any case or width."""
+    for key in outlet_names.keys(outlet):
+        assert outlet in Filters.choices(case(key), OUTLETS)
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None, open_searcher: OpenSearcher = open_searc
         # `db dev` starts the server that NEWSBOT_DATABASE_URL will name: it may be unset yet.
         dev = args.command == "db" and args.db_command == "dev"
         settings = load_settings(args.config, need_database=not dev)
-        quiet = args.command in ("ask", "chat", "topics", "eval", "info")
+        quiet = args.command in ("ask", "chat", "topics", "eval", "info", "follow")
         _setup_logging(settings, args.verbose, quiet, steps=args.command != "run")
         return args.func(args, settings)
     except NewsbotError as e:

@@ -153,6 +153,8 @@ class Coverage(commands.Cog):
                 await self._reindex()
             if report.changed:
                 await self._announce(report.changed)
+                if not self.pending:  # followed topics (cogs/follow.py) hear of what is indexed
+                    self.bot.dispatch("articles_added", report.changed)
             return report
 
     async def _reindex(self) -> None:
@@ -200,6 +202,7 @@ class Coverage(commands.Cog):
             text = f"{saved}\n{errors.build_failure(e)}"
         else:
             text = f"{saved}\n{report_summary(report)}"
+            self.bot.dispatch("articles_added", [written])  # followed topics (cogs/follow.py)
         await progress.flush()
         return clip(text, CONTENT)
 

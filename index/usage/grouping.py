@@ -35,6 +35,7 @@ PROBE = 6  # cells searched per question beyond that
 BLOCK = 8
 RARE = 6
 KEY_TERMS = 4
+BARE_MAX = 40  # characters; bare follow-ups are short (それについてもっと詳しく教えてください: 19)
 _OPTIONS = IndexOptions()
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -87,6 +88,8 @@ def similarity(a: _Question, b: _Question) -> float:
 
 def subjectless(text: str) -> bool:
     """A bare follow-up (なぜ?, 期間は?), by the conversation's own test of a question alone."""
+    if len(text) > BARE_MAX:  # a question this long names its subject: skip the full test
+        return False
     try:
         query = Query.of(text, _OPTIONS)
     except QuestionError:
