@@ -134,9 +134,6 @@ class SearcherWrapper(Searcher):
     def batch_search(self, questions, k: int | None = None) -> list[list[Hit]]:
         return self.real.batch_search(questions, k)
 
-    def more(self, answer, k: int, filters=None) -> list[Hit]:
-        return self.real.more(answer, k, filters)
-
     @property
     def coverage(self):
         return self.real.coverage
