@@ -131,6 +131,13 @@ class SearcherWrapper(Searcher):
     def batch_search(self, questions, k: int | None = None) -> list[list[Hit]]:
         return self.real.batch_search(questions, k)
 
+    def more(self, answer: Answer, k: int, filters=None) -> list[Hit]:
+        return self.real.more(answer, k, filters)
+
+    @property
+    def coverage(self):
+        return self.real.coverage
+
     def ask(self, question: str, k: int | None = None, *, context=None, filters=None) -> Answer:
         return self.real.ask(question, k, context=context, filters=filters)
 
