@@ -161,7 +161,9 @@ class FollowStore:
             for statement in _schema(types).split(";"):
                 if statement.strip():
                     cur.execute(statement)
-            self._migrate(cur, types)
+            migrated = self._migrate(cur, types)
+        if migrated and placeholder == "?":  # the old pages (zeroed) leave the WAL too
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @classmethod
     def local(cls, data_dir: Path | str) -> FollowStore:
@@ -175,6 +177,7 @@ class FollowStore:
         def connect():
             conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left
             return conn
 
         return cls(connect, load_key(path.parent))
@@ -196,9 +199,10 @@ class FollowStore:
         )
         return {r[0] for r in cur.fetchall()}
 
-    def _migrate(self, cur, types: dict) -> None:
+    def _migrate(self, cur, types: dict) -> bool:
         """Tables of an older version held raw ids (column target): hash and seal each row and
         drop the plain column, in the transaction that opens the store."""
+        migrated = False
         for table, template, keep in (
             (
                 "follow_subscriptions",
@@ -209,6 +213,7 @@ class FollowStore:
         ):
             if "target" not in self._columns(cur, table):
                 continue
+            migrated = True
             cur.execute(f"SELECT {keep.replace('?, ?', 'target')} FROM {table}")
             rows = cur.fetchall()
             if self._ph == "?":  # SQLite: a new table, the rows copied, the old one dropped
@@ -253,6 +258,7 @@ class FollowStore:
                 )
                 cur.execute(f"ALTER TABLE {table} ADD {unique}")
             log.info("Follow table %s: %d row(s) now hold hashed and sealed ids", table, len(rows))
+        return migrated
 
     def close(self) -> None:
         with self._lock:
