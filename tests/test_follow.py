@@ -311,3 +311,27 @@ def test_the_delivery_log_holds_each_subscription_and_story_once(plans):
         rows = [(d.subscription.id, d.story) for d in store.deliveries()]
         store.close()
     assert sorted(rows) == sorted(first)
+
+
+def test_the_shared_key_comes_from_the_secret_else_the_token(tmp_path):
+    import base64
+
+    from bot.settings import load_settings
+    from index.follow.keys import shared_key
+
+    assert shared_key(None, "token-a") == shared_key(None, "token-a") != shared_key(None, "b")
+    assert shared_key(b"k" * 32, "token-a") == b"k" * 32
+    with pytest.raises(FollowError):
+        shared_key(None, None)
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[index]\ndata_dir = "{tmp_path}"\n', encoding="utf-8")
+    key = os.urandom(32)
+    for text in (key.hex(), base64.b64encode(key).decode()):
+        assert load_settings(config, env={"NEWSBOT_FOLLOW_KEY": text}).follow_key == key
+    assert load_settings(config, env={}).follow_key is None
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="NEWSBOT_FOLLOW_KEY") as e:
+        load_settings(config, env={"NEWSBOT_FOLLOW_KEY": "c2hvcnQ="})
+    assert "c2hvcnQ" not in str(e.value)  # the value is never echoed
+    assert key.hex() not in repr(load_settings(config, env={"NEWSBOT_FOLLOW_KEY": key.hex()}))
