@@ -234,17 +234,14 @@ class FollowStore:
                     f"ALTER TABLE {table} ADD COLUMN target_hash TEXT, "
                     "ADD COLUMN target_sealed BYTEA"
                 )
-                for row in rows:
-                    kind, target = (row[1], row[2]) if table == "follow_subscriptions" else row[:2]
+                for row in rows:  # each row its own nonce
+                    subs = table == "follow_subscriptions"
+                    kind, target = (row[1], row[2]) if subs else row[:2]
+                    where, key = ("id=?", (row[0],)) if subs else ("kind=? AND target=?", row[:2])
+                    sealed = (self._seal.hash(kind, target), self._seal.seal(kind, target))
                     cur.execute(
-                        f"UPDATE {table} SET target_hash=?, target_sealed=? "
-                        "WHERE kind=? AND target=?",
-                        (
-                            self._seal.hash(kind, target),
-                            self._seal.seal(kind, target),
-                            kind,
-                            target,
-                        ),
+                        f"UPDATE {table} SET target_hash=?, target_sealed=? WHERE {where}",
+                        sealed + tuple(key),
                     )
                 cur.execute(f"ALTER TABLE {table} DROP COLUMN target")
                 cur.execute(
