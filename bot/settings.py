@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import NewsbotError, OptionError
+from index.errors import FollowError, NewsbotError, OptionError
 from index.options import FetchLimits, IndexOptions, StoreOptions
 
 DEFAULT_FILE = Path("config/settings.toml")
@@ -40,6 +40,7 @@ POSITIVE = {
     "follow.send_seconds",
 }
 # Where the database's connection string comes from (it may hold a password: never the file).
+FOLLOW_KEY_ENV = "NEWSBOT_FOLLOW_KEY"
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
 NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes", "feeds.poll_deadline_seconds"}
@@ -140,6 +141,8 @@ class Settings:
     follow: FollowSettings = field(default_factory=FollowSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
+    # NEWSBOT_FOLLOW_KEY: the key sealing followers' ids in the shared database (32 bytes).
+    follow_key: bytes | None = field(default=None, repr=False)
     source: str = "defaults"  # the settings file read, or "defaults"
     base_dir: Path = field(default_factory=Path.cwd)  # what relative paths resolve against
 
@@ -205,9 +208,24 @@ def load_settings(
         follow=follow,
         log_level=log_level.upper(),
         token=token,
+        follow_key=_follow_key(env.get(FOLLOW_KEY_ENV)),
         source=str(path) if path.is_file() else "defaults",
         base_dir=base,
     )
+
+
+def _follow_key(text: str | None) -> bytes | None:
+    """NEWSBOT_FOLLOW_KEY as bytes (hex or base64, 32 bytes); the value is never echoed."""
+    if not (text or "").strip():
+        return None
+    from index.follow import parse_key
+
+    try:
+        return parse_key(text)
+    except FollowError:
+        raise SettingsError(
+            f"{FOLLOW_KEY_ENV} must be 32 bytes written as hex (64 digits) or base64"
+        ) from None
 
 
 def _read_file(path: Path) -> tuple[dict, Path]:

@@ -206,3 +206,38 @@ class NoModel:
     def __getattr__(self, name: str):
         self.used.append(name)
         raise AssertionError(f"the model was used ({name}) before it was needed")
+
+
+def raw_ids_found(tables: dict[str, list[tuple]], ids) -> list[tuple[str, object]]:
+    """Each stored value holding one of the raw Discord ids: as an integer, in text, or in
+    bytes (its decimal digits or its 8-byte big- or little-endian form)."""
+    found = []
+    for table, rows in tables.items():
+        for row in rows:
+            for value in row:
+                for i in ids:
+                    i = int(i)
+                    if isinstance(value, memoryview):
+                        value = bytes(value)
+                    if isinstance(value, bytes):
+                        forms = (str(i).encode(), i.to_bytes(8, "big"), i.to_bytes(8, "little"))
+                        hit = any(f in value for f in forms)
+                    elif isinstance(value, int | float):
+                        hit = value == i
+                    else:
+                        hit = str(i) in str(value)
+                    if hit:
+                        found.append((table, value))
+    return found
+
+
+def dump_sqlite(path) -> dict[str, list[tuple]]:
+    """Every row of every table of a SQLite file."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: conn.execute(f'SELECT * FROM "{n}"').fetchall() for n in names}
+    finally:
+        conn.close()

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from index import Searcher
 from index.errors import FollowError
-from index.follow import FollowStore, Limits, NewArticle, on_new_articles
+from index.follow import KEY_CHANGED, FollowStore, Limits, NewArticle, on_new_articles
 from index.follow.evaluate import figures, judged, load_pairs
 from index.follow.stories import SAME_STORY, article_vector
 
-from .conftest import DATA, make_options
+from .conftest import DATA, dump_sqlite, make_options, raw_ids_found
 
 STORIES = DATA / "follow" / "stories"
 NOW = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
@@ -57,6 +57,95 @@ def store(tmp_path):
 
 
 def test_the_store_is_private_to_its_owner(store, tmp_path):
+    assert stat.S_IMODE(os.stat(tmp_path / "follow.db").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "follow.key").st_mode) == 0o600
+    assert len(bytes.fromhex((tmp_path / "follow.key").read_text().strip())) == 32
+
+
+MEMBER, CHANNEL = 123456789012345678, 987654321098765432
+
+
+def test_no_raw_discord_id_is_stored(grown, store, tmp_path):
+    store.follow("member", MEMBER, "将棋", NOW - HOUR)
+    store.follow("channel", CHANNEL, "将棋", NOW - HOUR)
+    store.set_digest("member", MEMBER, "21:00", "Asia/Tokyo")
+    on_new_articles(grown, store, new("meijin-c.md"), NOW)
+    tables = dump_sqlite(tmp_path / "follow.db")
+    assert tables["follow_subscriptions"] and tables["follow_digests"]
+    assert raw_ids_found(tables, (MEMBER, CHANNEL)) == []
+    # What the store hands back is the id, unsealed, for the sender alone.
+    assert sorted(d.subscription.target for d in store.claim()) == [MEMBER, CHANNEL]
+    assert store.digests() == [("member", MEMBER, "21:00", "Asia/Tokyo", None)]
+    assert [s.topic for s in store.subscriptions("member", MEMBER)] == ["将棋"]
+    assert store.unfollow("channel", CHANNEL, "将棋")
+    assert [s.target for s in store.subscriptions()] == [MEMBER]
+
+
+def test_another_key_pauses_the_subscriptions_with_a_reason(grown, tmp_path):
+    store = FollowStore.local(tmp_path)
+    store.follow("member", MEMBER, "将棋", NOW - HOUR)
+    store.set_digest("member", MEMBER, "21:00", "Asia/Tokyo")
+    on_new_articles(grown, store, new("meijin-c.md"), NOW)
+    store.close()
+    (tmp_path / "follow.key").write_text(os.urandom(32).hex() + "\n")  # the key was replaced
+    again = FollowStore.local(tmp_path)
+    assert again.claim() == []  # nothing can be delivered, nothing crashes
+    assert again.digests() == []
+    (sub,) = again.subscriptions()
+    assert sub.paused == KEY_CHANGED and sub.target is None and sub.topic == "将棋"
+    on_new_articles(grown, again, new("ryuo-a1.md"), NOW)  # the feed goes on
+    assert again.claim() == []
+    again.close()
+
+
+def test_a_damaged_key_is_an_error_not_a_new_key(tmp_path):
+    (tmp_path / "follow.key").write_text("not a key")
+    with pytest.raises(FollowError, match="damaged"):
+        FollowStore.local(tmp_path)
+
+
+OLD_SCHEMA = """
+CREATE TABLE follow_subscriptions (id INTEGER PRIMARY KEY, kind TEXT NOT NULL,
+    target INTEGER NOT NULL, topic TEXT NOT NULL, created_at TEXT NOT NULL, paused TEXT,
+    told INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, target, topic));
+CREATE TABLE follow_deliveries (subscription INTEGER NOT NULL, story TEXT NOT NULL,
+    state TEXT NOT NULL, planned_at TEXT NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (subscription, story));
+CREATE TABLE follow_digests (kind TEXT NOT NULL, target INTEGER NOT NULL, at TEXT NOT NULL,
+    tz TEXT NOT NULL, last_sent TEXT, PRIMARY KEY (kind, target));
+INSERT INTO follow_subscriptions VALUES
+    (4, 'member', 123456789012345678, '将棋', '2026-12-07T10:00:00+00:00', NULL, 0),
+    (7, 'channel', 987654321098765432, '富士山', '2026-12-07T10:00:00+00:00', 'forbidden', 1);
+INSERT INTO follow_deliveries VALUES (4, 's1', 'queued', '2026-12-07T11:00:00+00:00', '{}');
+INSERT INTO follow_digests VALUES ('member', 123456789012345678, '21:00', 'Asia/Tokyo', NULL);
+"""
+
+
+def test_an_old_store_with_plain_ids_is_migrated_on_open(tmp_path):
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "follow.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(OLD_SCHEMA)
+    conn.close()
+    store = FollowStore.local(tmp_path)
+    subs = {s.id: s for s in store.subscriptions()}
+    assert (subs[4].target, subs[4].topic, subs[4].paused) == (MEMBER, "将棋", None)
+    assert (subs[7].target, subs[7].paused, subs[7].told) == (CHANNEL, "forbidden", True)
+    (d,) = store.claim()  # the delivery log still points at its subscription
+    assert (d.subscription.target, d.story) == (MEMBER, "s1")
+    assert store.digests() == [("member", MEMBER, "21:00", "Asia/Tokyo", None)]
+    assert not store.follow("member", MEMBER, "将棋", NOW)[1]  # found by its hash
+    assert store.unfollow("channel", CHANNEL, "富士山")
+    store.close()
+    tables = dump_sqlite(tmp_path / "follow.db")
+    assert raw_ids_found(tables, (MEMBER, CHANNEL)) == []
+    columns = {r[1] for r in sqlite3.connect(tmp_path / "follow.db").execute(
+        "PRAGMA table_info(follow_subscriptions)")}  # fmt: skip
+    assert "target" not in columns and {"target_hash", "target_sealed"} <= columns
+    # Not even the file's free pages keep the old rows.
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("follow.db*"))
+    assert all(i.to_bytes(8, "big") not in raw for i in (MEMBER, CHANNEL))
     assert stat.S_IMODE(os.stat(tmp_path / "follow.db").st_mode) == 0o600
 
 
@@ -222,3 +311,27 @@ def test_the_delivery_log_holds_each_subscription_and_story_once(plans):
         rows = [(d.subscription.id, d.story) for d in store.deliveries()]
         store.close()
     assert sorted(rows) == sorted(first)
+
+
+def test_the_shared_key_comes_from_the_secret_else_the_token(tmp_path):
+    import base64
+
+    from bot.settings import load_settings
+    from index.follow.keys import shared_key
+
+    assert shared_key(None, "token-a") == shared_key(None, "token-a") != shared_key(None, "b")
+    assert shared_key(b"k" * 32, "token-a") == b"k" * 32
+    with pytest.raises(FollowError):
+        shared_key(None, None)
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[index]\ndata_dir = "{tmp_path}"\n', encoding="utf-8")
+    key = os.urandom(32)
+    for text in (key.hex(), base64.b64encode(key).decode()):
+        assert load_settings(config, env={"NEWSBOT_FOLLOW_KEY": text}).follow_key == key
+    assert load_settings(config, env={}).follow_key is None
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="NEWSBOT_FOLLOW_KEY") as e:
+        load_settings(config, env={"NEWSBOT_FOLLOW_KEY": "c2hvcnQ="})
+    assert "c2hvcnQ" not in str(e.value)  # the value is never echoed
+    assert key.hex() not in repr(load_settings(config, env={"NEWSBOT_FOLLOW_KEY": key.hex()}))

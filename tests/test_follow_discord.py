@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import shutil
+import stat
 
 import discord
 import pytest
@@ -13,9 +15,10 @@ import pytest
 from bot.client import create_bot
 from bot.settings import FollowSettings
 from index import Searcher
+from index.follow import KEY_CHANGED, FollowStore
 from index.ingest import Added
 
-from .conftest import DATA, make_options
+from .conftest import DATA, dump_sqlite, make_options, raw_ids_found
 from .discord_fixtures import make_world, settings_for
 
 STORIES = DATA / "follow" / "stories"
@@ -100,6 +103,40 @@ async def test_follow_in_a_dm_and_in_a_channel_brings_one_alert_naming_three_out
         assert embed.description.startswith("> ") and "](" in embed.description
     r = await world.alice.user.slash("following")
     assert "将棋" in r.response.embeds[0].description
+
+
+async def test_no_raw_discord_id_is_stored_in_follow_db(world):
+    await world.alice.user.slash("follow", topic="将棋")
+    await world.alice.user.slash("digest", when="on 21:00")
+    await world.editor.slash(world.ch, "follow", topic="将棋", where="channel")
+    await world.cog.on_articles_added(added("ryuo-a1.md"))
+    assert alerts(world.alice.user.dm_channel, world.alice, world.bot)
+    assert alerts(world.ch, world.alice, world.bot)
+    data_dir = world.bot.settings.index.data_dir
+    ids = {
+        world.alice.user.id, world.editor.id, world.ch.id, world.guild.id,
+        world.alice.user.dm_channel.id,
+    }  # fmt: skip
+    tables = dump_sqlite(data_dir / "follow.db")
+    assert len(tables["follow_subscriptions"]) == 2
+    assert raw_ids_found(tables, ids) == []
+    for name in ("follow.db", "follow.key"):
+        assert stat.S_IMODE(os.stat(data_dir / name).st_mode) == 0o600
+    r = await world.alice.user.slash("unfollow", topic="将棋")
+    assert "解除" in r.response.content
+    r = await world.editor.slash(world.ch, "following", where="channel")
+    assert "将棋" in r.response.embeds[0].description
+
+
+async def test_a_changed_key_pauses_the_follows_with_a_reason(world):
+    await world.alice.user.slash("follow", topic="将棋")
+    data_dir = world.bot.settings.index.data_dir
+    world.cog.store.close()
+    (data_dir / "follow.key").write_text(os.urandom(32).hex() + "\n")
+    world.cog.store = FollowStore.local(data_dir)  # a restart with another key
+    await world.cog.on_articles_added(added("ryuo-a1.md"))  # no crash, nothing sent
+    assert alerts(world.alice.user.dm_channel, world.alice, world.bot) == []
+    assert [s.paused for s in world.cog.store.subscriptions()] == [KEY_CHANGED]
 
 
 async def test_a_channel_follow_needs_manage_channels(world):

@@ -8,24 +8,26 @@ import threading
 
 import pytest
 
-from index.follow import FollowStore, Limits, NewArticle, on_new_articles
+from index.follow import KEY_CHANGED, FollowStore, Limits, NewArticle, on_new_articles
 from index.ingest import poller_lease
 from index.options import StoreOptions
 from index.storage.postgres.store import PgStore
 
-from .conftest import SEED_ARTICLE
+from .conftest import SEED_ARTICLE, raw_ids_found
 
 NOW = dt.datetime(2025, 4, 16, 12, tzinfo=dt.UTC)
 OLD_TOO = Limits(max_age_hours=24 * 3650, member_per_hour=100, member_per_day=100)
+KEY = bytes(range(32))  # NEWSBOT_FOLLOW_KEY, shared by every process
+MEMBER, CHANNEL = 123456789012345678, 987654321098765432
 ARTICLES = ("nara-deer.md", "shogi-titles.md", "fuji-climbing.md", SEED_ARTICLE.name)
 
 
 class Process:
     """What one bot process holds: its own store connection, follow tables and lease."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, key: bytes = KEY):
         self.store = PgStore(StoreOptions("postgres", url))
-        self.follow = FollowStore.postgres(self.store)
+        self.follow = FollowStore.postgres(self.store, key)
         self.lease = poller_lease(self.store)
 
     def send(self, posted: list, limit: int = 10, crash_after: int | None = None) -> int:
@@ -93,4 +95,79 @@ def test_two_processes_send_each_alert_once_across_a_takeover(two, searcher, cor
     again.lease.acquire()
     on_new_articles(searcher, again.follow, new(corpus_dir), NOW, OLD_TOO)
     assert again.send(posted) == 0 and len(posted) == 4
+    again.die()
+
+
+def dump(url: str) -> dict[str, list[tuple]]:
+    """Every row of every follow table."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute(f"set search_path = {StoreOptions('postgres', url).schema}")
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema=current_schema() AND table_name LIKE 'follow%'"
+            )
+        ]
+        return {n: conn.execute(f'SELECT * FROM "{n}"').fetchall() for n in names}
+
+
+def test_no_raw_discord_id_is_stored_in_the_database(pg_url, searcher, corpus_dir):
+    p = Process(pg_url)
+    p.follow.follow("member", MEMBER, "将棋", NOW - dt.timedelta(hours=1))
+    p.follow.follow("channel", CHANNEL, "将棋", NOW - dt.timedelta(hours=1))
+    p.follow.set_digest("member", MEMBER, "21:00", "Asia/Tokyo")
+    on_new_articles(searcher, p.follow, new(corpus_dir), NOW, OLD_TOO)
+    tables = dump(pg_url)
+    assert len(tables["follow_subscriptions"]) == 2 and tables["follow_digests"]
+    assert raw_ids_found(tables, (MEMBER, CHANNEL)) == []
+    # Another process with the same key finds and delivers them; one with another key cannot.
+    other = Process(pg_url)
+    assert sorted(d.subscription.target for d in other.follow.claim()) == [MEMBER, CHANNEL]
+    assert other.follow.unfollow("channel", CHANNEL, "将棋")
+    stranger = Process(pg_url, key=bytes(32))
+    assert stranger.follow.digests() == []
+    assert [s.paused for s in stranger.follow.subscriptions()] == [KEY_CHANGED]
+    for q in (p, other, stranger):
+        q.die()
+
+
+def test_old_tables_with_plain_ids_are_migrated_on_open(pg_url):
+    import psycopg
+
+    schema = StoreOptions("postgres", pg_url).schema
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.execute(f"set search_path = {schema}")
+        conn.execute(
+            "CREATE TABLE follow_subscriptions (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, "
+            "target BIGINT NOT NULL, topic TEXT NOT NULL, created_at TEXT NOT NULL, "
+            "paused TEXT, told INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, target, topic))"
+        )
+        conn.execute(
+            "CREATE TABLE follow_digests (kind TEXT NOT NULL, target BIGINT NOT NULL, "
+            "at TEXT NOT NULL, tz TEXT NOT NULL, last_sent TEXT, PRIMARY KEY (kind, target))"
+        )
+        conn.execute(
+            "INSERT INTO follow_subscriptions (kind, target, topic, created_at) VALUES "
+            "('member', %s, '将棋', '2025-04-16T10:00:00+00:00'), "
+            "('channel', %s, '富士山', '2025-04-16T10:00:00+00:00')",
+            (MEMBER, CHANNEL),
+        )
+        conn.execute(
+            "INSERT INTO follow_digests VALUES ('member', %s, '21:00', 'Asia/Tokyo', NULL)",
+            (MEMBER,),
+        )
+    p = Process(pg_url)
+    assert sorted(s.target for s in p.follow.subscriptions()) == [MEMBER, CHANNEL]
+    assert p.follow.digests() == [("member", MEMBER, "21:00", "Asia/Tokyo", None)]
+    assert raw_ids_found(dump(pg_url), (MEMBER, CHANNEL)) == []
+    assert not p.follow.follow("member", MEMBER, "将棋", NOW)[1]  # unique on the hash
+    sub, created = p.follow.follow("member", MEMBER, "囲碁", NOW)  # the serial goes on
+    assert created and sub.id == 3
+    p.die()
+    again = Process(pg_url)  # opened again: nothing left to migrate
+    assert len(again.follow.subscriptions()) == 3
     again.die()

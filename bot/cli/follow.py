@@ -50,15 +50,20 @@ def _list(settings: Settings, as_json: bool) -> int:
     from index.follow import open_for
     from index.storage import open_store
 
-    store = open_for(open_store(settings.index, settings.index.index_dir), settings.index.data_dir)
+    store = open_for(
+        open_store(settings.index, settings.index.index_dir),
+        settings.index.data_dir,
+        settings.follow_key,
+        settings.token,
+    )
     try:
         subs = store.subscriptions()
     finally:
         store.close()
-    number: dict[tuple[str, int], int] = {}
+    number: dict[tuple[str, str], int] = {}
     rows = []
     for s in subs:
-        n = number.setdefault((s.kind, s.target), len(number) + 1)
+        n = number.setdefault((s.kind, s.who), len(number) + 1)
         rows.append({"who": f"{s.kind} #{n}", "topic": s.topic, "paused": s.paused})
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))

@@ -53,7 +53,12 @@ class Follow(commands.Cog):
             s.channel_per_hour, s.channel_per_day, s.member_per_hour, s.member_per_day,
             s.max_age_hours,
         )  # fmt: skip
-        self.store = open_for(bot.searcher.store, bot.settings.index.data_dir)
+        self.store = open_for(
+            bot.searcher.store,
+            bot.settings.index.data_dir,
+            bot.settings.follow_key,
+            bot.settings.token,
+        )
         self._sending = asyncio.Lock()
         self.clock = discord.utils.utcnow  # what "now" is (a test's fixed day)
         self.sender = tasks.loop(seconds=s.send_seconds)(self._tick)

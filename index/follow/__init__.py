@@ -10,6 +10,8 @@ _LAZY = {
     "FollowStore": "store",
     "Subscription": "store",
     "open_for": "store",
+    "KEY_CHANGED": "store",
+    "parse_key": "keys",
     "Limits": "deliver",
     "NewArticle": "deliver",
     "Outcome": "deliver",

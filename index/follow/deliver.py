@@ -77,7 +77,7 @@ def on_new_articles(
     ids = {a.file: identity(a.markdown) if a.markdown else (None, None) for a in fresh}
     for story in stories:
         store.remember(story, [(f, *ids.get(f, (None, None))) for f in story.articles], now)
-    subs = [s for s in store.subscriptions() if s.paused is None]
+    subs = [s for s in store.subscriptions() if s.paused is None and s.target is not None]
     out.stories = len(stories)
     if not subs:
         return out

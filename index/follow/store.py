@@ -3,10 +3,16 @@
 The delivery log is keyed by (subscription, story): a row is written when an alert is planned
 (queued, or folded into the digest) and moved to sent once posted, so a restart or another
 process taking over the feed poller's lease sends what was queued, and nothing twice.
+
+Raw Discord ids are never stored: a member or channel is found by a keyed hash of its id
+(HMAC-SHA256) and its id is kept sealed (AES-GCM, the kind as associated data) for delivery
+alone. The key is data/follow.key (local), or the shared secret the caller passes (PostgreSQL).
+A row the key cannot open (the key was changed) is paused with reason "key_changed".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -21,25 +27,40 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FollowError
+from .keys import Sealer, load_key, shared_key
 from .stories import Story
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "follow.db"
+KEY_CHANGED = "key_changed"  # the pause reason of a row sealed under another key
 KINDS = ("member", "channel")
 # Followed topics per member or channel: more is a mistake, or someone filling the store.
 MAX_TOPICS = 25
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS follow_subscriptions (
+SUBSCRIPTIONS = """
+CREATE TABLE IF NOT EXISTS {name} (
     id {serial} PRIMARY KEY,
     kind TEXT NOT NULL,
-    target {bigint} NOT NULL,
+    target_hash TEXT NOT NULL,
+    target_sealed {blob} NOT NULL,
     topic TEXT NOT NULL,
     created_at TEXT NOT NULL,
     paused TEXT,
     told INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (kind, target, topic)
-);
+    UNIQUE (kind, target_hash, topic)
+)"""
+DIGESTS = """
+CREATE TABLE IF NOT EXISTS {name} (
+    kind TEXT NOT NULL,
+    target_hash TEXT NOT NULL,
+    target_sealed {blob} NOT NULL,
+    at TEXT NOT NULL,
+    tz TEXT NOT NULL,
+    last_sent TEXT,
+    PRIMARY KEY (kind, target_hash)
+)"""
+SCHEMA = """
+{subscriptions};
 CREATE TABLE IF NOT EXISTS follow_stories (
     key TEXT PRIMARY KEY,
     vector {blob} NOT NULL,
@@ -63,15 +84,18 @@ CREATE TABLE IF NOT EXISTS follow_deliveries (
     PRIMARY KEY (subscription, story)
 );
 CREATE INDEX IF NOT EXISTS follow_deliveries_state ON follow_deliveries (state);
-CREATE TABLE IF NOT EXISTS follow_digests (
-    kind TEXT NOT NULL,
-    target {bigint} NOT NULL,
-    at TEXT NOT NULL,
-    tz TEXT NOT NULL,
-    last_sent TEXT,
-    PRIMARY KEY (kind, target)
-)
+{digests}
 """
+
+
+def _schema(types: dict) -> str:
+    return SCHEMA.format(
+        subscriptions=SUBSCRIPTIONS.format(name="follow_subscriptions", **types),
+        digests=DIGESTS.format(name="follow_digests", **types),
+        **types,
+    )
+
+
 SQLITE = {"serial": "INTEGER", "bigint": "INTEGER", "blob": "BLOB"}
 POSTGRES = {"serial": "BIGSERIAL", "bigint": "BIGINT", "blob": "BYTEA"}
 # The advisory lock key under which the tables are created (beside the store's own keys).
@@ -84,11 +108,12 @@ PENDING = ("queued", "sending")
 class Subscription:
     id: int
     kind: str  # "member" (alerts by DM) or "channel"
-    target: int  # the member's or the channel's Discord id (needed to deliver; never logged)
+    target: int | None  # the member's or channel's Discord id, unsealed (None: key changed)
     topic: str
     created_at: str
-    paused: str | None = None  # why alerts stopped (forbidden, dm_closed), or None
+    paused: str | None = None  # why alerts stopped (forbidden, dm_closed, key_changed), or None
     told: bool = False  # the pause was said once
+    who: str = ""  # the keyed hash of (kind, target): tells members apart without the id
 
 
 @dataclass(frozen=True)
@@ -100,10 +125,16 @@ class Delivery:
     payload: dict
 
 
-def open_for(index_store, data_dir: Path | str) -> FollowStore:
-    """The follow tables beside the index: the database's (shared), else data_dir/follow.db."""
+def open_for(
+    index_store, data_dir: Path | str, secret: bytes | None = None, token: str | None = None
+) -> FollowStore:
+    """The follow tables beside the index: the database's (shared), else data_dir/follow.db.
+
+    The database's tables are sealed with secret (NEWSBOT_FOLLOW_KEY), else a key derived from
+    the bot's token; data_dir/follow.db with data_dir/follow.key.
+    """
     if getattr(index_store, "shared", False) and hasattr(index_store, "connect"):
-        return FollowStore.postgres(index_store)
+        return FollowStore.postgres(index_store, shared_key(secret, token))
     return FollowStore.local(data_dir)
 
 
@@ -117,8 +148,9 @@ def utc(when: dt.datetime) -> str:
 class FollowStore:
     """The follow tables behind one connection; safe to share between threads (one lock)."""
 
-    def __init__(self, connect, placeholder: str = "?", types: dict = SQLITE):
+    def __init__(self, connect, key: bytes, placeholder: str = "?", types: dict = SQLITE):
         self._connect, self._ph = connect, placeholder
+        self._seal = Sealer(key)
         self._lock = threading.RLock()
         self._conn = connect()
         # PostgreSQL: rows being claimed by one sender are skipped by another, not waited on.
@@ -126,9 +158,12 @@ class FollowStore:
         with self._tx() as cur:
             if placeholder != "?":  # two processes creating the tables at once would collide
                 cur.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
-            for statement in SCHEMA.format(**types).split(";"):
+            for statement in _schema(types).split(";"):
                 if statement.strip():
                     cur.execute(statement)
+            migrated = self._migrate(cur, types)
+        if migrated and placeholder == "?":  # the old pages (zeroed) leave the WAL too
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @classmethod
     def local(cls, data_dir: Path | str) -> FollowStore:
@@ -142,14 +177,85 @@ class FollowStore:
         def connect():
             conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left
             return conn
 
-        return cls(connect)
+        return cls(connect, load_key(path.parent))
 
     @classmethod
-    def postgres(cls, store) -> FollowStore:
-        """Tables in the index database's schema (a PgStore), shared by every process."""
-        return cls(store.connect, "%s", POSTGRES)
+    def postgres(cls, store, key: bytes) -> FollowStore:
+        """Tables in the index database's schema (a PgStore), shared by every process that
+        holds the same key."""
+        return cls(store.connect, key, "%s", POSTGRES)
+
+    def _columns(self, cur, table: str) -> set[str]:
+        if self._ph == "?":
+            cur.execute(f"PRAGMA table_info({table})")
+            return {r[1] for r in cur.fetchall()}
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema=current_schema() AND table_name=?",
+            (table,),
+        )
+        return {r[0] for r in cur.fetchall()}
+
+    def _migrate(self, cur, types: dict) -> bool:
+        """Tables of an older version held raw ids (column target): hash and seal each row and
+        drop the plain column, in the transaction that opens the store."""
+        migrated = False
+        for table, template, keep in (
+            (
+                "follow_subscriptions",
+                SUBSCRIPTIONS,
+                "id, kind, ?, ?, topic, created_at, paused, told",
+            ),
+            ("follow_digests", DIGESTS, "kind, ?, ?, at, tz, last_sent"),
+        ):
+            if "target" not in self._columns(cur, table):
+                continue
+            migrated = True
+            cur.execute(f"SELECT {keep.replace('?, ?', 'target')} FROM {table}")
+            rows = cur.fetchall()
+            if self._ph == "?":  # SQLite: a new table, the rows copied, the old one dropped
+                cur.execute(template.format(name=table + "_new", **types))
+                names = "target_hash, target_sealed".join(keep.split("?, ?"))
+                marks = ",".join("?" * (len(rows[0]) + 1)) if rows else ""
+                for row in rows:
+                    kind, target = (row[1], row[2]) if table == "follow_subscriptions" else row[:2]
+                    at = 2 if table == "follow_subscriptions" else 1
+                    new = (*row[:at], self._seal.hash(kind, target), self._seal.seal(kind, target))
+                    cur.execute(
+                        f"INSERT INTO {table}_new ({names}) VALUES ({marks})", new + row[at + 1 :]
+                    )
+                cur.execute(f"DROP TABLE {table}")
+                cur.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+            else:  # PostgreSQL: new columns filled in, the plain one (and its keys) dropped
+                cur.execute(
+                    f"ALTER TABLE {table} ADD COLUMN target_hash TEXT, "
+                    "ADD COLUMN target_sealed BYTEA"
+                )
+                for row in rows:  # each row its own nonce
+                    subs = table == "follow_subscriptions"
+                    kind, target = (row[1], row[2]) if subs else row[:2]
+                    where, key = ("id=?", (row[0],)) if subs else ("kind=? AND target=?", row[:2])
+                    sealed = (self._seal.hash(kind, target), self._seal.seal(kind, target))
+                    cur.execute(
+                        f"UPDATE {table} SET target_hash=?, target_sealed=? WHERE {where}",
+                        sealed + tuple(key),
+                    )
+                cur.execute(f"ALTER TABLE {table} DROP COLUMN target")
+                cur.execute(
+                    f"ALTER TABLE {table} ALTER COLUMN target_hash SET NOT NULL, "
+                    "ALTER COLUMN target_sealed SET NOT NULL"
+                )
+                unique = (
+                    "UNIQUE (kind, target_hash, topic)"
+                    if table == "follow_subscriptions"
+                    else "PRIMARY KEY (kind, target_hash)"
+                )
+                cur.execute(f"ALTER TABLE {table} ADD {unique}")
+            log.info("Follow table %s: %d row(s) now hold hashed and sealed ids", table, len(rows))
+        return migrated
 
     def close(self) -> None:
         with self._lock:
@@ -176,29 +282,30 @@ class FollowStore:
         """Follow topic (True: new; False: already followed, and resumed if paused)."""
         if kind not in KINDS:
             raise FollowError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        who = self._seal.hash(kind, target)
         with self._tx() as cur:
-            old = self._find(cur, kind, target, topic)
+            old = self._find(cur, kind, who, topic)
             if old is not None:
                 cur.execute(
                     "UPDATE follow_subscriptions SET paused=NULL, told=0 WHERE id=?", (old.id,)
                 )
                 return old, False
             cur.execute(
-                "SELECT count(*) FROM follow_subscriptions WHERE kind=? AND target=?",
-                (kind, target),
+                "SELECT count(*) FROM follow_subscriptions WHERE kind=? AND target_hash=?",
+                (kind, who),
             )
             if cur.fetchone()[0] >= MAX_TOPICS:
                 raise FollowError(f"at most {MAX_TOPICS} topics may be followed here")
             cur.execute(
-                "INSERT INTO follow_subscriptions (kind, target, topic, created_at) "
-                "VALUES (?,?,?,?)",
-                (kind, target, topic, utc(now)),
+                "INSERT INTO follow_subscriptions "
+                "(kind, target_hash, target_sealed, topic, created_at) VALUES (?,?,?,?,?)",
+                (kind, who, self._seal.seal(kind, target), topic, utc(now)),
             )
-            return self._find(cur, kind, target, topic), True
+            return self._find(cur, kind, who, topic), True
 
     def unfollow(self, kind: str, target: int, topic: str) -> bool:
         with self._tx() as cur:
-            sub = self._find(cur, kind, target, topic)
+            sub = self._find(cur, kind, self._seal.hash(kind, target), topic)
             if sub is None:
                 return False
             cur.execute("DELETE FROM follow_deliveries WHERE subscription=?", (sub.id,))
@@ -208,13 +315,18 @@ class FollowStore:
     def subscriptions(
         self, kind: str | None = None, target: int | None = None
     ) -> list[Subscription]:
-        sql, args = "SELECT * FROM follow_subscriptions", []
+        sql, args = f"SELECT {_SUB} FROM follow_subscriptions", []
         if kind is not None:
-            sql += " WHERE kind=? AND target=?"
-            args = [kind, target]
+            sql += " WHERE kind=? AND target_hash=?"
+            args = [kind, self._seal.hash(kind, target)]
         with self._tx() as cur:
             cur.execute(sql + " ORDER BY id", tuple(args))
-            return [_sub(r) for r in cur.fetchall()]
+            out = [self._sub(r) for r in cur.fetchall()]
+            for i, sub in enumerate(out):
+                if sub.target is None and sub.paused is None:  # sealed under another key
+                    self._key_changed(cur, sub)
+                    out[i] = dataclasses.replace(sub, paused=KEY_CHANGED)
+            return out
 
     def pause(self, sub_id: int, reason: str) -> None:
         with self._tx() as cur:
@@ -226,31 +338,43 @@ class FollowStore:
     def pause_target(self, kind: str, target: int, reason: str) -> list[Subscription]:
         """Pause every subscription of a member or channel; returns the ones not yet told."""
         with self._tx() as cur:
-            cur.execute(
-                "UPDATE follow_subscriptions SET paused=? "
-                "WHERE kind=? AND target=? AND paused IS NULL",
-                (reason, kind, target),
-            )
-            cur.execute(
-                "SELECT * FROM follow_subscriptions WHERE kind=? AND target=? AND told=0 "
-                "AND paused IS NOT NULL",
-                (kind, target),
-            )
-            untold = [_sub(r) for r in cur.fetchall()]
-            cur.execute(
-                "UPDATE follow_subscriptions SET told=1 "
-                "WHERE kind=? AND target=? AND paused IS NOT NULL",
-                (kind, target),
-            )
-            return untold
+            return self._pause_hash(cur, kind, self._seal.hash(kind, target), reason)
 
-    def _find(self, cur, kind: str, target: int, topic: str) -> Subscription | None:
+    def _pause_hash(self, cur, kind: str, who: str, reason: str) -> list[Subscription]:
         cur.execute(
-            "SELECT * FROM follow_subscriptions WHERE kind=? AND target=? AND topic=?",
-            (kind, target, topic),
+            "UPDATE follow_subscriptions SET paused=? "
+            "WHERE kind=? AND target_hash=? AND paused IS NULL",
+            (reason, kind, who),
+        )
+        cur.execute(
+            f"SELECT {_SUB} FROM follow_subscriptions WHERE kind=? AND target_hash=? AND told=0 "
+            "AND paused IS NOT NULL",
+            (kind, who),
+        )
+        untold = [self._sub(r) for r in cur.fetchall()]
+        cur.execute(
+            "UPDATE follow_subscriptions SET told=1 "
+            "WHERE kind=? AND target_hash=? AND paused IS NOT NULL",
+            (kind, who),
+        )
+        return untold
+
+    def _find(self, cur, kind: str, who: str, topic: str) -> Subscription | None:
+        cur.execute(
+            f"SELECT {_SUB} FROM follow_subscriptions WHERE kind=? AND target_hash=? AND topic=?",
+            (kind, who, topic),
         )
         row = cur.fetchone()
-        return _sub(row) if row else None
+        return self._sub(row) if row else None
+
+    def _sub(self, row) -> Subscription:
+        target = self._seal.unseal(row[1], row[3])
+        return Subscription(
+            int(row[0]), row[1], target, row[4], row[5], row[6], bool(row[7]), row[2]
+        )
+
+    def _delivery(self, row) -> Delivery:
+        return Delivery(self._sub(row[:8]), row[8], row[9], row[10], json.loads(row[11]))
 
     # Stories and articles ------------------------------------------------------------------
 
@@ -316,9 +440,9 @@ class FollowStore:
         with self._tx() as cur:
             cur.execute(
                 "SELECT count(*) FROM follow_deliveries d JOIN follow_subscriptions s "
-                "ON s.id=d.subscription WHERE s.kind=? AND s.target=? AND d.planned_at>=? "
+                "ON s.id=d.subscription WHERE s.kind=? AND s.target_hash=? AND d.planned_at>=? "
                 "AND d.state IN ('queued','sending','sent','failed')",
-                (kind, target, utc(since)),
+                (kind, self._seal.hash(kind, target), utc(since)),
             )
             return int(cur.fetchone()[0])
 
@@ -331,7 +455,12 @@ class FollowStore:
                 "ORDER BY d.planned_at, d.subscription LIMIT ?" + self._skip_locked,
                 (limit,),
             )
-            out = [_delivery(r) for r in cur.fetchall()]
+            out = []
+            for d in (self._delivery(r) for r in cur.fetchall()):
+                if d.subscription.target is None:  # sealed under another key: cannot deliver
+                    self._key_changed(cur, d.subscription)
+                    continue
+                out.append(d)
             for d in out:
                 cur.execute(
                     "UPDATE follow_deliveries SET state='sending' WHERE subscription=? AND story=?",
@@ -353,44 +482,68 @@ class FollowStore:
                 cur.execute(sql + " WHERE d.state=? ORDER BY d.planned_at", (state,))
             else:
                 cur.execute(sql + " ORDER BY d.planned_at", ())
-            return [_delivery(r) for r in cur.fetchall()]
+            return [self._delivery(r) for r in cur.fetchall()]
 
     # Digests -------------------------------------------------------------------------------
 
     def set_digest(self, kind: str, target: int, at: str | None, tz: str) -> None:
         """A daily digest at HH:MM in tz (None: no digest)."""
         with self._tx() as cur:
-            cur.execute("DELETE FROM follow_digests WHERE kind=? AND target=?", (kind, target))
+            who = self._seal.hash(kind, target)
+            cur.execute("DELETE FROM follow_digests WHERE kind=? AND target_hash=?", (kind, who))
             if at is not None:
                 cur.execute(
-                    "INSERT INTO follow_digests (kind, target, at, tz) VALUES (?,?,?,?)",
-                    (kind, target, at, tz),
+                    "INSERT INTO follow_digests (kind, target_hash, target_sealed, at, tz) "
+                    "VALUES (?,?,?,?,?)",
+                    (kind, who, self._seal.seal(kind, target), at, tz),
                 )
 
     def digests(self) -> list[tuple[str, int, str, str, str | None]]:
-        """(kind, target, at, tz, last_sent date) of each digest asked for."""
+        """(kind, target, at, tz, last_sent date) of each digest asked for (a digest sealed
+        under another key is left out, and its subscriptions paused)."""
+        out = []
         with self._tx() as cur:
             cur.execute(
-                "SELECT kind, target, at, tz, last_sent FROM follow_digests ORDER BY kind, target",
+                "SELECT kind, target_hash, target_sealed, at, tz, last_sent FROM follow_digests "
+                "ORDER BY kind, target_hash",
                 (),
             )
-            return [tuple(r) for r in cur.fetchall()]
+            for kind, who, sealed, at, tz, last in cur.fetchall():
+                target = self._seal.unseal(kind, sealed)
+                if target is None:
+                    self._pause_hash(cur, kind, who, KEY_CHANGED)
+                    log.warning("A follow digest was sealed under another key; its alerts paused")
+                    continue
+                out.append((kind, target, at, tz, last))
+        return out
+
+    def _key_changed(self, cur, sub: Subscription) -> None:
+        cur.execute(
+            "UPDATE follow_subscriptions SET paused=? WHERE id=? AND paused IS NULL",
+            (KEY_CHANGED, sub.id),
+        )
+        log.warning(
+            "A followed %s's id was sealed under another key (the follow key or the token "
+            "changed); its alerts are paused (%s)",
+            sub.kind,
+            KEY_CHANGED,
+        )
 
     def digest_items(self, kind: str, target: int) -> list[Delivery]:
         with self._tx() as cur:
             cur.execute(
                 f"SELECT {_DELIVERY} FROM follow_deliveries d JOIN follow_subscriptions s "
-                "ON s.id=d.subscription WHERE s.kind=? AND s.target=? AND d.state='digest' "
+                "ON s.id=d.subscription WHERE s.kind=? AND s.target_hash=? AND d.state='digest' "
                 "ORDER BY d.planned_at",
-                (kind, target),
+                (kind, self._seal.hash(kind, target)),
             )
-            return [_delivery(r) for r in cur.fetchall()]
+            return [self._delivery(r) for r in cur.fetchall()]
 
     def digest_sent(self, kind: str, target: int, day: str, items: list[Delivery]) -> None:
         with self._tx() as cur:
             cur.execute(
-                "UPDATE follow_digests SET last_sent=? WHERE kind=? AND target=?",
-                (day, kind, target),
+                "UPDATE follow_digests SET last_sent=? WHERE kind=? AND target_hash=?",
+                (day, kind, self._seal.hash(kind, target)),
             )
             for d in items:
                 cur.execute(
@@ -401,8 +554,9 @@ class FollowStore:
 
 
 _JOINED = "follow_deliveries d JOIN follow_subscriptions s ON s.id=d.subscription"
+_SUB = "id, kind, target_hash, target_sealed, topic, created_at, paused, told"
 _DELIVERY = (
-    "s.id, s.kind, s.target, s.topic, s.created_at, s.paused, s.told, "
+    "s.id, s.kind, s.target_hash, s.target_sealed, s.topic, s.created_at, s.paused, s.told, "
     "d.story, d.state, d.planned_at, d.payload"
 )
 
@@ -427,11 +581,3 @@ class _Cursor:
     @property
     def rowcount(self) -> int:
         return self.cur.rowcount
-
-
-def _sub(row) -> Subscription:
-    return Subscription(int(row[0]), row[1], int(row[2]), row[3], row[4], row[5], bool(row[6]))
-
-
-def _delivery(row) -> Delivery:
-    return Delivery(_sub(row[:7]), row[7], row[8], row[9], json.loads(row[10]))
