@@ -9,11 +9,11 @@ import importlib
 from ..errors import UsageStoreError as UsageStoreError  # re-exported
 
 _LAZY = {
-    "QuestionRecord": "store",
-    "VoteRecord": "store",
+    "QuestionRecord": "records",
+    "VoteRecord": "records",
     "UsageStore": "store",
     "question_record": "store",
-    "keyed_hash": "store",
+    "keyed_hash": "records",
     "load_key": "store",
     "Forgotten": "erase",
     "forget": "erase",

@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .store import QuestionRecord, VoteRecord, keyed_hash
+from .records import QuestionRecord, VoteRecord, keyed_hash
 
 
 def feedback_rows(path: Path, key: bytes) -> tuple[list[QuestionRecord], list[VoteRecord], int]:

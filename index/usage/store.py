@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -13,11 +11,11 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageStoreError
 from .files import DB_NAME, move_aside, private_dir, private_file
+from .records import QuestionRecord, VoteRecord
 
 log = logging.getLogger(__name__)
 
@@ -79,36 +77,6 @@ _CHECKED_LOCK = threading.Lock()
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-@dataclass(frozen=True)
-class QuestionRecord:
-    """One asked question as stored: who is a keyed hash, never an ID."""
-
-    answer_id: str
-    asked_at: dt.datetime
-    text: str
-    place: str
-    answered: bool
-    reason: str | None = None
-    follow_up: bool = False
-    latency_ms: float | None = None
-    user_hash: str | None = None
-    guild_hash: str | None = None
-    answer: str = ""
-    cited: tuple[tuple[str, str], ...] = field(default=())  # (article, title)
-    place_hash: str | None = None  # the channel or thread, keyed like users
-    is_dm: bool | None = None  # None: not known (rows from before the place was kept)
-
-
-@dataclass(frozen=True)
-class VoteRecord:
-    """A 👍 (1) or 👎 (-1) on one answer; a later vote of the same user replaces it."""
-
-    answer_id: str
-    user_hash: str
-    vote: int
-    voted_at: dt.datetime
-
-
 def utc(when: dt.datetime) -> str:
     """Times are stored as UTC ISO text, which sorts as it should."""
     if when.tzinfo is None:
@@ -133,13 +101,6 @@ def load_key(data_dir: Path) -> bytes:
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(secrets.token_hex(32) + "\n")
     return load_key(data_dir)
-
-
-def keyed_hash(key: bytes, kind: str, value: int | str | None) -> str | None:
-    """Enough to count distinct users or servers; the ID cannot be read back without the key."""
-    if value is None:
-        return None
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
 class Damaged(sqlite3.DatabaseError):

@@ -11,15 +11,8 @@ import time
 from pathlib import Path
 
 from .erase import forget_aside
-from .store import (
-    BUSY_SECONDS,
-    QuestionRecord,
-    UsageStore,
-    VoteRecord,
-    damaged,
-    keyed_hash,
-    load_key,
-)
+from .records import QuestionRecord, VoteRecord, keyed_hash
+from .store import BUSY_SECONDS, UsageStore, damaged, load_key
 
 log = logging.getLogger(__name__)
 
