@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from bot.cli import commands, main
+from bot.cli import main, stream
 from index.errors import StoreUnavailableError
 from index.ingest.outlets import outlet_of
 from index.searcher import Searcher
@@ -87,34 +87,38 @@ def test_json_keeps_every_field(shipped, config, capsys):
 
 
 class FailsAfter:
-    """The real Searcher, whose store is lost on the `fail_at`-th batch (as a dropped database
-    raises); it records what had been printed when each batch was asked."""
+    """The real Searcher, whose store is lost on the `fail_at`-th chunk ranked (as a dropped
+    database raises)."""
 
-    def __init__(self, real: Searcher, fail_at: int, capsys):
-        self.real, self.fail_at, self.capsys = real, fail_at, capsys
-        self.printed: list[int] = []
-        self.out = ""
+    def __init__(self, real: Searcher, fail_at: int):
+        self.real, self.fail_at, self.ranked = real, fail_at, 0
+        self.embedder = real.embedder
 
-    def batch_ask(self, questions, k=None, **kwargs):
-        self.out += self.capsys.readouterr().out
-        self.printed.append(len([x for x in self.out.split("\n") if x.startswith(("Q: ", "{"))]))
-        if len(self.printed) == self.fail_at:
+    def query(self, question, context=None):
+        return self.real.query(question, context)
+
+    def rank(self, queries, filters=None, vectors=None):
+        self.ranked += 1
+        if self.ranked == self.fail_at:
             raise StoreUnavailableError("lost the index database: server closed the connection")
-        return self.real.batch_ask(questions, k, **kwargs)
+        return self.real.rank(queries, filters, vectors)
+
+    def respond(self, index, ranking, k=None):
+        return self.real.respond(index, ranking, k)
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_a_failure_midway_keeps_the_answers_printed_so_far(
     shipped, config, capsys, monkeypatch, as_json
 ):
-    monkeypatch.setattr(commands, "ASK_BATCH", 2)
-    failing = FailsAfter(shipped, fail_at=3, capsys=capsys)
+    monkeypatch.setattr(stream, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(stream, "LARGEST_CHUNK", 2)
+    failing = FailsAfter(shipped, fail_at=3)
     monkeypatch.setattr(Searcher, "open", classmethod(lambda cls, *a, **kw: failing))
     args = ["--config", config, "ask", *(["--json"] if as_json else []), *QUESTIONS]
     assert main(args) == 2
     out, err = capsys.readouterr()
-    out = failing.out + out
-    assert failing.printed == [0, 2, 4]  # each batch's answers were out before the next began
+    # The third chunk failed while the second was answered: both first chunks are out.
     if as_json:
         printed = [json.loads(line)["question"] for line in out.splitlines()]
     else:
@@ -198,18 +202,25 @@ def test_first_run_prints_only_the_projects_own_lines(tmp_path):
 
 class DropsTheDatabase:
     """A real PostgreSQL-backed Searcher whose server cuts every connection before the
-    `drop_at`-th batch (as a restart does): the real StoreUnavailableError follows."""
+    `drop_at`-th chunk is ranked (as a restart does): the real StoreUnavailableError follows."""
 
     def __init__(self, real: Searcher, url: str, drop_at: int):
         self.real, self.url, self.drop_at, self.batches = real, url, drop_at, 0
+        self.embedder = real.embedder
 
-    def batch_ask(self, questions, k=None, **kwargs):
+    def query(self, question, context=None):
+        return self.real.query(question, context)
+
+    def rank(self, queries, filters=None, vectors=None):
         from .test_pg import drop_connections
 
         self.batches += 1
         if self.batches == self.drop_at:
             assert drop_connections(self.url) >= 1
-        return self.real.batch_ask(questions, k, **kwargs)
+        return self.real.rank(queries, filters, vectors)
+
+    def respond(self, index, ranking, k=None):
+        return self.real.respond(index, ranking, k)
 
 
 def test_a_dropped_database_midway_keeps_the_answers_printed(
@@ -226,7 +237,8 @@ def test_a_dropped_database_midway_keeps_the_answers_printed(
     )
     dropping = DropsTheDatabase(Searcher.open(options, embedder=embedder), pg_url, drop_at=2)
     monkeypatch.setattr(Searcher, "open", classmethod(lambda cls, *a, **kw: dropping))
-    monkeypatch.setattr(commands, "ASK_BATCH", 2)
+    monkeypatch.setattr(stream, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(stream, "LARGEST_CHUNK", 2)
     questions = TINY_QUESTIONS * 2
     assert main(["--config", config, "ask", "--json", *questions]) == 2
     out, err = capsys.readouterr()

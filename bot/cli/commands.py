@@ -36,13 +36,15 @@ from .output import (
 log = logging.getLogger(__name__)
 
 
-# Questions answered together (one encode batch) and printed one by one as each is ready: a
-# failure midway loses at most the batch being answered, never what was already printed.
+# Answers are recorded (usage) this many at a time; they are printed one by one as each is
+# ready (stream.py): a failure midway loses none of what was already printed.
 ASK_BATCH = 16
 
 
 def cmd_ask(args, settings: Settings) -> int:
     from index import Filters, Searcher  # faiss, scipy, the model runtime: not for info
+
+    from .stream import answered as stream
 
     questions = read_questions(args.questions)
     for q in questions:
@@ -55,20 +57,20 @@ def cmd_ask(args, settings: Settings) -> int:
         searcher = Searcher.open(settings.index, progress=bar)
     finally:
         bar.close()
-    answered = 0
+    answered, unlogged = 0, []
+    started = time.perf_counter()
     try:
-        for start in range(0, len(questions), ASK_BATCH):
-            batch = questions[start : start + ASK_BATCH]
-            started = time.perf_counter()
-            answers = searcher.batch_ask(batch, args.k, filters=filters)
-            if settings.usage.enabled and settings.usage.log_cli:
-                log_questions(settings, answers, time.perf_counter() - started)
-            for answer in answers:
-                if args.json:
-                    print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
-                else:
-                    print(format_answer(answer, passages=args.passages), flush=True)
-                answered += 1
+        for answer in stream(searcher, questions, args.k, filters):
+            if args.json:
+                print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            else:
+                print(format_answer(answer, passages=args.passages), flush=True)
+            answered += 1
+            unlogged.append(answer)
+            if len(unlogged) == ASK_BATCH or answered == len(questions):
+                if settings.usage.enabled and settings.usage.log_cli:
+                    log_questions(settings, unlogged, time.perf_counter() - started)
+                unlogged, started = [], time.perf_counter()
     except NewsbotError as e:
         if len(questions) > 1:  # main() ends its one error line with this note
             e.add_note(f"(answered {answered} of {len(questions)})")

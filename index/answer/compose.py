@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import numpy as np
+
 from ..corpus.text import char_ngrams, find_urls, language, normalize
 from ..types import Answer, Hit
+from . import answer_types, lead
 
 NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
 NO_ANSWER_EN = "Sorry, the coverage does not answer this question."
@@ -299,6 +302,7 @@ def compose(
     extra_hit=None,
     asked: Asked | None = None,
     lang: str | None = None,
+    ranker: lead.Model | None = None,
 ) -> Answer:
     """Lead with the sentence that best states the fact, then its closest support, each cited.
 
@@ -312,17 +316,15 @@ def compose(
         extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
         asked: the question as the scorer sees it, when not Asked.of(question, grams).
         lang: the Query's language; read from the question only by callers without one.
+        ranker: the lead ranker for a Japanese question (default: the shipped one); an English
+            question is scored by weights.
     """
     lang = lang or language(question)
     asked = asked or Asked.of(question, grams)
     if lang == "en":
         f = weights.crosslingual
         weights = replace(weights, rank=weights.rank * f, passage=weights.passage * f)
-    total = asked.total
-    scored = sorted(
-        ((score(c, asked, hits, weights, total), c) for c in candidates),
-        key=lambda x: (-x[0], x[1].hit, x[1].pos),
-    )
+    scored, weights = _ranked(question, candidates, asked, hits, weights, lang, ranker)
     hits = list(hits)
     chosen = _choose(_elaborated(scored), hits, weights, max_sentences, extra_hit)
     if not chosen:
@@ -339,6 +341,26 @@ def compose(
         lang,
         subject=about,
     )
+
+
+def _ranked(question, candidates, asked, hits, weights, lang, ranker):
+    """(score, candidate) best first, and the weights with the slack the scores are in."""
+    total = asked.total
+    if lang == "ja":  # the learned ranker (lead.py): trained on Japanese questions
+        base = np.array(
+            [features(c, asked, hits[0].score, hits[c.hit].score, total) for c in candidates]
+        )
+        ranker = ranker or lead.model()
+        scored = lead.order(
+            base, candidates, hits, asked.bigrams, answer_types.asks(question), ranker
+        )
+        weights = replace(weights, slack=ranker.slack)
+    else:
+        scored = sorted(
+            ((score(c, asked, hits, weights, total), c) for c in candidates),
+            key=lambda x: (-x[0], x[1].hit, x[1].pos),
+        )
+    return scored, weights
 
 
 def _elaborated(scored: list[tuple[float, Candidate]]) -> list[tuple[float, Candidate]]:

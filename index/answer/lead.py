@@ -1,0 +1,149 @@
+"""Which sentence leads the answer: a small learned ranker over each candidate's features.
+
+The model is a linear score over standardized features, fitted listwise (a softmax over each
+question's candidates, the sentences holding the gold answer the positives) by
+benchmarks/train_lead.py on public Japanese reading-comprehension data; its weights are
+lead.json beside this file. Inference is one matrix product.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..corpus.text import char_ngrams
+from . import answer_types
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = Path(__file__).with_name("lead.json")
+
+# compose.features' columns (the hand-weighted score's inputs), then the ranker's own.
+BASE = ("meaning", "words", "chars", "density", "context", "cue", "rank", "passage")
+BASE += ("length", "connective")
+OWN = (
+    "meaning_best",  # the best cosine among the candidates, minus this one's
+    "words_best",  # likewise for the share of the question's words held
+    "top_meaning",  # 1 for the candidate with the best cosine
+    "top_words",  # 1 for the candidate holding most of the question's words
+    "first_hit",  # from the top-ranked passage
+    "sibling",  # from another passage of the hit's section, not the ranked one
+    "position",  # the sentence's place in its passage (capped)
+    "opening",  # the passage's first sentence
+    "title",  # share of the question's words in the hit's title and section
+    *(f"is_{k}" for k in answer_types.KINDS if k != answer_types.THING),
+    "novel",  # share of the sentence's bigrams the question does not hold
+)
+NAMES = BASE + OWN
+MAX_POSITION = 8
+
+
+@dataclass(frozen=True)
+class Model:
+    """Standardization and weights per feature (NAMES order), and the support slack."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    slack: float  # support within this many logits of the lead's score
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.coef
+
+    def to_dict(self, **about) -> dict:
+        rows = zip(NAMES, self.mean, self.scale, self.coef)
+        weights = {n: [round(float(x), 6) for x in (m, s, c)] for n, m, s, c in rows}
+        return {**about, "slack": self.slack, "features": weights}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Model:
+        rows = np.array([d["features"][n] for n in NAMES], dtype=np.float64)
+        return cls(rows[:, 0], rows[:, 1], rows[:, 2], float(d["slack"]))
+
+
+@lru_cache(maxsize=1)
+def model() -> Model:
+    """The shipped model (read once)."""
+    return Model.from_dict(json.loads(MODEL_FILE.read_text(encoding="utf-8")))
+
+
+def features(
+    base: np.ndarray,
+    candidates: Sequence,
+    hits: Sequence,
+    question_grams: dict[str, float],
+    kind: str | None,
+) -> np.ndarray:
+    """The ranker's rows: base (compose.features per candidate) and the ranker's own columns.
+
+    question_grams: the question's bigrams and their idf; kind: answer_types.asks(question).
+    """
+    n = len(candidates)
+    own = np.zeros((n, len(OWN)))
+    if not n:
+        return np.hstack([base.reshape(0, len(BASE)), own])
+    meaning, words = base[:, 0], base[:, 1]
+    own[:, 0] = meaning.max() - meaning
+    own[:, 1] = words.max() - words
+    own[np.argmax(meaning), 2] = 1.0
+    own[np.argmax(words), 3] = 1.0
+    total = sum(question_grams.values()) or 1.0
+    titles: dict[int, float] = {}
+    kinds = [k for k in answer_types.KINDS if k != answer_types.THING]
+    for i, c in enumerate(candidates):
+        hit = hits[c.hit]
+        own[i, 4] = c.hit == 0
+        own[i, 5] = c.passage != hit.passage_id
+        own[i, 6] = min(c.pos, MAX_POSITION)
+        own[i, 7] = c.pos == 0
+        if c.hit not in titles:
+            held = set(char_ngrams(f"{hit.title} {hit.section}"))
+            titles[c.hit] = sum(v for g, v in question_grams.items() if g in held) / total
+        own[i, 8] = titles[c.hit]
+        if kind in kinds and answer_types.holds(kind, c.text):
+            own[i, 9 + kinds.index(kind)] = 1.0
+        grams = _bigrams(c.text)
+        own[i, -1] = len(grams - question_grams.keys()) / (len(grams) or 1)
+    return np.hstack([base, own])
+
+
+@lru_cache(maxsize=32768)
+def _bigrams(sentence: str) -> frozenset[str]:
+    """A sentence's character bigrams (the corpus's sentences recur across questions)."""
+    return frozenset(g for g in char_ngrams(sentence) if len(g) == 2)
+
+
+def order(
+    base: np.ndarray,
+    candidates: Sequence,
+    hits: Sequence,
+    question_grams: dict[str, float],
+    kind: str | None,
+    m: Model | None = None,
+) -> list[tuple[float, object]]:
+    """(score, candidate), best first; a reason question leads with a reason the evidence has."""
+    m = m or model()
+    s = m.scores(features(base, candidates, hits, question_grams, kind))
+    ranked = sorted(zip(s.tolist(), candidates), key=lambda x: (-x[0], x[1].hit, x[1].pos))
+    if kind == answer_types.REASON and ranked:
+        ranked = _reason_first(ranked, m.slack)
+    return ranked
+
+
+def _reason_first(ranked: list[tuple[float, object]], slack: float) -> list[tuple[float, object]]:
+    """The best sentence stating a reason, within the slack, moved up to lead."""
+    best = ranked[0][0]
+    for i, (s, c) in enumerate(ranked):
+        if s < best - slack:
+            break
+        if answer_types.holds(answer_types.REASON, c.text):
+            if i:
+                ranked.insert(0, (best, ranked.pop(i)[1]))
+            break
+    return ranked
