@@ -351,8 +351,9 @@ def _ranked(question, candidates, asked, hits, weights, lang, ranker):
             [features(c, asked, hits[0].score, hits[c.hit].score, total) for c in candidates]
         )
         ranker = ranker or lead.model()
+        kind = answer_types.asks(question)
         scored = lead.order(
-            base, candidates, hits, asked.bigrams, answer_types.asks(question), ranker
+            base, candidates, hits, asked.bigrams, kind, ranker, normalize(question)
         )
         weights = replace(weights, slack=ranker.slack)
     else:

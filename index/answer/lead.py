@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corpus.text import char_ngrams
+from ..corpus.text import char_ngrams, normalize
 from . import answer_types
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path(__file__).with_name("lead.json")
+
+RUNS = (3, 4, 6)
 
 # compose.features' columns (the hand-weighted score's inputs), then the ranker's own.
 BASE = ("meaning", "words", "chars", "density", "context", "cue", "rank", "passage")
@@ -39,9 +42,16 @@ OWN = (
     "title",  # share of the question's words in the hit's title and section
     *(f"is_{k}" for k in answer_types.KINDS if k != answer_types.THING),
     "novel",  # share of the sentence's bigrams the question does not hold
+    *(f"run{n}" for n in RUNS),  # share of the question's n-character runs the sentence holds
+    "after_restated",  # the sentence before it (same passage) holds most of the question's runs
+    "before_restated",  # likewise the sentence after it
 )
 NAMES = BASE + OWN
 MAX_POSITION = 8
+# A why-question's lead: the best sentence stating a reason, if it scores within this many logits
+# of the best one (a prior: JaQuAD and jsquad-dev have too few why-questions to fit it).
+REASON_WINDOW = 2.0
+_NOT_WORD = re.compile(r"[^\w]|_")
 
 
 @dataclass(frozen=True)
@@ -79,10 +89,12 @@ def features(
     hits: Sequence,
     question_grams: dict[str, float],
     kind: str | None,
+    question: str = "",
 ) -> np.ndarray:
     """The ranker's rows: base (compose.features per candidate) and the ranker's own columns.
 
-    question_grams: the question's bigrams and their idf; kind: answer_types.asks(question).
+    question_grams: the question's bigrams and their idf; kind: answer_types.asks(question);
+    question: the question's normal form.
     """
     n = len(candidates)
     own = np.zeros((n, len(OWN)))
@@ -96,6 +108,7 @@ def features(
     total = sum(question_grams.values()) or 1.0
     titles: dict[int, float] = {}
     kinds = [k for k in answer_types.KINDS if k != answer_types.THING]
+    runs = [_runs(question, n) for n in RUNS]
     for i, c in enumerate(candidates):
         hit = hits[c.hit]
         own[i, 4] = c.hit == 0
@@ -109,8 +122,28 @@ def features(
         if kind in kinds and answer_types.holds(kind, c.text):
             own[i, 9 + kinds.index(kind)] = 1.0
         grams = _bigrams(c.text)
-        own[i, -1] = len(grams - question_grams.keys()) / (len(grams) or 1)
+        own[i, OWN.index("novel")] = len(grams - question_grams.keys()) / (len(grams) or 1)
+        text = normalize(c.text)
+        for j, found in enumerate(runs):
+            if found:
+                own[i, j - len(RUNS) - 2] = sum(g in text for g in found) / len(found)
+    _neighbours(own, candidates, OWN.index("run4"))
     return np.hstack([base, own])
+
+
+def _neighbours(own: np.ndarray, candidates: Sequence, column: int) -> None:
+    """The last two columns: how much of the question the sentence before and after restate."""
+    at = {(c.passage, c.pos): i for i, c in enumerate(candidates)}
+    for i, c in enumerate(candidates):
+        before, after = at.get((c.passage, c.pos - 1)), at.get((c.passage, c.pos + 1))
+        own[i, -2] = own[before, column] if before is not None else 0.0
+        own[i, -1] = own[after, column] if after is not None else 0.0
+
+
+def _runs(question: str, n: int) -> set[str]:
+    """The question's n-character runs of word characters (no punctuation or space inside)."""
+    words = [w for w in _NOT_WORD.split(question) if len(w) >= n]
+    return {w[i : i + n] for w in words for i in range(len(w) - n + 1)}
 
 
 @lru_cache(maxsize=32768)
@@ -126,18 +159,19 @@ def order(
     question_grams: dict[str, float],
     kind: str | None,
     m: Model | None = None,
+    question: str = "",
 ) -> list[tuple[float, object]]:
     """(score, candidate), best first; a reason question leads with a reason the evidence has."""
     m = m or model()
-    s = m.scores(features(base, candidates, hits, question_grams, kind))
+    s = m.scores(features(base, candidates, hits, question_grams, kind, question))
     ranked = sorted(zip(s.tolist(), candidates), key=lambda x: (-x[0], x[1].hit, x[1].pos))
     if kind == answer_types.REASON and ranked:
-        ranked = _reason_first(ranked, m.slack)
+        ranked = _reason_first(ranked, REASON_WINDOW)
     return ranked
 
 
 def _reason_first(ranked: list[tuple[float, object]], slack: float) -> list[tuple[float, object]]:
-    """The best sentence stating a reason, within the slack, moved up to lead."""
+    """The best sentence stating a reason, within slack of the best score, moved up to lead."""
     best = ranked[0][0]
     for i, (s, c) in enumerate(ranked):
         if s < best - slack:
