@@ -96,7 +96,8 @@ def store_options(url: str, n: int, ef_search: int | None = None) -> StoreOption
 
 def write_both(n: int, url: str, local_max: int) -> dict:
     """Seconds to write the n-passage version through each backend's writer."""
-    from index.storage.postgres.store import PgStore, copy_version, import_version
+    from index.storage.postgres.importer import copy_version, import_version
+    from index.storage.postgres.store import PgStore
 
     local = index_format.LocalStore(root_of(n)).current(verify=False)
     out = {}

@@ -13,8 +13,8 @@ from discord.ext import commands
 from index import Answer, BuildProgress, BuildReport, Conversations, Filters, Hit, Searcher, Turn
 
 from . import errors
-from .conversation import AnswerTurns
 from .settings import Settings, load_settings
+from .threads import AnswerTurns
 from .ui.i18n import Translator
 from .usage import UsageLog
 
@@ -59,12 +59,14 @@ class NewsBot(commands.Bot):
         # Questions and votes go to data/usage.db from a thread of its own (bot/usage.py).
         self.usage = UsageLog.open(settings)
         self.command_ids: dict[str, int] = {}
-        # Follow-ups, in memory only: each asker's last turns, and the turn of each answer sent.
+        # Follow-ups: each asker's last turns and each answer's turn, in memory.
         talk = settings.conversation
         self.conversations = Conversations(
             window=talk.window_seconds, turns=talk.turns, clock=_monotonic
         )
-        self.answers = AnswerTurns()
+        # What each answer answered is kept in the data folder: a reply after a restart
+        # continues it (bot/asked.py).
+        self.answers = AnswerTurns(folder=settings.index.data_dir)
 
     async def setup_hook(self) -> None:
         # With the database, other processes' reindexes are served here as they go live.
@@ -88,6 +90,7 @@ class NewsBot(commands.Bot):
         await super().close()
         await asyncio.to_thread(self.searcher.close)
         await asyncio.to_thread(self.usage.close)  # what is queued is written first
+        self.answers.close()
 
     async def on_ready(self) -> None:
         info = self.searcher.info()

@@ -39,7 +39,7 @@ POSITIVE = {
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
 # Numbers that must be more than 0.
-NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes"}
+NONZERO = {"fetch.timeout_seconds", "conversation.window_minutes", "feeds.poll_deadline_seconds"}
 # Lists of text (other lists are of whole numbers); these hold http(s) links.
 URL_LISTS = {"feeds.urls"}
 # Shares and weights between 0 and 1 (other numbers must be finite and 0 or more).
@@ -84,6 +84,8 @@ class FeedSettings:
     urls: tuple[str, ...] = ()  # RSS or Atom feeds
     interval_minutes: int = 30
     admin_channel_id: int = 0  # where the bot posts new articles (0: nowhere)
+    # A poll starts no feed or item after this; what is left waits for the next poll.
+    poll_deadline_seconds: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class UsageSettings:
     enabled: bool = True  # record questions and votes from Discord
     retention_days: int = 90  # questions (with their votes) older than this are deleted
     log_cli: bool = False  # record `newsbot ask` and `newsbot chat` questions too
+    keep_text: bool = True  # keep the questions' words; false: counts, times and outcomes only
+    timezone: str = "Asia/Tokyo"  # the report's days (an IANA name)
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,7 @@ def load_settings(
         )
     _check_model(index)
     _check_user_agent(fetch.user_agent)
+    _check_timezone(usage.timezone)
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Settings(
         index,
@@ -197,6 +202,18 @@ def _read_file(path: Path) -> tuple[dict, Path]:
     if path != DEFAULT_FILE:  # named explicitly: it must exist
         raise SettingsError(f"settings file not found: {path}")
     return {}, Path.cwd()
+
+
+def _check_timezone(name: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"setting 'usage.timezone' must be a time zone name such as \"Asia/Tokyo\" or "
+            f'"UTC", not {name[:40]!r}'
+        ) from None
 
 
 def _check_user_agent(value: str) -> None:

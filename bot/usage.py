@@ -5,18 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import sqlite3
+import threading
 import weakref
+from pathlib import Path
 
 import discord
 
 from index import Answer
 from index.errors import UsageStoreError
-from index.usage import UsageWriter, VoteRecord, question_record
+from index.usage import Forgotten, UsageWriter, VoteRecord, forget, question_record, retain
 
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 VOTES = {"up": 1, "down": -1}
+FLUSH_SECONDS = 5.0  # /forget-me waits this long for the member's queued records to land
 
 
 class UsageLog:
@@ -26,20 +30,43 @@ class UsageLog:
     queues its row, and a vote on the view holding that same Answer refers to the row.
     """
 
-    def __init__(self, writer: UsageWriter | None):
+    def __init__(
+        self, writer: UsageWriter | None, data_dir: Path | None = None, keep_text: bool = True
+    ):
         self.writer = writer
+        self.data_dir = Path(data_dir) if data_dir is not None else writer and writer.data_dir
+        self.keep_text = keep_text
+        self.retention: threading.Thread | None = None  # the one pass made when disabled
         self._answers: dict[int, tuple[weakref.ref, str, float | None]] = {}
 
     @classmethod
     def open(cls, settings: Settings) -> UsageLog:
         """The writer for [usage]; disabled, or unusable (logged), it records nothing."""
-        if not settings.usage.enabled:
-            return cls(None)
+        u, data_dir = settings.usage, settings.index.data_dir
+        if not u.enabled:
+            # Nothing new is kept, but what was kept before still goes after retention_days.
+            usage = cls(None, data_dir, u.keep_text)
+            usage.retention = threading.Thread(
+                target=_retain_quietly, args=(data_dir, u.retention_days), daemon=True
+            )
+            usage.retention.start()
+            return usage
         try:
-            return cls(UsageWriter(settings.index.data_dir, settings.usage.retention_days))
+            return cls(UsageWriter(data_dir, u.retention_days), data_dir, u.keep_text)
         except (UsageStoreError, OSError) as e:  # the bot still answers; the admin sees why
             log.warning("Use data is not recorded: %s", e)
-            return cls(None)
+            return cls(None, data_dir, u.keep_text)
+
+    def forget_user(self, user_id: int) -> Forgotten:
+        """Delete one member's questions and votes everywhere (blocking: run in a thread)."""
+        from index.usage import keyed_hash, load_key
+
+        if self.writer is not None:
+            self.writer.flush(FLUSH_SECONDS)  # their last question must not land afterwards
+        if self.data_dir is None:
+            return Forgotten()
+        user = keyed_hash(load_key(self.data_dir), "user", user_id)
+        return forget(self.data_dir, user_hash=user)
 
     def searched(self, answer: Answer, latency_ms: float) -> None:
         """Note an answer's search time, for its row when it is asked."""
@@ -58,6 +85,8 @@ class UsageLog:
             return
         answer_id, latency = self._note(answer)
         user = origin.user if isinstance(origin, discord.Interaction) else origin.author
+        channel = origin.channel_id if isinstance(origin, discord.Interaction) else None
+        channel = channel or getattr(origin.channel, "id", None)
         self.writer.put(
             question_record(
                 answer,
@@ -67,8 +96,11 @@ class UsageLog:
                 latency_ms=latency,
                 user_hash=self.writer.hash("user", user.id),
                 guild_hash=self.writer.hash("guild", guild_id(origin)),
+                place_hash=self.writer.hash("place", channel),
+                is_dm=guild_id(origin) is None,
                 follow_up=follow_up,
                 reason=reason,
+                keep_text=self.keep_text,
             )
         )
 
@@ -94,6 +126,31 @@ class UsageLog:
         ref = weakref.ref(answer, lambda _, key=key: self._answers.pop(key, None))
         self._answers[key] = (ref, answer_id, latency_ms)
         return answer_id, latency_ms
+
+
+def privacy_note(usage, forget: str, lang: str = "ja") -> str:
+    """What the help tells members is kept of their questions, how long, how to erase it."""
+    if not usage.enabled:
+        return "・Questions are not recorded." if lang == "en" else "・質問は記録していません。"
+    days = usage.retention_days
+    if lang == "en":
+        what = "your questions" if usage.keep_text else "when you asked (not the words)"
+        return (
+            f"・Kept for the admins' report: {what}, whether they were answered, and 👍/👎, with "
+            f"your account as a code (not your id), for {days} days. {forget} erases yours."
+        )
+    what = "質問の文" if usage.keep_text else "質問した日時と件数（文は残しません）"
+    return (
+        f"・管理者の利用レポートのため、{what}・回答できたか・👍/👎 を、アカウントを符号にして"
+        f"（IDは残さず）{days}日間保存します。{forget} で自分の記録を削除できます。"
+    )
+
+
+def _retain_quietly(data_dir: Path, days: int) -> None:
+    try:
+        retain(data_dir, days)
+    except (sqlite3.Error, UsageStoreError, OSError) as e:
+        log.warning("Old use data not deleted this time: %s", e)
 
 
 def guild_id(origin: discord.Interaction | discord.Message) -> int | None:

@@ -21,6 +21,7 @@ _LAZY = {
     "Answer": "types",
     "BuildProgress": "build",
     "BuildReport": "types",
+    "Skipped": "types",
     "Hit": "types",
     "Topic": "types",
     "IndexOptions": "options",

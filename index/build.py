@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from .errors import ALLOW_EMPTY, EmptyArticlesError
 from .options import IndexOptions
 from .retrieval import crosslingual
 from .retrieval.lexical import LEXICAL_PARAMS, Lexical
-from .storage.base import Store, Version, Writer, open_store
+from .storage.base import Store, Version, Writer
+from .storage.factory import open_store
 from .storage.manifest import FORMAT, READABLE
 from .types import BuildReport
 
@@ -115,7 +117,7 @@ def _plan(articles, skipped, live: Version | None, options: IndexOptions):
     report = _diff(articles, live.manifest if live else None)
     kept = _kept(skipped, live, report)
     report.skipped = [
-        (s.file, s.reason + ("; kept from the previous index" if s.file in kept else ""))
+        replace(s, reason=s.reason + "; kept from the previous index") if s.file in kept else s
         for s in skipped
     ]
     passages = [p for a in articles for p in chunk_article(a, options.max_passage_chars)]
@@ -144,7 +146,7 @@ def _manifest(embedder, articles, passages, kept, live, report, options) -> dict
         "lexical": LEXICAL_PARAMS,
         "text_version": TEXT_VERSION,
         "anchors": ANCHORS_DIGEST,
-        "skipped": report.skipped,
+        "skipped": [(s.file, s.reason) for s in report.skipped],
         # Names an English question may spell another way (Hegseth → ヘグセス).
         "katakana": crosslingual.katakana_words(
             f"{p.title}\n{p.section}\n{p.text}" for p in passages
@@ -272,7 +274,7 @@ def _vectors(keys, passages, embedder, previous, progress):
         texts = [embed_text(passages[i]) for i in todo]
         # Each sentence gets its own vector: the answer quotes sentences and the 'not covered'
         # check weighs them, and a sentence read alone told English questions and other news
-        # apart better than one pooled from its passage's tokens (README, "Answers").
+        # apart better than one pooled from its passage's tokens (docs/how-it-works.md, "Answers").
         split = [[passages[i].text[a:b] for a, b in sentence_spans(passages[i].text)] for i in todo]
         report = (lambda d, t: progress("embed", d, t)) if progress else None
         # One stream for passages and sentences, so progress covers both.

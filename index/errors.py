@@ -1,5 +1,7 @@
 """Domain errors raised by the retrieval core; the bot and CLI turn them into short replies."""
 
+from enum import StrEnum
+
 # What the operator can do about an error, as a name: the core never writes a command line or a
 # setting's spelling into a message; the CLI (bot/cli) and Discord (bot/errors.py) word these.
 REINDEX = "reindex"  # build the index
@@ -38,8 +40,38 @@ class QuestionError(NewsbotError, ValueError):
     """The question is empty, too long or has nothing to search for."""
 
 
+class Skip(StrEnum):
+    """Why an article file is left out: the core's code, worded at the edge (bot/ui)."""
+
+    NO_FRONT_MATTER = "no_front_matter"
+    FRONT_MATTER_SYNTAX = "front_matter_syntax"  # not YAML, nested too deeply, not key: value
+    MISSING_FIELD = "missing_field"  # field: the front matter key
+    BAD_FIELD = "bad_field"  # field: the front matter key
+    NO_BODY = "no_body"
+    TOO_LARGE = "too_large"
+    NOT_UTF8 = "not_utf8"  # UTF-16, or bytes that are not UTF-8
+    BINARY = "binary"
+    PLAIN_TEXT = "plain_text"  # a .txt beside the articles: renamed, it would be one
+    UNREADABLE_FOLDER = "unreadable_folder"
+    UNREADABLE_FILE = "unreadable_file"
+    NOT_REGULAR = "not_regular"
+    BROKEN_LINK = "broken_link"
+    LINK_OUTSIDE = "link_outside"
+    LINK_TO_FOLDER = "link_to_folder"
+    LINK_TWIN = "link_twin"  # a link to a file indexed under its own name
+    CHANGED_WHILE_READ = "changed_while_read"
+    UNPARSABLE = "unparsable"  # a bug in the loader: it costs this file, never the build
+
+
 class ArticleError(NewsbotError):
-    """One article file cannot be read or parsed; it is skipped, the rest are indexed."""
+    """One article file cannot be read or parsed; it is skipped, the rest are indexed.
+
+    code: a Skip; field: the front matter key at fault, for MISSING_FIELD and BAD_FIELD.
+    """
+
+    def __init__(self, *args, code: Skip = Skip.UNPARSABLE, field: str | None = None):
+        super().__init__(*args)
+        self.code, self.field = code, field
 
 
 class ArticlesDirError(NewsbotError):
@@ -85,9 +117,10 @@ class IndexWriteError(NewsbotError):
 class FetchError(NewsbotError):
     """A page or feed could not be fetched safely (refused address, HTTP error, limits)."""
 
-    def __init__(self, reason: str, transient: bool = False):
+    def __init__(self, reason: str, transient: bool = False, status: int | None = None):
         super().__init__(reason)
-        self.transient = transient  # worth trying again later (timeouts, 5xx)
+        self.transient = transient  # worth trying again later (timeouts, 5xx, 429)
+        self.status = status  # the HTTP status that refused the page, if one did
 
 
 class PageError(NewsbotError):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import OptionError
+from .redact import remember_url
 
 # The default model (encoders/default_model/convert.py converts it); kept here so that
 # reading settings imports no model code.
@@ -46,6 +47,7 @@ class StoreOptions:
 
     def __post_init__(self) -> None:
         check_choice("store.backend", self.backend, BACKENDS)
+        remember_url(self.url)  # its password is masked in every message from here on
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .options import IndexOptions
 from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outlets_of, prefer
 from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
-from .storage.base import open_store
+from .storage.factory import open_store
 from .types import SLOW_STEP, Answer, BuildReport, Hit, Topic
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class Searcher:
             store=self.store,
         )
         if synced is not None:  # files of this folder that could not be copied in, and why
-            report.skipped = [(x.file, x.reason) for x in synced.skipped] + report.skipped
+            report.skipped = synced.skipped + report.skipped
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
         return report
@@ -185,7 +185,9 @@ class Searcher:
         folder = Path(folder or self.options.articles_dir)
         if not folder.is_dir():
             raise ArticlesDirError(f"articles folder not found: {folder}")
-        return shared.sync(folder, self.options.max_article_bytes, prune=prune)
+        return shared.sync(
+            folder, self.options.max_article_bytes, self.options.data_dir, prune=prune
+        )
 
     def watch(self) -> None:
         """Swap to other processes' new versions as they go live, not at the next question.

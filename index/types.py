@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .errors import Skip
+
 # The `extra` of a log record about a step that keeps a user waiting (preparing the model,
 # building the index): the command line shows these as plain lines, whatever else it hides.
 SLOW_STEP = {"slow_step": True}
@@ -98,6 +100,16 @@ class Topic:
         return {**asdict(self), "sections": list(self.sections)}
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An article file left out of the index, and why: in English (CLI, logs), and as a code."""
+
+    file: str
+    reason: str
+    code: Skip = Skip.UNPARSABLE
+    field: str | None = None  # the front matter key, for MISSING_FIELD and BAD_FIELD
+
+
 @dataclass
 class BuildReport:
     """What a build or reindex changed."""
@@ -106,7 +118,7 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # (reasons: "; kept…" when kept)
     # Broken now, indexed before: their previous passages stay (they are among skipped too).
     kept: list[str] = field(default_factory=list)
     articles: int = 0

@@ -7,6 +7,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,7 +41,9 @@ class Site:
     """Routes of the local site; tests change `overrides` to make pages and feeds change."""
 
     def __init__(self, host: str = "127.0.0.1"):
-        self.overrides: dict[str, tuple[bytes, str]] = {}
+        # path → (body, content type), or a function answering the request itself (raw headers,
+        # cut bodies, a status that changes between polls).
+        self.overrides: dict[str, tuple[bytes, str] | Callable[[_Handler], None]] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, If-None-Match)
         self.release = threading.Event()  # lets a deliberately slow response end at teardown
         self._bomb: bytes | None = None
@@ -97,19 +100,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, site: Site, path: str) -> None:
         if path in site.overrides:
-            return self._send(*site.overrides[path])
+            override = site.overrides[path]
+            return override(self) if callable(override) else self.send_page(*override)
         kind, _, rest = path.strip("/").partition("/")
         if kind == "articles" and (PAGES / f"{rest}.html").is_file():
-            return self._send(*site.page(rest))
+            return self.send_page(*site.page(rest))
         if kind == "amp" and (PAGES / f"{rest}.html").is_file():
-            return self._send(*site.page(rest))
+            return self.send_page(*site.page(rest))
         if kind == "feeds" and (PAGES / "feeds" / rest).is_file():
-            return self._send(*site.feed(rest))
+            return self.send_page(*site.feed(rest))
         if kind == "status":
-            return self._send(b"<h1>error</h1>", "text/html", status=int(rest))
+            return self.send_page(b"<h1>error</h1>", "text/html", status=int(rest))
         if kind == "slow":
             site.release.wait(10)  # longer than the client's limit; released at teardown
-            return self._send(*site.page("typhoon"))
+            return self.send_page(*site.page("typhoon"))
         if kind == "drip":
             return self._drip()
         if kind == "slowheaders":
@@ -129,14 +133,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._big(declared=rest == "declared")
         if kind == "bomb":
             body = site.bomb()
-            return self._send(body, "text/html; charset=utf-8", encoding="gzip")
+            return self.send_page(body, "text/html; charset=utf-8", encoding="gzip")
         if kind == "binary":
-            return self._send(PNG, "text/html")
+            return self.send_page(PNG, "text/html")
         if kind == "pdf":
-            return self._send(b"%PDF-1.7\n" + b"x" * 500, "application/pdf")
-        self._send(b"<h1>Not Found</h1>", "text/html", status=404)
+            return self.send_page(b"%PDF-1.7\n" + b"x" * 500, "application/pdf")
+        self.send_page(b"<h1>Not Found</h1>", "text/html", status=404)
 
-    def _send(self, body: bytes, ctype: str, status: int = 200, encoding: str = "") -> None:
+    def send_page(self, body: bytes, ctype: str, status: int = 200, encoding: str = "") -> None:
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
         if status == 200 and self.headers.get("If-None-Match") == etag:
             self.send_response(304)

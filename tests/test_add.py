@@ -230,16 +230,24 @@ def test_a_charset_that_is_no_text_encoding_is_guessed_around(charset, where):
 
 def test_utf8_page_declared_shift_jis_is_read_as_utf8_and_logged(caplog):
     html = (PAGES / "typhoon.html").read_text("utf-8")
-    with caplog.at_level(logging.WARNING, logger="index.ingest.fetch"):
+    with caplog.at_level(logging.WARNING, logger="index.ingest.charset"):
         assert decode(html.encode("utf-8"), "Shift_JIS") == html
-    assert "declared Shift_JIS but is UTF-8" in caplog.text
+    assert "declared Shift_JIS but is utf-8" in caplog.text
 
 
-def test_broken_bytes_in_the_declared_charset_are_replaced_and_counted(caplog):
-    raw = "記事の本文".encode("cp932") + b"\x81\xff" + "です。".encode("cp932")
-    with caplog.at_level(logging.WARNING, logger="index.ingest.fetch"):
-        assert decode(raw, "Shift_JIS").startswith("記事の本文")
-    assert "not valid Shift_JIS: 1 characters replaced" in caplog.text
+def test_a_stray_broken_byte_is_dropped_and_counted_never_replaced(caplog):
+    text = "記事の本文です。" * 200
+    raw = text.encode("cp932") + b"\x81\xff" + "以上。".encode("cp932")
+    with caplog.at_level(logging.WARNING, logger="index.ingest.charset"):
+        decoded = decode(raw, "Shift_JIS")
+    assert decoded.startswith(text) and decoded.endswith("以上。") and "\ufffd" not in decoded
+    assert "not valid cp932: 1 broken characters dropped" in caplog.text
+
+
+def test_bytes_that_no_charset_decodes_are_refused():
+    raw = "記事".encode("cp932") + bytes(range(0x80, 0x100)) * 4
+    with pytest.raises(PageError, match="cannot be decoded"):
+        decode(raw, "Shift_JIS")
 
 
 # --- safety and faults --------------------------------------------------------------------

@@ -28,7 +28,7 @@ from index.types import Hit
 
 from .conftest import DATA, SEED_ARTICLE, make_options, read_jsonl
 
-# Regression bars a little under what is measured (README "Answers"); the key-fact and English
+# Regression bars a little under what is measured (docs/how-it-works.md); the key-fact and English
 # targets of issue 9 are not met: e5-small's cross-lingual sentence cosines are nearly flat.
 KEYFACTS_BAR = 0.94
 EN_KEYFACTS = 0.85

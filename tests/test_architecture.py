@@ -1,7 +1,7 @@
 """The layout's rules as tests: read from the source with ast, no model, no import of the code.
 
-1. No import circle among the modules of index/ and bot/ (imports run at module level; those
-   under `if TYPE_CHECKING:` and inside functions do not count).
+1. No import circle among the modules of index/ and bot/, counting every import: at module
+   level, inside functions and under `if TYPE_CHECKING:` (a circle hidden there is still one).
 2. index/ never imports discord, nor bot.
 3. bot/ imports from index only its public surface: `index`, `index.ingest` and
    `index.storage` (the names in their `__all__`), and the modules `index.evaluate`,
@@ -34,6 +34,12 @@ PUBLIC_MODULES = (
     "index.storage.postgres.devserver",
 )
 MAX_LINES = 60
+# Circles counted now that imports in functions count too, each with its owner: each goes when
+# its modules are split (the test then asks for its line to be removed).
+KNOWN_CIRCLES = {
+    # store.import_feedback imports feedback in a function; feedback needs store's records.
+    ("index.usage.feedback", "index.usage.store"): "issue 34",
+}
 # Functions over the limit, each with the length it may not exceed, and its owner: each goes
 # when it is split (the test then asks for its line to be removed).
 KNOWN_LONG = {}
@@ -60,8 +66,8 @@ def parse(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), str(path))
 
 
-def imported(tree: ast.Module, name: str, is_package: bool, top_level: bool) -> Iterator[tuple]:
-    """(module, names, line) of each import; top_level: module-level ones, not TYPE_CHECKING's."""
+def imported(tree: ast.Module, name: str, is_package: bool) -> Iterator[tuple]:
+    """(module, names, line) of every import: module-level, in functions, under TYPE_CHECKING."""
     package = name if is_package else name.rpartition(".")[0]
 
     def walk(nodes):
@@ -73,12 +79,6 @@ def imported(tree: ast.Module, name: str, is_package: bool, top_level: bool) -> 
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 module = ".".join(base + [node.module or ""]) if node.level else node.module
                 yield module.strip("."), tuple(a.name for a in node.names), node.lineno
-            elif top_level and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            elif (
-                top_level and isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            ):
-                yield from walk(node.orelse)
             else:
                 yield from walk(ast.iter_child_nodes(node))
 
@@ -86,11 +86,11 @@ def imported(tree: ast.Module, name: str, is_package: bool, top_level: bool) -> 
 
 
 def import_graph(modules: dict[str, tuple[ast.Module, bool]]) -> dict[str, set[str]]:
-    """Module → the modules of the same set that it imports when it is imported."""
+    """Module → the modules of the same set that it imports (anywhere in it)."""
     graph: dict[str, set[str]] = {}
     for name, (tree, is_package) in modules.items():
         graph[name] = set()
-        for module, names, _ in imported(tree, name, is_package, top_level=True):
+        for module, names, _ in imported(tree, name, is_package):
             for target in [f"{module}.{n}" for n in names] or [module]:
                 # `from a import b` names the submodule a.b if there is one, else a itself.
                 while target and target not in modules:
@@ -176,16 +176,16 @@ def project_modules() -> dict[str, tuple[ast.Module, bool]]:
 
 
 def test_no_import_circle() -> None:
-    assert circles(import_graph(project_modules())) == []
+    found = {tuple(c) for c in circles(import_graph(project_modules()))}
+    assert sorted(found - set(KNOWN_CIRCLES)) == []
+    assert sorted(set(KNOWN_CIRCLES) - found) == [], "gone: remove it from KNOWN_CIRCLES"
 
 
 def test_the_core_never_imports_discord_nor_the_bot() -> None:
     bad = [
         f"{path.relative_to(ROOT)}:{line}: {module}"
         for path in python_files("index")
-        for module, _, line in imported(
-            parse(path), module_name(path), path.name == "__init__.py", False
-        )
+        for module, _, line in imported(parse(path), module_name(path), path.name == "__init__.py")
         if module.split(".")[0] in ("discord", "bot")
     ]
     assert bad == []
@@ -198,7 +198,7 @@ def public_names(package: str) -> set[str]:
 
 def past_the_surface(tree: ast.Module, name: str, is_package: bool, surfaces: dict) -> Iterator:
     """(module, names, line) of each import from index that is not on its public surface."""
-    for module, names, line in imported(tree, name, is_package, top_level=False):
+    for module, names, line in imported(tree, name, is_package):
         if module.split(".")[0] != "index" or module in PUBLIC_MODULES:
             continue
         private = [n for n in names if f"{module}.{n}" not in PUBLIC_MODULES + PUBLIC_PACKAGES]
@@ -250,7 +250,7 @@ def snippet(source: str) -> ast.Module:
     return ast.parse(source)
 
 
-def test_a_circle_is_found_and_type_checking_imports_are_not_followed() -> None:
+def test_circles_are_found_through_type_checking_and_function_imports_too() -> None:
     modules = {
         "pkg": (snippet(""), True),
         "pkg.a": (snippet("from . import b\n"), False),
@@ -262,7 +262,7 @@ def test_a_circle_is_found_and_type_checking_imports_are_not_followed() -> None:
         ),
         "pkg.e": (snippet("def f():\n    from . import d\nfrom .d import x\n"), False),
     }
-    assert circles(import_graph(modules)) == [["pkg.a", "pkg.b", "pkg.c"]]
+    assert circles(import_graph(modules)) == [["pkg.a", "pkg.b", "pkg.c"], ["pkg.d", "pkg.e"]]
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,7 @@ def latest(embedder, tmp_path_factory) -> Searcher:
 
 
 def test_a_question_for_the_latest_cites_the_newest_article_first(latest):
-    """README: without the rule 4 of these 8 led with the newer article, with it 8 of 8."""
+    """how-it-works.md: without the rule 4 of these 8 led with the newer article, with it 8 of 8."""
     for q in read_jsonl("latest_questions.jsonl"):
         answer = latest.ask(q["question"])
         first = answer.hits[answer.citations[0] - 1].article

@@ -7,8 +7,8 @@ import discord
 import pytest
 
 from bot.client import NewsBot, create_bot
-from bot.conversation import AnswerTurns
-from bot.ui.format import asked_in, continued_line, echo
+from bot.threads import AnswerTurns
+from bot.ui.format import continued_line, echo
 from bot.ui.i18n import text
 from index import Answer, Turn
 from index.errors import QuestionError
@@ -191,16 +191,29 @@ async def test_after_a_restart_a_reply_rebuilds_the_context_from_the_answered_me
     assert answered_follow_up(bot_messages(world, world.ch)[-1])
 
 
-async def test_after_a_restart_an_answer_that_cannot_be_rebuilt_gets_a_fresh_start(world):
+async def test_after_a_restart_an_answer_without_a_record_gets_a_fresh_start(world):
+    """An answer the bot kept no record of (its data folder lost, or older than asked.ROWS)."""
     me = world.bot.user.mention
     asked = await world.alice.send(world.ch, f"{me} {AGREED}")
     answer = bot_messages(world, world.ch)[-1]
-    await world.alice.delete(asked)  # the question the answer quoted is gone
+    await world.alice.delete(asked)  # nothing to read it back from either
     forget(world.bot)
+    world.bot.answers.close()
+    world.bot.answers = AnswerTurns()  # a restart without the data folder's record
     await world.alice.send(world.ch, f"{me} {HOW_LONG}", reply_to=answer)
     assert bot_messages(world, world.ch)[-1].content.startswith(ASK_SUBJECT)
     await world.alice.send(world.ch, f"{me} {DEER}", reply_to=answer)  # its own subject: answered
     assert "1,000頭" in bot_messages(world, world.ch)[-1].embeds[0].description
+
+
+async def test_after_a_restart_a_reply_to_an_answer_whose_question_was_deleted_continues_it(world):
+    me = world.bot.user.mention
+    asked = await world.alice.send(world.ch, f"{me} {AGREED}")
+    answer = bot_messages(world, world.ch)[-1]
+    await world.alice.delete(asked)  # looked up by the answer's id, not read from messages
+    forget(world.bot)
+    await world.alice.send(world.ch, f"{me} {HOW_LONG}", reply_to=answer)
+    assert answered_follow_up(bot_messages(world, world.ch)[-1])
 
 
 async def test_after_a_restart_the_bots_thread_still_follows_its_answer(world):
@@ -290,12 +303,25 @@ def test_answer_turns_are_bounded_oldest_first(searcher):
     assert (turns.get(1), turns.get(2), len(turns)) == (turn, None, 2)
 
 
-def test_an_answers_question_and_what_it_continued_read_back_from_its_content():
+def test_the_continued_line_is_escaped_and_clipped_for_reading_only():
     answer = Answer("期間は*?*", "", False, (), continued=f"@everyone {HOW_LONG} https://x.jp")
-    line = continued_line(answer)
-    assert line == f"-# ↪ 「@\u200beveryone {HOW_LONG} <https://x.jp>」の続き"
-    assert asked_in(f"{echo(answer.question)}\n{line}") == (answer.question, answer.continued)
-    long = Answer("x", "", False, (), continued="長い質問" * 20)
-    assert asked_in(continued_line(long)) == (None, None)  # clipped: it cannot be asked again
-    en = Answer("Why?", "", False, (), lang="en", continued="What did Putin concede?")
-    assert asked_in(f"{echo('Why?', 'en')}\n{continued_line(en)}") == ("Why?", en.continued)
+    assert continued_line(answer) == f"-# ↪ 「@\u200beveryone {HOW_LONG} <https://x.jp>」の続き"
+
+
+def test_what_an_answer_answered_is_kept_by_hashed_message_id_across_a_restart(tmp_path):
+    """asked.py: a new AnswerTurns over the same folder (a restart) finds the whole question,
+    never read back from the rendered (escaped, clipped) line."""
+    answer = Answer("期間は?", "", False, (), continued="長い質問" * 200)
+    assert len(continued_line(answer)) < len(answer.continued)  # clipped when shown
+    turns = AnswerTurns(folder=tmp_path)
+    turns.remember(1234567890123456789, Turn("期間は?", answer, 0.0))
+    turns.close()
+    again = AnswerTurns(folder=tmp_path)
+    assert again.get(1234567890123456789) is None  # the turn itself was in memory
+    assert again.question_of(1234567890123456789) == ("期間は?", answer.continued)
+    assert again.question_of(42) is None
+    again.close()
+    db = (tmp_path / "asked.db").read_bytes()
+    assert b"1234567890123456789" not in db  # the id only as a keyed hash
+    for name in ("asked.db", "asked.key"):
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0, name

@@ -384,7 +384,9 @@ def test_broken_article_keeps_its_previous_passages(live, embedder, monkeypatch,
     deer.write_text("--- broken\n" + good.split("\n", 1)[1], encoding="utf-8")
     report = searcher.reindex()
     assert report.kept == ["deer.md"] and report.removed == []
-    assert dict(report.skipped)["deer.md"].endswith("; kept from the previous index")
+    assert {s.file: s.reason for s in report.skipped}["deer.md"].endswith(
+        "; kept from the previous index"
+    )
     assert report.articles == 2 and served(searcher) == before
 
     # The CLI says so, and exits 1: the index is live but stale for that article.

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import discord
 import pytest
@@ -96,7 +97,7 @@ def test_forgotten_or_damaged_state_never_duplicates_articles(site, tmp_path, ca
     poll(feeds(site), articles, state, LIMITS)
     files = sorted(p.name for p in articles.glob("*.md"))
     state.write_text("{not json", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="index.ingest.feeds"):
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feed_state"):
         again = poll(feeds(site), articles, state, LIMITS)
     assert "starting afresh" in caplog.text
     assert again.changed == [] and {a.status for a in again.results} == {"unchanged"}
@@ -235,7 +236,7 @@ def test_feed_state_of_the_wrong_shape_is_repaired_not_fatal(site, tmp_path, cap
         ),
         encoding="utf-8",
     )
-    with caplog.at_level(logging.WARNING, logger="index.ingest.feeds"):
+    with caplog.at_level(logging.WARNING, logger="index.ingest.feed_state"):
         report = poll([url], tmp_path / "articles", state, LIMITS)
     assert "repaired" in caplog.text
     assert len(report.changed) == 3
@@ -408,6 +409,21 @@ async def test_add_cancel_writes_nothing_and_refused_pages_say_why(world, site, 
     )
     bad = await world.admin.slash(world.ch, "add", url="ftp://example.com/x")
     assert bad.response.content.startswith(f"{CANNOT} only http and https")
+
+
+async def test_add_takes_a_link_as_people_write_it_and_shows_no_password(world, site, fresh):
+    path = "/記事/discord?kw=東京"
+    html = site.page("boj-rate")[0].decode("utf-8").replace(site.url("/articles/boj-rate"), "")
+    site.overrides[quote(path, safe="/?=")] = (html.encode(), "text/html; charset=utf-8")
+    try:
+        url = site.url(path).replace("http://", "http://user:s3cret@")
+        r = await world.admin.slash(world.ch, "add", url=url)
+    finally:
+        site.overrides.clear()
+    (embed,) = r.response.embeds
+    assert r.response.content == "次の内容で記事を追加しますか？"
+    assert embed.url == site.url(path)  # as written, without the user name and password
+    assert "s3cret" not in repr(embed.to_dict())
 
 
 @pytest.mark.simcord(settle_timeout=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.cooldown import UserCooldown
+from bot.ui.build_progress import SKIP_REASONS, progress_text, reason_text, report_summary
 from bot.ui.format import (
     answer_reply,
     cited_sources,
@@ -18,8 +19,8 @@ from bot.ui.format import (
     usage,
 )
 from bot.ui.i18n import text
-from bot.ui.report import UNKNOWN_REASON, progress_text, reason_text, report_summary
-from index import Answer, BuildReport, Hit, Topic, refusal_headline
+from index import Answer, BuildReport, Hit, Skipped, Topic, refusal_headline
+from index.errors import Skip
 from index.ingest.outlets import outlet_of
 
 from .discord_fixtures import FNN, MAINICHI, RUSSIA, TBS, assert_within_discord_limits, huge_answer
@@ -225,13 +226,13 @@ def test_unlinkable_sources_are_plain_text():
     assert "](" not in reply.embeds[0].description + reply.embeds[0].fields[0].value
 
 
-def test_report_summary_is_plain_japanese_with_translated_reasons():
+def test_report_summary_is_plain_japanese_with_worded_reasons():
     report = BuildReport(
         added=["new_one.md"],
         removed=["old.md"],
         skipped=[
-            ("broken.md", "no front matter (the file must start with '---', 'title: ...', '---')"),
-            ("odd.md", "something the bot has never heard of"),
+            Skipped("broken.md", "no front matter (...)", Skip.NO_FRONT_MATTER),
+            Skipped("odd.md", "cannot be parsed (RecursionError)", Skip.UNPARSABLE),
         ],
         articles=3,
         passages=25,
@@ -243,27 +244,55 @@ def test_report_summary_is_plain_japanese_with_translated_reasons():
     assert "記事 3件・段落 25件（新しく読み込んだ段落 8件）" in summary
     assert "追加 1件: new\\_one.md" in summary and "削除 1件: old.md" in summary
     assert "・broken.md: 先頭に「---」で囲んだ記事情報" in summary
-    assert f"・odd.md: {UNKNOWN_REASON}" in summary
-    for jargon in ("変更", "パッセージ", "埋め込み", "front matter", "heard"):
+    assert "・odd.md: 読み込めません" in summary
+    for jargon in ("変更", "パッセージ", "埋め込み", "front matter", "Recursion"):
         assert jargon not in summary
 
 
-@pytest.mark.parametrize(
-    ("reason", "expected"),
-    [
-        ("front matter has no 'title'", "記事情報に title がありません"),
-        ("not valid UTF-8 (byte 3); save the file as UTF-8", "文字コードが UTF-8 ではありません"),
-        ("too large (9.0 MB; limit 5.0 MB)", "ファイルが大きすぎます"),
-        ("cannot be parsed (RecursionError)", UNKNOWN_REASON),
-    ],
-)
-def test_skip_reasons_are_translated_by_pattern(reason, expected):
-    assert reason_text(reason) == expected
+@pytest.mark.parametrize("lang", sorted(SKIP_REASONS))
+def test_every_skip_code_has_its_words_in_every_language(lang):
+    assert set(SKIP_REASONS[lang]) == set(Skip)
+
+
+BROKEN_FILES = {
+    "nofm.md": (b"just text\n", Skip.NO_FRONT_MATTER, None),
+    "yaml.md": (b"---\ntitle: [unclosed\n---\nbody\n", Skip.FRONT_MATTER_SYNTAX, None),
+    "notitle.md": (b"---\nurl: https://e.example/a\n---\nbody\n", Skip.MISSING_FIELD, "title"),
+    "date.md": (b"---\ntitle: t\npublished: someday\n---\nbody\n", Skip.BAD_FIELD, "published"),
+    "empty.md": (b"---\ntitle: t\n---\n\n", Skip.NO_BODY, None),
+    "utf16.md": ("---\ntitle: t\n---\nx\n".encode("utf-16"), Skip.NOT_UTF8, None),
+    "latin1.md": (b"---\ntitle: caf\xe9\n---\nbody\n", Skip.NOT_UTF8, None),
+    "bin.md": (b"---\x00\x01", Skip.BINARY, None),
+    "big.md": (b"---\ntitle: t\n---\n" + b"x" * 2000, Skip.TOO_LARGE, None),
+    "notes.txt": (b"a note\n", Skip.PLAIN_TEXT, None),
+}
+
+
+def test_every_reason_the_loader_gives_is_worded_from_its_code(tmp_path):
+    """Real files, the real loader: each skip has its code and its own words (none generic)."""
+    from index.corpus.loader import load_articles
+
+    for name, (raw, _, _) in BROKEN_FILES.items():
+        (tmp_path / name).write_bytes(raw)
+    (tmp_path / "dangling.md").symlink_to(tmp_path / "nowhere.md")
+    (tmp_path / "outside.md").symlink_to("/etc/hostname")
+    _, skipped = load_articles(tmp_path, max_bytes=1000)
+    got = {s.file: (s.code, s.field) for s in skipped}
+    want = {name: (code, field) for name, (_, code, field) in BROKEN_FILES.items()}
+    want |= {"dangling.md": (Skip.BROKEN_LINK, None), "outside.md": (Skip.LINK_OUTSIDE, None)}
+    assert got == want
+    for s in skipped:
+        for lang in SKIP_REASONS:
+            assert reason_text(s, lang) != SKIP_REASONS[lang][Skip.UNPARSABLE], s
+    date = next(s for s in skipped if s.file == "date.md")
+    assert reason_text(date, "en") == "the front matter's published is not valid"
 
 
 def test_report_summary_without_changes_and_with_many_files_stays_short():
     assert "ありませんでした" in report_summary(BuildReport(articles=1, passages=2))
-    many = BuildReport(added=[f"{i}.md" for i in range(5000)], skipped=[("x.md", "y" * 900)] * 50)
+    many = BuildReport(
+        added=[f"{i}.md" for i in range(5000)], skipped=[Skipped("x" * 900 + ".md", "y")] * 50
+    )
     assert len(report_summary(many)) <= 2000
     assert "ほか4990件" in report_summary(many)
 

@@ -22,14 +22,15 @@ import psycopg
 import pytest
 
 from bot.cli import main
-from bot.cli.commands import index_info
+from bot.cli.indexing import index_info
 from bot.errors import user_message
 from bot.runner import run
 from bot.settings import Settings, SettingsError, load_settings
 from index import Searcher
 from index.errors import BuildInProgressError, StoreUnavailableError
 from index.options import StoreOptions
-from index.storage.postgres.store import PgStore, import_version
+from index.storage.postgres.importer import import_version
+from index.storage.postgres.store import PgStore
 
 from . import test_discord
 from .conftest import ROOT, assert_same_answer, assert_same_hits, make_options, read_jsonl
@@ -148,7 +149,7 @@ DRIVER = textwrap.dedent(
 
 
     if stage == "write" and backend == "postgres":
-        import index.storage.postgres.store as pg
+        import index.storage.postgres.writer as pg
 
         write_version = pg.write_version
 
@@ -167,9 +168,9 @@ DRIVER = textwrap.dedent(
     store = StoreOptions(backend=backend, url=url or None)
     options = IndexOptions(articles_dir=Path(articles), data_dir=Path(data), store=store)
     if backend == "postgres":  # as `newsbot index` does: the folder into the shared articles
-        from index.storage.base import open_store
+        from index.storage.factory import open_store
 
-        open_store(options, Path(data)).articles.sync(Path(articles), 5_000_000)
+        open_store(options, Path(data)).articles.sync(Path(articles), 5_000_000, Path(data))
     build(options, StubEmbedder())
     sys.exit("the build finished: it was meant to be killed")
     '''

@@ -103,3 +103,37 @@ def test_filter_masks_arguments_and_tracebacks():
     assert "connecting to postgresql+psycopg://newsbot:***@" in text
     assert "RuntimeError: bad dsn" in text and "password=***" in text
     assert not leaks(text)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://newsbot:pw@secretpw@127.0.0.1:1/newsbot",  # libpq splits at the first @
+        "postgresql://newsbot:secret%40pw@127.0.0.1:1/newsbot",  # escaped: the value unescaped
+    ],
+)
+def test_the_configured_passwords_value_is_masked_whatever_the_urls_shape(url):
+    """The driver quotes part of a malformed string as a host name: the value is still hidden."""
+    with pytest.raises(StoreUnavailableError) as e:
+        PgStore(StoreOptions(backend="postgres", url=url)).connect()
+    message = str(e.value)
+    assert "secret" not in message and "index database" in message, message
+    assert "secretpw" not in mask(f"an echo of secretpw and secret@pw: {url}")
+
+
+def test_a_warning_is_one_line_whatever_its_arguments_hold():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("newsbot.test.oneline")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    install(logger)
+    try:
+        logger.warning("Cannot send: %s", "400 Bad Request\nIn content: too long\n")
+        logger.info("a note\nin two lines")  # below WARNING: as written
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == (
+        "Cannot send: 400 Bad Request In content: too long\na note\nin two lines\n"
+    )

@@ -408,7 +408,7 @@ def test_index_build_reports_every_skip_and_indexes_the_good_files(
     searcher = Searcher.open(make_options(tmp_path, messy), embedder=session_model)
     report = searcher.reindex()  # nothing changed: the same report of skips, no build
     assert not report.changed_anything
-    assert {name for name, _ in report.skipped} == set(EXPECTED_SKIPS)
+    assert {s.file for s in report.skipped} == set(EXPECTED_SKIPS)
     assert set(searcher.index.manifest["articles"]) == set(GOOD) | set(GOOD_BYTES)
 
     # File names with spaces and Japanese are kept as they are in hits.

@@ -24,7 +24,7 @@ from index.ingest.articles import destination, write
 from index.ingest.extract import Extracted
 from index.ingest.feeds import poll, state_of
 from index.options import StoreOptions
-from index.storage.postgres.articles import INGEST, origin_of
+from index.storage.postgres.articles import INGEST, legacy_origin, origin_of
 from index.storage.postgres.lease import POLL_LOCK
 from index.storage.postgres.store import PgStore
 
@@ -47,37 +47,148 @@ def store(pg_url) -> PgStore:
 def test_a_folder_removes_only_what_it_added_itself(store, tmp_path):
     a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
     b = folder_with(tmp_path / "b", {"shogi.md": TINY["shogi.md"]})
-    first = store.articles.sync(a, 1_000_000)
-    assert (first.added, first.removed, first.origin) == (["deer.md"], [], origin_of(a))
-    second = store.articles.sync(b, 1_000_000)
+    first = store.articles.sync(a, 1_000_000, tmp_path)
+    assert (first.added, first.removed, first.origin) == (["deer.md"], [], origin_of(a, tmp_path))
+    second = store.articles.sync(b, 1_000_000, tmp_path)
     assert (second.added, second.removed) == (["shogi.md"], [])  # deer.md is a's: it stays
     assert sorted(store.articles.checksums()) == ["deer.md", "shogi.md"]
 
     # b edits its own article; a syncs again without it: nothing of b's goes.
     (b / "shogi.md").write_text(TINY["shogi.md"] + "\n追記。\n", encoding="utf-8")
-    assert store.articles.sync(b, 1_000_000).updated == ["shogi.md"]
-    again = store.articles.sync(a, 1_000_000)
+    assert store.articles.sync(b, 1_000_000, tmp_path).updated == ["shogi.md"]
+    again = store.articles.sync(a, 1_000_000, tmp_path)
     assert (again.added, again.updated, again.removed, again.unchanged) == ([], [], [], 1)
 
     # a deletes its own file: its sync removes it from everyone's coverage.
     (a / "deer.md").unlink()
-    assert store.articles.sync(a, 1_000_000).removed == ["deer.md"]
+    assert store.articles.sync(a, 1_000_000, tmp_path).removed == ["deer.md"]
     # An article written by /add or a feed belongs to no folder: only --prune removes it.
     store.articles.put("2025-04-01-fuji.md", NEW_ARTICLE)
     assert store.articles.checksums()["2025-04-01-fuji.md"][1] == INGEST
-    assert store.articles.sync(a, 1_000_000).removed == []
-    pruned = store.articles.sync(a, 1_000_000, prune=True)
+    assert store.articles.sync(a, 1_000_000, tmp_path).removed == []
+    pruned = store.articles.sync(a, 1_000_000, tmp_path, prune=True)
     assert pruned.removed == ["2025-04-01-fuji.md", "shogi.md"]
     assert store.articles.checksums() == {}
 
 
 def test_a_broken_file_keeps_its_shared_copy(store, tmp_path):
     a = folder_with(tmp_path / "a", dict(TINY))
-    store.articles.sync(a, 1_000_000)
+    store.articles.sync(a, 1_000_000, tmp_path)
     (a / "deer.md").write_bytes(b"\xff\xfe broken")
-    report = store.articles.sync(a, 1_000_000)
+    report = store.articles.sync(a, 1_000_000, tmp_path)
     assert report.removed == [] and [s.file for s in report.skipped] == ["deer.md"]
     assert "deer.md" in store.articles.checksums()
+
+
+def test_two_machines_with_one_host_name_and_path_keep_each_others_articles(store, tmp_path):
+    """Cloned VMs or containers: the same host name and articles path, each its own data."""
+    shared_path = folder_with(tmp_path / "articles", {"deer.md": TINY["deer.md"]})
+    first = store.articles.sync(shared_path, 1_000_000, tmp_path / "vm1-data")
+    # The second machine's folder at the very same path (and this same host name).
+    (shared_path / "deer.md").unlink()
+    folder_with(shared_path, {"shogi.md": TINY["shogi.md"]})
+    second = store.articles.sync(shared_path, 1_000_000, tmp_path / "vm2-data")
+    assert first.origin != second.origin
+    assert (second.added, second.removed) == (["shogi.md"], [])
+    assert sorted(store.articles.checksums()) == ["deer.md", "shogi.md"]
+    # Each id is made once and kept: the first machine's next sync is still the first's.
+    again = store.articles.sync(shared_path, 1_000_000, tmp_path / "vm1-data")
+    assert again.origin == first.origin and again.removed == ["deer.md"]
+    assert sorted(store.articles.checksums()) == ["shogi.md"]
+
+
+def test_rows_a_folder_added_before_it_had_an_id_stay_its_own(store, tmp_path):
+    a = folder_with(tmp_path / "a", {"deer.md": TINY["deer.md"]})
+    store.articles.put("deer.md", TINY["deer.md"], legacy_origin(a))  # newsbot before the id
+    store.articles.put("old.md", TINY["shogi.md"], legacy_origin(a))  # deleted from a since
+    report = store.articles.sync(a, 1_000_000, tmp_path / "data")
+    assert report.removed == ["old.md"] and report.unchanged == 1
+    assert store.articles.checksums()["deer.md"][1] == report.origin
+
+
+def pg_config(tmp_path, name: str, articles, backend: str = "postgres"):
+    """A settings file for one machine: its articles folder and data folder, the backend."""
+    config = tmp_path / f"{name}.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{articles}"\ndata_dir = "{tmp_path / name}-data"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n[store]\nbackend = "{backend}"\n'
+        "[fetch]\nallow_private = true\n",
+        encoding="utf-8",
+    )
+    return str(config)
+
+
+def test_db_import_brings_the_articles_so_an_add_elsewhere_keeps_them(
+    pg_url, tmp_path, embedder, monkeypatch, capsys
+):
+    """Issue 31: the imported index's articles go with it; the next build keeps them all."""
+    from .page_server import Site
+
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    a = folder_with(tmp_path / "a", dict(TINY))
+    b = folder_with(tmp_path / "b", {})
+    assert main(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
+    assert main(["--config", pg_config(tmp_path, "a", a), "db", "import"]) == 0
+    out = capsys.readouterr().out
+    assert "2 added, 0 updated, 0 removed" in out and "imported v-" in out
+    with Site() as site:
+        typhoon = site.url("/articles/typhoon")
+        assert main(["--config", pg_config(tmp_path, "b", b), "add", typhoon]) == 0
+        assert "added: " in capsys.readouterr().out
+    store = PgStore(StoreOptions("postgres", pg_url))
+    names = set(store.current(verify=False).manifest["articles"])
+    assert set(TINY) < names and len(names) == len(TINY) + 1  # a's two and b's page
+    assert set(TINY) < set(store.articles.checksums())
+
+
+def test_db_import_of_an_index_its_folder_no_longer_matches_is_refused(
+    pg_url, tmp_path, embedder, monkeypatch, capsys
+):
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    a = folder_with(tmp_path / "a", dict(TINY))
+    assert main(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
+    (a / "deer.md").write_text(TINY["deer.md"] + "\n追記。\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
+    capsys.readouterr()
+    assert main(["--config", pg_config(tmp_path, "a", a), "db", "import"]) != 0
+    err = capsys.readouterr().err
+    assert "not imported" in err and "deer.md" in err and err.count("\n") == 1
+    store = PgStore(StoreOptions("postgres", pg_url))
+    assert store.live_name() is None and store.articles.count() == 0  # nothing written
+
+
+def test_feeds_with_the_database_down_says_so(tmp_path, monkeypatch, capsys):
+    """Not "another process polls the feeds": nothing listens on port 1 of loopback."""
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{tmp_path}"\ndata_dir = "{tmp_path}"\n[store]\n'
+        'backend = "postgres"\n[feeds]\nurls = ["http://127.0.0.1:1/feed.xml"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", "postgresql://newsbot@127.0.0.1:1/newsbot")
+    assert main(["--config", str(config), "feeds"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect to the index database" in err and "another process" not in err
+
+
+def test_db_dev_stop_finds_its_server_whatever_the_settings_file(tmp_path, monkeypatch, capsys):
+    """Started with one settings file (its data folder), stopped with another: the URL says
+    where the server's data is (its socket folder's lock file)."""
+    started = tmp_path / "a.toml"
+    started.write_text(f'[index]\ndata_dir = "{tmp_path / "a-data"}"\n', encoding="utf-8")
+    other = tmp_path / "b.toml"
+    other.write_text(f'[index]\ndata_dir = "{tmp_path / "b-data"}"\n', encoding="utf-8")
+    assert main(["--config", str(started), "db", "dev"]) == 0
+    url = capsys.readouterr().out.split("NEWSBOT_DATABASE_URL='")[1].split("'")[0]
+    folder = (tmp_path / "a-data" / "pg-dev").resolve()
+    try:
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", url)
+        assert main(["--config", str(other), "db", "dev", "--stop"]) == 0
+        assert capsys.readouterr().out.strip() == f"stopped the server in {folder}"
+        assert not (folder / "postmaster.pid").exists()
+    finally:
+        main(["--config", str(started), "db", "dev", "--stop"])  # a failed test leaves none
 
 
 def test_index_on_another_machine_keeps_the_first_ones_articles(
@@ -355,7 +466,7 @@ def watched(pg_url, tmp_path, embedder):
 
 
 def test_a_lost_listen_connection_falls_back_to_the_per_question_check(
-    watched, embedder, monkeypatch
+    watched, embedder, monkeypatch, caplog
 ):
     from index.storage.postgres import listen
 
@@ -365,6 +476,8 @@ def test_a_lost_listen_connection_falls_back_to_the_per_question_check(
     assert drop_connections(watched.options.store.url) >= 1
     wait_for(lambda: not watched.listening, 30, "the listener notices")
     wait_for(lambda: watched.listening, 60, "the listener reconnects")
+    lost = [r.getMessage() for r in caplog.records if "LISTEN" in r.getMessage()]
+    assert lost and all("\n" not in line for line in lost), lost  # one line each
 
     # While it is away, each question checks the live version itself.
     monkeypatch.setattr(listen, "RETRY_SECONDS", (3600,))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bot.cli import advice, main
-from bot.cli.commands import index_info
+from bot.cli.indexing import index_info
 from bot.settings import DATABASE_URL_ENV as ENV
 from bot.settings import Settings
 from index.errors import (
@@ -28,7 +28,7 @@ from index.options import IndexOptions, StoreOptions
 from index.retrieval.lexical import Lexical, sum_postings
 from index.retrieval.ranker import Index
 from index.storage import manifest
-from index.storage.base import live_manifest
+from index.storage.factory import live_manifest
 from index.storage.local import LocalStore
 
 from .conftest import DATA, ROOT
@@ -57,7 +57,7 @@ def test_the_on_disk_format_and_database_schema_are_unchanged():
         2: common | {"sections.json", "lex_meta.json"},
         3: common | {"sections.jsonl", "section_offsets.npy"},
     }
-    pg = pytest.importorskip("index.storage.postgres.store")
+    pg = pytest.importorskip("index.storage.postgres.migrations")
     # Migrations only add: schema 1 as it was written, then 2 (issue 26: the shared articles
     # and feed state), so a version-1 database migrates forward and keeps its index.
     assert pg.SCHEMA == 2 and set(pg.MIGRATIONS) == {1, 2}
@@ -124,7 +124,7 @@ def test_info_reads_the_manifest_without_numpy(old_index, options):
         "import sys\n"
         "from pathlib import Path\n"
         "from index.options import IndexOptions\n"
-        "from index.storage.base import live_manifest\n"
+        "from index.storage.factory import live_manifest\n"
         f"where, m = live_manifest(IndexOptions(), Path({str(old_index)!r}))\n"
         "print(where.name, m['dense_index'])\n"
         "print(sorted(x for x in ('numpy', 'scipy', 'faiss') if x in sys.modules))\n"

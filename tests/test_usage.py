@@ -75,7 +75,7 @@ w.close()
 CLI = """
 import sys, time
 from pathlib import Path
-from bot.cli.commands import log_questions
+from bot.cli.usage import log_questions
 from bot.settings import Settings, UsageSettings
 from index import IndexOptions
 from index.types import Answer
@@ -169,7 +169,7 @@ def test_a_locked_database_keeps_records_queued_until_it_is_free(tmp_path, caplo
             writer.put(record(n))  # asking goes on: put never waits for the lock
         assert not writer.flush(1.0)
         assert count(tmp_path) == 0
-        assert any("locked" in m and "wait for the next attempt" in m for m in caplog.messages)
+        assert any("locked" in m and "are retried" in m for m in caplog.messages)
     finally:
         holder.execute("COMMIT")
         holder.close()
@@ -247,7 +247,7 @@ def test_feedback_jsonl_is_imported_once_and_kept(tmp_path, caplog):
 
 def test_schema_versions_migrate_and_a_newer_one_is_refused(tmp_path):
     store = UsageStore(tmp_path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
     store.conn.execute("PRAGMA user_version = 99")
     store.close()
     with pytest.raises(UsageStoreError, match="schema 99, newer"):
@@ -272,7 +272,7 @@ UNANSWERED = [
 
 def test_unanswered_near_duplicates_are_grouped_with_their_key_terms():
     rows = [(q, f"user{i % 5}", "other_news") for i, q in enumerate(UNANSWERED)]
-    groups = group_questions(rows)
+    groups, _ = group_questions(rows)
     got = [(g.count, g.users, g.wordings, g.key_terms) for g in groups]
     assert got == [
         (4, 4, 3, ["ガザ", "停戦"]),

@@ -12,10 +12,11 @@ from index import errors, redact
 from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
 
 from ..settings import DATABASE_URL_ENV, Settings, load_settings
-from .output import one_line
+from .output import one_line, printable
 from .parser import parser
 
 log = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         ):
             where = f" ({settings.describe()})"  # a wrong folder is the usual cause
         notes = "".join(f" {note}" for note in getattr(e, "__notes__", ()))  # ask's count
-        print(f"newsbot: error: {one_line(e)}{advice(e, settings)}{where}{notes}", file=sys.stderr)
+        text = f"{one_line(e)}{advice(e, settings)}{where}{notes}"
+        print(f"newsbot: error: {printable(text)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`newsbot ask ... | head -2`): stop quietly, as `yes | head`
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except OSError as e:  # disk full, permissions, a closed pipe: the system's words suffice
-        print(f"newsbot: error: {one_line(e)}", file=sys.stderr)
+        print(f"newsbot: error: {printable(one_line(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("newsbot: interrupted", file=sys.stderr)
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             log.exception("Unexpected error")
         print(
-            f"newsbot: internal error: {type(e).__name__}: {one_line(e)} "
+            f"newsbot: internal error: {type(e).__name__}: {printable(one_line(e))} "
             "(run with -v for the traceback)",
             file=sys.stderr,
         )
@@ -101,7 +103,21 @@ class _Steps(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.on and getattr(record, "slow_step", False):
-            print(record.getMessage(), file=sys.stderr, flush=True)
+            print(printable(record.getMessage()), file=sys.stderr, flush=True)
+
+
+class _Printable(logging.Formatter):
+    """Log lines with control characters and bidi overrides escaped: a page's URL, title or
+    error text must not drive the terminal the log is read on."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei) -> str:
+        return printable(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return printable(super().formatStack(stack_info))
 
 
 class _LogView(logging.Filter):
@@ -129,12 +145,12 @@ def _setup_logging(settings: Settings, verbose: bool, quiet: bool, steps: bool =
     """
     level = logging.DEBUG if verbose else getattr(logging, settings.log_level, logging.INFO)
     before = list(logging.getLogger().handlers)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     # Only the handler made here is this command's view of the log: handlers someone else set
     # up (an embedding program, a test runner) keep every record they had.
     mine = [h for h in logging.getLogger().handlers if h not in before]
+    for handler in mine:
+        handler.setFormatter(_Printable(LOG_FORMAT))
     redact.install()  # a connection string in any log line shows no password
     # Library chatter drowns the answers; operators can ask for it with -v.
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "faiss"):

@@ -9,8 +9,8 @@ import time
 from index.errors import QuestionError
 
 from ..settings import Settings
-from .commands import log_questions
 from .output import format_answer, format_topics, one_line, printable
+from .usage import log_questions
 
 PROMPT = "質問> "
 
@@ -38,15 +38,16 @@ def cmd_chat(args, settings: Settings) -> int:
                 question, args.k, context=conversations.last("cli"), filters=filters
             )
         except QuestionError as e:
-            print(f"newsbot: {one_line(e)}", file=sys.stderr, flush=True)
+            print(f"newsbot: {printable(one_line(e))}", file=sys.stderr, flush=True)
             continue
-        if settings.usage.enabled and settings.usage.log_cli:
-            log_questions(settings, [answer], time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         conversations.add("cli", question, answer)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             print(continued_line(answer) + format_answer(answer), flush=True)
+        if settings.usage.enabled and settings.usage.log_cli:  # after the answer is seen
+            log_questions(settings, [answer], seconds)
     return 0
 
 

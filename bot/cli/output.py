@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
+import sys
 import unicodedata
 from typing import TYPE_CHECKING
 
 from index import Answer, BuildReport
+from index.errors import NewsbotError
 from index.ingest import outlet_of
 from index.redact import mask
 
-from ..ui.sources import Source, cited_sources
+from ..ui.sources import Source, cited_runs, cited_sources
 
 if TYPE_CHECKING:
     from index.usage import UsageReport
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
 def one_line(error: BaseException) -> str:
     """The error on one line, connection strings' passwords masked."""
     return mask(" ".join(str(error).split())) or type(error).__name__
+
+
+def failure(error: BaseException) -> str:
+    """Why one URL failed, in one line; an unexpected error (a bug) named by its type."""
+    if isinstance(error, (NewsbotError, OSError)):
+        return one_line(error)
+    return f"unexpected error: {type(error).__name__}: {one_line(error)}"
 
 
 def format_answer(answer: Answer, passages: bool = False) -> str:
@@ -47,13 +55,7 @@ def format_answer(answer: Answer, passages: bool = False) -> str:
 def _cited_text(answer: Answer, numbers: dict[int, int]) -> str:
     """The quoted sentences, a run citing one source closed by its number (as in Discord)."""
     pieces = [(printable(s), numbers.get(n)) for s, n in zip(answer.sentences, answer.citations)]
-    out = ""
-    for i, (sentence, number) in enumerate(pieces):
-        following = pieces[i + 1][1] if i + 1 < len(pieces) else None
-        marker = f"[{number}]" if number and following != number else ""
-        # Japanese sentences follow each other without a space; others get one.
-        sep = " " if out and not re.search(r"[。！？」』）)\u3000-\u9fff]$", out) else ""
-        out += sep + sentence.strip() + marker
+    out = cited_runs(pieces, lambda number: f"[{number}]")
     if not out:
         return printable(answer.text)
     return f"【{printable(answer.subject)}】{out}" if answer.subject else out
@@ -83,10 +85,18 @@ def _passage_lines(answer: Answer, numbers: dict[int, int]) -> list[str]:
 
 
 def printable(text: str) -> str:
-    """Text with control characters shown as escapes: a question must not drive the terminal."""
-    return "".join(
-        c if c == "\n" or unicodedata.category(c) != "Cc" else ascii(c)[1:-1] for c in text
-    )
+    """Text with control characters and bidi overrides shown as escapes: what a page or a
+    question holds must not drive the terminal nor reorder the line it is printed on."""
+    return "".join(c if c == "\n" or not _hidden(c) else ascii(c)[1:-1] for c in text)
+
+
+def _hidden(c: str) -> bool:
+    # Cc: ESC, BEL, CR, C1 controls...; the rest: bidi embeddings, overrides and isolates
+    # (U+202A-202E, U+2066-2069) and marks that reorder text (Trojan Source).
+    return unicodedata.category(c) == "Cc" or c in _BIDI
+
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 def format_report(report: BuildReport) -> str:
@@ -98,9 +108,9 @@ def format_report(report: BuildReport) -> str:
         ("removed", report.removed),
     ):
         for name in names:
-            lines.append(f"{label}: {name}")
-    for name, reason in report.skipped:
-        lines.append(f"skipped: {name}: {reason}")
+            lines.append(printable(f"{label}: {name}"))
+    for s in report.skipped:  # a file's name and text are anyone's
+        lines.append(printable(f"skipped: {s.file}: {s.reason}"))
     lines.append(
         f"{report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.unchanged} articles unchanged)"
@@ -112,13 +122,13 @@ def format_report(report: BuildReport) -> str:
 def format_added(added) -> str:
     """One line per URL: what happened, the file, and what was extracted."""
     a = added.article
+    status = f"would be {added.status}" if added.dry_run else str(added.status)
     if a is None:
-        return printable(f"{added.status}: {added.url}")
+        return printable(f"{status}: {added.url}")
     date = a.published or "no date"
     # Titles and URLs come from the page: a control character must not drive the terminal.
     return printable(
-        f"{added.status}: {added.file}: {a.title} ({a.outlet}, {date}, "
-        f"{a.sections} sections) {a.url}"
+        f"{status}: {added.file}: {a.title} ({a.outlet}, {date}, {a.sections} sections) {a.url}"
     )
 
 
@@ -126,11 +136,14 @@ def format_usage(report: UsageReport) -> str:
     """`newsbot report` as text: the totals, then what to act on, then the days."""
     share = report.answered_share
     lines = [
-        f"use data {report.since} .. {report.until} (UTC)",
+        f"use data {report.since} .. {report.until} ({report.timezone})",
         f"questions: {report.questions}, answered: "
         f"{'-' if share is None else f'{share:.0%}'} ({report.answered}), "
         f"users: {report.users}, follow-ups: {report.follow_ups}",
     ]
+    if report.previous is not None and report.previous[0]:
+        asked, answered = report.previous
+        lines.append(f"previous period: questions {asked}, answered {answered / asked:.0%}")
     if report.latency_p50_ms is not None:
         lines.append(
             f"answer time: p50 {report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms"
@@ -143,6 +156,10 @@ def format_usage(report: UsageReport) -> str:
         more = f" (+{g.wordings - 1} wordings)" if g.wordings > 1 else ""
         terms = f"  key terms: {', '.join(g.key_terms)}" if g.key_terms else ""
         lines.append(f"  {g.count} ({g.users} users) {printable(g.questions[0])}{more}{terms}")
+    if report.more_groups:
+        lines.append(f"  and {report.more_groups} more groups")
+    if report.no_subject:
+        lines.append(f"without a subject (なぜ?, not coverage to add): {report.no_subject}")
     if report.downvoted:
         lines.append("voted down:")
     for d in report.downvoted:
@@ -176,3 +193,22 @@ def format_sync(report) -> str:
     lines += [f"  removed from the database: {printable(f)}" for f in report.removed]
     lines += [f"  not copied: {printable(s.file)}: {printable(s.reason)}" for s in report.skipped]
     return "\n".join(lines)
+
+
+class EmbeddingBar:
+    """A build's progress callback: a progress bar on stderr, from the first passage embedded."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="passage", desc="Embedding", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

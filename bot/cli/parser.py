@@ -6,8 +6,14 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from . import commands
+from .ask import cmd_ask
 from .chat import cmd_chat, cmd_topics
+from .coverage import cmd_add, cmd_feeds
+from .database import cmd_articles_export, cmd_db_dev, cmd_db_import, cmd_db_init
+from .evaluation import cmd_eval
+from .indexing import cmd_index, cmd_info
+from .run import cmd_run
+from .usage import cmd_report, cmd_usage
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +38,7 @@ def _ask(sub) -> None:
     ask.add_argument("--json", action="store_true", help="one JSON object per line per question")
     ask.add_argument("--passages", action="store_true", help="also print the passages found")
     _filters(ask)
-    ask.set_defaults(func=commands.cmd_ask)
+    ask.set_defaults(func=cmd_ask)
 
 
 def _chat(sub) -> None:
@@ -72,7 +78,7 @@ def _index(sub) -> None:
         action="store_true",
         help="with the database: also remove shared articles this folder lacks (any origin)",
     )
-    idx.set_defaults(func=commands.cmd_index)
+    idx.set_defaults(func=cmd_index)
 
 
 def _eval(sub) -> None:
@@ -103,25 +109,25 @@ def _eval(sub) -> None:
         default=None,
         help="the default model's backend (default: the index.encoder setting)",
     )
-    ev.set_defaults(func=commands.cmd_eval)
+    ev.set_defaults(func=cmd_eval)
 
 
 def _info(sub) -> None:
     info = sub.add_parser("info", help="show the model and the index")
     info.add_argument("--json", action="store_true")
-    info.set_defaults(func=commands.cmd_info)
+    info.set_defaults(func=cmd_info)
 
 
 def _add(sub) -> None:
     add = sub.add_parser("add", help="fetch web pages into the articles folder and reindex")
     add.add_argument("urls", nargs="+", metavar="URL")
     add.add_argument("--dry-run", action="store_true", help="print what would be written")
-    add.set_defaults(func=commands.cmd_add)
+    add.set_defaults(func=cmd_add)
 
 
 def _feeds(sub) -> None:
     feeds = sub.add_parser("feeds", help="poll the [feeds] once, add new items and reindex")
-    feeds.set_defaults(func=commands.cmd_feeds)
+    feeds.set_defaults(func=cmd_feeds)
 
 
 def _run(sub) -> None:
@@ -138,27 +144,43 @@ def _run(sub) -> None:
         default=None,
         help="total shards over all processes (default: [discord] shard_count)",
     )
-    run.set_defaults(func=commands.cmd_run)
+    run.set_defaults(func=cmd_run)
 
 
 def _usage(sub) -> None:
     rep = sub.add_parser("report", help="what people asked: per day, unanswered, voted down")
     rep.add_argument(
-        "--since", type=_date, default=None, help="first day, YYYY-MM-DD (UTC; default: 30 days)"
+        "--since",
+        type=_date,
+        default=None,
+        help="first day, YYYY-MM-DD ([usage] timezone; default: 30 days)",
     )
     rep.add_argument("--json", action="store_true", help="the figures as one JSON object")
     rep.add_argument("--png", type=Path, default=None, metavar="FILE", help="draw the chart")
-    rep.set_defaults(func=commands.cmd_report)
+    rep.add_argument(
+        "--csv", type=Path, default=None, metavar="FILE", help="the rows the report covers"
+    )
+    rep.add_argument(
+        "--server", type=_positive, default=None, metavar="ID", help="one server's questions only"
+    )
+    rep.set_defaults(func=cmd_report)
 
     use = sub.add_parser("usage", help="the stored use data (data/usage.db)")
     use.add_argument(
         "--forget-before",
         type=_date,
-        required=True,
+        default=None,
         metavar="DATE",
         help="delete questions asked before DATE (YYYY-MM-DD, UTC) and their votes",
     )
-    use.set_defaults(func=commands.cmd_usage)
+    use.add_argument(
+        "--forget-user",
+        type=_positive,
+        default=None,
+        metavar="DISCORD_ID",
+        help="delete one person's questions and votes (also in moved-aside files)",
+    )
+    use.set_defaults(func=cmd_usage)
 
 
 def _db(sub) -> None:
@@ -166,9 +188,9 @@ def _db(sub) -> None:
     db = sub.add_parser("db", help='the PostgreSQL index ([store] backend = "postgres")')
     db_sub = db.add_subparsers(dest="db_command", required=True)
     init = db_sub.add_parser("init", help="create or migrate the database schema")
-    init.set_defaults(func=commands.cmd_db_init)
+    init.set_defaults(func=cmd_db_init)
     imp = db_sub.add_parser("import", help="copy the live local index into the database")
-    imp.set_defaults(func=commands.cmd_db_import)
+    imp.set_defaults(func=cmd_db_import)
     dev = db_sub.add_parser(
         "dev", help="start a local PostgreSQL with pgvector for trying it out; print its URL"
     )
@@ -176,13 +198,13 @@ def _db(sub) -> None:
         "dir", type=Path, nargs="?", default=None, help="its data folder (default: data/pg-dev)"
     )
     dev.add_argument("--stop", action="store_true", help="stop the server started in DIR")
-    dev.set_defaults(func=commands.cmd_db_dev)
+    dev.set_defaults(func=cmd_db_dev)
 
     arts = sub.add_parser("articles", help="the database's shared articles")
     arts_sub = arts.add_subparsers(dest="articles_command", required=True)
     export = arts_sub.add_parser("export", help="write the shared articles as files into DIR")
     export.add_argument("dir", type=Path, metavar="DIR")
-    export.set_defaults(func=commands.cmd_articles_export)
+    export.set_defaults(func=cmd_articles_export)
 
 
 def _positive(value: str) -> int:

@@ -16,8 +16,8 @@ from discord.ext import commands
 from index.errors import BuildInProgressError
 
 from .. import errors
+from ..ui.build_progress import progress_text, report_summary
 from ..ui.i18n import _
-from ..ui.report import progress_text, report_summary
 
 if TYPE_CHECKING:
     from ..client import NewsBot

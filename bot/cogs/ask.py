@@ -19,11 +19,13 @@ from index import Answer, Filters, Turn, check_question
 from index.errors import QuestionError
 
 from .. import errors
-from ..conversation import key_of, question_of, referenced, turn_of
 from ..cooldown import UserCooldown
+from ..mentions import clean
+from ..threads import key_of, question_of, referenced, turn_of
 from ..ui.format import Reply, answer_reply, clip, refusal_reply, subject_reply, usage
 from ..ui.i18n import _, text
 from ..ui.views import AnswerView
+from ..usage import privacy_note
 
 if TYPE_CHECKING:
     from ..client import NewsBot
@@ -98,6 +100,8 @@ class Ask(commands.Cog):
         until: str | None = None,
     ) -> None:
         """/ask: answer in time, deferring when the search is slow."""
+        me = self.bot.user.id if self.bot.user else None
+        question = clean(question, me=me, guild=interaction.guild, client=self.bot)
         self.check(question)
         filters = self.filters(outlet, since, until)
         key = key_of(interaction.channel, interaction.user)
@@ -166,12 +170,16 @@ class Ask(commands.Cog):
         """The turn a question continues: the answer it replies to (rebuilt if forgotten, else
         none), else the asker's last turn here, else in the bot's thread the answer it began at."""
         if replied is not None:
-            return await turn_of(self.bot, replied)
+            return await self.turn_of(replied)
         turn = self.bot.conversations.last(key)
         if turn is None and self.own_thread(channel):
             starter = await _starter(self.bot, channel)
-            turn = await turn_of(self.bot, starter) if starter else None
+            turn = await self.turn_of(starter) if starter else None
         return turn
+
+    async def turn_of(self, answer: discord.Message) -> Turn | None:
+        bot = self.bot
+        return await turn_of(answer, bot.answers, bot.answer, bot.conversations.clock)
 
     def own_thread(self, channel) -> bool:
         """A thread the bot started (from an answer, by its 「スレッドで続ける」 button)."""
@@ -202,7 +210,7 @@ class Ask(commands.Cog):
             mentioned or replied or self.own_thread(message.channel)
         ):
             return
-        question = question_of(message, me.id)
+        question = clean(question_of(message, me.id), me=me.id, message=message, client=self.bot)
         if not question and message.guild is not None and not mentioned:
             if replied is not None and me in message.mentions:
                 # A reply that pings the bot but whose text Discord withheld (see README).
@@ -219,8 +227,15 @@ class Ask(commands.Cog):
         d = self.bot.settings.discord
         topics = self.bot.searcher.topics(TOPICS)
         ask = self.bot.command_mention("ask")
+        forget = self.bot.command_mention("forget-me")
         return usage(
-            ask, me, lang=lang, topics=topics, rate=d.cooldown_rate, per=d.cooldown_seconds
+            ask,
+            me,
+            lang=lang,
+            topics=topics,
+            rate=d.cooldown_rate,
+            per=d.cooldown_seconds,
+            privacy=privacy_note(self.bot.settings.usage, forget, lang),
         )
 
     async def _answer_message(

@@ -15,19 +15,22 @@ from discord.ext import commands, tasks
 from index.errors import BuildInProgressError, FetchError, PageError
 from index.ingest import (
     Added,
+    AddStatus,
     PollReport,
     add_url,
     destination,
     poll,
     poller_lease,
+    shown,
     state_of,
     write,
 )
 
 from .. import errors
+from ..ui.build_progress import report_summary
+from ..ui.escape import escaped as _safe
 from ..ui.format import CONTENT, DESCRIPTION, TITLE, clip
 from ..ui.i18n import _
-from ..ui.report import report_summary
 from .admin import Progress, finish, is_admin
 
 if TYPE_CHECKING:
@@ -36,11 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CANCELLED = "キャンセルしました。記事は追加していません。"
+UNEXPECTED = "⚠️ このページは追加できません: ページの読み取り中に予期しないエラーが起きました。"
 EXCERPT = 300
-
-
-def _safe(text: str) -> str:
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
 def _link(text: str, url: str) -> str:
@@ -78,7 +78,7 @@ def new_articles_text(changed: Sequence[Added]) -> str:
         if a is None:
             continue
         meta = "・".join(_safe(x) for x in (a.outlet, a.published) if x)
-        mark = "（更新）" if added.status == "updated" else ""
+        mark = "（更新）" if added.status is AddStatus.UPDATED else ""
         lines.append(f"・{_link(a.title, a.url)}{mark}（{meta}）")
     return clip("\n".join(lines), CONTENT)
 
@@ -149,7 +149,12 @@ class Coverage(commands.Cog):
             s = self.bot.settings
             store = self.bot.searcher.store
             report = await asyncio.to_thread(
-                poll, s.feeds.urls, destination(s.index, store), state_of(s.index, store), s.fetch
+                poll,
+                s.feeds.urls,
+                destination(s.index, store),
+                state_of(s.index, store),
+                s.fetch,
+                deadline_seconds=s.feeds.poll_deadline_seconds,
             )
             for url, reason in report.failed:
                 log.warning("Feed item %s: %s", url, reason)
@@ -226,11 +231,16 @@ class Coverage(commands.Cog):
             reason = clip(_safe(" ".join(str(e).split())), DESCRIPTION // 4)
             await interaction.followup.send(f"⚠️ このページは追加できません: {reason}")
             return
-        if not added.status.startswith("would be"):
+        except Exception as e:  # a page the extractor trips on: said, and logged for a fix
+            log.debug("Adding %s failed", shown(url), exc_info=True)
+            log.warning("Cannot add %s: %s: %s", shown(url), type(e).__name__, e)
+            await interaction.followup.send(UNEXPECTED)
+            return
+        if added.status not in (AddStatus.ADDED, AddStatus.UPDATED):
             already = f"この記事はすでにあります（{_safe(added.file or '')}）。"
             await interaction.followup.send(already)
             return
-        verb = "更新" if added.status.endswith("updated") else "追加"
+        verb = "更新" if added.status is AddStatus.UPDATED else "追加"
         await interaction.followup.send(
             f"次の内容で記事を{verb}しますか？",
             embed=preview_embed(

@@ -12,8 +12,9 @@ import discord
 from index import Answer, Hit, Topic, refusal_headline
 from index.ingest import outlet_of
 
+from .escape import escaped as _safe
 from .i18n import EXAMPLES, text
-from .sources import Source, cited_sources
+from .sources import Source, cited_runs, cited_sources
 from .sources import linkable as _linkable
 from .sources import source_url as _url
 
@@ -95,34 +96,11 @@ def heading(answer: Answer, *, echo_question: bool) -> str | None:
     return clip("\n".join(filter(None, lines)), CONTENT) or None
 
 
-def asked_in(content: str | None) -> tuple[str | None, str | None]:
-    """The question and the question it continued, read back from the content of one of the
-    bot's answers (echo and continued_line, undone); None where absent or clipped."""
-    question = previous = None
-    for line in (content or "").splitlines():
-        for lang in ("ja", "en"):
-            label, _, tail = text(lang, "question", q="\0").partition("\0")
-            if line.startswith(label) and line.endswith(tail):
-                question = _unquoted(line[len(label) : len(line) - len(tail)])
-            before, _, after = text(lang, "continued", q="\0").partition("\0")
-            if line.startswith(before) and line.endswith(after):
-                previous = _unquoted(line[len(before) : len(line) - len(after)])
-    return question, previous
-
-
 def _quoted(question: str) -> str:
     q = " ".join(_UNSEEN.sub("", " ".join(question.split())).split())
-    q = discord.utils.escape_mentions(discord.utils.escape_markdown(q))
+    q = _safe(q)
     # <link> shows a link without Discord's preview of it under the bot's name.
     return _BARE_LINK.sub(r"<\1>", q)
-
-
-def _unquoted(shown: str) -> str | None:
-    """_quoted undone; None for a clipped one (it cannot be asked again as it was)."""
-    if not shown or shown.endswith(ELLIPSIS):
-        return None
-    q = re.sub(r"<(https?://[^\s<>]+)>", r"\1", shown).replace("@\u200b", "@")
-    return re.sub(r"\\([\\*_~`|>#\-\[\]()])", r"\1", q)
 
 
 def plain(passage: str) -> str:
@@ -225,8 +203,10 @@ def usage(
     topics: Sequence[Topic] = (),
     rate: int = 3,
     per: float = 30,
+    privacy: str = "",
 ) -> str:
-    """Help for 「ヘルプ」, an empty DM or a bare mention: how to ask, limits, examples, topics."""
+    """Help for 「ヘルプ」, an empty DM or a bare mention: how to ask, limits, examples, what is
+    kept of the questions (privacy), topics."""
     seconds = f"{per:g}"
     if lang == "en":
         lines = [
@@ -246,7 +226,7 @@ def usage(
             "👍 / 👎 で評価",
         ]
     parts = ["\n".join(lines), _list(text(lang, "examples"), EXAMPLES.get(lang, EXAMPLES["ja"]))]
-    parts.append(_topics(topics, lang))
+    parts += [privacy, _topics(topics, lang)]
     return clip("\n\n".join(filter(None, parts)), CONTENT)
 
 
@@ -291,15 +271,8 @@ def _body(answer: Answer, sources: list[Source], numbers: dict[int, int]) -> str
 
 
 def _render(pieces: list[tuple[str, int]], numbers: dict[int, int], urls: dict) -> str:
-    out = ""
-    for i, (sentence, n) in enumerate(pieces):
-        number = numbers.get(n)
-        following = numbers.get(pieces[i + 1][1]) if i + 1 < len(pieces) else None
-        marker = _marker(number, urls.get(number)) if number and following != number else ""
-        # Japanese sentences follow each other without a space; others get one.
-        sep = " " if out and not re.search(r"[。！？」』）)\u3000-\u9fff]$", out) else ""
-        out += sep + _safe(sentence.strip()) + marker
-    return out
+    cited = [(_safe(sentence.strip()), numbers.get(n)) for sentence, n in pieces]
+    return cited_runs(cited, lambda number: _marker(number, urls.get(number)))
 
 
 def _marker(number: int, url: str | None) -> str:
@@ -385,10 +358,6 @@ def _link(label: str, url: str | None) -> str:
     label = _safe(label).replace("[", "［").replace("]", "］")
     url = _linkable(url) if url else None
     return f"[{label}]({url})" if url else label
-
-
-def _safe(value: str) -> str:
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(value))
 
 
 def topics_reply(topics: Sequence[Topic], page: int, pages: int, total: int) -> Reply:

@@ -57,6 +57,11 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "ja": "質問の数・答えられなかった質問・評価の低い回答をまとめます（管理者のみ）",
         "en": "What people asked, what went unanswered, the answers voted down (admins only)",
     },
+    "forget.name": {"ja": "自分の記録を削除", "en": "forget-me"},
+    "forget.description": {
+        "ja": "あなたがこのボットにした質問と評価の記録をすべて削除します",
+        "en": "Erase every question and vote of yours that this bot keeps",
+    },
     "report.days.name": {"ja": "日数", "en": "days"},
     "report.days.description": {
         "ja": "集計する日数（今日を含む、既定は30日）",

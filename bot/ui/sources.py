@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from index import Answer, Hit
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# Japanese sentences follow each other without a space; others get one.
+_NO_SPACE_AFTER = re.compile(r"[。！？」』）)\u3000-\u9fff]$")
 
 
 @dataclass(frozen=True)
@@ -57,3 +60,18 @@ def linkable(url: str) -> str | None:
     if not url.startswith(("https://", "http://")) or len(url) > 512 or re.search(r"\s", url):
         return None
     return url.replace("(", "%28").replace(")", "%29")
+
+
+def cited_runs(pieces: Sequence[tuple[str, int | None]], marker: Callable[[int], str]) -> str:
+    """Sentences joined, each run of them citing one source closed by that source's marker.
+
+    pieces: (sentence, source number or None); marker(number): the marker's text (a plain
+    [n] on the command line, a link in Discord). The one rule for both.
+    """
+    out = ""
+    for i, (sentence, number) in enumerate(pieces):
+        following = pieces[i + 1][1] if i + 1 < len(pieces) else None
+        mark = marker(number) if number and following != number else ""
+        sep = " " if out and not _NO_SPACE_AFTER.search(out) else ""
+        out += sep + sentence.strip() + mark
+    return out

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from ..errors import ArticleError
+from ..errors import ArticleError, Skip
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
@@ -15,17 +15,24 @@ def split(text: str) -> tuple[dict, str]:
     """(front matter as a dict, the body after it); ArticleError says what is wrong."""
     m = FRONT_MATTER_RE.match(text)
     if not m:
-        raise ArticleError("no front matter (the file must start with '---', 'title: ...', '---')")
+        raise ArticleError(
+            "no front matter (the file must start with '---', 'title: ...', '---')",
+            code=Skip.NO_FRONT_MATTER,
+        )
     try:
         meta = yaml.safe_load(m.group(1))
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" at line {where.line + 2}" if where else ""
-        raise ArticleError(f"front matter is not valid YAML{line}") from None
+        raise ArticleError(
+            f"front matter is not valid YAML{line}", code=Skip.FRONT_MATTER_SYNTAX
+        ) from None
     except RecursionError:
-        raise ArticleError("front matter is nested too deeply") from None
+        raise ArticleError(
+            "front matter is nested too deeply", code=Skip.FRONT_MATTER_SYNTAX
+        ) from None
     if not isinstance(meta, dict):
-        raise ArticleError("front matter must be 'key: value' lines")
+        raise ArticleError("front matter must be 'key: value' lines", code=Skip.FRONT_MATTER_SYNTAX)
     return meta, text[m.end() :]
 
 

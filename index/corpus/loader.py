@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ArticleError, ArticlesDirError
+from ..errors import ArticleError, ArticlesDirError, Skip
+from ..types import Skipped
 from . import frontmatter
 from .text import clean, find_urls
 
@@ -57,14 +58,6 @@ class Article:
         return tuple(seen)
 
 
-@dataclass(frozen=True)
-class Skipped:
-    """An article file left out of the index, and why."""
-
-    file: str
-    reason: str
-
-
 def article_files(root: Path) -> list[Path]:
     """The Markdown files under root, sorted (links to files included, see load_articles)."""
     return _scan(Path(root))[0]
@@ -79,7 +72,9 @@ def _scan(root: Path) -> tuple[list[Path], list[Skipped]]:
 
     def unreadable(e: OSError) -> None:
         rel = Path(e.filename).relative_to(root).as_posix() if e.filename else "."
-        skipped.append(Skipped(rel + "/", f"cannot read folder ({e.strerror})"))
+        skipped.append(
+            Skipped(rel + "/", f"cannot read folder ({e.strerror})", Skip.UNREADABLE_FOLDER)
+        )
 
     # os.walk does not follow links to folders: a linked folder could lead anywhere on the
     # disk (or loop), so it is reported instead. Hidden files and folders (.git, editor swap
@@ -89,7 +84,7 @@ def _scan(root: Path) -> tuple[list[Path], list[Skipped]]:
         for d in [d for d in dirs if not d.startswith(".") and (folder / d).is_symlink()]:
             skipped.append(
                 Skipped(
-                    (folder / d).relative_to(root).as_posix() + "/", _link_reason(folder / d, root)
+                    (folder / d).relative_to(root).as_posix() + "/", *_link_reason(folder / d, root)
                 )
             )
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (folder / d).is_symlink())
@@ -99,18 +94,23 @@ def _scan(root: Path) -> tuple[list[Path], list[Skipped]]:
                 files.append(folder / n)
             elif suffix in TEXT_SUFFIXES:
                 rel = (folder / n).relative_to(root).as_posix()
-                skipped.append(Skipped(rel, "plain text, not Markdown; rename it to .md"))
+                skipped.append(
+                    Skipped(rel, "plain text, not Markdown; rename it to .md", Skip.PLAIN_TEXT)
+                )
     return sorted(files), skipped
 
 
-def _link_reason(link: Path, root: Path) -> str:
+def _link_reason(link: Path, root: Path) -> tuple[str, Skip]:
     try:
         inside = link.resolve().is_relative_to(root.resolve())
     except (OSError, RuntimeError):  # a loop of links
         inside = False
     if not inside:
-        return "link points outside the articles folder"
-    return "link to a folder (not followed; its articles are indexed under their own path)"
+        return "link points outside the articles folder", Skip.LINK_OUTSIDE
+    return (
+        "link to a folder (not followed; its articles are indexed under their own path)",
+        Skip.LINK_TO_FOLDER,
+    )
 
 
 def load_articles(root: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[Skipped]]:
@@ -127,14 +127,17 @@ def load_articles(root: Path, max_bytes: int = 5_000_000) -> tuple[list[Article]
         rel = path.relative_to(root).as_posix()
         try:
             if path in twins:
-                raise ArticleError(f"link to {twins[path]}, which is indexed under its own name")
+                raise ArticleError(
+                    f"link to {twins[path]}, which is indexed under its own name",
+                    code=Skip.LINK_TWIN,
+                )
             articles.append(load_article(path, root, max_bytes))
         except ArticleError as e:
             log.info("Skipping %s: %s", rel, e)
-            skipped.append(Skipped(rel, str(e)))
+            skipped.append(Skipped(rel, str(e), e.code, e.field))
         except Exception as e:  # a bug must cost one article, never the whole build
             log.exception("Skipping %s: unexpected error", rel)
-            skipped.append(Skipped(rel, f"cannot be parsed ({type(e).__name__})"))
+            skipped.append(Skipped(rel, f"cannot be parsed ({type(e).__name__})", Skip.UNPARSABLE))
     return articles, skipped
 
 
@@ -164,15 +167,15 @@ def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:
     try:
         real = path.resolve()
     except (OSError, RuntimeError):  # RuntimeError: a loop of links
-        raise ArticleError("broken link (it loops)") from None
+        raise ArticleError("broken link (it loops)", code=Skip.BROKEN_LINK) from None
     # Checked before anything is opened: a link must never make the bot read outside root.
     if not real.is_relative_to(root.resolve()):
-        raise ArticleError("link points outside the articles folder")
+        raise ArticleError("link points outside the articles folder", code=Skip.LINK_OUTSIDE)
     try:
         if not real.exists():
-            raise ArticleError("broken link (its target does not exist)")
+            raise ArticleError("broken link (its target does not exist)", code=Skip.BROKEN_LINK)
         if not real.is_file():
-            raise ArticleError("not a regular file")
+            raise ArticleError("not a regular file", code=Skip.NOT_REGULAR)
         size = real.stat().st_size
         if size <= max_bytes:
             # Read no more than the limit: the file may grow between stat and read.
@@ -180,30 +183,39 @@ def load_article(path: Path, root: Path, max_bytes: int = 5_000_000) -> Article:
                 raw = f.read(max_bytes + 1)
             size = max(size, len(raw))
         if size > max_bytes:
-            raise ArticleError(f"too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.1f} MB)")
+            raise ArticleError(
+                f"too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.1f} MB)",
+                code=Skip.TOO_LARGE,
+            )
     except OSError as e:
-        raise ArticleError(f"cannot read file ({e.strerror})") from None
+        raise ArticleError(f"cannot read file ({e.strerror})", code=Skip.UNREADABLE_FILE) from None
     return parse_article(rel, raw)
 
 
 def parse_article(rel: str, raw: bytes) -> Article:
     """Parse one article's bytes (a file's, or a database row's); raises ArticleError."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ArticleError("UTF-16 text; save the file as UTF-8")
+        raise ArticleError("UTF-16 text; save the file as UTF-8", code=Skip.NOT_UTF8)
     if b"\x00" in raw:
-        raise ArticleError("binary file, not Markdown text")
+        raise ArticleError("binary file, not Markdown text", code=Skip.BINARY)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ArticleError(f"not valid UTF-8 (byte {e.start}); save the file as UTF-8") from None
+        raise ArticleError(
+            f"not valid UTF-8 (byte {e.start}); save the file as UTF-8", code=Skip.NOT_UTF8
+        ) from None
     meta, body = _front_matter(text)
     title = _str_field(meta, "title", required=True)
     url = _str_field(meta, "url")
     if url is not None and not find_urls(url):
-        raise ArticleError(f"front matter 'url' is not an http(s) link: {_show(url)}")
+        raise ArticleError(
+            f"front matter 'url' is not an http(s) link: {_show(url)}",
+            code=Skip.BAD_FIELD,
+            field="url",
+        )
     sections = tuple(_sections(body))
     if not any(s.text for s in sections):
-        raise ArticleError("no text after the front matter")
+        raise ArticleError("no text after the front matter", code=Skip.NO_BODY)
     return Article(
         file=rel,
         title=title,
@@ -227,12 +239,16 @@ def _str_field(meta: dict, key: str, required: bool = False) -> str | None:
     value = meta.get(key)
     if value is None or value == "":
         if required:
-            raise ArticleError(f"front matter has no '{key}'")
+            raise ArticleError(f"front matter has no '{key}'", code=Skip.MISSING_FIELD, field=key)
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise ArticleError(f"front matter '{key}' must be text, not {type(value).__name__}")
+        raise ArticleError(
+            f"front matter '{key}' must be text, not {type(value).__name__}",
+            code=Skip.BAD_FIELD,
+            field=key,
+        )
     return clean(value).strip()
 
 
@@ -250,7 +266,9 @@ def _published(meta: dict) -> str | None:
         except ValueError:
             pass
     raise ArticleError(
-        f"front matter 'published' must be a date like 2025-03-19, not {_show(value)}"
+        f"front matter 'published' must be a date like 2025-03-19, not {_show(value)}",
+        code=Skip.BAD_FIELD,
+        field="published",
     )
 
 
@@ -276,7 +294,11 @@ def _outlet(meta: dict) -> str | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "、".join(v.strip() for v in value if v.strip()) or None
     if value is not None and not isinstance(value, str):
-        raise ArticleError("front matter 'outlet' must be text or a list of text")
+        raise ArticleError(
+            "front matter 'outlet' must be text or a list of text",
+            code=Skip.BAD_FIELD,
+            field="outlet",
+        )
     return _str_field(meta, "outlet")
 
 

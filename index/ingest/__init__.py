@@ -6,15 +6,18 @@ from ..lazy import exports
 # the settings loader and `newsbot info` need none of lxml, trafilatura or feedparser.
 _LAZY = {
     "Added": "articles",
+    "AddStatus": "articles",
     "add_url": "articles",
     "write": "articles",
     "destination": "articles",
     "PollReport": "feeds",
     "poll": "feeds",
-    "state_path": "feeds",
+    "state_path": "feed_state",
     "state_of": "feeds",
     "poller_lease": "feeds",
     "outlet_of": "outlets",
+    "shown": "urls",
+    "stored": "urls",
 }
 
 __all__ = sorted(_LAZY)

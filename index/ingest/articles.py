@@ -9,19 +9,22 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..corpus import frontmatter
+from ..corpus.files import write_atomic
+from ..corpus.identity import body_digest as _digest
+from ..corpus.identity import text_identity
 from ..corpus.loader import article_files
-from ..errors import ArticleError
 from .extract import Extracted, extract
 from .fetch import FetchLimits, Response, fetch
+from .urls import stored
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +52,36 @@ def destination(options, store=None) -> Path | Shelf:
     """Where new articles go: the database's shared articles with that backend, else the folder."""
     if options.store.backend != "postgres":
         return Path(options.articles_dir)
-    from ..storage.base import open_store
+    from ..storage.factory import open_store
 
     return (store or open_store(options, options.index_dir)).articles
 
 
+class AddStatus(StrEnum):
+    """What happened to one URL's article (with Added.dry_run: what would happen)."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"  # the same text is there under its url (or a 304)
+    DUPLICATE = "duplicate"  # the same text is there under another url
+
+
 @dataclass(frozen=True)
 class Added:
-    """What happened to one URL: added, updated, unchanged, duplicate, or would-be (dry run)."""
+    """What happened to one URL: a status, the file, and what was extracted."""
 
     url: str
-    status: str
+    status: AddStatus
     file: str | None  # relative to the articles folder
     article: Extracted | None = None
     content: str | None = None  # the file's text (written, or what a dry run would write)
     etag: str | None = None
     last_modified: str | None = None
+    dry_run: bool = False  # nothing was written: status says what would have been
 
     @property
     def changed(self) -> bool:
-        return self.status in ("added", "updated")
+        return not self.dry_run and self.status in (AddStatus.ADDED, AddStatus.UPDATED)
 
 
 def add_url(
@@ -81,27 +94,41 @@ def add_url(
     now: dt.datetime | None = None,
 ) -> Added:
     """Fetch url and write its article; raises FetchError or PageError with a reason."""
+    page = fetch_page(url, limits, etag, last_modified)
+    if isinstance(page, Added):
+        return page
+    return write_page(page, articles_dir, dry_run=dry_run, now=now, requested=url)
+
+
+def fetch_page(
+    url: str, limits: FetchLimits, etag: str | None = None, last_modified: str | None = None
+) -> Added | tuple[Response, Extracted]:
+    """The fetched page and its article (what a poll does a few at a time), or "unchanged"."""
     response = fetch(url, limits, etag=etag, last_modified=last_modified)
     if response.not_modified:
-        return Added(url, "unchanged", None, etag=response.etag, last_modified=last_modified)
-    return add_page(response, articles_dir, dry_run=dry_run, now=now, requested=url)
+        etag = response.etag
+        return Added(stored(url), AddStatus.UNCHANGED, None, etag=etag, last_modified=last_modified)
+    return response, extract(response.text(), response.url)
 
 
-def add_page(
-    response: Response,
+def write_page(
+    page: tuple[Response, Extracted],
     articles_dir: Path | Shelf,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     requested: str | None = None,
 ) -> Added:
-    """Extract a fetched page and write it (or say what would be written)."""
-    article = extract(response.text(), response.url)
+    """Write a fetched page's article (or say what would be written); its URL kept clean."""
+    response, article = page
+    # Stored and shown without a user name, password or utm_* tracking (the page's own
+    # canonical link may carry them too).
+    article = replace(article, url=stored(article.url))
     return write(
         article,
         articles_dir,
         dry_run=dry_run,
         now=now,
-        url=requested or response.url,
+        url=stored(requested or response.url),
         etag=response.etag,
         last_modified=response.last_modified,
     )
@@ -128,16 +155,16 @@ def write(
         same_url = by_url.get(article.url)
         same_text = by_text.get(_digest(body))
         if same_text and same_text != same_url:
-            return Added(url, "duplicate", same_text, article, None, etag, last_modified)
+            return Added(url, AddStatus.DUPLICATE, same_text, article, None, etag, last_modified)
         if same_url and same_text == same_url:
-            return Added(url, "unchanged", same_url, article, None, etag, last_modified)
+            return Added(url, AddStatus.UNCHANGED, same_url, article, None, etag, last_modified)
         folder = None if shelf is not None else Path(articles_dir)
         exists = shelf.exists if shelf is not None else (lambda name: (folder / name).exists())
         name = same_url or _new_name(article, exists, now)
         content = render(article, now)
-        status = "updated" if same_url else "added"
+        status = AddStatus.UPDATED if same_url else AddStatus.ADDED
         if dry_run:
-            return Added(url, f"would be {status}", name, article, content, etag, last_modified)
+            return Added(url, status, name, article, content, etag, last_modified, dry_run=True)
         if shelf is not None:
             shelf.put(name, content)
         else:
@@ -218,20 +245,6 @@ def _identity(path: Path) -> tuple[str | None, str | None]:
     return url, digest
 
 
-def text_identity(text: str) -> tuple[str | None, str | None]:
-    """(front matter url, body digest) of one article's text: what makes two the same."""
-    try:
-        meta, body = frontmatter.split(text)
-    except ArticleError:
-        return None, None  # the loader reports it; without front matter it is no duplicate
-    url = meta["url"].strip() if isinstance(meta.get("url"), str) else None
-    return url, _digest(body)
-
-
-def _digest(body: str) -> str:
-    return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
-
-
 def _new_name(article: Extracted, exists: Callable[[str], bool], now: dt.datetime) -> str:
     """<published date>-<site>-<slug>.md, numbered when another page has that name."""
     date = article.published or now.date().isoformat()
@@ -259,19 +272,3 @@ def slug(url: str) -> str:
     if text == re.sub(r"[^a-z0-9]+", "-", site.lower()).strip("-"):
         text += "-" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:8]
     return text
-
-
-def write_atomic(path: Path, content: str) -> None:
-    """Write beside the target and rename over it: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A hidden name: the loader skips it if a crash leaves it behind.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

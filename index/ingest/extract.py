@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import functools
 import ipaddress
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -13,24 +12,40 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from tld import get_fld
+from trafilatura.metadata import extract_metadata
 from trafilatura.settings import use_config
 
 from ..corpus.text import squash
 from ..errors import PageError
 from .outlets import outlet_for_host
+from .page_budget import DEADLINE_SECONDS, Budget
+from .page_furniture import (
+    DATE_LINE,
+    Sizes,
+    chars,
+    furniture_text,
+    reading_copy,
+    unwrap_layout_tables,
+    without_furniture,
+)
+from .page_headline import headline
+from .page_jsonld import json_ld
 
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
+# A furniture-free reading this short may have lost the article with a block wrongly taken for
+# furniture: trafilatura's reading of the whole page is taken if it holds more than furniture.
+# (A reading checked whenever it held under half the page's text lost more than it won: the
+# whole page's reading also holds other articles' teasers.)
+FALLBACK_CHARS = 250
+TEASER_CHARS = 1500  # a paywalled page's public part is shorter; a metered page's full text longer
 # trafilatura gives up on a main text under 250 characters and falls back to a flat one; a short
 # Japanese article is that long (the fallback loses its paragraphs and headings).
 _TRAFILATURA = use_config()
 _TRAFILATURA.set("DEFAULT", "MIN_EXTRACTED_SIZE", str(MIN_TEXT_CHARS))
-ARTICLE_TYPES = {
-    "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting",
-    "Report", "OpinionNewsArticle", "BackgroundNewsArticle",
-}  # fmt: skip
 # Said by paywalled pages where the public text stops.
 PAYWALL = re.compile(
     r"有料会員(?:限定|登録|になると|の方)|会員限定(?:記事|です)|続きは(?:有料|会員|ログイン)"
@@ -47,24 +62,6 @@ _XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
 _DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})")
-# Class and id words of page furniture; an element named so is dropped before extraction.
-FURNITURE = {
-    "ad", "ads", "advert", "advertisement", "banner", "sponsor", "sponsored", "pr", "share",
-    "sns", "social", "related", "relatedposts", "kanren", "recommend", "ranking", "popular",
-    "comment", "comments", "reaction", "reactions", "breadcrumb", "nav", "gnav", "menu",
-    "sidebar", "widget", "footer", "pagination", "sharedaddy", "respond", "newsletter",
-    "byline", "date", "timestamp", "dateline",
-}  # fmt: skip
-FURNITURE_TAGS = (
-    "script", "style", "noscript", "iframe", "form", "button", "nav", "aside", "footer", "ins",
-    "amp-ad", "amp-embed", "amp-sidebar", "amp-social-share", "amp-analytics", "svg",
-)  # fmt: skip
-_AD_OR_COPYRIGHT = re.compile(r"^\s*(?:広告|PR|AD|スポンサーリンク|copyright|\(c\)|©)", re.I)
-# A line that is only a date ("2025年4月2日 10:00 配信"): the date is read from metadata.
-_DATE_LINE = re.compile(
-    r"^(?:\d{4}[年/.-]\d{1,2}[月/.-]\d{1,2}日?)(?:[(（][月火水木金土日][)）])?"
-    r"(?:\d{1,2}[:時]\d{2}分?)?(?:配信|更新|公開|掲載|発行)?$"
-)
 # The last lines of old pages: copyright notices, back links, "to the top of the page".
 _TAIL = re.compile(
     r"無断(?:で)?(?:転載|複製|転用|使用)|allrightsreserved|^(?:copyright|\(c\)|©)"
@@ -72,8 +69,9 @@ _TAIL = re.compile(
     re.I,
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not \t, \n: whitespace, joined
-_TITLE_SEPARATOR = re.compile(r"[\s\-–—|｜:：/／»]+")
-_CONTAINERS = ("div", "td", "ul", "ol", "dl", "font", "section", "p", "table", "li", "span")
+# trafilatura's Markdown escapes ("Choreographer\_Jeong"): the body keeps the characters as written.
+_CODE_SPAN = re.compile(r"(?<!\\)`+([^`]+?)`+")  # inline code: its words, without backticks
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 @dataclass(frozen=True)
@@ -112,8 +110,23 @@ def _keep_logging() -> None:
     dateparser.utils.setup_logging = lambda: None
 
 
-def extract(html: str, url: str) -> Extracted:
-    """The article on a page fetched from url; PageError says why a page has none."""
+def extract(html: str, url: str, deadline: float = DEADLINE_SECONDS) -> Extracted:
+    """The article on a page fetched from url; PageError says why a page has none.
+
+    deadline is the CPU time (seconds) the page may take; a page over it is refused.
+    """
+    try:
+        return _extract(html, url, Budget(deadline))
+    except PageError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any page must end in an article or a reason
+        # One odd page must not stop an add or a feed poll: it is refused, and the cause kept.
+        log.debug("Extraction failed on %s", url, exc_info=True)
+        raise PageError(f"the page could not be read ({type(e).__name__})") from None
+
+
+def _extract(html: str, url: str, budget: Budget) -> Extracted:
+    """extract() without its boundary: any error may escape."""
     _keep_logging()
     # lxml refuses text that still declares its byte encoding (XHTML's <?xml ... ?>).
     html = _XML_DECLARATION.sub("", html, count=1)
@@ -121,22 +134,22 @@ def extract(html: str, url: str) -> Extracted:
         tree = lxml.html.fromstring(html)
     except (lxml.etree.ParserError, ValueError):
         raise PageError("not an HTML page") from None
-    meta = _meta(tree)
-    ld = _json_ld(tree)
+    unwrap_layout_tables(tree)
+    meta, ld, sizes = _meta(tree), json_ld(tree), Sizes(tree, budget)
     title = _first(meta.get("og:title"), ld.get("headline"), _title(tree))
     host = urlsplit(url).hostname or ""
     names = [n for n in (meta.get("og:site_name"), _publisher(ld), outlet_for_host(host)) if n]
     if _not_found(title, tree):
         raise PageError("the page says it was not found (a 404 page)")
-    if ld.get("isAccessibleForFree") in (False, "False", "false"):
-        raise PageError("paywalled: only a teaser is public")
-    doc = _main_text(tree, url)
+    doc = _main_text(tree, sizes, url, budget)
+    budget.check()
     text = getattr(doc, "text", None) or ""
-    title = title or getattr(doc, "title", None)
-    title, site_name = _headline(title, names, tree)
+    title = title or _first(_metadata(tree, url).title)
+    title, site_name = headline(title, names, tree, sizes, budget)
+    budget.check()
     body = _markdown(text, title, url)
     plain = Extracted("", url, None, None, "", body).plain()
-    if PAYWALL.search(plain) or (_paywall_box(tree) and len(plain) < 1000):
+    if _paywalled(plain, ld, tree):
         raise PageError("paywalled: only a teaser is public")
     if len("".join(plain.split())) < MIN_TEXT_CHARS:
         if _needs_script(tree):
@@ -154,7 +167,8 @@ def extract(html: str, url: str) -> Extracted:
             meta.get("pubdate"),
             meta.get("date"),
             _time_tag(tree),
-            getattr(doc, "date", None),
+            # htmldate's deep search guesses from any number; this reads the page's own.
+            lambda: find_date(copy.deepcopy(tree), extensive_search=False, original_date=True),
             _date_after_title(tree),
             _date_after_headline(tree, title),
         ),
@@ -164,78 +178,57 @@ def extract(html: str, url: str) -> Extracted:
     )
 
 
-def _main_text(tree, url: str):
-    """trafilatura's reading of the page without its furniture: text as Markdown, and a date."""
+def _main_text(tree, sizes: Sizes, url: str, budget: Budget):
+    """trafilatura's reading of the page without its furniture, as Markdown."""
+    bare, doomed = without_furniture(tree, sizes, budget)
+    doc = _trafilatura(bare, url)
+    got = chars(getattr(doc, "text", None))
+    if got < FALLBACK_CHARS:
+        budget.check()
+        whole = _trafilatura(reading_copy(tree), url)
+        # Only what it holds beyond the furniture counts: a longer reading of ads is no better.
+        furniture = furniture_text(sizes, doomed)
+        lines = (_line_words(x) for x in (getattr(whole, "text", None) or "").splitlines())
+        if sum(len(x) for x in lines if x not in furniture) > max(got, MIN_TEXT_CHARS):
+            return whole
+    return doc
+
+
+def _line_words(line: str) -> str:
+    """A Markdown line's words, squashed: no heading or list marks, links as their words."""
+    return squash(_MD_LINK.sub(lambda m: m.group(2), line).lstrip("#-*> "))
+
+
+def _trafilatura(tree, url: str):
     return trafilatura.bare_extraction(
-        lxml.html.tostring(_without_furniture(tree), encoding="unicode"),
+        tree,
         url=url,
-        with_metadata=True,
+        with_metadata=False,  # read from the page itself; trafilatura's only when it has none
         include_comments=False,
         include_links=True,
         include_formatting=True,
         include_images=False,
         deduplicate=False,
-        # htmldate's deep search guesses from any number on the page; _date reads the page's own.
-        date_extraction_params={"extensive_search": False, "original_date": True},
         config=_TRAFILATURA,
     )
 
 
-def _without_furniture(tree):
-    """A copy of the page without navigation, ads, share buttons, related lists and comments.
+def _metadata(tree, url: str):
+    """trafilatura's reading of the page's metadata: asked only when the page names no title."""
+    return extract_metadata(copy.deepcopy(tree), url)
 
-    trafilatura alone keeps link lists in table layouts and ad or comment blocks that are not
-    marked up as such; these are named by their class or id, or are mostly links.
+
+def _paywalled(plain: str, ld: dict, tree) -> bool:
+    """True when what is public is a teaser: short, and the page says or marks that more is paid.
+
+    Metered sites flag the article as not free yet send all of it: a full text is kept.
     """
-    tree = copy.deepcopy(tree)
-    _unwrap_layout_tables(tree)
-    doomed = []
-    for el in tree.iter():
-        if not isinstance(el.tag, str):
-            continue
-        if el.tag in FURNITURE_TAGS:
-            doomed.append(el)
-            continue
-        words = set(re.split(r"[-_\s]+", f"{el.get('class') or ''} {el.get('id') or ''}".lower()))
-        if el.tag in ("body", "html", "main", "article", "h1"):
-            continue
-        if words & FURNITURE or (el.tag in _CONTAINERS and _mostly_links_or_ad(el)):
-            if el.find(".//h1") is None and el.find(".//article") is None:
-                doomed.append(el)
-    for el in doomed:
-        if el.getparent() is not None:
-            el.drop_tree()
-    return tree
-
-
-def _unwrap_layout_tables(tree) -> None:
-    """Tables that lay out a page (they hold headings, paragraphs, tables or <br><br> text)
-    become plain blocks; a data table stays a table."""
-    for table in list(tree.iter("table")):
-        inner = [el for el in table.iter("p", "h1", "h2", "h3", "table") if el is not table]
-        if not inner and not any(_paragraph_break(br) for br in table.iter("br")):
-            continue
-        for el in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th")]:
-            el.tag = "div"
-            for attr in ("colspan", "rowspan"):
-                el.attrib.pop(attr, None)
-
-
-def _paragraph_break(br) -> bool:
-    """<br><br>: how old pages end a paragraph."""
-    after = br.getnext()
-    return after is not None and after.tag == "br" and not (br.tail or "").strip()
-
-
-def _mostly_links_or_ad(el) -> bool:
-    text = "".join(el.text_content().split())
-    if not text:
-        return False
-    if len(text) < 80 and (_AD_OR_COPYRIGHT.match(text) or _DATE_LINE.match(text)):
+    teaser = len("".join(plain.split())) < TEASER_CHARS
+    said = PAYWALL.search(plain)
+    if said and (teaser or said.start() >= len(plain) - 300):
         return True
-    links = el.findall(".//a")
-    linked = sum(len("".join(a.text_content().split())) for a in links)
-    return len(links) >= 3 and linked / len(text) >= 0.6
+    flagged = ld.get("isAccessibleForFree") in (False, "False", "false")
+    return teaser and (flagged or _paywall_box(tree))
 
 
 def _date_after_title(tree) -> str | None:
@@ -245,7 +238,8 @@ def _date_after_title(tree) -> str | None:
         return None
     text, seen = [], 0
     for el in h1.itersiblings():
-        part = el.text_content() + (el.tail or "")
+        # Comments and processing instructions have a tail but no text_content().
+        part = (el.text_content() if isinstance(el.tag, str) else "") + (el.tail or "")
         text.append(part)
         seen += len(part)
         if seen > 300:
@@ -258,68 +252,6 @@ def _date_after_headline(tree, headline: str) -> str | None:
     text = " ".join(tree.text_content().split())
     at = text.rfind(headline)  # the last: <title> may hold it first
     return _date(text[at + len(headline) : at + len(headline) + 120]) if at >= 0 else None
-
-
-def _headline(title: str | None, names: list[str], tree) -> tuple[str | None, str | None]:
-    """The headline without the site's (or section's) name around it; and the site's name
-    when the page says it only in its header and <title> (old pages have no metadata)."""
-    if not title:
-        return None, None
-    for name in names:
-        stripped = _strip_name(title, name)
-        if stripped:
-            return stripped, None
-    found = _headline_element(tree, title)
-    if found is not None:
-        title = " ".join(found.text_content().split())
-    tag = tree.find(".//title")
-    whole = " ".join(tag.text_content().split()) if tag is not None else ""
-    at = whole.find(title)
-    rest = f"{whole[:at]} {whole[at + len(title) :]}" if at >= 0 else ""
-    words = [w for w in _TITLE_SEPARATOR.split(rest) if len(w) >= 2]
-    return title, next((w for w in words if _names_the_page(tree, w)), None)
-
-
-def _strip_name(title: str, name: str) -> str | None:
-    """The title without the site's name after or before it: 「見出し｜名」, 「【名】見出し」."""
-    n = re.escape(" ".join(name.split()))
-    for pattern in (
-        rf"^(.+?)\s*(?:[-–—|｜:：/／»]\s*{n}|[(（【\[]{n}[)）】\]])$",
-        rf"^(?:[【\[]{n}[】\]]|{n}\s*[-–—|｜:：/／»])\s*(.+)$",
-    ):
-        m = re.match(pattern, title)
-        if m and m.group(1).strip():
-            return m.group(1).strip()
-    return None
-
-
-def _headline_element(tree, title: str):
-    """The page element whose text is the <title> less words before or after it: the headline."""
-    whole = squash(title).lower()
-    best, best_len = None, 0
-    h1 = tree.find(".//h1")
-    candidates = [h1] if h1 is not None else tree.iter("b", "strong", "font", "td", "div", "span")
-    for el in candidates:
-        text = squash(el.text_content()).lower()
-        # At least half the title: a logo or section name in bold is not the headline.
-        if best_len < len(text) < len(whole) and 2 * len(text) >= len(whole):
-            if whole.endswith(text) or whole.startswith(text):
-                best, best_len = el, len(text)
-    return best
-
-
-def _names_the_page(tree, word: str) -> bool:
-    """True when the word is a logo's alt text or a text of its own outside links."""
-    for el in tree.iter():
-        if not isinstance(el.tag, str) or el.tag in ("title", "a"):
-            continue
-        if el.tag == "img" and (el.get("alt") or "").strip() == word:
-            return True
-        if squash(el.text_content()).lower() == squash(word).lower() and not any(
-            a.tag == "a" for a in el.iterancestors()
-        ):
-            return True
-    return False
 
 
 def _first(*values) -> str | None:
@@ -348,30 +280,6 @@ def _title(tree) -> str | None:
         return h1.text_content()
     t = tree.find(".//title")
     return t.text_content() if t is not None else None
-
-
-def _json_ld(tree) -> dict:
-    """The first article object in the page's JSON-LD (inside @graph or lists too)."""
-    for script in tree.iter("script"):
-        if (script.get("type") or "").strip().lower() != "application/ld+json":
-            continue
-        try:
-            data = json.loads(script.text or "")
-        except ValueError:
-            log.debug("Ignoring broken JSON-LD")
-            continue
-        stack = [data]
-        while stack:
-            item = stack.pop(0)
-            if isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                types = item.get("@type")
-                types = set(types) if isinstance(types, list) else {types}
-                if types & ARTICLE_TYPES:
-                    return item
-                stack.extend(v for k, v in item.items() if k == "@graph")
-    return {}
 
 
 def _publisher(ld: dict) -> str | None:
@@ -423,6 +331,7 @@ def _time_tag(tree) -> str | None:
 def _date(*values) -> str | None:
     """The first value that holds a date, as YYYY-MM-DD (the date as the page writes it)."""
     for v in values:
+        v = v() if callable(v) else v  # an expensive reading, made only when the ones before fail
         m = _DATE.search(v) if isinstance(v, str) else None
         if m:
             y, mo, d = (int(x) for x in m.groups())
@@ -452,8 +361,13 @@ def _needs_script(tree) -> bool:
 
 def _markdown(text: str, title: str | None, url: str) -> str:
     """trafilatura's Markdown → this project's: '##' sections, absolute links, no emphasis."""
-    lines = []
+    lines, fenced = [], False
     for n, line in enumerate(text.splitlines()):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or line.startswith("```"):
+            lines.append(line.rstrip())  # code: "# a comment" is not a heading, "\_" is written
+            continue
         m = _HEADING.match(line)
         if m:
             heading = m.group(2).strip().strip("*").strip()
@@ -462,8 +376,8 @@ def _markdown(text: str, title: str | None, url: str) -> str:
                 continue  # the title repeated as the body's first heading
             line = "#" * max(2, len(m.group(1))) + " " + heading
         else:
-            line = line.replace("**", "").replace("__", "")
-        lines.append(_MD_LINK.sub(lambda m: _link(m, url), line).rstrip())
+            line = _CODE_SPAN.sub(r"\1", line.replace("**", "").replace("__", ""))
+        lines.append(_MD_ESCAPE.sub(r"\1", _MD_LINK.sub(lambda m: _link(m, url), line)).rstrip())
     body = "\n".join(_trim(lines, title))
     return re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
 
@@ -475,7 +389,7 @@ def _trim(lines: list[str], title: str | None) -> list[str]:
     head = [n for n, x in enumerate(plain[:8]) if title and x == squash(title).lower()]
     start = head[0] + 1 if head else 0
     while start < len(lines) and (
-        not plain[start] or _DATE_LINE.match(plain[start].strip("【】［］[]（）()"))
+        not plain[start] or DATE_LINE.match(plain[start].strip("【】［］[]（）()"))
     ):
         start += 1
     end = len(lines)

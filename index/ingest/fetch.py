@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import codecs
 import http.client
 import io
 import ipaddress
 import logging
-import re
 import socket
 import ssl
 import threading
 import time
 import zlib
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from ..errors import FetchError
 from ..options import FetchLimits  # there so that reading settings skips http.client
+from .addresses import is_public
+from .charset import decode
+from .urls import location, request_target, shown, visible
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,20 @@ FEED_TYPES = (
     "text/xml",
     "application/rdf+xml",
     "application/feed+json",
+    # Labels servers give feeds in the wild: the body decides (a feed must parse as one).
+    "application/x-rss+xml",
+    "application/x-atom+xml",
+    "text/rss+xml",
+    "text/atom+xml",
+    "application/rss",
+    "text/rss",
+    "text/plain",
     *HTML_TYPES,  # some servers label their feeds text/html; feedparser decides
 )
 REDIRECTS = (301, 302, 303, 307, 308)
 CHUNK = 64 * 1024
 # Signatures of binary formats that servers sometimes label text/html.
 _MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"BZh")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-# Japanese sites label their encodings loosely; these are the codecs that decode what they mean.
-_CODECS = {
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "windows-31j": "cp932",
-    "ms_kanji": "cp932",
-    "euc-jp": "euc_jis_2004",
-    "x-euc-jp": "euc_jis_2004",
-    "eucjp": "euc_jis_2004",
-    "iso-2022-jp": "iso2022_jp_ext",
-}
 
 
 @dataclass(frozen=True)
@@ -72,12 +67,6 @@ class Response:
         return decode(self.body, self.charset)
 
 
-# NAT64 prefixes (RFC 6052, RFC 8215): the last 32 bits are an IPv4 address the gateway reaches.
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-# Codecs that are not byte encodings of text, though Python knows their names.
-_NOT_CHARSETS = {"undefined", "idna", "punycode", "raw_unicode_escape", "unicode_escape"}
-
-
 def fetch(
     url: str,
     limits: FetchLimits,
@@ -85,17 +74,23 @@ def fetch(
     last_modified: str | None = None,
     accept: tuple[str, ...] = HTML_TYPES,
 ) -> Response:
-    """GET url following a few redirects; raises FetchError with a one-line reason."""
+    """GET url (an IRI: %-encoded on the wire) following a few redirects; raises FetchError
+    with a one-line reason."""
     deadline = time.monotonic() + limits.timeout_seconds
     seen = {url}
     for _ in range(limits.max_redirects + 1):
         response = _get(url, limits, deadline, etag, last_modified, accept)
         if isinstance(response, Response):
             return response
-        target = urljoin(url, response)
+        try:
+            target = urljoin(url, location(response).strip())
+        except ValueError:
+            raise FetchError(
+                f"redirect to an invalid URL: {visible(shown(response))[:200]}"
+            ) from None
         if target in seen:
-            raise FetchError(f"redirect loop at {target}")
-        log.debug("Redirect %s -> %s", url, target)
+            raise FetchError(f"redirect loop at {visible(shown(target))[:200]}")
+        log.debug("Redirect %s -> %s", shown(url), shown(target))
         seen.add(target)
         url = target
     raise FetchError(f"more than {limits.max_redirects} redirects")
@@ -103,16 +98,8 @@ def fetch(
 
 def check_url(url: str) -> tuple[str, str, int]:
     """Scheme, host and port of an http(s) URL; anything else is refused."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise FetchError(f"not a valid URL: {url[:200]}") from None
-    if parts.scheme not in ("http", "https"):
-        raise FetchError(f"only http and https links can be fetched, not {parts.scheme or url!r}")
-    if not parts.hostname:
-        raise FetchError(f"no host in {url[:200]}")
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+    scheme, host, port, _ = request_target(url)
+    return scheme, host, port
 
 
 def resolve(host: str, port: int, allow_private: bool, deadline: float | None = None) -> str:
@@ -157,39 +144,13 @@ def _getaddrinfo(host: str, port: int, deadline: float | None) -> list:
     return answer["infos"]
 
 
-def is_public(address: str) -> bool:
-    """False for private, loopback, link-local (cloud metadata), multicast and reserved IPs."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.is_site_local or not (ip.is_global and not ip.is_multicast):
-            return False
-        embedded = _embedded_ipv4(ip)
-        if embedded is None:
-            return True
-        ip = embedded
-    return ip.is_global and not ip.is_multicast
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one leads to: mapped, compatible, NAT64, 6to4 or Teredo."""
-    if ip.ipv4_mapped or ip.sixtofour:
-        return ip.ipv4_mapped or ip.sixtofour
-    if ip.teredo:
-        return ip.teredo[1]
-    if int(ip) >> 32 == 0 or any(ip in net for net in _NAT64):  # ::a.b.c.d, 64:ff9b::a.b.c.d
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
 def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
     """One request: a Response, or the Location of a redirect."""
-    scheme, host, port = check_url(url)
+    scheme, host, port, path = request_target(url)
     try:
         address = resolve(host, port, limits.allow_private, deadline)
     except TimeoutError:
         raise _timed_out(limits) from None
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
         "User-Agent": limits.user_agent,
         "Accept": ", ".join(accept) + ", */*;q=0.1",
@@ -210,13 +171,16 @@ def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
                 raise FetchError(f"HTTP {resp.status} without a Location")
             return location
         if resp.status == 304:
+            if not (etag or last_modified):  # nothing was asked to be compared with
+                raise FetchError("HTTP 304 Not Modified to a request that was not conditional")
             return Response(url, 304, b"", "", None, resp.getheader("ETag") or etag, last_modified)
         if resp.status >= 400:
-            raise FetchError(f"HTTP {resp.status} {resp.reason}".strip(), resp.status >= 500)
+            reason = f"HTTP {resp.status} {resp.reason}".strip()
+            raise FetchError(reason, resp.status >= 500 or resp.status == 429, resp.status)
         if resp.status != 200:
             raise FetchError(f"unexpected HTTP {resp.status} {resp.reason}".strip())
         content_type, charset = _content_type(resp.getheader("Content-Type", ""))
-        if content_type not in accept:
+        if not _accepted(content_type, accept):
             raise FetchError(f"not a web page ({content_type or 'no content type'})")
         raw = _read(resp, limits, deadline)
         body = _decompress(raw, resp.getheader("Content-Encoding", ""), limits.max_bytes)
@@ -239,6 +203,13 @@ def _get(url, limits, deadline, etag, last_modified, accept) -> Response | str:
         raise FetchError(f"connection failed: {type(e).__name__}: {e}", transient=True) from None
     finally:
         conn.close()
+
+
+def _accepted(content_type: str, accept: tuple[str, ...]) -> bool:
+    """Whether the media type is one asked for; a feed may come as any XML type."""
+    if content_type in accept:
+        return True
+    return "application/xml" in accept and content_type.endswith(("+xml", "/xml"))
 
 
 def _timed_out(limits: FetchLimits) -> FetchError:
@@ -374,12 +345,16 @@ def _read(resp: http.client.HTTPResponse, limits: FetchLimits, deadline: float) 
         # read1 returns what has arrived; the socket's reads end at the deadline.
         chunk = resp.read1(CHUNK)
         if not chunk:
-            return b"".join(chunks)
+            break
         size += len(chunk)
         if size > limits.max_bytes:
             raise FetchError(_too_large(limits.max_bytes))
         chunks.append(chunk)
         _left(deadline)
+    # http.client ends a body at a closed connection without saying it was cut short.
+    if declared and declared.isdigit() and size < int(declared) and not resp.chunked:
+        raise FetchError(f"truncated: {size} of {declared} bytes arrived", transient=True)
+    return b"".join(chunks)
 
 
 def _decompress(raw: bytes, encoding: str, max_bytes: int) -> bytes:
@@ -413,57 +388,3 @@ def _too_large(max_bytes: int) -> str:
 def _binary(body: bytes) -> bool:
     head = body[:1024]
     return head.startswith(_MAGIC) or b"\x00" in head
-
-
-def decode(body: bytes, charset: str | None = None) -> str:
-    """Bytes → text by the declared charset (header, BOM, <meta>), else UTF-8, CP932, EUC-JP."""
-    if body.startswith(b"\xef\xbb\xbf"):
-        return body[3:].decode("utf-8", errors="replace")
-    declared = charset
-    if not declared:
-        m = _META_CHARSET.search(body[:8192])
-        declared = m.group(1).decode("ascii") if m else None
-    codec = text_codec(declared) if declared else None
-    if declared and not codec:
-        log.info("Unknown charset %r; guessing", declared)
-    if codec:
-        try:
-            return body.decode(codec)
-        except UnicodeDecodeError:
-            pass
-        if codec != "utf-8" and _is_utf8(body):
-            log.warning("Page declared %s but is UTF-8; read as UTF-8", declared)
-            return body.decode("utf-8")
-        text = body.decode(codec, errors="replace")
-        log.warning("Page is not valid %s: %d characters replaced", declared, text.count("\ufffd"))
-        return text
-    for guess in ("utf-8", "cp932", "euc_jis_2004"):
-        try:
-            return body.decode(guess)
-        except UnicodeDecodeError:
-            continue
-    return body.decode("utf-8", errors="replace")
-
-
-def text_codec(name: str | None) -> str | None:
-    """The Python codec for a charset a page or feed declares; None when it names no text codec."""
-    if not name:
-        return None
-    name = name.strip().lower()
-    codec = _CODECS.get(name, name)
-    try:
-        info = codecs.lookup(codec)
-    except (LookupError, ValueError):
-        return None
-    # `undefined`, `idna` and `punycode` are codecs, not charsets: decoding by them raises.
-    if info.name.replace("-", "_") in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
-        return None
-    return "utf-8" if info.name == "utf-8" else codec
-
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True

@@ -5,12 +5,13 @@ from ..lazy import exports
 # The public surface (bot/ imports only these); imported on first use, as in index/__init__.py:
 # `newsbot info` reads a manifest without numpy's friends, and psycopg only with PostgreSQL.
 _LAZY = {
-    "open_store": "base",
+    "open_store": "factory",
     "LocalStore": "local",
     "current_version": "manifest",
     "read_manifest": "manifest",
-    "live_manifest": "base",
-    "import_version": "postgres.store",
+    "live_manifest": "factory",
+    "import_index": "postgres.importer",
+    "import_version": "postgres.importer",
 }
 
 __all__ = sorted(_LAZY)

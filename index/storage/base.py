@@ -1,25 +1,23 @@
 """The seam between ranking and storage: what search reads from one index version.
 
 `local.LocalStore` (a folder per version) is the default backend; `postgres.store.PgStore`
-(PostgreSQL with pgvector) implements the same protocols. Nothing outside `index/` sees them:
-`Searcher` is the way in, `open_store` picks the backend the settings name, and `live_manifest`
-reads what `newsbot info` shows. Importing this module loads no array library.
+(PostgreSQL with pgvector) implements the same protocols. This seam imports neither: the
+backends import it, and factory.py opens the one the settings name (as txtai's factories do).
+Importing this module loads no array library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import POSTGRES_EXTRA, StoreUnavailableError
 from .manifest import FORMAT
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..options import IndexOptions
     from ..retrieval.lexical import Lexical
 
 
@@ -167,32 +165,3 @@ class Store(Protocol):
 
     def tidy(self, keep: str) -> None:
         """Remove what killed builds and superseded versions left (not `keep`)."""
-
-
-def open_store(options: IndexOptions, root: Path) -> Store:
-    """The store the settings name: the folder at root, or the PostgreSQL database."""
-    from .local import LocalStore
-
-    if options.store.backend == "local":  # else "postgres": StoreOptions allows no other
-        return LocalStore(root)
-    try:
-        from .postgres.store import PgStore
-    except ImportError as e:  # the drivers are an extra: pip install 'newsbot[postgres]'
-        raise StoreUnavailableError(
-            f"the PostgreSQL backend's drivers are not installed ({e})",
-            hint=POSTGRES_EXTRA,
-            setting="store.backend",
-        ) from None
-    return PgStore(options.store)
-
-
-def live_manifest(options: IndexOptions, root: Path) -> tuple[PurePath, dict]:
-    """The live version's location and manifest, read cheaply (no arrays, no checksums)."""
-    if options.store.backend == "local":
-        # The folder's manifest alone: `newsbot info` stays instant and loads no numpy.
-        from .manifest import current_version, read_manifest
-
-        folder = current_version(Path(root))
-        return folder, read_manifest(folder, verify=False)
-    version = open_store(options, root).current(verify=False)
-    return version.location, version.manifest

@@ -46,6 +46,7 @@ def render_chart(report: UsageReport) -> bytes:
     share.plot(x, shares, color=SHARE, marker="o", markersize=4, linewidth=2.2, label="回答率")
     share.set_ylim(0, 1.05)
     share.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    share.set_ylabel("回答率", fontsize=13, fontfamily=family, color=SHARE)
     share.tick_params(axis="y", labelsize=12, colors=SHARE)
     share.spines[["top"]].set_visible(False)
     total = f"{report.questions}件・回答率{_percent(report.answered_share)}"

@@ -6,34 +6,39 @@ import datetime as dt
 import logging
 import math
 import sqlite3
+import zoneinfo
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..answer.judge import subject_terms
-from ..corpus.text import char_ngrams, normalize
 from ..errors import UsageStoreError
+from .grouping import Group, group_questions
 from .store import DB_NAME, utc
 
 log = logging.getLogger(__name__)
 
-# Two unanswered questions are near-duplicates at this similarity (see similarity()).
-SAME_GROUP = 0.5
-KEY_TERMS = 4
 LIMIT = 10
+TIMEZONE = "Asia/Tokyo"
 
 
-@dataclass
-class Group:
-    """Unanswered questions that ask the same thing, and the words to look for coverage of."""
+@dataclass(frozen=True)
+class Scope:
+    """Whose questions a report covers: one server's, the DMs, or all (the operator's)."""
 
-    count: int
-    users: int
-    questions: list[str]  # distinct wordings, most asked first
-    key_terms: list[str]
-    reasons: dict[str, int] = field(default_factory=dict)
-    wordings: int = 1  # distinct wordings in the group (questions shows the first three)
+    guild_hash: str | None = None  # one server (its keyed hash)
+    dms: bool = False  # DMs, and old rows whose place is unknown (an owner's report in a DM)
+
+    def where(self) -> tuple[str, tuple]:
+        """The SQL condition on `questions q`, and its arguments."""
+        if self.guild_hash is not None:
+            return "q.guild_hash = ? AND q.is_dm = 0", (self.guild_hash,)
+        if self.dms:
+            return "(q.is_dm = 1 OR q.is_dm IS NULL)", ()
+        return "1", ()
+
+
+EVERYTHING = Scope()
 
 
 @dataclass
@@ -42,6 +47,7 @@ class UsageReport:
 
     since: str
     until: str
+    timezone: str = TIMEZONE  # the days are this zone's
     questions: int = 0
     answered: int = 0
     users: int = 0
@@ -49,10 +55,13 @@ class UsageReport:
     reasons: dict[str, int] = field(default_factory=dict)
     days: list[tuple[str, int, int]] = field(default_factory=list)  # (date, asked, answered)
     groups: list[Group] = field(default_factory=list)
+    more_groups: int = 0  # groups beyond those listed
+    no_subject: int = 0  # unanswered questions without a subject (なぜ?): not coverage to add
     downvoted: list[dict] = field(default_factory=list)  # question, answer, down, up
     cited: list[tuple[str, str, int]] = field(default_factory=list)  # article, title, times
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
+    previous: tuple[int, int] | None = None  # (asked, answered) in the period just before
 
     @property
     def answered_share(self) -> float | None:
@@ -63,26 +72,38 @@ class UsageReport:
         d["answered_share"] = self.answered_share
         d["days"] = [{"date": a, "asked": b, "answered": c} for a, b, c in self.days]
         d["cited"] = [{"article": a, "title": t, "times": n} for a, t, n in self.cited]
+        if self.previous is not None:
+            d["previous"] = {"asked": self.previous[0], "answered": self.previous[1]}
         return d
 
 
 def build_report(
-    data_dir: Path | str, since: dt.date, until: dt.date | None = None, limit: int = LIMIT
+    data_dir: Path | str,
+    since: dt.date,
+    until: dt.date | None = None,
+    limit: int = LIMIT,
+    *,
+    scope: Scope = EVERYTHING,
+    timezone: str = TIMEZONE,
+    encode=None,
 ) -> UsageReport:
-    """Read the report's figures for the days since..until (UTC, both included)."""
-    until = until or dt.datetime.now(dt.UTC).date()
-    report = UsageReport(since.isoformat(), until.isoformat())
+    """Read the report's figures for the days since..until (in `timezone`, both included).
+
+    `encode` (texts -> unit vectors, the bot's own encoder) groups unanswered questions by
+    meaning, across languages; without it they are grouped by their words.
+    """
+    zone = zoneinfo.ZoneInfo(timezone)
+    until = until or dt.datetime.now(zone).date()
+    report = UsageReport(since.isoformat(), until.isoformat(), timezone)
     path = Path(data_dir) / DB_NAME
     if not path.exists():
         report.days = _fill_days({}, since, until)
         return report
-    start = utc(dt.datetime.combine(since, dt.time(), dt.UTC))
-    end = utc(dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC))
     try:
         # Read-only: the report never takes the writer's lock (WAL lets both run at once).
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
         try:
-            _read(conn, report, (start, end), since, until, limit)
+            _read(conn, report, Window(since, until, zone, scope), limit, encode)
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
@@ -90,44 +111,124 @@ def build_report(
     return report
 
 
-def _read(conn, report: UsageReport, window, since, until, limit: int) -> None:
-    where = "FROM questions WHERE asked_at >= ? AND asked_at < ?"
+@dataclass(frozen=True)
+class Window:
+    """The days a report covers, in its time zone, and whose questions."""
+
+    since: dt.date
+    until: dt.date
+    zone: dt.tzinfo
+    scope: Scope
+
+    def bounds(self, shift_days: int = 0) -> tuple[str, str]:
+        """The UTC text bounds of the days (shifted back by `shift_days` for the previous one)."""
+        first = self.since - dt.timedelta(days=shift_days)
+        last = self.until - dt.timedelta(days=shift_days) + dt.timedelta(days=1)
+        return (
+            utc(dt.datetime.combine(first, dt.time(), self.zone)),
+            utc(dt.datetime.combine(last, dt.time(), self.zone)),
+        )
+
+    def where(self, shift_days: int = 0) -> tuple[str, tuple]:
+        cond, args = self.scope.where()
+        return f"q.asked_at >= ? AND q.asked_at < ? AND {cond}", (*self.bounds(shift_days), *args)
+
+
+def _read(conn, report: UsageReport, window: Window, limit: int, encode) -> None:
+    where, args = window.where()
+    frm = f"FROM questions q WHERE {where}"
     q, a, u, f = conn.execute(
         f"SELECT count(*), coalesce(sum(answered), 0), count(DISTINCT user_hash), "
-        f"coalesce(sum(follow_up), 0) {where}",
-        window,
+        f"coalesce(sum(follow_up), 0) {frm}",
+        args,
     ).fetchone()
     report.questions, report.answered, report.users, report.follow_ups = q, a, u, f
-    rows = conn.execute(f"SELECT reason, count(*) {where} AND NOT answered GROUP BY 1", window)
-    report.reasons = {r or "unknown": n for r, n in rows}
-    rows = conn.execute(
-        f"SELECT substr(asked_at, 1, 10), count(*), sum(answered) {where} GROUP BY 1", window
+    length = (window.until - window.since).days + 1
+    prev_where, prev_args = window.where(length)
+    report.previous = tuple(
+        conn.execute(
+            f"SELECT count(*), coalesce(sum(answered), 0) FROM questions q WHERE {prev_where}",
+            prev_args,
+        ).fetchone()
     )
-    report.days = _fill_days({d: (n, k) for d, n, k in rows}, since, until)
-    rows = conn.execute(f"SELECT text, user_hash, reason {where} AND NOT answered", window)
-    report.groups = group_questions(rows.fetchall())[:limit]
+    rows = conn.execute(f"SELECT reason, count(*) {frm} AND NOT answered GROUP BY 1", args)
+    report.reasons = {r or "unknown": n for r, n in rows}
+    per_day: Counter = Counter()
+    for asked_at, answered in conn.execute(f"SELECT asked_at, answered {frm}", args):
+        day = dt.datetime.fromisoformat(asked_at).astimezone(window.zone).date().isoformat()
+        per_day[day, 0] += 1
+        per_day[day, 1] += answered
+    counts = {d: (n, per_day[d, 1]) for (d, k), n in per_day.items() if k == 0}
+    report.days = _fill_days(counts, window.since, window.until)
+    rows = conn.execute(f"SELECT text, user_hash, reason {frm} AND NOT answered", args)
+    groups, report.no_subject = group_questions(rows.fetchall(), encode)
+    report.groups, report.more_groups = groups[:limit], max(0, len(groups) - limit)
+    _read_votes_and_citations(conn, report, frm, args, limit)
+    times = sorted(t for (t,) in conn.execute(f"SELECT latency_ms {frm}", args) if t is not None)
+    report.latency_p50_ms = percentile(times, 50)
+    report.latency_p95_ms = percentile(times, 95)
+
+
+def _read_votes_and_citations(conn, report: UsageReport, frm: str, args, limit: int) -> None:
+    ids = f"SELECT q.id {frm}"
     report.downvoted = [
         {"question": t, "answer": ans, "down": down, "up": up}
         for t, ans, down, up in conn.execute(
             # The same answer to the same question, given many times, is one line.
             "SELECT q.text, q.answer, sum(v.vote < 0), sum(v.vote > 0) FROM votes v "
-            "JOIN questions q USING (answer_id) WHERE q.asked_at >= ? AND q.asked_at < ? "
+            f"JOIN questions q USING (answer_id) WHERE q.id IN ({ids}) "
             "GROUP BY q.text, q.answer HAVING sum(v.vote < 0) > 0 "
             "ORDER BY 3 DESC, 4, max(q.asked_at) DESC LIMIT ?",
-            (*window, limit),
+            (*args, limit),
         )
     ]
     report.cited = conn.execute(
         "SELECT c.article, max(c.title), count(DISTINCT c.question_id) FROM citations c "
-        "JOIN questions q ON q.id = c.question_id WHERE q.asked_at >= ? AND q.asked_at < ? "
-        "GROUP BY c.article ORDER BY 3 DESC, 1 LIMIT ?",
-        (*window, limit),
+        f"WHERE c.question_id IN ({ids}) GROUP BY c.article ORDER BY 3 DESC, 1 LIMIT ?",
+        (*args, limit),
     ).fetchall()
-    times = sorted(
-        t for (t,) in conn.execute(f"SELECT latency_ms {where}", window) if t is not None
-    )
-    report.latency_p50_ms = percentile(times, 50)
-    report.latency_p95_ms = percentile(times, 95)
+
+
+def rows_for_csv(
+    data_dir: Path | str,
+    since: dt.date,
+    until: dt.date,
+    *,
+    scope=EVERYTHING,
+    timezone: str = TIMEZONE,
+) -> tuple[list[str], list[tuple]]:
+    """The rows a report covers, for `newsbot report --csv` (hashes, never ids)."""
+    window = Window(since, until, zoneinfo.ZoneInfo(timezone), scope)
+    where, args = window.where()
+    columns = [
+        "asked_at",
+        "text",
+        "place",
+        "answered",
+        "reason",
+        "follow_up",
+        "latency_ms",
+        "user_hash",
+        "guild_hash",
+        "place_hash",
+        "is_dm",
+        "answer",
+    ]
+    path = Path(data_dir) / DB_NAME
+    if not path.exists():
+        return columns, []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            rows = conn.execute(
+                f"SELECT {', '.join(columns)} FROM questions q WHERE {where} ORDER BY asked_at",
+                args,
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise UsageStoreError(f"cannot read the usage database {path}: {e}") from None
+    return columns, rows
 
 
 def _fill_days(counts: dict, since: dt.date, until: dt.date) -> list[tuple[str, int, int]]:
@@ -146,78 +247,3 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     if not values:
         return None
     return values[max(0, math.ceil(p / 100 * len(values)) - 1)]
-
-
-class _Question:
-    """One distinct wording: its normalized text, subject terms and bigrams."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.norm = normalize(text)
-        self.terms = [normalize(t) for t in subject_terms(text)]
-        self.bigrams = {g for g in char_ngrams(text) if len(g) == 2}
-
-
-def similarity(a: _Question, b: _Question) -> float:
-    """How nearly two questions ask the same thing, 0 to 1.
-
-    The larger of: the share of the two questions' subject terms (ガザ, 停戦) found in the other's
-    text, which lets 「ガザ停戦の最新情報」 meet 「ガザの停戦は?」; and the Dice overlap of their
-    character bigrams, for questions without such terms.
-    """
-    if a.norm == b.norm:
-        return 1.0
-    terms = 0.0
-    if a.terms and b.terms:
-        found = sum(t in b.norm for t in a.terms) + sum(t in a.norm for t in b.terms)
-        terms = found / (len(a.terms) + len(b.terms))
-    shared = len(a.bigrams & b.bigrams)
-    dice = 2 * shared / (len(a.bigrams) + len(b.bigrams)) if a.bigrams or b.bigrams else 0.0
-    return max(terms, dice)
-
-
-def group_questions(rows: Sequence[tuple[str, str | None, str | None]]) -> list[Group]:
-    """(text, user hash, reason) rows → groups of near-duplicates, the most asked first."""
-    asked: Counter[str] = Counter()
-    users: dict[str, set] = {}
-    reasons: dict[str, Counter] = {}
-    for text, user, reason in rows:
-        asked[text] += 1
-        users.setdefault(text, set()).add(user)
-        reasons.setdefault(text, Counter())[reason or "unknown"] += 1
-    seeds: list[tuple[_Question, list[_Question]]] = []
-    # The most asked wording seeds its group; each other joins the seed it is nearest to.
-    for text, _ in sorted(asked.items(), key=lambda kv: (-kv[1], kv[0])):
-        q = _Question(text)
-        best = max(seeds, key=lambda s: similarity(q, s[0]), default=None)
-        if best is not None and similarity(q, best[0]) >= SAME_GROUP:
-            best[1].append(q)
-        else:
-            seeds.append((q, [q]))
-    groups = []
-    for _, members in seeds:
-        texts = [m.text for m in members]
-        reason = sum((reasons[t] for t in texts), Counter())
-        groups.append(
-            Group(
-                count=sum(asked[t] for t in texts),
-                users=len(set().union(*(users[t] for t in texts)) - {None}),
-                questions=texts[:3],
-                key_terms=key_terms(members, asked),
-                reasons=dict(reason.most_common()),
-                wordings=len(texts),
-            )
-        )
-    groups.sort(key=lambda g: (-g.count, g.questions[0]))
-    return groups
-
-
-def key_terms(members: Sequence[_Question], asked: Counter[str]) -> list[str]:
-    """The subject terms most of a group's questions hold: what coverage to add."""
-    total = sum(asked[m.text] for m in members)
-    counts: Counter[str] = Counter()
-    for term in {t for m in members for t in m.terms}:
-        counts[term] = sum(asked[m.text] for m in members if term in m.norm)
-    common = [t for t, n in counts.items() if 2 * n >= total]
-    common.sort(key=lambda t: (-counts[t], -len(t), t))
-    return common[:KEY_TERMS]

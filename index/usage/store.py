@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -10,15 +11,16 @@ import logging
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageStoreError
+from .files import DB_NAME, move_aside, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "usage.db"
 KEY_NAME = "usage.key"
 FEEDBACK_NAME = "feedback.jsonl"
 PLACES = ("dm", "channel", "thread", "cli", "imported")
@@ -58,7 +60,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # Where a question was asked: the place (channel or thread) as a keyed hash, and whether it
+    # was a DM. Older rows keep is_dm NULL: their place is unknown, so no server's report shows
+    # them (only the operator's and an owner's in a DM).
+    """
+    ALTER TABLE questions ADD COLUMN place_hash TEXT;
+    ALTER TABLE questions ADD COLUMN is_dm INTEGER;
+    CREATE INDEX questions_guild ON questions (guild_hash, asked_at);
+    CREATE INDEX questions_user ON questions (user_hash);
+    CREATE INDEX votes_user ON votes (user_hash);
+    """,
 )
+# SQLite's primary result codes that mean the file itself is damaged (not full, locked or I/O).
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
+# Files whose integrity was checked by this process: once per process, not on every open.
+_CHECKED: set[Path] = set()
+_CHECKED_LOCK = threading.Lock()
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -78,6 +95,8 @@ class QuestionRecord:
     guild_hash: str | None = None
     answer: str = ""
     cited: tuple[tuple[str, str], ...] = field(default=())  # (article, title)
+    place_hash: str | None = None  # the channel or thread, keyed like users
+    is_dm: bool | None = None  # None: not known (rows from before the place was kept)
 
 
 @dataclass(frozen=True)
@@ -106,7 +125,7 @@ def load_key(data_dir: Path) -> bytes:
         pass
     except ValueError:
         raise UsageStoreError(f"usage key {path} is damaged; delete it (counts restart)") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
@@ -123,6 +142,31 @@ def keyed_hash(key: bytes, kind: str, value: int | str | None) -> str | None:
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
+class Damaged(sqlite3.DatabaseError):
+    """The integrity check failed: the only fault that moves a file aside."""
+
+
+def damaged(error: BaseException) -> bool:
+    """A failed integrity check, or SQLite's own "malformed" / "not a database"; never a full
+    disk, an I/O error, a read-only folder or a lock, which pass and leave the file sound."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return isinstance(error, Damaged) or code in (SQLITE_CORRUPT, SQLITE_NOTADB)
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE .. COMMIT; ROLLBACK only if SQLite has not already rolled back itself."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+                conn.execute("ROLLBACK")
+        raise
+
+
 class UsageStore:
     """One connection to data/usage.db; use from one thread at a time."""
 
@@ -134,44 +178,61 @@ class UsageStore:
         self.conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        """Open and migrate; a file that is not a sound database is moved aside for a fresh one."""
+        """Open and migrate; only a file that fails the integrity check is moved aside."""
         try:
             return self._connect()
         except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-                raise UsageStoreError(f"usage database {self.path} is locked: {e}") from None
-            aside = self.move_aside(str(e))
+            if not damaged(e):  # full, I/O, read-only, locked: the file stays as it is
+                raise UsageStoreError(f"usage database {self.path} cannot be used now: {e}") from e
+            aside = move_aside(self.path)
             log.warning("Usage database %s is damaged (%s); moved to %s", self.path, e, aside.name)
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        private_file(self.path)
         conn = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL: a commit survives a killed process; a power cut may lose the last.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted questions are overwritten, not left readable in free pages.
+            conn.execute("PRAGMA secure_delete=ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise UsageStoreError(
                     f"usage database {self.path} has schema {version}, newer than this newsbot's "
                     f"{SCHEMA_VERSION}"
                 )
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {check}")
+            self._check(conn)
             self._migrate(conn, version)
         except BaseException:
             conn.close()
             raise
         return conn
 
+    def _check(self, conn: sqlite3.Connection) -> None:
+        """quick_check once per file per process (it reads the whole file)."""
+        path = self.path.resolve()
+        with _CHECKED_LOCK:
+            if path in _CHECKED:
+                return
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise Damaged(f"quick_check: {check}")
+        with _CHECKED_LOCK:
+            _CHECKED.add(path)
+
+    def recheck(self) -> None:
+        """Have the next open check the file again (after an error that may be damage)."""
+        with _CHECKED_LOCK:
+            _CHECKED.discard(self.path.resolve())
+
     def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
         if version == SCHEMA_VERSION:
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             # Another process may have migrated while this one waited for the lock.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for n in range(version, SCHEMA_VERSION):
@@ -180,20 +241,6 @@ class UsageStore:
                         conn.execute(statement)
                 log.info("Usage database %s migrated to schema %d", self.path, n + 1)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    def move_aside(self, why: str) -> Path:
-        """Move a damaged database (and its WAL) aside, keeping it for a person to look at."""
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{DB_NAME}.corrupt-{stamp}-{secrets.token_hex(2)}")
-        for suffix in ("", "-wal", "-shm"):
-            part = Path(str(self.path) + suffix)
-            if part.exists():
-                part.replace(Path(str(aside) + suffix))
-        return aside
 
     def close(self) -> None:
         self.conn.close()
@@ -202,32 +249,26 @@ class UsageStore:
         self, questions: Iterable[QuestionRecord] = (), votes: Iterable[VoteRecord] = ()
     ) -> None:
         """Questions and votes in one transaction: all of them land or none."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn):
             for q in questions:
                 self._insert_question(q)
             for v in votes:
                 # One vote per user per answer: a changed vote replaces the old one.
                 # A vote on an answer that was never recorded (or is forgotten) is dropped.
-                conn.execute(
+                self.conn.execute(
                     "INSERT INTO votes (answer_id, user_hash, vote, voted_at) "
                     "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM questions WHERE answer_id = ?) "
                     "ON CONFLICT (answer_id, user_hash) DO UPDATE SET vote = excluded.vote, "
                     "voted_at = excluded.voted_at",
                     (v.answer_id, v.user_hash, v.vote, utc(v.voted_at), v.answer_id),
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def _insert_question(self, q: QuestionRecord) -> None:
+        is_dm = None if q.is_dm is None else int(q.is_dm)
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO questions (answer_id, asked_at, text, place, answered, reason, "
-            "follow_up, latency_ms, user_hash, guild_hash, answer) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "follow_up, latency_ms, user_hash, guild_hash, answer, place_hash, is_dm) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 q.answer_id,
                 utc(q.asked_at),
@@ -240,6 +281,8 @@ class UsageStore:
                 q.user_hash,
                 q.guild_hash,
                 q.answer,
+                q.place_hash,
+                is_dm,
             ),
         )
         if cur.rowcount:  # a retried batch must not cite twice
@@ -250,17 +293,18 @@ class UsageStore:
 
     def forget_before(self, when: dt.datetime) -> int:
         """Delete questions asked before `when`, their citations and votes; returns how many."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            n = conn.execute("DELETE FROM questions WHERE asked_at < ?", (utc(when),)).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        with transaction(self.conn):
+            n = self.conn.execute("DELETE FROM questions WHERE asked_at < ?", (utc(when),)).rowcount
         if n:
             log.info("Forgot %d questions asked before %s", n, utc(when))
         return n
+
+    def forget_user(self, user_hash: str) -> tuple[int, int]:
+        """Delete one person's questions (with their citations and votes) and votes; (q, v)."""
+        with transaction(self.conn):
+            votes = self.conn.execute("DELETE FROM votes WHERE user_hash = ?", (user_hash,))
+            asked = self.conn.execute("DELETE FROM questions WHERE user_hash = ?", (user_hash,))
+        return asked.rowcount, votes.rowcount
 
     def apply_retention(self, days: int, now: dt.datetime | None = None) -> int:
         now = now or dt.datetime.now(dt.UTC)
@@ -275,13 +319,13 @@ class UsageStore:
         path = path or self.data_dir / FEEDBACK_NAME
         if self.meta("feedback_imported") is not None or not path.is_file():
             return 0
-        questions, votes, bad = _feedback_rows(path, self.key)
+        from .feedback import feedback_rows
+
+        questions, votes, bad = feedback_rows(path, self.key)
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             # Checked again under the write lock: two processes starting at once import once.
             if conn.execute("SELECT 1 FROM meta WHERE key = 'feedback_imported'").fetchone():
-                conn.execute("ROLLBACK")
                 return 0
             for q in questions:
                 self._insert_question(q)
@@ -293,47 +337,10 @@ class UsageStore:
                 )
             done = json.dumps({"file": str(path), "votes": len(votes), "bad_lines": bad})
             conn.execute("INSERT INTO meta (key, value) VALUES ('feedback_imported', ?)", (done,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         if bad:
             log.warning("Skipped %d unreadable lines of %s (the file is kept)", bad, path)
         log.info("Imported %d votes on %d answers from %s", len(votes), len(questions), path)
         return len(votes)
-
-
-def _feedback_rows(path: Path, key: bytes) -> tuple[list[QuestionRecord], list[VoteRecord], int]:
-    """feedback.jsonl lines → one question per (question, answer) and its users' last votes."""
-    questions: dict[tuple[str, str], QuestionRecord] = {}
-    votes: dict[tuple[str, str], VoteRecord] = {}
-    bad = 0
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-                when = dt.datetime.fromisoformat(r["time"])
-                when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-                vote = {"up": 1, "down": -1}[r["vote"]]
-                text, answer = str(r["question"]), str(r.get("answer", ""))
-                user = keyed_hash(key, "user", r["user_id"])
-            except (ValueError, KeyError, TypeError):
-                bad += 1
-                continue
-            digest = hashlib.sha256(f"{text}\0{answer}".encode()).hexdigest()[:24]
-            q = questions.setdefault(
-                (text, answer),
-                QuestionRecord(f"imported-{digest}", when, text, "imported", True, answer=answer),
-            )
-            if when < q.asked_at:
-                questions[(text, answer)] = QuestionRecord(
-                    q.answer_id, when, text, "imported", True, answer=answer
-                )
-            votes[(q.answer_id, user)] = VoteRecord(q.answer_id, user, vote, when)
-    return list(questions.values()), list(votes.values()), bad
 
 
 def question_record(
@@ -347,12 +354,16 @@ def question_record(
     guild_hash: str | None = None,
     follow_up: bool = False,
     reason: str | None = None,
+    place_hash: str | None = None,
+    is_dm: bool | None = None,
+    keep_text: bool = True,
 ) -> QuestionRecord:
     """The row for an `Answer`: answered or why not, and the articles its sentences cite.
 
     Why not is the core's `Answer.reason` (other_news, off_topic, no_subject) unless the caller
     gives one; without either, a refusal naming terms the coverage lacks (Answer.missing) is
-    "other_news" and any other "off_topic".
+    "other_news" and any other "off_topic". Without `keep_text` ([usage] keep_text = false) the
+    row keeps the counts but neither the question's nor the answer's words.
     """
     answered = not answer.no_answer and bool(answer.hits)
     if answered:
@@ -368,7 +379,7 @@ def question_record(
     return QuestionRecord(
         answer_id=answer_id,
         asked_at=asked_at,
-        text=answer.question,
+        text=answer.question if keep_text else "",
         place=place,
         answered=answered,
         reason=reason,
@@ -376,6 +387,8 @@ def question_record(
         latency_ms=latency_ms,
         user_hash=user_hash,
         guild_hash=guild_hash,
-        answer=answer.text if answered else "",
+        answer=answer.text if answered and keep_text else "",
         cited=tuple(cited.items()),
+        place_hash=place_hash,
+        is_dm=is_dm,
     )

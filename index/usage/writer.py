@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import sqlite3
@@ -9,7 +10,16 @@ import threading
 import time
 from pathlib import Path
 
-from .store import BUSY_SECONDS, QuestionRecord, UsageStore, VoteRecord, keyed_hash, load_key
+from .erase import forget_aside
+from .store import (
+    BUSY_SECONDS,
+    QuestionRecord,
+    UsageStore,
+    VoteRecord,
+    damaged,
+    keyed_hash,
+    load_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +33,9 @@ _STOP = object()
 class UsageWriter:
     """Queues question and vote records from any thread and writes them in batches.
 
-    A locked or unwritable database keeps the records queued and retries; a damaged one is
-    moved aside and a fresh one started. Nothing a caller does waits for the disk.
+    A locked, full, unwritable or unopenable database keeps the records queued (up to
+    MAX_QUEUED) and retries, leaving the file as it is; only a file that fails the integrity
+    check is moved aside and a fresh one started. Nothing a caller does waits for the disk.
     """
 
     def __init__(
@@ -45,6 +56,7 @@ class UsageWriter:
         self._queued = self._written = 0
         self._stopped = False
         self._dropping = False
+        self._failing = False  # in a fault episode: warned once, quiet until it ends
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self._thread.start()
 
@@ -76,7 +88,8 @@ class UsageWriter:
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
-        left = self._queue.qsize()
+        with self._cond:
+            left = self._queued - self._written  # the batch in hand included
         if self._thread.is_alive() or left:
             log.warning("Usage writer stopped with about %d records unwritten", left)
 
@@ -95,11 +108,12 @@ class UsageWriter:
                 if store is None:
                     store = self._open()
                 if time.monotonic() - last_retention >= RETENTION_EVERY:
-                    store.apply_retention(self.retention_days)
+                    self._retain(store)
                     last_retention = time.monotonic()
                 if pending:
                     self._write(store, pending)
                     pending = []
+                self._recovered()
             except (sqlite3.IntegrityError, sqlite3.ProgrammingError) as e:
                 # A bad record would block every later one: it is dropped, loudly.
                 log.error("Dropped %d use-data records that cannot be stored: %s", len(pending), e)
@@ -145,6 +159,12 @@ class UsageWriter:
         store.import_feedback()
         return store
 
+    def _retain(self, store: UsageStore) -> None:
+        """Retention in usage.db and in the files moved aside."""
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.retention_days)
+        store.forget_before(cutoff)
+        forget_aside(self.data_dir, before=cutoff)
+
     def _write(self, store: UsageStore, pending: list) -> None:
         questions = [r for r in pending if isinstance(r, QuestionRecord)]
         votes = [r for r in pending if isinstance(r, VoteRecord)]
@@ -157,18 +177,29 @@ class UsageWriter:
             self._cond.notify_all()
 
     def _failed(self, store: UsageStore | None, error: Exception, waiting: int):
-        """Log a failed write; a damaged file is moved aside so the next attempt starts afresh."""
-        # SQLite reports damage as the base class itself (not a database, malformed image).
-        damaged = type(error) is sqlite3.DatabaseError
-        log.warning(
-            "Cannot write use data (%s: %s); %d records wait for the next attempt",
-            type(error).__name__,
-            error,
-            waiting,
-        )
-        if damaged and store is not None:
-            store.close()
-            aside = store.move_aside(str(error))
-            log.warning("Usage database %s is damaged; moved to %s", store.path, aside.name)
-            return None
-        return store
+        """One warning per fault episode; the connection is dropped and opened again next time.
+
+        Only damage is checked further: the next open runs the integrity check, which moves the
+        file aside if it fails. A full disk, an I/O error or a lock leave the file untouched.
+        """
+        if not self._failing:
+            log.warning(
+                "Cannot write use data (%s: %s); %d records wait and are retried",
+                type(error).__name__,
+                error,
+                waiting,
+            )
+        self._failing = True
+        if store is not None:
+            if damaged(error):
+                store.recheck()
+            try:
+                store.close()
+            except Exception as e:  # a connection in a failed state: nothing left to keep
+                log.debug("Closing the use-data connection failed: %s", e)
+        return None
+
+    def _recovered(self) -> None:
+        if self._failing:
+            log.warning("Use data is written again")
+        self._failing = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
@@ -47,6 +48,25 @@ def start(folder: Path) -> str:
         conn.execute("create extension if not exists vector")
     log.info("Development PostgreSQL running in %s", folder)
     return url
+
+
+def folder_of(url: str | None) -> Path | None:
+    """The data folder of the running server a `db dev` URL names (host=<socket folder>).
+
+    The server's socket lock file says where its data is (line 2), so the server is found
+    from the URL alone, whichever settings file (and so data folder) started it.
+    """
+    if not url:
+        return None
+    hosts = parse_qs(urlsplit(url).query).get("host", [])
+    for lock in sorted(Path(hosts[0]).glob(".s.PGSQL.*.lock")) if hosts else []:
+        try:
+            lines = lock.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        if len(lines) > 1 and (Path(lines[1]) / "postmaster.pid").exists():
+            return Path(lines[1])
+    return None
 
 
 def stop(folder: Path) -> bool:

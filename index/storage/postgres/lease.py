@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from ...errors import StoreUnavailableError
+from .connection import reason
 
 if TYPE_CHECKING:
-    from .store import PgStore
+    from .connection import Database
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ POLL_LOCK = 0x6E657775  # beside store.BUILD_LOCK and MIGRATE_LOCK
 class Lease:
     """The feed poller's lease: acquire() is True while this process holds it."""
 
-    def __init__(self, store: PgStore, key: int = POLL_LOCK):
+    def __init__(self, store: Database, key: int = POLL_LOCK):
         self.store, self.key = store, key
         self._conn: psycopg.Connection | None = None
         self._lock = threading.Lock()
@@ -35,8 +36,13 @@ class Lease:
     def held(self) -> bool:
         return self._conn is not None
 
-    def acquire(self) -> bool:
-        """Hold the lease (taking it when free); False while another process holds it."""
+    def acquire(self, raise_errors: bool = False) -> bool:
+        """Hold the lease (taking it when free); False while another process holds it.
+
+        A database that cannot be asked is False too, with a warning (the bot's poller asks
+        again at its next tick), or StoreUnavailableError with raise_errors (`newsbot feeds`:
+        the database is down, which is not "another process polls").
+        """
         with self._lock:
             if self._conn is not None:
                 try:
@@ -48,13 +54,19 @@ class Lease:
             try:
                 conn = self.store.connect()
             except StoreUnavailableError as e:
+                if raise_errors:
+                    raise
                 log.warning("Cannot ask for the feed poller's lease: %s", e)
                 return False
             try:
                 got = conn.execute("select pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0]
             except psycopg.Error as e:
                 conn.close()
-                log.warning("Cannot ask for the feed poller's lease: %s", e)
+                if raise_errors:
+                    raise StoreUnavailableError(
+                        f"cannot ask for the feed poller's lease ({reason(e)})"
+                    ) from None
+                log.warning("Cannot ask for the feed poller's lease: %s", reason(e))
                 return False
             if not got:
                 conn.close()

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from ...errors import StoreUnavailableError
+from ...redact import one_line
 
 if TYPE_CHECKING:
-    from .store import PgStore
+    from .connection import Database
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ RETRY_SECONDS = (1, 2, 5, 10, 30)  # waits between reconnects, the last one repe
 class Listener:
     """Calls on_change(payload) for each notice; payload None after every (re)connect."""
 
-    def __init__(self, store: PgStore, channel: str, on_change: Callable[[str | None], None]):
+    def __init__(self, store: Database, channel: str, on_change: Callable[[str | None], None]):
         self.store, self.channel, self.on_change = store, channel, on_change
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -58,7 +59,7 @@ class Listener:
                         "Lost the LISTEN connection (%s: %s); each question checks the live "
                         "index until it is back",
                         type(e).__name__,
-                        e,
+                        one_line(e),  # psycopg's messages span lines; a log line does not
                     )
                 wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1

@@ -1,22 +1,23 @@
-"""Which conversation a Discord message continues: its key, the turns of the bot's answers, and
-a turn rebuilt from an answer the bot no longer remembers (after a restart)."""
+"""Which question a Discord message continues: the conversation's key, the turn each of the bot's
+answers holds (by message id), and a turn rebuilt from an answer it no longer remembers (its
+question looked up by message id in asked.py, never read back from the rendered text).
+
+Plain parameters, no bot: the composition root (client.py) imports this, never the reverse.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Hashable
+from pathlib import Path
 
 import discord
 
-from index import Turn
+from index import Answer, Turn
 
-from .ui.format import asked_in
-
-if TYPE_CHECKING:
-    from .client import NewsBot
+from .asked import AskedLog
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,13 @@ def key_of(channel: discord.abc.Messageable | None, user: discord.abc.User) -> H
 
 
 class AnswerTurns:
-    """The turn each of the bot's answer messages holds, by message id (bounded, in memory)."""
+    """The turn each of the bot's answer messages holds, by message id (bounded, in memory);
+    with a folder, also what each answered, kept across restarts (asked.py)."""
 
-    def __init__(self, limit: int = ANSWERS):
+    def __init__(self, limit: int = ANSWERS, folder: Path | None = None):
         self.limit = limit
         self._turns: OrderedDict[int, Turn] = OrderedDict()
+        self.asked = AskedLog(folder) if folder is not None else None
 
     def get(self, message_id: int) -> Turn | None:
         turn = self._turns.get(message_id)
@@ -51,9 +54,20 @@ class AnswerTurns:
         self._turns.move_to_end(message_id)
         while len(self._turns) > self.limit:
             self._turns.popitem(last=False)
+        if self.asked is not None:
+            self.asked.put(message_id, turn.question, turn.answer.continued)
+
+    def question_of(self, message_id: int) -> tuple[str, str | None] | None:
+        """(question, the question it continued) an answer answered, even after a restart."""
+        return self.asked.get(message_id) if self.asked is not None else None
 
     def clear(self) -> None:
+        """Forget the turns in memory (what a restart loses; the recorded questions stay)."""
         self._turns.clear()
+
+    def close(self) -> None:
+        if self.asked is not None:
+            self.asked.close()
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -80,27 +94,34 @@ async def referenced(message: discord.Message) -> discord.Message | None:
         return None
 
 
-async def turn_of(bot: NewsBot, answer: discord.Message) -> Turn | None:
+async def turn_of(
+    answer: discord.Message,
+    answers: AnswerTurns,
+    ask: Callable[..., Awaitable[Answer]],
+    clock: Callable[[], float],
+) -> Turn | None:
     """The turn of one of the bot's answers: remembered, else rebuilt by asking its question
-    again (in the frame of the question it continued); None when that does not answer."""
-    turn = bot.answers.get(answer.id)
+    again (in the frame of the question it continued); None when that does not answer.
+
+    answers: the turns and questions by message id; ask(question, context=None): the bot's
+    answer; clock: the conversations' clock.
+    """
+    turn = answers.get(answer.id)
     if turn is not None or not answer.embeds:  # no embed: help or a line, not an answer
         return turn
-    question, previous = asked_in(answer.content)
-    if question is None:  # a reply to a DM or a mention: the question is the message it quotes
-        asked = await referenced(answer)
-        question = question_of(asked, bot.user.id) if asked else None
-    if not question:
+    asked = answers.question_of(answer.id)
+    if asked is None:  # not recorded (or beyond asked.ROWS): the reply starts afresh
         return None
+    question, previous = asked
     log.info("Rebuilding the context of answer %s from its question", answer.id)
     context = None
     if previous:
-        earlier = await bot.answer(previous)
+        earlier = await ask(previous)
         if not earlier.no_answer:
-            context = Turn(previous, earlier, bot.conversations.clock())
-    reply = await bot.answer(question, context=context)
+            context = Turn(previous, earlier, clock())
+    reply = await ask(question, context=context)
     if reply.no_answer:
         return None
-    turn = Turn(question, reply, bot.conversations.clock())
-    bot.answers.remember(answer.id, turn)
+    turn = Turn(question, reply, clock())
+    answers.remember(answer.id, turn)
     return turn
