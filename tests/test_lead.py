@@ -116,7 +116,7 @@ def test_the_seed_why_question_leads_with_the_reason(shipped):
     ("question", "fact"),
     [
         ("日本初の地下鉄が開業したのはいつ?", "1927年"),  # time
-        ("北海道のジャガイモの主な産地はどこ?", "十勝"),  # place
+        ("東京の標本木はどこにある?", "靖国神社"),  # place
         ("奈良の鹿の保護活動を担っているのは誰?", "愛護会"),  # person or body
         ("吉田ルートの通行料はいくら?", "2,000円"),  # quantity
         ("十勝地方ではなぜ輪作が行われているの?", "連作障害"),  # reason

@@ -48,9 +48,6 @@ OWN = (
 )
 NAMES = BASE + OWN
 MAX_POSITION = 8
-# A why-question's lead: the best sentence stating a reason, if it scores within this many logits
-# of the best one (a prior: JaQuAD and jsquad-dev have too few why-questions to fit it).
-REASON_WINDOW = 2.0
 _NOT_WORD = re.compile(r"[^\w]|_")
 
 
@@ -166,17 +163,17 @@ def order(
     s = m.scores(features(base, candidates, hits, question_grams, kind, question))
     ranked = sorted(zip(s.tolist(), candidates), key=lambda x: (-x[0], x[1].hit, x[1].pos))
     if kind == answer_types.REASON and ranked:
-        ranked = _reason_first(ranked, REASON_WINDOW)
+        ranked = _reason_first(ranked, m.slack)
     return ranked
 
 
 def _reason_first(ranked: list[tuple[float, object]], slack: float) -> list[tuple[float, object]]:
-    """The best sentence stating a reason, within slack of the best score, moved up to lead."""
-    best = ranked[0][0]
+    """The best sentence stating a reason moved up to lead: one within slack of the best score,
+    or the lead's own neighbour in its passage (the restated question, then its reason)."""
+    best, top = ranked[0][0], ranked[0][1]
     for i, (s, c) in enumerate(ranked):
-        if s < best - slack:
-            break
-        if answer_types.holds(answer_types.REASON, c.text):
+        beside = c.passage == top.passage and abs(c.pos - top.pos) == 1
+        if (s >= best - slack or beside) and answer_types.holds(answer_types.REASON, c.text):
             if i:
                 ranked.insert(0, (best, ranked.pop(i)[1]))
             break
