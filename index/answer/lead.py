@@ -120,10 +120,9 @@ def features(
             own[i, 9 + kinds.index(kind)] = 1.0
         grams = _bigrams(c.text)
         own[i, OWN.index("novel")] = len(grams - question_grams.keys()) / (len(grams) or 1)
-        text = normalize(c.text)
-        for j, found in enumerate(runs):
+        for j, (n, found) in enumerate(zip(RUNS, runs)):
             if found:
-                own[i, j - len(RUNS) - 2] = sum(g in text for g in found) / len(found)
+                own[i, j - len(RUNS) - 2] = len(found & _grams(c.text, n)) / len(found)
     _neighbours(own, candidates, OWN.index("run4"))
     return np.hstack([base, own])
 
@@ -141,6 +140,13 @@ def _runs(question: str, n: int) -> set[str]:
     """The question's n-character runs of word characters (no punctuation or space inside)."""
     words = [w for w in _NOT_WORD.split(question) if len(w) >= n]
     return {w[i : i + n] for w in words for i in range(len(w) - n + 1)}
+
+
+@lru_cache(maxsize=65536)
+def _grams(sentence: str, n: int) -> frozenset[str]:
+    """Every n-character substring of a sentence's normal form (cached, as _bigrams)."""
+    text = normalize(sentence)
+    return frozenset(text[i : i + n] for i in range(len(text) - n + 1))
 
 
 @lru_cache(maxsize=32768)
