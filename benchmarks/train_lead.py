@@ -263,7 +263,10 @@ def main() -> None:
         }
     emit("train_lead", out, args.json)
     if args.write:
-        about = {"trained_on": f"JaQuAD train, {len(train)} questions (seed {args.seed})"}
+        about = {
+            "trained_on": f"JaQuAD train, {len(train)} questions (seed {args.seed}), "
+            f"keyfacts tune {len(tune)} (weight {args.keyfacts_weight:g})"
+        }
         save(m, about)
 
 
