@@ -1,9 +1,9 @@
-"""Which sentence leads the answer: a small learned ranker over each candidate's features.
+"""Which sentence leads the answer: a linear ranker over each candidate's features.
 
-The model is a linear score over standardized features, fitted listwise (a softmax over each
-question's candidates, the sentences holding the gold answer the positives) by
-benchmarks/train_lead.py on public Japanese reading-comprehension data; its weights are
-lead.json beside this file. Inference is one matrix product.
+lead.json beside this file holds, per feature, a mean, a scale and a weight. The shipped file is
+the hand weights (compose.Weights) plus a prior per answer-type match; benchmarks/train_lead.py
+fits the same form listwise (a softmax over each question's candidates) on public Japanese
+reading-comprehension data and writes it here with --write. Inference is one matrix product.
 """
 
 from __future__ import annotations
