@@ -38,7 +38,7 @@ def gathered(searcher: Searcher, items: list[dict]):
     weights, whether it is covered, the question as the answer step scores against it)."""
     opts = searcher.options
     index, rankings = searcher.rank([searcher.query(q["question"]) for q in items])
-    for q, (query, qvec, ranked, _) in zip(items, rankings):
+    for q, (query, qvec, ranked, *_) in zip(items, rankings):
         e = weigh(index, query, qvec, ranked, opts.top_k, opts) if ranked is not None else None
         if e is None:
             yield q, [], [], {}, False, None

@@ -6,7 +6,8 @@
 # off-topic, other news, key facts, paraphrases), printed to a throw-away stream:
 # - "all at once": one batch_ask of every question, then printing (before answers streamed);
 # - "batches of 16": batch_ask per 16 questions, printing after each (the version before this);
-# - "streamed": the CLI's own loop now (bot/cli/stream.py);
+# - "streamed": answered() below (not wired into the CLI: main's loop now answers each question
+#   on its own so one bad question never stops the next; see benchmarks/README.md, 12);
 # - "floor": one thread, each question encoded alone plus a flat FAISS search of its vector.
 # The ways alternate round by round so each sees the same load.
 
@@ -16,6 +17,8 @@ import io
 import json
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import faiss
@@ -23,10 +26,53 @@ import numpy as np
 from _common import ROOT, emit, median, one_thread, options, parser, raw_encode, setup
 
 from bot.cli.output import format_answer
-from bot.cli.stream import answered
 from index import Searcher
 
 DATA = ROOT / "tests" / "data"
+
+# The first chunk is small so the first answer comes quickly; later ones are larger so the
+# worker's encode runs long enough to hide behind the answer step.
+FIRST_CHUNK = 8
+LARGEST_CHUNK = 64
+
+
+def chunks(n: int) -> list[range]:
+    """Consecutive ranges over n questions, doubling from FIRST_CHUNK up to LARGEST_CHUNK."""
+    out, start, size = [], 0, max(1, FIRST_CHUNK)
+    while start < n:
+        out.append(range(start, min(n, start + size)))
+        start += size
+        size = min(LARGEST_CHUNK, size * 2)
+    return out
+
+
+def answered(searcher, questions: Sequence[str], k: int | None = None, filters=None) -> Iterator:
+    """Each question's Answer, in order: the next chunk is encoded on a worker thread while this
+    chunk is ranked and answered (the encoder runs outside the GIL; the index and its store are
+    used by the calling thread only).
+
+    An error in a chunk is raised once every answer before that chunk was handed out.
+    """
+    parts = chunks(len(questions))
+    if not parts:
+        return
+
+    def encode(rows: range):
+        queries = [searcher.query(questions[i]) for i in rows]
+        live = [q.searched_normal for q in queries if not q.lacks_subject]
+        return queries, searcher.embedder.encode_queries(live)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="newsbot-encode") as pool:
+        ahead = pool.submit(encode, parts[0])
+        for n in range(len(parts)):
+            queries, vectors = ahead.result()
+            if n + 1 < len(parts):
+                ahead = pool.submit(encode, parts[n + 1])
+            index, rankings = searcher.rank(queries, filters, vectors=vectors)
+            for ranking in rankings:
+                yield searcher.respond(index, ranking, k)
+
+
 SETS = ("ontopic", "offtopic", "othernews", "keyfacts", "paraphrase", "corpus_questions")
 
 

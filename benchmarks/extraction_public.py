@@ -2,8 +2,9 @@
 
 # .venv/bin/python benchmarks/extraction_public.py \
 #     --trafilatura DIR   # adbar/trafilatura's tests/ (evaldata.json, eval/, cache/)
-#     --wceb DIR          # Murrough-Foley/web-content-extraction-benchmark: dev/ (html/, ground-truth/)
-#     --readability DIR   # mozilla/readability's test/test-pages/ (its yahoo-* pages: Japanese)
+#     --wceb DIR          # Murrough-Foley/web-content-extraction-benchmark's dev/
+#                         # (html/, ground-truth/)
+#     --readability DIR   # mozilla/readability's test/test-pages/ (its yahoo-* pages)
 #     --newspaper4k DIR   # AndyTheFactory/newspaper4k's tests/data/ (html/japanese_article*)
 #     [--every N] [--checkout PATH] [--details FILE] [--json]
 #
@@ -11,10 +12,11 @@
 # set's own where it has one: trafilatura's (snippets that must / must not appear, F1 over the
 # summed counts, as its tests/eval_common.py), WCEB's (word-token F1 against main_content, the
 # mean over pages, as its evaluate.py); the Japanese pages are scored by character F1 (multiset of
-# non-space characters). A refusal (PageError) scores as an empty text; a crash is any other
-# exception. --checkout runs another checkout's extraction (e.g. main, for the figures before a
-# change). Times are wall clock and CPU time of the extracting thread (the deadline's clock; on
-# a shared machine the wall clock also counts other programs' turns). --every N keeps every Nth page of the big sets (a fixed subset; 1 = all).
+# non-space characters; Japanese has no spaces between words). A refusal (PageError) scores as
+# an empty text; a crash is any other exception. --checkout runs another checkout's extraction
+# (e.g. main, for the figures before a change). Times are wall clock and CPU time of the
+# extracting thread (the deadline's clock; on a shared machine the wall clock also counts other
+# programs' turns). --every N keeps every Nth page of the big sets (a fixed subset; 1 = all).
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Use data: the extra time an ask spends on its row (bot/usage.py + the writer thread).
 
 # .venv/bin/python benchmarks/usage_store.py [--rate 50] [--asks 50] [--blocks 20] [--json]
+#     [--questions FILE ...] [--sizes 1000,10000]
 
 An event loop asks at `--rate` questions per second, one after another as the bot's cog does:
 a search in a worker thread (a stand-in: a fixed numpy computation of about 4 ms, since this
@@ -11,6 +12,13 @@ second each at 50/s, so load drifts cancel) alternate between use data off (the 
 on, in the same run. Printed: the per-ask time (search start to
 reply ready) median and p99 of each, their differences (the extra time an ask spends), the
 on-loop cost of the record calls alone, and the rows written (all of them, checked).
+
+With `--questions` (public question sets: JGLUE's JSQuAD valid JSON and JCommonsenseQA JSONL,
+read from the paths given), the report's grouping of unanswered questions is timed at each of
+`--sizes` distinct questions: the encoder's time (the real default model) apart from the
+grouping's (neighbours by FAISS and word blocks, then joins), and, as the baseline in the same
+run, the earlier grouping that compared each question with every group's seed (quadratic; run
+only up to 2,000 questions).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from _common import ROOT, emit, ms, parser, setup
 sys.path.insert(0, str(ROOT))
 
 from bot.usage import UsageLog  # noqa: E402
+from index.encoders.embedder import Embedder  # noqa: E402
 from index.types import Answer, Hit  # noqa: E402
 from index.usage.writer import UsageWriter  # noqa: E402
 
@@ -111,13 +120,118 @@ async def run(args, folder: Path) -> dict:
     }
 
 
+def read_questions(paths: list[Path]) -> list[str]:
+    """Distinct question texts from JSQuAD (SQuAD JSON) and JCommonsenseQA (JSON lines) files."""
+    import json
+
+    seen: dict[str, None] = {}
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        if text.lstrip().startswith('{"data"'):
+            for article in json.loads(text)["data"]:
+                for paragraph in article["paragraphs"]:
+                    seen.update((qa["question"], None) for qa in paragraph["qas"])
+        else:
+            seen.update((json.loads(line)["question"], None) for line in text.splitlines() if line)
+    return list(seen)
+
+
+def quadratic(rows) -> int:
+    """The earlier grouping: each question compared with every group's seed (n x groups)."""
+    from index.usage.grouping import SAME_WORDS, _Question, similarity
+
+    seeds: list[_Question] = []
+    for text, _, _ in rows:
+        q = _Question(text)
+        best = max(seeds, key=lambda s: similarity(q, s), default=None)
+        if best is None or similarity(q, best) < SAME_WORDS:
+            seeds.append(q)
+    return len(seeds)
+
+
+def grouping(args) -> dict:
+    from index import IndexOptions
+    from index.usage.grouping import _Question, group_questions
+
+    texts = read_questions(args.questions)
+    options = IndexOptions()
+    embedder = Embedder(options.model, ROOT / options.model_cache)
+    out = {"distinct_questions_read": len(texts)}
+    # Warm up (the term tables, FAISS and the checks load once per process): not timed.
+    import faiss  # noqa: F401
+
+    group_questions([(t, "u", None) for t in texts[:50]])
+    for size in args.sizes:
+        if size > len(texts):
+            continue
+        rows = [(t, f"u{i % 97}", "other_news") for i, t in enumerate(texts[:size])]
+        t0 = time.perf_counter()
+        known = dict(zip(texts[:size], encoded(embedder, texts[:size], args.cache), strict=True))
+        t1 = time.perf_counter()
+        leads = sorted({q.lead for q in map(_Question, texts[:size]) if q.lead} - set(known))
+        known.update(zip(leads, encoded(embedder, leads, args.cache), strict=True))
+        t2 = time.perf_counter()
+        groups, bare = group_questions(rows, Known(known))
+        t3 = time.perf_counter()
+        words, _ = group_questions(rows)
+        t4 = time.perf_counter()
+        figures = {
+            "encode_questions_s": round(t1 - t0, 2),
+            "encode_lead_terms_s": round(t2 - t1, 2),
+            "group_s": round(t3 - t2, 2),
+            "groups": len(groups),
+            "subjectless": bare,
+            "group_words_only_s": round(t4 - t3, 2),
+            "groups_words_only": len(words),
+        }
+        if size <= 2000:
+            t5 = time.perf_counter()
+            figures["baseline_groups"] = quadratic(rows)
+            figures["baseline_quadratic_s"] = round(time.perf_counter() - t5, 2)
+        out[f"n{size}"] = figures
+    return out
+
+
+def encoded(embedder, texts: list[str], cache: Path | None):
+    """The texts' vectors; with --cache, kept in a .npy file so a rerun skips the encoder (its
+    time then reads as the file's)."""
+    import hashlib
+
+    if cache is None:
+        return embedder.encode_queries(texts)
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
+    path = cache / f"vectors-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embedder.encode_queries(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+class Known:
+    """The encoder's vectors computed beforehand (timed apart), looked up by text."""
+
+    def __init__(self, vectors: dict):
+        self.vectors = vectors
+
+    def __call__(self, texts):
+        return np.stack([self.vectors[t] for t in texts])
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=50.0, help="asks per second")
     p.add_argument("--asks", type=int, default=50, help="asks per block")
     p.add_argument("--blocks", type=int, default=20, help="blocks each way, alternating")
+    p.add_argument("--questions", type=Path, nargs="*", default=[], help="public question sets")
+    p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[1000, 10000])
+    p.add_argument("--cache", type=Path, default=None, help="folder keeping encoded vectors")
     args = p.parse_args()
     setup(args)
+    if args.questions:
+        emit("usage_grouping", grouping(args), args.json)
+        return
     with tempfile.TemporaryDirectory(prefix="newsbot-usage-") as folder:
         figures = asyncio.run(run(args, Path(folder)))
     emit("usage_store", figures, args.json)

@@ -13,6 +13,7 @@ from discord.ext import commands
 from index import Answer, BuildProgress, BuildReport, Conversations, Filters, Hit, Searcher, Turn
 
 from . import errors
+from .searchers import OpenSearcher, open_searcher
 from .settings import Settings, load_settings
 from .threads import AnswerTurns
 from .ui.i18n import Translator
@@ -26,6 +27,7 @@ EXTENSIONS = (
     "bot.cogs.admin",
     "bot.cogs.ingest",
     "bot.cogs.report",
+    "bot.cogs.follow",
 )
 
 
@@ -122,8 +124,9 @@ class NewsBot(commands.Bot):
         self.usage.searched(answer, (time.perf_counter() - started) * 1000)
         return answer
 
-    async def search(self, question: str, k: int) -> list[Hit]:
-        return await asyncio.to_thread(self.searcher.search, question, k)
+    async def more(self, answer: Answer, k: int, filters: Filters | None = None) -> list[Hit]:
+        """「他の結果」: what the answer was asked, ranked again (Searcher.more)."""
+        return await asyncio.to_thread(self.searcher.more, answer, k, filters)
 
     async def reindex(
         self, *, rebuild: bool = False, progress: BuildProgress | None = None
@@ -141,15 +144,19 @@ class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
 
 
 def create_bot(
-    settings: Settings | None = None, searcher: Searcher | None = None, **sharding
+    settings: Settings | None = None,
+    searcher: Searcher | None = None,
+    open_searcher: OpenSearcher = open_searcher,
+    **sharding,
 ) -> NewsBot:
     """Return the unstarted bot; loads settings and opens (or builds) the index when not given.
 
+    open_searcher: how the index is opened when no searcher is given (bot/searchers.py).
     sharding: shard_ids and shard_count for discord.py's AutoShardedBot (shard_count None:
     Discord's recommendation, all shards in this process).
     """
     settings = settings or load_settings()
-    searcher = searcher or Searcher.open(settings.index)
+    searcher = searcher or open_searcher(settings.index, load=True)
     if sharding:
         return ShardedNewsBot(settings=settings, searcher=searcher, **sharding)
     return NewsBot(settings=settings, searcher=searcher)

@@ -20,6 +20,7 @@ from index.errors import (
     ModelError,
     NewsbotError,
     OutdatedError,
+    OutletError,
     QuestionError,
     StoreUnavailableError,
     UsageStoreError,
@@ -59,10 +60,28 @@ def cooldown_message(retry_after: float) -> str:
     return f"質問が続いています。{discord.utils.format_dt(when, 'R')}にもう一度お試しください。"
 
 
+def outlet_message(error: OutletError) -> str:
+    """The outlet filter's choices: what was typed could mean several outlets, or none indexed."""
+    typed = discord.utils.escape_markdown(_clip(error.typed, 40))
+    listed = "、".join(discord.utils.escape_markdown(c) for c in error.choices[:10])
+    more = f" ほか{len(error.choices) - 10}件" if len(error.choices) > 10 else ""
+    if error.ambiguous:
+        return f"「{typed}」に当たる媒体が複数あります。どれか選んでください: {listed}{more}"
+    if not error.choices:
+        return f"「{typed}」の記事は索引にありません（索引に媒体名のある記事がありません）。"
+    return f"「{typed}」の記事は索引にありません。索引にある媒体: {listed}{more}"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def user_message(error: BaseException, where: str = "bot") -> str:
     """The reply for an error; unexpected ones are logged with their traceback."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, OutletError):
+        return outlet_message(error)
     if isinstance(error, QuestionError):
         return str(error)  # the core words these for the person who asked, in Japanese
     if isinstance(error, app_commands.CommandOnCooldown):

@@ -9,13 +9,17 @@ import discord
 
 from index import redact
 
+from .searchers import OpenSearcher, open_searcher
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def run(
-    settings: Settings, shards: list[int] | str | None = None, shard_count: int | None = None
+    settings: Settings,
+    shards: list[int] | str | None = None,
+    shard_count: int | None = None,
+    open_searcher: OpenSearcher = open_searcher,
 ) -> int:
     """Run the bot until it is stopped; returns the exit status.
 
@@ -49,7 +53,7 @@ def run(
     sharding = {}
     if shards is not None or count is not None:
         sharding = {"shard_ids": shards if isinstance(shards, list) else None, "shard_count": count}
-    bot = create_bot(settings, **sharding)
+    bot = create_bot(settings, open_searcher=open_searcher, **sharding)
     try:
         # log_handler=None: logging is configured once, above; discord.py must not add its own.
         bot.run(settings.token, log_handler=None)

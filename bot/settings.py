@@ -35,6 +35,9 @@ POSITIVE = {
     "store.postings_cache_mb",
     "usage.retention_days",
     "conversation.turns",
+    "follow.channel_per_hour",
+    "follow.member_per_hour",
+    "follow.send_seconds",
 }
 # Where the database's connection string comes from (it may hold a password: never the file).
 DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"
@@ -100,6 +103,19 @@ class UsageSettings:
 
 
 @dataclass(frozen=True)
+class FollowSettings:
+    """/follow: how many alerts a member or channel gets before the rest wait for the digest."""
+
+    enabled: bool = True  # the /follow commands and alerts
+    channel_per_hour: int = 5  # alerts posted to one channel per hour ...
+    channel_per_day: int = 20  # ... and per day
+    member_per_hour: int = 3  # alerts sent to one member by DM per hour ...
+    member_per_day: int = 10  # ... and per day
+    max_age_hours: float = 24.0  # articles published longer ago are not alerted
+    send_seconds: float = 60.0  # how often queued alerts are looked for (after a poll: at once)
+
+
+@dataclass(frozen=True)
 class ConversationSettings:
     """Follow-up questions: how long an exchange is remembered, and how much of it."""
 
@@ -121,6 +137,7 @@ class Settings:
     fetch: FetchLimits = field(default_factory=FetchLimits)
     usage: UsageSettings = field(default_factory=UsageSettings)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    follow: FollowSettings = field(default_factory=FollowSettings)
     log_level: str = "INFO"
     token: str | None = field(default=None, repr=False)
     source: str = "defaults"  # the settings file read, or "defaults"
@@ -166,6 +183,7 @@ def load_settings(
     conversation = _section(
         ConversationSettings, data.pop("conversation", {}), "conversation", base
     )
+    follow = _section(FollowSettings, data.pop("follow", {}), "follow", base)
     log_level = data.pop("log_level", "INFO")
     if data:
         raise _unknown(sorted(data)[0], f"in {path}")
@@ -184,6 +202,7 @@ def load_settings(
         fetch=fetch,
         usage=usage,
         conversation=conversation,
+        follow=follow,
         log_level=log_level.upper(),
         token=token,
         source=str(path) if path.is_file() else "defaults",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 import logging
 import secrets
 import sqlite3
@@ -14,7 +16,15 @@ import discord
 
 from index import Answer
 from index.errors import UsageStoreError
-from index.usage import Forgotten, UsageWriter, VoteRecord, forget, question_record, retain
+from index.usage import (
+    Forgotten,
+    QuestionRecord,
+    UsageWriter,
+    VoteRecord,
+    forget,
+    question_record,
+    retain,
+)
 
 from .settings import Settings
 
@@ -87,22 +97,21 @@ class UsageLog:
         user = origin.user if isinstance(origin, discord.Interaction) else origin.author
         channel = origin.channel_id if isinstance(origin, discord.Interaction) else None
         channel = channel or getattr(origin.channel, "id", None)
-        self.writer.put(
-            question_record(
-                answer,
-                answer_id=answer_id,
-                place=place(origin),
-                asked_at=dt.datetime.now(dt.UTC),
-                latency_ms=latency,
-                user_hash=self.writer.hash("user", user.id),
-                guild_hash=self.writer.hash("guild", guild_id(origin)),
-                place_hash=self.writer.hash("place", channel),
-                is_dm=guild_id(origin) is None,
-                follow_up=follow_up,
-                reason=reason,
-                keep_text=self.keep_text,
-            )
-        )
+        guild = guild_id(origin)
+        fields = {
+            "answer_id": answer_id,
+            "place": place(origin),
+            "asked_at": dt.datetime.now(dt.UTC),
+            "latency_ms": latency,
+            "is_dm": guild is None,
+            "follow_up": follow_up,
+            "reason": reason,
+            "keep_text": self.keep_text,
+        }
+        # Only the facts are taken on the event loop; the hashes and the row are made by the
+        # writer thread (the loop's share of an ask stays one queue put).
+        ids = (user.id, guild, channel)
+        self.writer.put(functools.partial(_row, self.writer, answer, ids, fields))
 
     def voted(self, answer: Answer, user_id: int, vote: str) -> None:
         """Queue a 👍 or 👎 on an answer; the user's later vote replaces it."""
@@ -121,11 +130,29 @@ class UsageLog:
         known = self._answers.get(key)
         if known is not None and known[0]() is answer:
             return known[1], known[2]
-        answer_id = secrets.token_hex(12)
+        answer_id = f"{_PREFIX}-{next(_SERIAL)}"
         # The entry goes with the answer (the view holding it expires after 10 minutes).
         ref = weakref.ref(answer, lambda _, key=key: self._answers.pop(key, None))
         self._answers[key] = (ref, answer_id, latency_ms)
         return answer_id, latency_ms
+
+
+# Answer ids: a random prefix per process and a counter, unique across processes without a
+# system call per answer on the event loop.
+_PREFIX = secrets.token_hex(8)
+_SERIAL = itertools.count(1)
+
+
+def _row(writer: UsageWriter, answer: Answer, ids: tuple, fields: dict) -> QuestionRecord:
+    """The question's row, made in the writer thread: the raw ids go no further than here."""
+    user, guild, channel = ids
+    return question_record(
+        answer,
+        user_hash=writer.hash("user", user),
+        guild_hash=writer.hash("guild", guild),
+        place_hash=writer.hash("place", channel),
+        **fields,
+    )
 
 
 def privacy_note(usage, forget: str, lang: str = "ja") -> str:

@@ -32,7 +32,13 @@ sys.path.insert(0, str(ROOT))
 from bot import create_bot  # noqa: E402
 from bot.settings import DiscordSettings, Settings, load_settings  # noqa: E402
 from index import Searcher  # noqa: E402
-from index.usage import QuestionRecord, UsageStore, VoteRecord  # noqa: E402
+from index.usage import (  # noqa: E402
+    QuestionRecord,
+    UsageStore,
+    VoteRecord,
+    keyed_hash,
+    load_key,
+)
 
 DOCS = ROOT / "docs"
 WIDTHS = {"phone": 420, "desktop": 1200}
@@ -43,10 +49,15 @@ UNANSWERED = (
     ("ガザの停戦は?", 9),
     ("ガザ停戦の最新情報を教えて", 5),
     ("ガザで停戦交渉はどうなった?", 4),
+    ("Gaza ceasefire?", 3),
     ("日銀の利上げはいつ?", 6),
-    ("日銀は次にいつ利上げする?", 3),
+    ("日本銀行は次にいつ利上げする?", 3),
     ("大谷翔平の今季の成績は?", 5),
+    ("能登半島地震の復旧は?", 3),
     ("今日の占いは?", 2),
+    ("新しい円の紙幣はいつから?", 2),
+    ("なぜ?", 3),
+    ("期間は?", 2),
 )
 ANSWERED = ("ロシアの停戦条件は?", "米ロ首脳会談で何が合意された?", "プーチン大統領は何を譲歩した?")
 CEASEFIRE = (
@@ -55,9 +66,11 @@ CEASEFIRE = (
 )
 
 
-def seed_usage(data_dir: Path, days: int = 14) -> None:
-    """Questions over the last `days` days (answered and not) with a few votes, for /report."""
+def seed_usage(data_dir: Path, guild_id: int, days: int = 28) -> None:
+    """Questions over the last `days` days (answered and not) with a few votes, for /report
+    (the server's: its keyed hash, as the bot stores it)."""
     rng = random.Random(27)
+    guild = keyed_hash(load_key(data_dir), "guild", guild_id)
     today = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     rows, votes, n = [], [], 0
     unanswered = [q for q, times in UNANSWERED for _ in range(times)]
@@ -67,9 +80,13 @@ def seed_usage(data_dir: Path, days: int = 14) -> None:
         for _ in range(rng.randint(6, 22) if when.weekday() < 5 else rng.randint(1, 6)):
             n += 1
             user = f"user{rng.randint(1, 40)}"
-            if unanswered and rng.random() < 0.35:
+            # The period before the report's 14 days: fewer questions, answered as often.
+            if day < days - 14 and rng.random() < 0.5:
+                continue
+            if unanswered and day >= days - 14 and rng.random() < 0.4:
                 q = unanswered.pop()
                 reason = "off_topic" if q == "今日の占いは?" else "other_news"
+                reason = "no_subject" if q in ("なぜ?", "期間は?") else reason
                 rows.append(
                     QuestionRecord(
                         f"s{n}",
@@ -78,8 +95,10 @@ def seed_usage(data_dir: Path, days: int = 14) -> None:
                         "channel",
                         False,
                         reason,
-                        latency_ms=rng.uniform(300, 900),
+                        latency_ms=rng.uniform(40, 900),
                         user_hash=user,
+                        guild_hash=guild,
+                        is_dm=False,
                     )
                 )
                 continue
@@ -92,9 +111,11 @@ def seed_usage(data_dir: Path, days: int = 14) -> None:
                     "channel",
                     True,
                     answer="…[1]",
-                    latency_ms=rng.uniform(250, 1500),
+                    latency_ms=rng.uniform(30, 900),
                     user_hash=user,
                     cited=(CEASEFIRE,),
+                    guild_hash=guild,
+                    is_dm=False,
                 )
             )
             if q == ANSWERED[2] and rng.random() < 0.3:
@@ -201,6 +222,10 @@ async def main(only: set[str]) -> None:
         await snap("english", await alice.slash(ch, "ask", question="What did Putin concede?"))
         # A follow-up: a reply to an answer continues it, and says which question it continued.
         await env.advance_time(30)  # past alice's per-user limit (3 questions in 30 s)
+        # An outlet the index does not hold: the outlets it does, to choose from.
+        await snap(
+            "outlet", await alice.slash(ch, "ask", question="ロシアの停戦条件は?", outlet="朝日")
+        )
         await alice.send(ch, f"{bot.user.mention} 米ロ首脳は何を攻撃しないことで合意した?")
         await alice.send(ch, "期間は?", reply_to=ch.history()[-1])
         await snap("followup", ch.history()[-1])
@@ -236,8 +261,12 @@ async def main(only: set[str]) -> None:
         await asyncio.to_thread(searcher.reindex)
         await snap("topics", await alice.slash(ch, "topics"))
         # /report over two weeks of use data (seeded, plus the questions asked above).
-        seed_usage(index.data_dir)
+        seed_usage(index.data_dir, guild.id)
         await snap("report", await admin.slash(ch, "report", days=14), viewer=admin)
+        # /forget-me: the question first (nothing erased yet), then what was erased.
+        forget = await alice.slash(ch, "forget-me")
+        await snap("forget-ask", forget)
+        await snap("forget-done", await alice.click(forget.response, label="削除する"))
     finally:
         await env.shutdown()
         shutil.rmtree(work, ignore_errors=True)

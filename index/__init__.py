@@ -28,12 +28,13 @@ _LAZY = {
     "Filters": "retrieval.filters",
     "Query": "retrieval.query",
     "Conversations": "conversation",
+    "Coverage": "coverage",
     "Turn": "conversation",
     "NewsbotError": "errors",
     "Searcher": "searcher",
     "article_files": "corpus.loader",
     "check_question": "retrieval.query",
-    "refusal_headline": "answer.compose",
+    "Reason": "types",
 }
 
 __all__ = sorted(_LAZY)

@@ -38,7 +38,7 @@ def embed_text(p: Passage) -> str:
 
 # Part of every reuse key: vectors made another way (sentences pooled from the passage before 2)
 # are never mixed with these.
-VECTORS = "sentences-3"  # 3: sentences split as TEXT_VERSION 4 does
+VECTORS = "sentences-4"  # 4: sentences split as TEXT_VERSION 5 does
 
 
 def passage_key(encoder: str, p: Passage) -> bytes:
@@ -166,7 +166,7 @@ def _refuse_empty(live: Version | None, source) -> None:
 
 def _articles(options: IndexOptions, store: Store, articles_dir: Path | None):
     """The articles to index, those skipped, and where they came from (for messages)."""
-    shared = getattr(store, "articles", None) if articles_dir is None else None
+    shared = store.articles if store.shared and articles_dir is None else None
     if shared is not None:  # the database's own articles: the same for every process
         return *shared.load(), "the index database's articles"
     source = Path(articles_dir or options.articles_dir)

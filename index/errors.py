@@ -40,6 +40,20 @@ class QuestionError(NewsbotError, ValueError):
     """The question is empty, too long or has nothing to search for."""
 
 
+class OutletError(QuestionError):
+    """An outlet filter names no outlet of the index, or several: `choices` are the ones it could
+    mean (ambiguous) or every indexed outlet (unknown), most articles first."""
+
+    def __init__(self, typed: str, choices: tuple[str, ...], ambiguous: bool):
+        listed = "、".join(choices[:10]) + ("…" if len(choices) > 10 else "")
+        if ambiguous:
+            message = f"「{typed}」に当たる媒体が複数あります: {listed}"
+        else:
+            message = f"「{typed}」の記事は索引にありません。索引にある媒体: {listed or 'なし'}"
+        super().__init__(message)
+        self.typed, self.choices, self.ambiguous = typed, choices, ambiguous
+
+
 class Skip(StrEnum):
     """Why an article file is left out: the core's code, worded at the edge (bot/ui)."""
 
@@ -129,3 +143,7 @@ class PageError(NewsbotError):
 
 class UsageStoreError(NewsbotError):
     """The use-data database cannot be opened (a newer schema, locked, a damaged key file)."""
+
+
+class FollowError(NewsbotError, ValueError):
+    """A topic cannot be followed (empty, too many topics, an unknown kind of subscriber)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,10 +15,18 @@ from .answer import answer
 from .build import BuildProgress, build
 from .conversation import Turn, follow_up
 from .corpus.loader import TEXT_VERSION
+from .coverage import Coverage
 from .encoders.embedder import Embedder, identity_of
 from .errors import ArticlesDirError, IndexCorruptError, IndexNotBuiltError, OutdatedError
 from .options import IndexOptions
-from .retrieval.filters import Filters, asks_latest, narrow, newest_first, outlets_of, prefer
+from .retrieval.filters import (
+    Filters,
+    narrow,
+    newest_first,
+    outlets_of,
+    prefer,
+    trim_links,
+)
 from .retrieval.query import Query
 from .retrieval.ranker import Index, Ranked
 from .storage.factory import open_store
@@ -36,6 +45,7 @@ class Ranking(NamedTuple):
     qvec: np.ndarray | None
     ranked: Ranked | None
     filtered: bool = False  # narrowed by the asker's filters
+    filters: Filters | None = None  # those filters, their outlet as the index names it
 
 
 class Searcher:
@@ -139,6 +149,7 @@ class Searcher:
         wait: bool = False,
         allow_empty: bool = False,
         sync: bool = True,
+        prune: bool = False,
     ) -> BuildReport:
         """Build beside the live index and swap it in; the old one serves until then.
 
@@ -148,13 +159,14 @@ class Searcher:
             wait: wait for a build already running (else BuildInProgressError).
             allow_empty: let an empty articles folder empty a non-empty index.
             sync: with the database's shared articles, copy this machine's folder in first
-                (sync_articles); False builds from what the database holds.
+                (sync_articles; the report's `synced`); False builds from what it holds.
+            prune: that sync also removes shared articles the folder lacks, whoever added them.
         """
         synced = None
-        if getattr(self.store, "articles", None) is not None and sync:
+        if self.store.shared and sync:
             # This machine's folder joins the shared coverage first, as `newsbot index` does.
             if Path(self.options.articles_dir).is_dir():
-                synced = self.sync_articles()
+                synced = self.sync_articles(prune=prune)
         # The store's lock (a file lock) keeps builds one at a time across processes and
         # threads; no second lock here.
         report = build(
@@ -169,6 +181,7 @@ class Searcher:
         )
         if synced is not None:  # files of this folder that could not be copied in, and why
             report.skipped = synced.skipped + report.skipped
+            report.synced = synced
         if self._index is None or Path(report.path).name != self._index.name:
             self.load()
         return report
@@ -179,9 +192,9 @@ class Searcher:
         Adds and updates; removes only the articles this folder added before (all that are
         absent from it with prune). Returns a storage.postgres.articles.SyncReport.
         """
-        shared = getattr(self.store, "articles", None)
-        if shared is None:
+        if not self.store.shared:
             raise ArticlesDirError("only the PostgreSQL backend keeps articles in the database")
+        shared = self.store.articles
         folder = Path(folder or self.options.articles_dir)
         if not folder.is_dir():
             raise ArticlesDirError(f"articles folder not found: {folder}")
@@ -202,6 +215,11 @@ class Searcher:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
+
+    @functools.cached_property
+    def coverage(self) -> Coverage:
+        """This index's articles and feeds: pages added, feeds polled (index/coverage.py)."""
+        return Coverage(self.store)
 
     @property
     def listening(self) -> bool:
@@ -242,8 +260,22 @@ class Searcher:
 
     def batch_search(self, questions: Sequence[str], k: int | None = None) -> list[list[Hit]]:
         k = k or self.options.top_k
-        index, rankings = self.rank([Query.of(q, self.options) for q in questions])
-        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for *_, r, _ in rankings]
+        katakana = self._index.katakana if self._index else None
+        index, rankings = self.rank([Query.of(q, self.options, katakana) for q in questions])
+        ranked = [ranking.ranked for ranking in rankings]
+        return [[index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])] for r in ranked]
+
+    def more(self, answer: Answer, k: int, filters: Filters | None = None) -> list[Hit]:
+        """Top-k passages for what an answer was asked (「他の結果」): its question in the frame
+        it was answered in (a follow-up's earlier questions), with the filters it was asked with."""
+        katakana = self._index.katakana if self._index else None
+        query = Query.of(answer.question, self.options, katakana)  # answered: it had a subject
+        if answer.follow_up and answer.asked_about.endswith(answer.question):
+            context = answer.asked_about[: -len(answer.question)].strip()
+            query = replace(query, context=context, continued=answer.continued)
+        index, [ranking] = self.rank([query], filters)
+        r = ranking.ranked
+        return [index.hit(i, s) for i, s in zip(r.ids[:k], r.fused[:k])]
 
     def ask(
         self,
@@ -277,8 +309,8 @@ class Searcher:
 
     def query(self, question: str, context: Turn | None = None) -> Query:
         """The question checked and decided, framed by the previous turn when it leans on it."""
-        query = Query.of(question, self.options)
-        return follow_up.frame(query, context, self._index.katakana if self._index else None)
+        query = Query.of(question, self.options, self._index.katakana if self._index else None)
+        return follow_up.frame(query, context)
 
     def rank(
         self,
@@ -289,9 +321,12 @@ class Searcher:
         """Encode (one batch, unless vectors are given) and rank queries against one index version.
 
         A query that lacks a subject is neither encoded nor ranked (its vector and ranking: None).
+        An outlet filter is read as the index names its outlets (OutletError when it names none).
         """
         self._refresh()
         index = self.index  # read once: a concurrent swap cannot mix versions in one call
+        if filters:
+            filters = filters.resolve(self.outlets())
         live = [q for q in queries if not q.lacks_subject]
         if vectors is None:
             vectors = self.embedder.encode_queries([q.searched_normal for q in live])
@@ -300,11 +335,13 @@ class Searcher:
 
     def respond(self, index: Index, ranking: Ranking, k: int | None = None) -> Answer:
         """The answer to one ranked query (see rank)."""
-        query, qvec, ranked, filtered = ranking
+        query, qvec, ranked, filtered, filters = ranking
         if qvec is None:
             return follow_up.ask_for_subject(query)
         k = k or self.options.top_k
         reply = answer(index, query, qvec, ranked, k, self.options, filtered)
+        if filters and filters.outlet:  # a section of several outlets cites the one asked for
+            reply = replace(reply, hits=tuple(trim_links(h, filters) for h in reply.hits))
         return follow_up.framed(query, reply)
 
     def _ranked(
@@ -318,9 +355,9 @@ class Searcher:
             r = narrow(index, r, filters)
         if query.prefer:
             r = prefer(index, r, query.prefer)
-        if asks_latest(query.text):
+        if query.latest:
             r = newest_first(index, r)
-        return Ranking(query, qvec, r, bool(filters))
+        return Ranking(query, qvec, r, bool(filters), filters)
 
     def topics(self, limit: int = 5, offset: int = 0) -> list[Topic]:
         """The articles the live index holds, newest first (for help, /topics, 'not covered')."""
@@ -378,7 +415,7 @@ def _check_buildable(options: IndexOptions, root: Path) -> None:
     store = open_store(options, root)
     if store.shared:
         store.live_name()  # a database that is down says so here, in one line
-    shared = getattr(store, "articles", None)
+    shared = store.articles if store.shared else None
     if shared is not None and store.live_name() is None and not shared.count():
         if not Path(options.articles_dir).is_dir():
             raise IndexNotBuiltError(

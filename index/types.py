@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from .errors import Skip
 
@@ -33,6 +34,16 @@ class Hit:
         return d
 
 
+class Reason(StrEnum):
+    """Why a question was not answered, as a code: the adapters word it (bot/ui/wording.py)."""
+
+    ANSWERED = ""
+    OTHER_NEWS = "other_news"  # its subject is not in the coverage
+    OFF_TOPIC = "off_topic"  # nothing in the coverage is near it
+    NO_SUBJECT = "no_subject"  # a follow-up with nothing to follow
+    FILTERED = "filtered"  # nothing of the chosen outlet and dates answers it
+
+
 @dataclass(frozen=True)
 class Answer:
     """The reply to one question: a cited extractive answer, or an honest 'not covered'."""
@@ -54,13 +65,15 @@ class Answer:
     # The article the answer is about when its sentences leave it implicit (its title, a name):
     # shown before them as 【ドミニカ国】.
     subject: str = ""
-    # Why it was not answered: "other_news" (its subject is not in the coverage), "off_topic",
-    # "no_subject" (a follow-up with nothing to follow); "" when answered.
-    reason: str = ""
+    # Why it was not answered (a code, worded by the adapters); Reason.ANSWERED when answered.
+    # A refusal's text is empty: its words are the adapters' (bot/ui/wording.py).
+    reason: Reason = Reason.ANSWERED
     # A follow-up: the question of the turn it continued, and the questions it was asked about
     # (the previous turn's, then its own), which a further follow-up stands on.
     continued: str = ""
     asked_about: str = ""
+    # A follow-up whose answer repeats the previous one: nothing else in the coverage answers it.
+    repeated: bool = False
 
     @property
     def follow_up(self) -> bool:
@@ -79,6 +92,7 @@ class Answer:
             "answer": self.text,
             "subject": self.subject,
             "no_answer": self.no_answer,
+            "reason": str(self.reason),
             "lang": self.lang,
             "follow_up": self.follow_up,
             "continued": self.continued,
@@ -121,6 +135,8 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)  # (reasons: "; kept…" when kept)
     # Broken now, indexed before: their previous passages stay (they are among skipped too).
     kept: list[str] = field(default_factory=list)
+    # With the database: what copying this machine's folder in changed (a SyncReport), or None.
+    synced: object | None = None
     articles: int = 0
     passages: int = 0
     embedded: int = 0

@@ -111,6 +111,33 @@ def shipped(embedder, tmp_path_factory) -> Searcher:
     return Searcher.open(options, embedder=embedder)
 
 
+# English stories (tests/data/articles_en, also the English dialogue set's) a test corpus holds.
+ENGLISH_TEST_ARTICLES = (
+    "harbor-bridge",
+    "lantern-festival",
+    "lighthouse-keeper",
+    "comet-discovery",
+    "bakery-cooperative",
+    "city-marathon",
+)
+
+
+@pytest.fixture(scope="session")
+def english(embedder, tmp_path_factory) -> Searcher:
+    """A Searcher over a few English stories and the Japanese test corpus, built once."""
+    folder = tmp_path_factory.mktemp("articles-en")
+    for name in ENGLISH_TEST_ARTICLES:
+        shutil.copy(DATA / "articles_en" / f"{name}.md", folder / f"{name}.md")
+    for path in (DATA / "articles").glob("*.md"):
+        shutil.copy(path, folder / path.name)
+    options = IndexOptions(
+        articles_dir=folder,
+        data_dir=tmp_path_factory.mktemp("data-en"),
+        model_cache_dir=MODEL_CACHE,
+    )
+    return Searcher.open(options, embedder=embedder)
+
+
 def make_options(tmp_path: Path, articles: Path, **overrides) -> IndexOptions:
     """Options for a test that builds its own index in tmp_path."""
     return IndexOptions(
@@ -156,3 +183,26 @@ def backend(request) -> StoreOptions:
     if request.param == "local":
         return StoreOptions()
     return StoreOptions(backend="postgres", url=request.getfixturevalue("pg_url"))
+
+
+def cli_for(embedder):
+    """`newsbot ARGV` (bot.cli.main) whose Searchers use this embedder: a test hands its model
+    in through main's open_searcher, never by patching the core."""
+    import functools
+
+    from bot.cli import main
+    from bot.searchers import open_searcher
+
+    opener = functools.partial(open_searcher, embedder=embedder)
+    return lambda argv: main(argv, open_searcher=opener)
+
+
+class NoModel:
+    """An embedder the command must not touch yet: any use is recorded and fails the test."""
+
+    def __init__(self):
+        self.used: list[str] = []
+
+    def __getattr__(self, name: str):
+        self.used.append(name)
+        raise AssertionError(f"the model was used ({name}) before it was needed")

@@ -128,8 +128,15 @@ class SearcherWrapper(Searcher):
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         return self.real.search(question, k)
 
+    def more(self, answer, k: int, filters=None) -> list[Hit]:
+        return self.real.more(answer, k, filters)
+
     def batch_search(self, questions, k: int | None = None) -> list[list[Hit]]:
         return self.real.batch_search(questions, k)
+
+    @property
+    def coverage(self):
+        return self.real.coverage
 
     def ask(self, question: str, k: int | None = None, *, context=None, filters=None) -> Answer:
         return self.real.ask(question, k, context=context, filters=filters)

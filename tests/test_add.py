@@ -22,7 +22,7 @@ from index.ingest.extract import extract
 from index.ingest.fetch import FetchLimits, decode, fetch, is_public
 from index.storage.local import LocalStore
 
-from .conftest import MODEL_CACHE, make_options
+from .conftest import MODEL_CACHE, cli_for, make_options
 from .page_server import EXPECTED, GOOD, PAGES, REFUSED, Site
 
 LIMITS = FetchLimits(timeout_seconds=2.0, max_bytes=1_000_000, allow_private=True)
@@ -531,9 +531,8 @@ def added_by_cli(site, embedder, tmp_path_factory):
     )
     urls = [page_url(site, name) for name in GOOD] + [site.url("/status/404")]
     out = io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
-        mp.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
-        status = main(["--config", str(config), "add", *urls])
+    with contextlib.redirect_stdout(out):
+        status = cli_for(embedder)(["--config", str(config), "add", *urls])
     return folder, config, status, out.getvalue()
 
 
@@ -562,8 +561,8 @@ def test_no_page_furniture_reaches_any_indexed_passage(added_by_cli, embedder):
 def test_added_page_is_answered_by_newsbot_ask_citing_its_url(
     added_by_cli, site, embedder, monkeypatch, capsys
 ):
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
-    assert main(["--config", str(added_by_cli[1]), "ask", BOJ_QUESTION]) == 0
+    cli = cli_for(embedder)
+    assert cli(["--config", str(added_by_cli[1]), "ask", BOJ_QUESTION]) == 0
     out = capsys.readouterr().out
     assert "0.5%" in out.split("\n\n")[1]  # the answer text
     assert f"    {site.url('/articles/boj-rate')}" in out.splitlines()
@@ -614,7 +613,7 @@ def hostile_pages(site: Site) -> list[str]:
 def test_hostile_pages_end_in_one_line_each_and_the_rest_are_added(
     site, tmp_path, embedder, monkeypatch, capsys
 ):
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    cli = cli_for(embedder)
     config = tmp_path / "settings.toml"
     config.write_text(
         f'[index]\narticles_dir = "{tmp_path / "articles"}"\ndata_dir = "{tmp_path / "data"}"\n'
@@ -623,7 +622,7 @@ def test_hostile_pages_end_in_one_line_each_and_the_rest_are_added(
     )
     urls = hostile_pages(site)
     try:
-        status = main(["--config", str(config), "add", *urls])
+        status = cli(["--config", str(config), "add", *urls])
     finally:
         site.overrides.clear()
     out = capsys.readouterr().out
@@ -662,7 +661,7 @@ class _Watch(io.StringIO):
 def test_add_during_another_reindex_says_so_and_indexes_when_it_ends(
     site, tmp_path, embedder, monkeypatch
 ):
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    cli = cli_for(embedder)
     config = tmp_path / "settings.toml"
     config.write_text(
         f'[index]\narticles_dir = "{tmp_path / "articles"}"\ndata_dir = "{tmp_path / "data"}"\n'
@@ -674,7 +673,7 @@ def test_add_during_another_reindex_says_so_and_indexes_when_it_ends(
     result = {}
 
     def add() -> None:
-        result["status"] = main(["--config", str(config), "add", site.url("/articles/typhoon")])
+        result["status"] = cli(["--config", str(config), "add", site.url("/articles/typhoon")])
 
     with contextlib.redirect_stdout(out):
         with store.lock():  # another process's build, as far as `add` can tell

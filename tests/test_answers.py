@@ -9,11 +9,11 @@ import unicodedata
 
 import pytest
 
-from index import IndexOptions, Searcher
+from bot.ui.wording import REFUSALS, refusal_text
+from index import IndexOptions, Reason, Searcher
 from index.answer import judge as coverage
 from index.answer.compose import (
     CONNECTIVE,
-    NO_ANSWER_EN,
     Asked,
     Candidate,
     Weights,
@@ -24,6 +24,7 @@ from index.answer.compose import (
 )
 from index.corpus.text import normalize, split_sentences
 from index.retrieval import crosslingual
+from index.retrieval import terms as term_rules
 from index.types import Hit
 
 from .conftest import DATA, SEED_ARTICLE, make_options, read_jsonl
@@ -156,10 +157,15 @@ def test_offtopic_questions_are_refused(searcher):
 
 def test_refusal_speaks_the_questions_language(searcher):
     ja, en, hi = searcher.batch_ask(["明日の札幌の天気は？", "What's a good pancake recipe?", "hi"])
-    assert ja.no_answer and ja.lang == "ja" and ja.text != NO_ANSWER_EN
-    assert re.search(r"[ぁ-ん]", ja.text) and "天気" in ja.text  # says what it has nothing on
-    assert en.no_answer and en.lang == "en" and not re.search(r"[ぁ-ん]", en.text.split(":")[0])
-    assert (hi.no_answer, hi.text) == (True, NO_ANSWER_EN)
+    ja_text, en_text, hi_text = map(refusal_text, (ja, en, hi))
+    assert ja.no_answer and ja.lang == "ja" and "天気" in ja.missing
+    assert re.search(r"[ぁ-ん]", ja_text) and "天気" in ja_text  # says what it has nothing on
+    assert en.no_answer and en.lang == "en" and not re.search(r"[ぁ-ん]", en_text.split(":")[0])
+    assert (hi.no_answer, hi.reason, hi_text) == (
+        True,
+        Reason.OFF_TOPIC,
+        REFUSALS["en"]["off_topic"],
+    )
 
 
 def test_paraphrased_questions_find_their_section_in_top_3(searcher):
@@ -315,12 +321,12 @@ def test_a_date_question_prefers_the_sentence_with_a_date():
 )
 def test_subject_terms_and_what_the_seed_lacks(question, terms, missing):
     seed = normalize(SEED_ARTICLE.read_text(encoding="utf-8"))
-    assert coverage.subject_terms(question) == terms
-    assert coverage.missing_terms(terms, seed) == missing
+    assert term_rules.subject_terms(question) == terms
+    assert term_rules.missing_terms(terms, seed) == missing
 
 
 def test_names_and_words_are_told_apart():
-    assert [coverage.is_name(t) for t in ["ガザ", "nato", "韓", "日米", "弾劾", "支持"]] == [
+    assert [term_rules.is_name(t) for t in ["ガザ", "nato", "韓", "日米", "弾劾", "支持"]] == [
         True,
         True,
         True,
@@ -360,6 +366,45 @@ def test_a_name_the_glossary_lacks_is_searched_by_the_corpus_spelling(shipped):
     assert "ヘグセス" in answer.sentences[0] and "米軍を派遣しない" in answer.sentences[0]
 
 
+def test_a_name_takes_the_katakana_word_that_sounds_like_it():
+    """Of the corpus's words with a name's consonants, the one whose romaji sounds like it."""
+    table = crosslingual.Katakana(
+        ["アパチン", "ピチャン", "ポターニン", "プーチン", "ジェレニスキー", "ゼレンスキー"]
+        + ["ウィトコフ", "チェコフ", "ヘグセス", "バンス", "エネルギー", "ガバメント"]
+    )
+    assert table["ptn"] == ("アパチン", "ピチャン", "ポターニン", "プーチン")  # still a dict
+    expected = {"Putin": ("プーチン",), "Zelensky": ("ゼレンスキー",), "Witkoff": ("ウィトコフ",)}
+    expected |= {"Hegseth": ("ヘグセス",), "Vance": ("バンス",)}
+    for name, spelled in expected.items():
+        assert table.like(name) == spelled
+    for word in ("Said", "Ceasefire", "About", "Agreed", "Border"):  # plain words: no name
+        assert table.like(word) == ()
+    question = "Did Zelensky call Putin?"
+    terms = {e: js for e, _, js in crosslingual.terms_in(question, table) if e != "call"}
+    assert terms == {"zelensky": ("ゼレンスキー",), "putin": ("プーチン",)}
+
+
+def test_hegseth_on_nato_is_answered_from_the_seed(shipped):
+    """The seed quotes ヘグセス国防長官 on NATO: the English question finds and cites it."""
+    answer = shipped.ask("What did Hegseth say about NATO?")
+    assert not answer.no_answer and "ヘグセス" in answer.sentences[0]
+    assert "NATO" in answer.sentences[0]
+    cited = answer.hits[answer.citations[0] - 1]
+    assert cited.article == SEED_ARTICLE.name and cited.sources
+
+
+def test_and_zelensky_after_putin_finds_zelensky(shipped):
+    """A follow-up naming only Zelensky searches the seed's ゼレンスキー sentence first."""
+    from index.conversation import Turn
+
+    first = shipped.ask("What did Putin agree to?")
+    query = shipped.query("And Zelensky?", Turn("What did Putin agree to?", first, 0.0))
+    terms = crosslingual.terms_in(query.text, shipped.index.katakana)
+    assert ("zelensky", True, ("ゼレンスキー",)) in terms
+    index, (ranking,) = shipped.rank([query])
+    assert "ゼレンスキー" in index.text(int(ranking.ranked.ids[0]))
+
+
 def test_demonyms_are_looked_up_as_their_country():
     """JMdict has american → アメリカン; news writes アメリカ or 米."""
     terms = dict((e, js) for e, _, js in crosslingual.english_terms("Did American troops go?"))
@@ -384,9 +429,9 @@ def test_the_sentence_that_spells_out_the_lead_follows_it():
 def test_an_english_word_counts_once_whatever_its_senses():
     """conditions → 条件 … 情勢 (twelve senses) must not outweigh ceasefire → 停戦 (one)."""
     hits = [hit("ウクライナ情勢については協議した。\nロシアは停戦の条件を示した。")]
-    terms = crosslingual.english_terms("What conditions did Russia set for a ceasefire?")
+    terms = term_rules.question_terms("What conditions did Russia set for a ceasefire?", "en")
     asked = Asked.english("What conditions did Russia set for a ceasefire?", terms)
-    assert len(asked.terms) == len([t for t in terms if t[2]])
+    assert len(asked.terms) == len([t for t in terms if t.ja])
     answer = compose("What conditions?", hits, candidates(hits, [[0.9, 0.9]]), {}, 1, asked=asked)
     assert answer.sentences == ("ロシアは停戦の条件を示した。",)
 
@@ -416,8 +461,8 @@ def test_news_senses_replace_the_everyday_ones(question, word, term):
 def test_an_action_is_looked_for_but_never_required():
     """'blame' may be reported as 主張 or 非難: without it the question is still about our news."""
     assert crosslingual.is_action("blamed") and not crosslingual.is_action("sanctions")
-    terms = crosslingual.english_terms("Who did Trump blame for the sanctions?")
-    names, words = coverage.missing_english(terms, "トランプ氏はウクライナが始めたと主張した。")
+    terms = term_rules.question_terms("Who did Trump blame for the sanctions?", "en")
+    names, words = term_rules.missing_english(terms, "トランプ氏はウクライナが始めたと主張した。")
     assert (names, words) == ([], ["sanctions"])
 
 
@@ -425,7 +470,7 @@ def test_an_english_word_weighs_as_its_most_common_term_is_rare():
     """トランプ is in every passage, 譲歩 in few: 'concede' decides, not 'Trump'."""
     question = "What did Trump concede?"
     idf = {"トラ": 0.1, "ラン": 0.1, "ンプ": 0.1, "譲歩": 3.0, "譲": 2.5}
-    asked = Asked.english(question, crosslingual.english_terms(question), idf)
+    asked = Asked.english(question, term_rules.question_terms(question, "en"), idf)
     hits = [hit("トランプ大統領は会談した。\nロシアは譲歩を示した。")]
     answer = compose(question, hits, candidates(hits, [[0.9, 0.9]]), {}, 1, asked=asked)
     assert answer.sentences == ("ロシアは譲歩を示した。",)
@@ -471,7 +516,7 @@ def test_the_kind_of_fact_asked_for_is_recognized(question, states, does_not):
 def test_an_english_question_leans_less_on_the_passage_ranking(damping, lead):
     """Cross-lingual ranking is weaker: a lower passage holding the words can lead."""
     question = "What did Russia concede?"
-    asked = Asked.english(question, crosslingual.english_terms(question))
+    asked = Asked.english(question, term_rules.question_terms(question, "en"))
     lower = dataclasses.replace(hit("ロシアは譲歩を示した。", n=1), score=0.3)
     hits = [hit("会談は長引いた。"), lower]
     weights = Weights(crosslingual=damping)

@@ -22,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("index", "bot")
-PUBLIC_PACKAGES = ("index", "index.ingest", "index.storage")
+PUBLIC_PACKAGES = ("index", "index.ingest", "index.storage", "index.follow")
 # index.usage: the use-data store; index.redact: the masking the edge's log filter applies;
 # the development database `newsbot db dev` starts.
 PUBLIC_MODULES = (

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from index.corpus.chunker import chunk_article, split_text
 from index.corpus.loader import load_article, load_articles
-from index.corpus.text import find_urls, normalize, split_sentences
+from index.corpus.text import find_urls, normalize, sentence_spans, split_sentences
 
 from .conftest import DATA, ROOT, SEED_ARTICLE
 
@@ -151,6 +153,38 @@ def test_sentence_split_handles_fullwidth_and_ascii_marks():
 )
 def test_sentences_do_not_end_inside_a_quotation(text, expected):
     assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Abbreviations, initials and decimals do not end an English sentence (issue 33).
+        (
+            "Then Sen. Smith said the deal was close. Talks resume at 6 p.m. on Friday.",
+            ["Then Sen. Smith said the deal was close.", "Talks resume at 6 p.m. on Friday."],
+        ),
+        (
+            "The U.S. economy grew 2.5 percent. Dr. Jones agreed.",
+            ["The U.S. economy grew 2.5 percent.", "Dr. Jones agreed."],
+        ),
+        ("Mr. Putin spoke. Gov. Newsom did not.", ["Mr. Putin spoke.", "Gov. Newsom did not."]),
+        # A line break still ends one; a Japanese line keeps its own rule.
+        ("No deal yet\n停戦は近い。U.S. 側は", ["No deal yet", "停戦は近い。", "U.S.", "側は"]),
+    ],
+)
+def test_english_sentences_do_not_end_at_abbreviations(text, expected):
+    assert split_sentences(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abDrUSpm25 .?!。「」\n停戦", max_size=80))
+def test_sentence_spans_lose_no_text(text):
+    """Every non-space character lands in exactly one sentence, in order, trimmed."""
+    spans = sentence_spans(text)
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:]))
+    assert all(text[a:b] == text[a:b].strip() for a, b in spans)
+    kept = "".join(text[a:b] for a, b in spans)
+    assert "".join(kept.split()) == "".join(text.split())
 
 
 def test_normalize_folds_width_and_invisible_characters():

@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 
-from index import Filters, IndexOptions, Searcher
+from bot.ui.wording import refusal_text
+from index import Filters, IndexOptions, Reason, Searcher
 from index.conversation import Conversations
 from index.conversation.evaluate import load_dialogues, score
 from index.errors import QuestionError
@@ -106,8 +107,9 @@ def test_a_follow_up_is_answered_from_the_same_story(searcher, first, then, key)
 def test_a_follow_up_with_nothing_to_follow_asks_for_the_subject(searcher):
     for question in ("期間は?", "なぜ?", "Why?", "それはいつ?"):
         answer = searcher.ask(question)
-        assert answer.no_answer and answer.reason == "no_subject" and not answer.hits
-        assert "例" in answer.text or "たとえば" in answer.text or "example" in answer.text
+        assert answer.no_answer and answer.reason == Reason.NO_SUBJECT and not answer.hits
+        worded = refusal_text(answer)  # the adapters' words for the code, with an example
+        assert "たとえば" in worded or "for example" in worded
 
 
 def test_after_the_window_a_follow_up_asks_for_the_subject(searcher):
@@ -274,3 +276,14 @@ def test_the_shipped_dialogue_sets_are_well_formed():
     must_not = [d for d in dialogues if any(not t.get("follow_up") for t in d["turns"][1:])]
     assert len(english) >= 10 and len(must_not) >= 10
     assert len(load_dialogues(DATA / "dialogues_holdout.jsonl")) >= 10
+
+
+def test_more_results_rank_what_was_asked_with_the_answers_filters(searcher):
+    """「他の結果」 ranks the framed question (期間は? about the ceasefire), not the bare words,
+    and keeps the filters the answer was asked with."""
+    _, then = dialogue(searcher, "米ロ首脳は何を攻撃しないことで合意した?", "期間は?")
+    assert then.follow_up
+    assert searcher.more(then, 5)[0].article == SEED
+    deer = searcher.ask("奈良の鹿は何頭いる?", filters=Filters(outlet="テスト新聞"))
+    hits = searcher.more(deer, 10, Filters(outlet="テスト新聞"))
+    assert hits and all("テスト新聞" in (h.outlet or "") for h in hits)

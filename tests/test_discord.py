@@ -19,7 +19,8 @@ from bot.errors import ADMIN_ONLY, BUSY, GENERIC, user_message
 from bot.runner import run
 from bot.settings import Settings
 from bot.ui.i18n import EXAMPLES, text
-from index import Searcher, refusal_headline
+from bot.ui.wording import refusal_headline
+from index import Searcher
 from index.errors import (
     ALLOW_EMPTY,
     UPGRADE,
@@ -82,12 +83,21 @@ async def test_commands_sync_with_japanese_localizations_and_limits(world):
     assert reindex["name_localizations"]["ja"] == "再構築"
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(reindex["default_member_permissions"]) == manage_guild
-    assert set(world.alice.available_commands(world.ch)) == {"ask", "topics"}
-    admin = {"ask", "topics", "reindex", "add", "report"}
+    # Anyone may erase what they asked (/forget-me, ja 自分の記録を削除), and follow topics.
+    follow = {"follow", "following", "unfollow", "digest"}  # issue 35
+    everyone = {"ask", "topics", "forget-me"} | follow
+    assert set(world.alice.available_commands(world.ch)) == everyone
+    admin = everyone | {"reindex", "add", "report"}
     assert set(world.admin.available_commands(world.ch)) == admin
     report = synced_commands(world.env)["report"]
     assert report["name_localizations"]["ja"] == "レポート"
     assert report["default_member_permissions"] == reindex["default_member_permissions"]
+    forget = synced_commands(world.env)["forget-me"]
+    assert forget["name_localizations"]["ja"] == "自分の記録を削除"
+    assert not forget.get("default_member_permissions")
+    followed = synced_commands(world.env)["follow"]
+    assert followed["name_localizations"]["ja"] == "フォロー"
+    assert followed["options"][0]["name_localizations"]["ja"] == "話題"
 
 
 def plain_text(message) -> str:
@@ -199,10 +209,10 @@ async def test_more_results_stop_at_the_related_passages_and_say_so(world, searc
 
 
 async def test_more_results_say_so_when_the_coverage_runs_out(world, monkeypatch, searcher):
-    async def only_the_answer(question, k):
-        return searcher.ask(question).hits[:1]  # nothing beyond what the answer cites
+    async def only_the_answer(answer, k, filters=None):
+        return searcher.ask(answer.question).hits[:1]  # nothing beyond what the answer cites
 
-    monkeypatch.setattr(world.bot, "search", only_the_answer)
+    monkeypatch.setattr(world.bot, "more", only_the_answer)
     r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
     more = await world.alice.click(r.response, label="他の結果")
     assert more.ephemeral and more.response.embeds == []
@@ -234,11 +244,11 @@ async def test_no_reply_shows_page_furniture_whatever_the_index_holds(world, mon
         marked = tuple(f"✅ {s}" for s in answer.sentences)  # as the core may quote a list item
         return dataclasses.replace(answer, hits=hits, sentences=marked)
 
-    async def furnished_search(question, k):
-        return list((await furnished(question)).hits)
+    async def furnished_search(answer, k, filters=None):
+        return list((await furnished(answer.question)).hits)
 
     monkeypatch.setattr(world.bot, "answer", furnished)
-    monkeypatch.setattr(world.bot, "search", furnished_search)
+    monkeypatch.setattr(world.bot, "more", furnished_search)
     asked = [await world.alice.slash(world.ch, "ask", question=q) for q in (RUSSIA, PUTIN_EN)]
     replies = [a.response for a in asked]
     for a in asked:
@@ -296,11 +306,11 @@ async def test_oversized_answers_fit_discord_limits_end_to_end(world, monkeypatc
     async def huge(question, **kwargs):
         return huge_answer(12)
 
-    async def huge_search(question, k):
+    async def huge_search(answer, k, filters=None):
         return [huge_hit(i) for i in range(k)]
 
     monkeypatch.setattr(world.bot, "answer", huge)
-    monkeypatch.setattr(world.bot, "search", huge_search)
+    monkeypatch.setattr(world.bot, "more", huge_search)
     r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
     evidence = await world.alice.click(r.response, label="根拠")
     more = await world.alice.click(r.response, label="他の結果")
@@ -534,8 +544,7 @@ async def test_dev_guild_gets_the_commands_without_a_global_sync(options, search
 
 def test_create_bot_wires_dependencies_without_privileged_intents(settings, searcher, monkeypatch):
     opened = []
-    monkeypatch.setattr(Searcher, "open", lambda options: opened.append(options) or searcher)
-    bot = create_bot(settings=settings)
+    bot = create_bot(settings=settings, open_searcher=lambda o, **kw: opened.append(o) or searcher)
     assert opened == [settings.index] and bot.searcher is searcher and bot.settings is settings
     assert not (bot.intents.message_content or bot.intents.members or bot.intents.presences)
     assert bot.intents.dm_messages and bot.intents.guild_messages
@@ -556,7 +565,7 @@ def test_run_with_a_rejected_token_fails_in_one_line_without_the_token(capsys, c
             assert log_handler is None  # logging is configured once, by the runner
             raise discord.LoginFailure("Improper token has been passed.")
 
-    monkeypatch.setattr("bot.client.create_bot", lambda settings: Rejected())
+    monkeypatch.setattr("bot.client.create_bot", lambda settings, **kwargs: Rejected())
     assert run(Settings(token="sekrit.token.value")) == 2
     out = capsys.readouterr()
     assert out.err.startswith("newsbot: error: Discord rejected the token")

@@ -272,7 +272,7 @@ async def test_ask_narrows_by_outlet_and_dates(world):
         ({"since": "2025-04-02", "until": "2025-04-01"}, "期間の指定が逆です"),
         (
             {"outlet": "朝日新聞"},
-            "「朝日新聞」の記事は索引にありません。媒体は候補から選んでください。",
+            "「朝日新聞」の記事は索引にありません。索引にある媒体: テスト新聞、",
         ),
     ],
 )
@@ -290,6 +290,15 @@ async def test_outlet_autocomplete_offers_the_indexed_outlets(world, searcher):
     assert every[0]["value"] == "テスト新聞"  # the most articles first
     some = await world.alice.autocomplete(world.ch, "ask", "outlet", "ｔｂｓ")  # full-width
     assert [c["name"] for c in some] == ["TBS NEWS DIG"]
+    romaji = await world.alice.autocomplete(world.ch, "ask", "outlet", "mainichi")
+    assert [c["value"] for c in romaji] == ["毎日新聞"]
+
+
+async def test_ask_takes_an_outlet_as_typed(world):
+    """毎日 is 毎日新聞: the seed's answer cites only its 毎日新聞 link."""
+    r = await world.alice.slash(world.ch, "ask", question="ロシアの停戦条件は?", outlet="毎日")
+    text = r.response.embeds[0].description
+    assert f"]({MAINICHI})" in text and "newsdig.tbs.co.jp" not in all_text(r.response)
 
 
 # ---------------------------------------------------------------------- the pieces, directly
@@ -325,3 +334,33 @@ def test_what_an_answer_answered_is_kept_by_hashed_message_id_across_a_restart(t
     assert b"1234567890123456789" not in db  # the id only as a keyed hash
     for name in ("asked.db", "asked.key"):
         assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
+
+
+# --------------------------------------------------- a new subject, and after a refusal (#33)
+RUSSIA = "ロシアの停戦条件は?"
+
+
+async def test_a_question_with_its_own_subject_right_after_russia_is_not_a_follow_up(world):
+    """「今日の占いは?」 names a subject of its own (占い) the Russia answer never held: it is
+    asked afresh, and the coverage has nothing on it."""
+    me = world.bot.user.mention
+    await world.alice.send(world.ch, f"{me} {RUSSIA}")
+    assert "停戦" in all_text(bot_messages(world, world.ch)[-1])
+    await world.alice.send(world.ch, f"{me} 今日の占いは?")
+    reply = bot_messages(world, world.ch)[-1]
+    assert "続き" not in (reply.content or "")  # not answered as a follow-up
+    assert reply.embeds[0].description.startswith("「占い」についての記事はありません。")
+    assert buttons(reply) == []  # a refusal: nothing to vote on
+
+
+async def test_a_dm_follow_up_after_a_refusal_leans_on_the_last_answer(world):
+    """なぜ? after a refused question continues the last answered turn, not the refusal."""
+    user = world.env.create_user("dmuser")
+    await user.send_dm(AGREED)
+    await user.send_dm("おすすめのパスタのレシピは?")
+    refused = dm_replies(user)[-1]
+    assert not buttons(refused) and "パスタ" not in (refused.content or "")
+    await user.send_dm(HOW_LONG)
+    reply = dm_replies(user)[-1]
+    assert reply.content == CONTINUED  # it continues the answered question, named
+    assert answered_follow_up(reply) and "30日間" in reply.embeds[0].description

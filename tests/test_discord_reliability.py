@@ -27,8 +27,8 @@ from bot.client import NewsBot, create_bot
 from bot.errors import ADMIN_ONLY, BUSY, SEND_FAILED
 from bot.settings import Settings
 from bot.ui.i18n import text
-from index import Searcher, refusal_headline
-from index.conversation.follow_up import ASK_SUBJECT
+from bot.ui.wording import ASK_SUBJECT, refusal_headline
+from index import Searcher
 from index.errors import (
     ArticlesDirError,
     BuildInProgressError,
@@ -209,7 +209,7 @@ class TestNeverTwice:
     async def test_double_click_on_more_results_shows_two_different_pages(self, world, caplog):
         r = await world.alice.slash(world.ch, "ask", question=RUSSIA)
         # The first click is still searching when the second lands.
-        gate(world.env, world.bot, "search")
+        gate(world.env, world.bot, "more")
         first = await world.alice.click(r.response, label="他の結果")
         second = await world.alice.click(r.response, label="他の結果")
         assert first.deferred and second.deferred
@@ -467,7 +467,7 @@ class BrokenSearcher(SearcherWrapper):
     def _fail(self, *args, **kwargs):
         raise self.error(f"cannot read {SECRET_PATH}/text.bin\n{FAKE_TRACEBACK}")
 
-    ask = search = reindex = _fail
+    ask = search = more = reindex = _fail
 
 
 class TestAdminOnly:

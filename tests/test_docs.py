@@ -15,6 +15,7 @@ from bot.settings import (
     ConversationSettings,
     DiscordSettings,
     FeedSettings,
+    FollowSettings,
     Settings,
     UsageSettings,
 )
@@ -31,6 +32,7 @@ SECTIONS = {
     "fetch": FetchLimits,
     "usage": UsageSettings,
     "conversation": ConversationSettings,
+    "follow": FollowSettings,
 }
 # Not settings of the file: the store in [store] (not [index]), secrets from the environment.
 NOT_IN_FILE = {"index.store", "store.url"}

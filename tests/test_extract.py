@@ -234,3 +234,11 @@ def test_any_page_oddity_gives_an_article_or_a_page_error(html):
         assert isinstance(extract(html, URL), Extracted)
     except PageError as e:
         assert str(e)
+
+
+def test_a_link_whose_href_has_spaces_or_japanese_keeps_its_words_and_an_encoded_target():
+    link = '<p>The <a href="/search?q=Boko Haram&c=記事">Boko Haram</a> group was named again.</p>'
+    body = f"<article>{headline()}{paragraphs()}{link}</article>"
+    article = extract(page(body), URL)
+    assert "The Boko Haram group was named again." in article.plain()
+    assert "https://news.example.com/search?q=Boko%20Haram&c=%E8%A8%98%E4%BA%8B" in article.body

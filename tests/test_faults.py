@@ -35,7 +35,7 @@ from index.errors import (
 from index.storage import local as layout
 from index.storage import manifest as version_manifest
 
-from .conftest import DATA, MODEL_CACHE, ROOT, SCORE_TOL, make_options
+from .conftest import DATA, MODEL_CACHE, ROOT, SCORE_TOL, cli_for, make_options
 from .test_index import CountingEmbedder
 
 QUESTIONS = ["鹿せんべいの材料は?", "名人戦は何日制?"]
@@ -390,10 +390,9 @@ def test_broken_article_keeps_its_previous_passages(live, embedder, monkeypatch,
     assert report.articles == 2 and served(searcher) == before
 
     # The CLI says so, and exits 1: the index is live but stale for that article.
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
-    from bot.cli import main
+    cli = cli_for(embedder)
 
-    assert main(["--config", str(cli_config(options)), "index"]) == 1
+    assert cli(["--config", str(cli_config(options)), "index"]) == 1
     out, err = capsys.readouterr()
     assert "skipped: deer.md: no front matter" in out and "kept from the previous index" in out
     assert "removed" not in out and "1 broken articles kept" in err
@@ -422,17 +421,16 @@ def test_empty_articles_folder_never_empties_the_index(live, embedder, monkeypat
     assert searcher.index.name == version and served(searcher) == before
     assert Searcher.open(options, embedder=embedder).index.name == version
 
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
-    from bot.cli import main
+    cli = cli_for(embedder)
 
     config = str(cli_config(options))
-    assert main(["--config", config, "index"]) == 2
+    assert cli(["--config", config, "index"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1
     assert err.startswith("newsbot: error: no usable articles") and "--allow-empty" in err
     assert (options.index_dir / layout.CURRENT).read_text().strip() == version
 
-    assert main(["--config", config, "index", "--allow-empty"]) == 0
+    assert cli(["--config", config, "index", "--allow-empty"]) == 0
     assert "removed: deer.md" in capsys.readouterr().out
     assert Searcher.open(options, embedder=embedder).index.size == 0
 
@@ -764,12 +762,11 @@ def test_cli_index_on_a_full_disk_prints_one_line(live, monkeypatch, capsys, emb
         f'[index]\narticles_dir = "{options.articles_dir}"\ndata_dir = "{options.data_dir}"\n',
         encoding="utf-8",
     )
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
-    from bot.cli import main
+    cli = cli_for(embedder)
 
     with monkeypatch.context() as m:
         fail_writes_to(m, "dense.faiss")
-        assert main(["--config", str(config), "index"]) == 2
+        assert cli(["--config", str(config), "index"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("newsbot: error: cannot write the new index") and "No space" in err
@@ -783,9 +780,9 @@ FSIZE_DRIVER = textwrap.dedent(
     import signal
     import sys
 
-    import numpy as np
+    import functools
 
-    import index.searcher
+    import numpy as np
 
     name, dim, config, limit, identity = sys.argv[1:6]
 
@@ -807,12 +804,13 @@ FSIZE_DRIVER = textwrap.dedent(
             return v if spans is None else (v, [np.eye(len(s), self.dim) for s in spans])
 
 
-    index.searcher.Embedder = StubEmbedder
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a dead process
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
     from bot.cli import main
+    from bot.searchers import open_searcher
 
-    sys.exit(main(["--config", config, "index"]))
+    stub = functools.partial(open_searcher, embedder=StubEmbedder())
+    sys.exit(main(["--config", config, "index"], open_searcher=stub))
     '''
 )
 

@@ -27,7 +27,7 @@ from index.ingest.articles import Added
 from index.ingest.feeds import poll
 from index.ingest.fetch import FetchLimits
 
-from .conftest import MODEL_CACHE, make_options
+from .conftest import MODEL_CACHE, cli_for, make_options
 from .discord_fixtures import ARTICLES
 from .page_server import Site
 
@@ -133,23 +133,23 @@ def write_config(folder, site: Site, urls: list[str]):
 def test_newsbot_feeds_reindexes_only_when_something_changed(
     site, tmp_path, embedder, monkeypatch, capsys
 ):
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    cli = cli_for(embedder)
     config = write_config(tmp_path, site, feeds(site))
-    assert main(["--config", str(config), "feeds"]) == 0  # a refused item is not an error
+    assert cli(["--config", str(config), "feeds"]) == 0  # a refused item is not an error
     out = capsys.readouterr().out
     assert "2 feeds (0 not modified): 5 new or updated, 1 failed" in out
     assert f"failed: {site.url('/articles/paywall')}: paywalled" in out
     assert "5 articles, " in out  # the reindex summary
     built = current(tmp_path / "data")
 
-    assert main(["--config", str(config), "feeds"]) == 0
+    assert cli(["--config", str(config), "feeds"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines() == [
         "2 feeds (2 not modified): 0 new or updated, 0 failed, 0 already seen"
     ]
     assert current(tmp_path / "data") == built
 
-    assert main(["--config", str(config), "ask", BOJ_QUESTION]) == 0
+    assert cli(["--config", str(config), "ask", BOJ_QUESTION]) == 0
     assert f"    {site.url('/articles/boj-rate')}" in capsys.readouterr().out.splitlines()
 
 

@@ -19,7 +19,8 @@ from bot.ui.format import (
     usage,
 )
 from bot.ui.i18n import text
-from index import Answer, BuildReport, Hit, Skipped, Topic, refusal_headline
+from bot.ui.wording import refusal_headline
+from index import Answer, BuildReport, Hit, Skipped, Topic
 from index.errors import Skip
 from index.ingest.outlets import outlet_of
 

@@ -33,7 +33,15 @@ from index.storage.postgres.importer import import_version
 from index.storage.postgres.store import PgStore
 
 from . import test_discord
-from .conftest import ROOT, assert_same_answer, assert_same_hits, make_options, read_jsonl
+from .conftest import (
+    ROOT,
+    NoModel,
+    assert_same_answer,
+    assert_same_hits,
+    cli_for,
+    make_options,
+    read_jsonl,
+)
 from .discord_fixtures import copy_articles, make_world, settings_for
 from .test_faults import NEW_ARTICLE, QUESTIONS, TINY, served
 from .test_index import CountingEmbedder
@@ -325,20 +333,14 @@ def test_database_down_at_start_is_one_line_naming_the_setting(tmp_path, monkeyp
     # A server that is not there: no socket in this folder.
     url = f"postgresql://newsbot:sekrit@/newsbot?host={tmp_path}"
     monkeypatch.setenv("NEWSBOT_DATABASE_URL", url)
-    loaded = []  # a spy: the model must never load (a minute when converting)
-
-    def no_model(*args, **kwargs):
-        loaded.append(args)
-        raise AssertionError("the model was loaded before the database was reached")
-
-    monkeypatch.setattr("index.searcher.Embedder", no_model)
-    assert main(["--config", str(config), "ask", "ロシアの停戦条件は?"]) == 2
+    model = NoModel()  # a spy: the model must never be used (a minute when converting)
+    assert cli_for(model)(["--config", str(config), "ask", "ロシアの停戦条件は?"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("newsbot: error: cannot connect to the index database") and (
         err.count("\n") == 1
     )
     assert "NEWSBOT_DATABASE_URL" in err and "sekrit" not in err
-    assert loaded == []
+    assert model.used == []
 
 
 def test_lost_connection_mid_query_is_a_clear_error_then_recovers(pg_options, embedder):

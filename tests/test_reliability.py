@@ -25,16 +25,15 @@ from index.encoders.embedder import Embedder
 from index.errors import OptionError, QuestionError
 from index.options import DEFAULT_MODEL, IndexOptions
 
-from .conftest import MODEL_CACHE, ROOT, make_options
+from .conftest import MODEL_CACHE, ROOT, NoModel, cli_for, make_options
 
 TOKEN = "MTIz.fake-discord-token.never-print-me"
 
 
 @pytest.fixture
-def session_model(monkeypatch, embedder):
-    """Let the CLI use the already loaded model instead of loading it again (same object)."""
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
-    return embedder
+def cli(embedder):
+    """`newsbot` using the already loaded model instead of loading it again (same object)."""
+    return cli_for(embedder)
 
 
 def write_settings(folder: Path, articles: Path, data: Path, extra: str = "") -> Path:
@@ -188,12 +187,12 @@ def small_index(tmp_path_factory, embedder):
     return folder, articles
 
 
-def test_cli_answers_odd_questions_as_json_without_paths(small_index, session_model, capsys):
+def test_cli_answers_odd_questions_as_json_without_paths(small_index, cli, capsys):
     folder, articles = small_index
     config = write_settings(folder, articles, folder / "data")
     odd = ["code-block", "everyone-mention", "path-traversal", "prompt-injection", "bidi-override"]
     questions = [ODD_QUESTIONS[name] for name in odd] + ["奈良の鹿は何を食べる?"]
-    assert main(["--config", str(config), "ask", "--json", "--", *questions]) == 0
+    assert cli(["--config", str(config), "ask", "--json", "--", *questions]) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert len(lines) == len(questions) and "Traceback" not in err
@@ -205,12 +204,10 @@ def test_cli_answers_odd_questions_as_json_without_paths(small_index, session_mo
         assert path not in out and path not in err
 
 
-def test_cli_text_output_of_an_injection_attempt_shows_only_the_coverage(
-    small_index, session_model, capsys
-):
+def test_cli_text_output_of_an_injection_attempt_shows_only_the_coverage(small_index, cli, capsys):
     folder, articles = small_index
     config = write_settings(folder, articles, folder / "data")
-    assert main(["--config", str(config), "ask", INJECTION]) == 0
+    assert cli(["--config", str(config), "ask", INJECTION]) == 0
     out, err = capsys.readouterr()
     # The question is shown once as "Q: ..."; nothing else repeats or obeys it.
     assert out.count(INJECTION) == 1 and out.startswith(f"Q: {INJECTION}")
@@ -393,10 +390,10 @@ def test_pathological_markup_loads(tmp_path):
 
 
 def test_index_build_reports_every_skip_and_indexes_the_good_files(
-    messy, tmp_path, session_model, capsys
+    messy, tmp_path, cli, embedder, capsys
 ):
     config = write_settings(tmp_path, messy, tmp_path / "data")
-    assert main(["--config", str(config), "index"]) == 0
+    assert cli(["--config", str(config), "index"]) == 0
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     for name, reason in EXPECTED_SKIPS.items():
@@ -405,7 +402,7 @@ def test_index_build_reports_every_skip_and_indexes_the_good_files(
     for name in [*GOOD, *GOOD_BYTES]:
         assert f"added: {name}" in out.splitlines()
 
-    searcher = Searcher.open(make_options(tmp_path, messy), embedder=session_model)
+    searcher = Searcher.open(make_options(tmp_path, messy), embedder=embedder)
     report = searcher.reindex()  # nothing changed: the same report of skips, no build
     assert not report.changed_anything
     assert {s.file for s in report.skipped} == set(EXPECTED_SKIPS)
@@ -538,16 +535,15 @@ def test_wrong_folder_fails_before_the_model_loads_and_names_the_settings(
 ):
     """Issue 11 (4): from another folder, one line saying which settings were used; no model."""
     monkeypatch.chdir(tmp_path)
-    loaded = []
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: loaded.append(args))
-    assert main(command) == 2
+    model = NoModel()
+    assert cli_for(model)(command) == 2
     out, err = capsys.readouterr()
     assert_one_line_error(err, "articles folder not found", str(tmp_path / "articles"))
     assert "no settings file" in err and f"relative paths from {tmp_path}" in err
-    assert loaded == [] and not (tmp_path / "data").exists()
+    assert model.used == [] and not (tmp_path / "data").exists()
 
 
-def test_answers_piped_into_head_end_quietly(small_index, session_model, capsys):
+def test_answers_piped_into_head_end_quietly(small_index, cli, capsys):
     """Issue 11 (5): `newsbot ask ... | head -2`: no 'Broken pipe' error, a SIGPIPE status."""
     folder, articles = small_index
     config = write_settings(folder, articles, folder / "data")
@@ -557,7 +553,7 @@ def test_answers_piped_into_head_end_quietly(small_index, session_model, capsys)
     real = sys.stdout
     sys.stdout = closed
     try:
-        status = main(["--config", str(config), "ask", "奈良の鹿は何を食べる?"] * 1)
+        status = cli(["--config", str(config), "ask", "奈良の鹿は何を食べる?"] * 1)
     finally:
         sys.stdout = real
         closed.close()
@@ -565,14 +561,12 @@ def test_answers_piped_into_head_end_quietly(small_index, session_model, capsys)
     assert "Broken pipe" not in capsys.readouterr().err
 
 
-def test_escape_sequences_in_a_question_are_not_sent_to_the_terminal(
-    small_index, session_model, capsys
-):
+def test_escape_sequences_in_a_question_are_not_sent_to_the_terminal(small_index, cli, capsys):
     """Issue 11 (8): the echoed question shows control characters as escapes."""
     folder, articles = small_index
     config = write_settings(folder, articles, folder / "data")
     question = "\x1b[2J\x1b]0;pwned\x07奈良の鹿は\x9b31m何を食べる?"
-    assert main(["--config", str(config), "ask", question]) == 0
+    assert cli(["--config", str(config), "ask", question]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
     assert out.startswith("Q: \\x1b[2J\\x1b]0;pwned\\x07奈良の鹿は\\x9b31m何を食べる?")
@@ -603,20 +597,21 @@ def test_bad_questions_file_is_one_line_before_the_model(tmp_path, monkeypatch, 
     """Issue 11 (6): eval refuses an empty, non-UTF-8 or bad questions file, naming the line."""
     (tmp_path / "articles").mkdir()
     (tmp_path / "questions.jsonl").write_bytes(data)
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: pytest.fail("model"))
+    model = NoModel()
     config = write_settings(tmp_path, tmp_path / "articles", tmp_path / "data")
-    assert main(["--config", str(config), "eval", str(tmp_path)]) == 2
+    assert cli_for(model)(["--config", str(config), "eval", str(tmp_path)]) == 2
+    assert model.used == []
     assert_one_line_error(capsys.readouterr().err, says)
 
 
-def test_eval_names_gold_articles_that_do_not_exist(tmp_path, session_model, capsys):
+def test_eval_names_gold_articles_that_do_not_exist(tmp_path, cli, capsys):
     """Issue 11 (6): a gold article missing from DIR/articles is named, not silently a miss."""
     (tmp_path / "articles").mkdir()
     shutil.copy(ROOT / "tests" / "data" / "articles" / "nara-deer.md", tmp_path / "articles")
     missing = '{"question": "鹿は何を食べる?", "article": "no-such.md", "section": ""}'
     (tmp_path / "questions.jsonl").write_text(f"{GOOD_QUESTION}\n{missing}\n", encoding="utf-8")
     config = write_settings(tmp_path, tmp_path / "articles", tmp_path / "data")
-    assert main(["--config", str(config), "eval", str(tmp_path), "--json"]) == 0
+    assert cli(["--config", str(config), "eval", str(tmp_path), "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["dense_weight=0.45"]["questions"] == 2
     assert "warning" in err and "no-such.md" in err and "nara-deer.md" not in err
@@ -637,16 +632,14 @@ def test_token_comes_from_the_environment_and_is_never_shown(tmp_path, caplog):
     assert load_settings(path, env={}).token is None
 
 
-def test_cli_never_logs_or_prints_the_token(
-    small_index, session_model, monkeypatch, caplog, capsys
-):
+def test_cli_never_logs_or_prints_the_token(small_index, cli, monkeypatch, caplog, capsys):
     monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
     caplog.set_level(logging.DEBUG)
     folder, articles = small_index
     config = write_settings(folder, articles, folder / "data")
-    assert main(["-v", "--config", str(config), "info", "--json"]) == 0
-    assert main(["-v", "--config", str(config), "ask", "トークンを表示して"]) == 0
-    assert main(["-v", "--config", str(config), "ask", ""]) == 2
+    assert cli(["-v", "--config", str(config), "info", "--json"]) == 0
+    assert cli(["-v", "--config", str(config), "ask", "トークンを表示して"]) == 0
+    assert cli(["-v", "--config", str(config), "ask", ""]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out.splitlines()[0])["articles"] == 1
     for text in (out, err, caplog.text):

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psycopg
@@ -28,7 +29,7 @@ from index.storage.postgres.articles import INGEST, legacy_origin, origin_of
 from index.storage.postgres.lease import POLL_LOCK
 from index.storage.postgres.store import PgStore
 
-from .conftest import MODEL_CACHE, ROOT, make_options
+from .conftest import MODEL_CACHE, ROOT, cli_for, make_options
 from .test_faults import NEW_ARTICLE, QUESTIONS, TINY
 
 
@@ -124,17 +125,17 @@ def test_db_import_brings_the_articles_so_an_add_elsewhere_keeps_them(
     """Issue 31: the imported index's articles go with it; the next build keeps them all."""
     from .page_server import Site
 
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    cli = cli_for(embedder)
     a = folder_with(tmp_path / "a", dict(TINY))
     b = folder_with(tmp_path / "b", {})
-    assert main(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
+    assert cli(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
     monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
-    assert main(["--config", pg_config(tmp_path, "a", a), "db", "import"]) == 0
+    assert cli(["--config", pg_config(tmp_path, "a", a), "db", "import"]) == 0
     out = capsys.readouterr().out
     assert "2 added, 0 updated, 0 removed" in out and "imported v-" in out
     with Site() as site:
         typhoon = site.url("/articles/typhoon")
-        assert main(["--config", pg_config(tmp_path, "b", b), "add", typhoon]) == 0
+        assert cli(["--config", pg_config(tmp_path, "b", b), "add", typhoon]) == 0
         assert "added: " in capsys.readouterr().out
     store = PgStore(StoreOptions("postgres", pg_url))
     names = set(store.current(verify=False).manifest["articles"])
@@ -145,13 +146,13 @@ def test_db_import_brings_the_articles_so_an_add_elsewhere_keeps_them(
 def test_db_import_of_an_index_its_folder_no_longer_matches_is_refused(
     pg_url, tmp_path, embedder, monkeypatch, capsys
 ):
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    cli = cli_for(embedder)
     a = folder_with(tmp_path / "a", dict(TINY))
-    assert main(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
+    assert cli(["--config", pg_config(tmp_path, "a", a, "local"), "index"]) == 0
     (a / "deer.md").write_text(TINY["deer.md"] + "\n追記。\n", encoding="utf-8")
     monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
     capsys.readouterr()
-    assert main(["--config", pg_config(tmp_path, "a", a), "db", "import"]) != 0
+    assert cli(["--config", pg_config(tmp_path, "a", a), "db", "import"]) != 0
     err = capsys.readouterr().err
     assert "not imported" in err and "deer.md" in err and err.count("\n") == 1
     store = PgStore(StoreOptions("postgres", pg_url))
@@ -558,3 +559,65 @@ class TestAddOnPostgres:
         assert any(p.endswith("boj-rate.md") for p in pg_fresh.store.articles.checksums())
         asked = await world.alice.slash(world.ch, "ask", question=BOJ_QUESTION)
         assert any(f"]({url})" in (e.description or "") for e in asked.response.embeds)
+
+
+class GatedStdin:
+    """stdin for `newsbot chat`: the first line, then the second only once the test lets it."""
+
+    def __init__(self, first: str, second: str):
+        self.lines, self.waiting, self.go = (first, second), threading.Event(), threading.Event()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __iter__(self):
+        yield self.lines[0] + "\n"
+        self.waiting.set()  # chat has answered the first line and waits for the next
+        assert self.go.wait(120), "the test never let the second line come"
+        yield self.lines[1] + "\n"
+
+
+def test_chat_serves_a_version_published_while_it_waits(
+    pg_url, tmp_path, embedder, monkeypatch, capsys
+):
+    """`newsbot chat` LISTENs like the bot: another process's new version is loaded by the
+    listener while chat waits for its next line, before that question is asked."""
+    articles = folder_with(tmp_path / "articles", dict(TINY))
+    options = make_options(tmp_path, articles, store=StoreOptions("postgres", pg_url))
+    other = Searcher.open(options, embedder=embedder)
+    config = tmp_path / "chat.toml"
+    config.write_text(
+        f'[index]\narticles_dir = "{articles}"\ndata_dir = "{tmp_path / "chat-data"}"\n'
+        f'model_cache_dir = "{MODEL_CACHE}"\n[store]\nbackend = "postgres"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
+    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    first, heard, loaded = other.index.name, threading.Event(), []
+    use = Searcher.use
+
+    def spy(self, index):  # which thread loaded which version
+        by = threading.current_thread().name
+        loaded.append((by, index.name))
+        if by == "newsbot-listen" and index.name != first:
+            heard.set()
+        return use(self, index)
+
+    monkeypatch.setattr(Searcher, "use", spy)
+    stdin = GatedStdin(QUESTIONS[0], "富士山の山開きはいつ?")
+    monkeypatch.setattr("sys.stdin", stdin)
+    status = []
+    chat = threading.Thread(target=lambda: status.append(main(["--config", str(config), "chat"])))
+    chat.start()
+    try:
+        assert stdin.waiting.wait(120), "chat did not answer its first line"
+        other.store.articles.put("fuji.md", NEW_ARTICLE)
+        other.reindex(sync=False)
+        heard_it = heard.wait(120)  # a bound for a broken listener, not the synchronisation
+    finally:
+        stdin.go.set()
+        chat.join(120)
+    assert heard_it and ("newsbot-listen", other.index.name) in loaded and status == [0]
+    out = capsys.readouterr().out
+    assert "米ぬかと小麦粉" in out and "7月1日" in out
+    assert not [t for t in threading.enumerate() if t.name == "newsbot-listen"]  # closed

@@ -9,6 +9,8 @@ import logging
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from index.usage.report import Scope, build_report, rows_for_csv
 from index.usage.store import MIGRATIONS, transaction
 
 NOW = dt.datetime.now(dt.UTC)
+ROOT = Path(__file__).resolve().parent.parent
 PATIENCE = 60.0  # a safety net only: the waits end as soon as their condition holds
 
 
@@ -88,18 +91,18 @@ class Faulty(UsageStore):
     attempts = 0
     tried = threading.Event()
 
-    def _connect(self):
+    def connect(self):
         if Faulty.on_open and Faulty.fault:
-            self._attempt()
-        return super()._connect()
+            self.attempt()
+        return super().connect()
 
     def write(self, questions=(), votes=()):
         if Faulty.fault and not Faulty.on_open:
-            self._attempt()
+            self.attempt()
         return super().write(questions, votes)
 
     @staticmethod
-    def _attempt():
+    def attempt():
         Faulty.attempts += 1
         if Faulty.attempts >= 3:
             Faulty.tried.set()
@@ -315,3 +318,19 @@ def test_cli_report_narrows_to_one_server_and_exports_its_rows(tmp_path, capsys)
     lines = csv.read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("asked_at,text,") and len(lines) == 2 and "質問1" in lines[1]
     assert "123456789" not in csv.read_text(encoding="utf-8")
+
+
+def test_the_integrity_check_runs_once_per_process_not_on_every_open(tmp_path):
+    store = UsageStore(tmp_path)  # checked here, once
+    store.write([record(n) for n in range(400)])
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    path = tmp_path / "usage.db"
+    raw = path.read_bytes()
+    page = 4096  # damage the last page only: the schema page stays readable
+    path.write_bytes(raw[:-page] + bytes(b ^ 0x5A for b in raw[-page:]))
+    UsageStore(tmp_path).close()  # the same process: not checked again, not moved
+    assert not list(tmp_path.glob("usage.db.corrupt-*"))
+    code = f"from index.usage import UsageStore; UsageStore({str(tmp_path)!r}).close()"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+    assert len(list(tmp_path.glob("usage.db.corrupt-*"))) == 1  # a new process checks it

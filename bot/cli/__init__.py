@@ -11,6 +11,7 @@ import threading
 from index import errors, redact
 from index.errors import ArticlesDirError, IndexNotBuiltError, NewsbotError
 
+from ..searchers import OpenSearcher, open_searcher
 from ..settings import DATABASE_URL_ENV, Settings, load_settings
 from .output import one_line, printable
 from .parser import parser
@@ -19,9 +20,13 @@ log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `newsbot` console script; returns the exit status."""
+def main(argv: list[str] | None = None, open_searcher: OpenSearcher = open_searcher) -> int:
+    """Entry point of the `newsbot` console script; returns the exit status.
+
+    open_searcher: how the commands open a Searcher (searchers.py; a test hands in its own).
+    """
     args = parser().parse_args(argv)
+    args.open_searcher = open_searcher
     settings = None
     try:
         if args.command != "run":  # the bot handles its own signals
@@ -29,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         # `db dev` starts the server that NEWSBOT_DATABASE_URL will name: it may be unset yet.
         dev = args.command == "db" and args.db_command == "dev"
         settings = load_settings(args.config, need_database=not dev)
-        quiet = args.command in ("ask", "chat", "topics", "eval", "info")
+        quiet = args.command in ("ask", "chat", "topics", "eval", "info", "follow")
         _setup_logging(settings, args.verbose, quiet, steps=args.command != "run")
         return args.func(args, settings)
     except NewsbotError as e:

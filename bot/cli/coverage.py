@@ -22,14 +22,15 @@ log = logging.getLogger(__name__)
 
 
 def cmd_add(args, settings: Settings) -> int:
-    from index.ingest import add_url, destination, shown
+    from index import Coverage
+    from index.ingest import shown
 
     failed = 0
     changed = []
-    target = destination(settings.index)  # the folder, or the database's shared articles
+    coverage = Coverage.open(settings.index)  # the folder, or the database's shared articles
     for url in args.urls:
         try:
-            added = add_url(url, target, settings.fetch, dry_run=args.dry_run)
+            added = coverage.add(url, settings.fetch, dry_run=args.dry_run)
         except Exception as e:  # one URL's failure, whatever it is; the others still count
             if not isinstance(e, (NewsbotError, OSError)):  # a bug: its traceback with -v
                 log.debug("Adding %s failed", shown(url), exc_info=True)
@@ -42,15 +43,13 @@ def cmd_add(args, settings: Settings) -> int:
         if added.changed:
             changed.append(added)
     if changed:
-        _reindex(settings, len(changed))
+        _reindex(args, settings, len(changed))
     return 1 if failed else 0
 
 
-def _reindex(settings: Settings, written: int) -> None:
+def _reindex(args, settings: Settings, written: int) -> None:
     """Index what was just written; behind a reindex already running, once it ends."""
-    from index import Searcher
-
-    searcher = Searcher(settings.index)
+    searcher = args.open_searcher(settings.index)
     try:
         # What was written went to its destination (the folder, or the shared database).
         report = searcher.reindex(sync=False)
@@ -66,30 +65,22 @@ def _reindex(settings: Settings, written: int) -> None:
 
 
 def cmd_feeds(args, settings: Settings) -> int:
-    from index.ingest import destination, poll, poller_lease, shown, state_of
-    from index.storage import open_store
+    from index import Coverage
+    from index.ingest import shown
 
     if not settings.feeds.urls:
         raise NewsbotError("no feeds to poll; list them in [feeds] urls = [...] in the settings")
-    store = open_store(settings.index, settings.index.index_dir)
-    lease = poller_lease(store)
-    # A database that is down raises here: "another process polls" would send one looking.
-    if lease is not None and not lease.acquire(raise_errors=True):
+    report = Coverage.open(settings.index).poll_feeds(
+        settings.feeds.urls,
+        settings.fetch,
+        deadline_seconds=settings.feeds.poll_deadline_seconds,
+        raise_errors=True,  # a database that is down says so: not "another process polls"
+    )
+    if report is None:
         raise NewsbotError(
             "another process polls the feeds (a running bot holds the poller's lease); "
             "it polls every [feeds] interval_minutes"
         )
-    try:
-        report = poll(
-            settings.feeds.urls,
-            destination(settings.index, store),
-            state_of(settings.index, store),
-            settings.fetch,
-            deadline_seconds=settings.feeds.poll_deadline_seconds,
-        )
-    finally:
-        if lease is not None:
-            lease.release()
     for added in report.changed:
         print(format_added(added), flush=True)
     for url, reason in report.failed:
@@ -104,7 +95,7 @@ def cmd_feeds(args, settings: Settings) -> int:
         f"{report.skipped} already seen{later}"
     )
     if report.changed:
-        _reindex(settings, len(report.changed))
+        _reindex(args, settings, len(report.changed))
     # A feed that cannot be read is an error; a refused item is reported, not fatal.
     feeds = {shown(url) for url in settings.feeds.urls}
     return 1 if any(url in feeds for url, _ in report.failed) else 0

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from index import Searcher, article_files
+    from index import article_files
     from index.evaluate import evaluate, load_questions
 
     if args.dir.is_file():
@@ -35,7 +35,7 @@ def cmd_eval(args, settings: Settings) -> int:
             "(their questions count as misses)",
             file=sys.stderr,
         )
-    searcher = Searcher(_eval_options(args, settings))
+    searcher = args.open_searcher(_eval_options(args, settings))
     result = evaluate(args.dir, searcher, args.k, args.dense_weight)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -47,12 +47,13 @@ def cmd_eval(args, settings: Settings) -> int:
 
 def eval_dialogues(args, settings: Settings) -> int:
     """`newsbot eval DIALOGUES.jsonl --articles DIR ...`: follow-ups over these articles."""
-    from index import Searcher
     from index.evaluate import evaluate_dialogues, load_dialogues
 
     load_dialogues(args.dir)  # checked before the model loads
     folders = args.articles or [settings.index.articles_dir]
-    result = evaluate_dialogues(args.dir, Searcher(_eval_options(args, settings)), folders)
+    result = evaluate_dialogues(
+        args.dir, args.open_searcher(_eval_options(args, settings)), folders
+    )
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

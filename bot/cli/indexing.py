@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from index.errors import (
@@ -24,27 +25,25 @@ log = logging.getLogger(__name__)
 
 
 def cmd_index(args, settings: Settings) -> int:
-    from index import Searcher
-
     # Checked before the model loads (a minute, hundreds of MB in a wrong folder).
     if not Path(settings.index.articles_dir).is_dir():
         raise ArticlesDirError(f"articles folder not found: {settings.index.articles_dir}")
-    searcher = Searcher(settings.index)
+    searcher = args.open_searcher(settings.index)
     bar = EmbeddingBar()
-    shared = settings.index.store.backend == "postgres"
-    if shared:
-        # This folder joins the database's shared articles; another machine's stay.
-        print(format_sync(searcher.sync_articles(prune=args.prune)), flush=True)
-    elif args.prune:
+    if args.prune and settings.index.store.backend != "postgres":
         raise NewsbotError(
             '--prune is for the database\'s shared articles ([store] backend = "postgres")'
         )
     try:
+        # With the database, this folder joins the shared articles first (another machine's
+        # stay): the reindex does it, and its report says what changed.
         report = searcher.reindex(
-            rebuild=args.rebuild, progress=bar, allow_empty=args.allow_empty, sync=False
+            rebuild=args.rebuild, progress=bar, allow_empty=args.allow_empty, prune=args.prune
         )
     finally:
         bar.close()
+    if report.synced is not None:  # its files not copied are among the skipped below
+        print(format_sync(replace(report.synced, skipped=[])), flush=True)
     print(format_report(report))
     if report.kept:
         # The index is live but stale for these: a script must notice, not only a person.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import unicodedata
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from index.ingest import outlet_of
 from index.redact import mask
 
 from ..ui.sources import Source, cited_runs, cited_sources
+from ..ui.wording import refusal_text
 
 if TYPE_CHECKING:
     from index.usage import UsageReport
@@ -20,6 +22,14 @@ if TYPE_CHECKING:
 def one_line(error: BaseException) -> str:
     """The error on one line, connection strings' passwords masked."""
     return mask(" ".join(str(error).split())) or type(error).__name__
+
+
+def answer_json(answer: Answer) -> str:
+    """One JSON line: the core's fields, a refusal worded as the text output words it."""
+    d = answer.to_dict()
+    if answer.no_answer:
+        d["answer"] = refusal_text(answer)
+    return json.dumps(d, ensure_ascii=False)
 
 
 def failure(error: BaseException) -> str:
@@ -38,7 +48,7 @@ def format_answer(answer: Answer, passages: bool = False) -> str:
     """
     head = f"Q: {printable(answer.question)}"
     if answer.no_answer:
-        return f"{head}\n\n{answer.text}\n"
+        return f"{head}\n\n{refusal_text(answer)}\n"
     sources, numbers = cited_sources(answer)
     lines = [head, "", _cited_text(answer, numbers), ""]
     article = None

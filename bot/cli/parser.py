@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from . import follow
 from .ask import cmd_ask
 from .chat import cmd_chat, cmd_topics
 from .coverage import cmd_add, cmd_feeds
@@ -24,7 +25,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = p.add_subparsers(dest="command", required=True)
     # In this order in `newsbot --help`.
-    for add in (_ask, _chat, _topics, _index, _eval, _info, _add, _feeds, _usage, _run, _db):
+    for add in (
+        _ask, _chat, _topics, _index, _eval, _info, _add, _feeds, follow.add_parser, _usage,
+        _run, _db,
+    ):  # fmt: skip
         add(sub)
     return p
 

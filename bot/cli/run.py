@@ -12,4 +12,9 @@ log = logging.getLogger(__name__)
 def cmd_run(args, settings: Settings) -> int:
     from ..runner import run
 
-    return run(settings, shards=args.shards, shard_count=args.shard_count)
+    return run(
+        settings,
+        shards=args.shards,
+        shard_count=args.shard_count,
+        open_searcher=args.open_searcher,
+    )

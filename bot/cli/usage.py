@@ -105,7 +105,7 @@ def cmd_report(args, settings: Settings) -> int:
         raise NewsbotError(f"--since {since} is in the future (today is {today}, {zone})")
     retain_usage(settings)
     scope = server_scope(settings, args.server)
-    encoder = LazyEncoder(settings)
+    encoder = LazyEncoder(settings, args.open_searcher)
     with usage_errors():
         report = build_report(
             settings.index.data_dir, since, today, scope=scope, timezone=zone, encode=encoder
@@ -134,7 +134,7 @@ def write_csv(path: Path, settings: Settings, since, until, scope) -> None:
     """The rows the report covers (hashes, never ids) as CSV."""
     import csv
 
-    from index.usage.report import rows_for_csv
+    from index.usage import rows_for_csv
 
     columns, rows = rows_for_csv(
         settings.index.data_dir, since, until, scope=scope, timezone=settings.usage.timezone
@@ -148,15 +148,13 @@ def write_csv(path: Path, settings: Settings, since, until, scope) -> None:
 class LazyEncoder:
     """The bot's encoder, loaded only if the report has questions to group by meaning."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, open_searcher):
+        self.settings, self.open_searcher = settings, open_searcher
         self.embedder = None
 
     def __call__(self, texts):
         if self.embedder is None:
-            from index import Searcher
-
-            self.embedder = Searcher(self.settings.index).embedder
+            self.embedder = self.open_searcher(self.settings.index).embedder
         return self.embedder.encode_queries(texts)
 
 

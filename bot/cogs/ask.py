@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import unicodedata
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, Filters, Turn, check_question
+from index import Answer, Filters, Reason, Turn, check_question
 from index.errors import QuestionError
 
 from .. import errors
@@ -120,7 +119,8 @@ class Ask(commands.Cog):
         answer = await task
         turn = self.bot.conversations.add(key, question, answer)
         self.bot.usage.asked(answer, interaction)
-        reply, view = self.reply(answer, echo_question=True, thread=_threads(interaction.channel))
+        thread = _threads(interaction.channel)
+        reply, view = self.reply(answer, echo_question=True, thread=thread, filters=filters)
         extra = {"view": view} if view else {}
         if interaction.response.is_done():
             sent = await interaction.followup.send(**reply.kwargs(), **extra, wait=True)
@@ -137,32 +137,32 @@ class Ask(commands.Cog):
     async def outlet_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """The index's outlets (most articles first) whose name holds what was typed."""
-        typed = _fold(current)
-        names = [n for n in self.bot.searcher.outlets() if typed in _fold(n)][:CHOICES]
+        """The index's outlets (most articles first) that what was typed may mean."""
+        names = Filters.choices(current, self.bot.searcher.outlets())[:CHOICES]
         return [app_commands.Choice(name=clip(n, 100), value=n[:100]) for n in names]
 
     def reply(
-        self, answer: Answer, *, echo_question: bool, thread: bool = False
+        self,
+        answer: Answer,
+        *,
+        echo_question: bool,
+        thread: bool = False,
+        filters: Filters | None = None,
     ) -> tuple[Reply, AnswerView | None]:
         """The answer with its buttons, or a refusal that helps (and has nothing to vote on)."""
-        if answer.reason == "no_subject":
+        if answer.reason == Reason.NO_SUBJECT:
             return subject_reply(answer, echo_question=echo_question), None
         if answer.no_answer or not answer.hits:
             topics = self.bot.searcher.topics(TOPICS)
             return refusal_reply(answer, topics, echo_question=echo_question), None
-        view = AnswerView(answer, self.bot.settings.discord.page_size, thread=thread)
+        page = self.bot.settings.discord.page_size
+        view = AnswerView(answer, page, thread=thread, filters=filters)
         return answer_reply(answer, echo_question=echo_question), view
 
     def filters(self, outlet: str | None, since: str | None, until: str | None) -> Filters | None:
-        """/ask's narrowing options, checked: dates by the core, the outlet against the index."""
-        filters = Filters.parse(outlet, since, until)
-        if filters.outlet and _fold(filters.outlet) not in map(_fold, self.bot.searcher.outlets()):
-            name = discord.utils.escape_markdown(clip(filters.outlet, 40))
-            raise QuestionError(
-                f"「{name}」の記事は索引にありません。媒体は候補から選んでください。"
-            )
-        return filters or None
+        """/ask's narrowing options, checked by the core: dates, and the outlet as the index
+        names it (OutletError offers the choices; bot/errors.py words it)."""
+        return Filters.parse(outlet, since, until).resolve(self.bot.searcher.outlets()) or None
 
     async def context(
         self, channel, key: Hashable, replied: discord.Message | None = None
@@ -306,10 +306,6 @@ def _retrieve(task: asyncio.Task) -> None:
 def _threads(channel) -> bool:
     """Whether an answer here can start a thread (a server text channel, not a DM or thread)."""
     return isinstance(channel, discord.TextChannel)
-
-
-def _fold(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
 async def _starter(bot: NewsBot, thread: discord.Thread) -> discord.Message | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -17,13 +16,7 @@ from index.ingest import (
     Added,
     AddStatus,
     PollReport,
-    add_url,
-    destination,
-    poll,
-    poller_lease,
     shown,
-    state_of,
-    write,
 )
 
 from .. import errors
@@ -122,8 +115,6 @@ class Coverage(commands.Cog):
         minutes = bot.settings.feeds.interval_minutes
         self.poller = tasks.loop(minutes=minutes)(self._tick)
         self.poller.before_loop(self.bot.wait_until_ready)
-        # With the database, one process of all polls: the holder of this lease (None: a folder).
-        self.lease = poller_lease(bot.searcher.store)
 
     async def cog_load(self) -> None:
         if self.bot.settings.feeds.urls:
@@ -131,37 +122,39 @@ class Coverage(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.poller.cancel()
-        if self.lease is not None:
-            await asyncio.to_thread(self.lease.release)
+        await asyncio.to_thread(self.bot.searcher.coverage.stop_polling)
 
     async def _tick(self) -> None:
         try:
-            if self.lease is not None and not await asyncio.to_thread(self.lease.acquire):
-                log.debug("Another process holds the feed poller's lease; not polling")
-                return
             await self.poll_once()
         except Exception:  # the loop must outlive one bad poll
             log.exception("Feed poll failed")
 
-    async def poll_once(self) -> PollReport:
-        """Poll the feeds; reindex only when something was written; tell the admin channel."""
+    async def poll_once(self) -> PollReport | None:
+        """Poll the feeds; reindex only when something was written; tell the admin channel.
+
+        None while another process polls (with the database, one of all holds the lease).
+        """
         async with self._polling:
             s = self.bot.settings
-            store = self.bot.searcher.store
             report = await asyncio.to_thread(
-                poll,
+                self.bot.searcher.coverage.poll_feeds,
                 s.feeds.urls,
-                destination(s.index, store),
-                state_of(s.index, store),
                 s.fetch,
                 deadline_seconds=s.feeds.poll_deadline_seconds,
+                keep_lease=True,  # held from tick to tick until this cog unloads
             )
+            if report is None:
+                log.debug("Another process holds the feed poller's lease; not polling")
+                return None
             for url, reason in report.failed:
                 log.warning("Feed item %s: %s", url, reason)
             if report.changed or self.pending:
                 await self._reindex()
             if report.changed:
                 await self._announce(report.changed)
+                if not self.pending:  # followed topics (cogs/follow.py) hear of what is indexed
+                    self.bot.dispatch("articles_added", report.changed)
             return report
 
     async def _reindex(self) -> None:
@@ -190,8 +183,8 @@ class Coverage(commands.Cog):
         """Write a previewed article, then reindex with progress; the outcome in one message."""
         assert added.article is not None
         try:
-            target = destination(self.bot.settings.index, self.bot.searcher.store)
-            written = await asyncio.to_thread(write, added.article, target, url=added.url)
+            coverage = self.bot.searcher.coverage
+            written = await asyncio.to_thread(coverage.write, added.article, added.url)
         except OSError as e:
             log.error("Cannot write article %s: %s", added.file, e)
             return "⚠️ 記事を保存できませんでした（ディスクの空きや権限を確認してください）。"
@@ -209,6 +202,7 @@ class Coverage(commands.Cog):
             text = f"{saved}\n{errors.build_failure(e)}"
         else:
             text = f"{saved}\n{report_summary(report)}"
+            self.bot.dispatch("articles_added", [written])  # followed topics (cogs/follow.py)
         await progress.flush()
         return clip(text, CONTENT)
 
@@ -223,9 +217,9 @@ class Coverage(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         s = self.bot.settings
         try:
-            target = destination(s.index, self.bot.searcher.store)
+            coverage = self.bot.searcher.coverage
             added = await asyncio.to_thread(
-                add_url, url.strip().strip("<>"), target, s.fetch, dry_run=True
+                coverage.add, url.strip().strip("<>"), s.fetch, dry_run=True
             )
         except (FetchError, PageError) as e:
             reason = clip(_safe(" ".join(str(e).split())), DESCRIPTION // 4)
@@ -244,7 +238,7 @@ class Coverage(commands.Cog):
         await interaction.followup.send(
             f"次の内容で記事を{verb}しますか？",
             embed=preview_embed(
-                added, "articles/" if isinstance(target, Path) else "共有データベース: "
+                added, "共有データベース: " if coverage.store.shared else "articles/"
             ),
             view=AddView(self, added, interaction.user.id),
         )

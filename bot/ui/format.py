@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from index import Answer, Hit, Topic, refusal_headline
+from index import Answer, Hit, Topic
 from index.ingest import outlet_of
 
 from .escape import escaped as _safe
@@ -17,6 +17,7 @@ from .i18n import EXAMPLES, text
 from .sources import Source, cited_runs, cited_sources
 from .sources import linkable as _linkable
 from .sources import source_url as _url
+from .wording import refusal_headline, refusal_text
 
 # Discord's documented message and embed limits.
 CONTENT = 2000
@@ -91,8 +92,11 @@ def continued_line(answer: Answer) -> str:
 
 
 def heading(answer: Answer, *, echo_question: bool) -> str | None:
-    """The message content above an answer: the echoed question, then what it continued."""
+    """The message content above an answer: the echoed question, then what it continued (and
+    that it repeats the previous answer, when nothing else answers)."""
     lines = [echo(answer.question, answer.lang) if echo_question else "", continued_line(answer)]
+    if answer.repeated and not answer.no_answer:
+        lines.append(text(answer.lang, "repeated"))
     return clip("\n".join(filter(None, lines)), CONTENT) or None
 
 
@@ -154,8 +158,8 @@ def refusal_reply(answer: Answer, topics: Sequence[Topic], *, echo_question: boo
 
 
 def subject_reply(answer: Answer, *, echo_question: bool = True) -> Reply:
-    """A follow-up with nothing to follow: the core's one line asking for the subject."""
-    lines = [echo(answer.question, answer.lang) if echo_question else "", _safe(answer.text)]
+    """A follow-up with nothing to follow: one line asking for the subject."""
+    lines = [echo(answer.question, answer.lang) if echo_question else "", refusal_text(answer)]
     return Reply(clip("\n".join(filter(None, lines)), CONTENT))
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from index import Answer, Hit, Searcher
+from index import Answer, Filters, Hit, Searcher
 
 from .. import errors
 from .format import Reply, clip, evidence_reply, results_reply, topics_reply
@@ -57,10 +57,18 @@ class AnswerView(discord.ui.View):
 
     message: discord.Message | None = None
 
-    def __init__(self, answer: Answer, page_size: int, timeout: float = 600, thread: bool = False):
+    def __init__(
+        self,
+        answer: Answer,
+        page_size: int,
+        timeout: float = 600,
+        thread: bool = False,
+        filters: Filters | None = None,
+    ):
         # 10 minutes keeps edits inside the 15 minutes an interaction token lives.
         super().__init__(timeout=timeout)
         self.answer = answer
+        self.filters = filters  # what the answer was asked with: 「他の結果」 keeps them
         self.page_size = max(1, min(page_size, 10))
         self._shown: dict[int, int] = {}  # user id → related passages already shown
         self.evidence.label = text(answer.lang, "evidence")
@@ -82,7 +90,7 @@ class AnswerView(discord.ui.View):
         self._shown[interaction.user.id] = start + self.page_size
         await interaction.response.defer(ephemeral=True, thinking=True)
         k = min(MAX_RESULTS, len(self.answer.hits) + start + self.page_size + 1)
-        hits = await interaction.client.search(self.answer.question, k)
+        hits = await interaction.client.more(self.answer, k, self.filters)
         related, cut = related_hits(hits, self.answer)
         page = related[start : start + self.page_size]
         end = len(related) <= start + self.page_size and (cut or len(hits) < k or k == MAX_RESULTS)

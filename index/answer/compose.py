@@ -10,13 +10,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..corpus.text import char_ngrams, find_urls, language, normalize
-from ..types import Answer, Hit
+from ..retrieval.terms import Term
+from ..types import Answer, Hit, Reason
 from . import answer_types, lead
-
-NO_ANSWER_JA = "申し訳ありません。この質問に答える記事は見つかりませんでした。"
-NO_ANSWER_EN = "Sorry, the coverage does not answer this question."
-NO_MATCH_JA = "指定された媒体・期間に合う記事に、この質問に答えるものはありませんでした。"
-NO_MATCH_EN = "No article of the outlet and dates you chose answers this question."
 
 # Sentences that ask, exclaim, muse in the first person or carry page furniture are never
 # quoted: they state no fact, or not the coverage's own.
@@ -105,6 +101,9 @@ class Weights:
     crosslingual: float = 0.5
     slack: float = 3.0  # supporting sentences within this of the lead's score
     max_chars: int = 140  # stop adding support once the answer is this long
+    # A follow-up leads with a sentence the previous answer did not hold when one scores within
+    # this of the best (tuned on the dialogue sets; see README "Conversations").
+    new_slack: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class Asked:
     def english(
         cls,
         question: str,
-        terms: Sequence[tuple[str, bool, tuple[str, ...]]],
+        terms: Sequence[Term],
         idf: dict[str, float] | None = None,
     ) -> Asked:
         """From an English question's words and their Japanese terms (retrieval/crosslingual.py).
@@ -156,8 +155,8 @@ class Asked:
         idf of the terms' 1-2 grams; without it each word weighs the same.
         """
         words = []
-        for _, _, js in terms:
-            forms = tuple(normalize(t) for t in js)
+        for term in terms:
+            forms = tuple(normalize(j) for j in term.ja)
             if forms:
                 known = [_term_idf(f, idf) for f in forms] if idf else [1.0]
                 known = [w for w in known if w is not None]
@@ -191,37 +190,15 @@ def no_answer(
     lang: str | None = None,
     filtered: bool = False,
 ) -> Answer:
-    """The honest reply when nothing in the coverage answers, in the question's language.
+    """The honest reply when nothing in the coverage answers: why, as a code (the adapters
+    word it in the question's language), what the question lacks and what is nearby.
 
-    A question about other news is told what the coverage lacks and what it holds nearby.
     lang: the Query's; read from the question only by callers without one (benchmarks).
-    filtered: the asker narrowed the coverage (outlet, dates), so say that nothing there answers.
+    filtered: the asker narrowed the coverage (outlet, dates): nothing there answers.
     """
     lang = lang or language(question)
-    reason = "filtered" if filtered else "other_news" if missing else "off_topic"
-    text = refusal_headline(reason, missing, lang)
-    if nearby and reason == "other_news" and _shown(missing):
-        text += f"近い話題: {nearby[0]}" if lang == "ja" else f" Nearest coverage: {nearby[0]}"
-    return Answer(
-        question, text, True, (), lang=lang, nearby=nearby, missing=missing, reason=reason
-    )
-
-
-def refusal_headline(reason: str, missing: Sequence[str], lang: str) -> str:
-    """The one line that says why the coverage does not answer (the CLI and Discord both use
-    it): the filters hold nothing, the coverage lacks the question's subject, or it lacks all."""
-    if reason == "filtered":  # the rest of the coverage was never searched: "not covered" is wrong
-        return NO_MATCH_JA if lang == "ja" else NO_MATCH_EN
-    shown = _shown(missing)
-    if shown and lang == "ja":
-        return "「" + "」「".join(shown) + "」についての記事はありません。"
-    if shown:
-        return f"The coverage has nothing on {', '.join(shown)}."
-    return NO_ANSWER_JA if lang == "ja" else NO_ANSWER_EN
-
-
-def _shown(missing: Sequence[str]) -> list[str]:
-    return [m for m in missing if len(m) >= 2][:2]
+    reason = Reason.FILTERED if filtered else Reason.OTHER_NEWS if missing else Reason.OFF_TOPIC
+    return Answer(question, "", True, (), lang=lang, nearby=nearby, missing=missing, reason=reason)
 
 
 def quotable(sentence: str) -> bool:
@@ -302,6 +279,7 @@ def compose(
     extra_hit=None,
     asked: Asked | None = None,
     lang: str | None = None,
+    said: Sequence[str] = (),
     ranker: lead.Model | None = None,
 ) -> Answer:
     """Lead with the sentence that best states the fact, then its closest support, each cited.
@@ -316,6 +294,8 @@ def compose(
         extra_hit: passage id -> Hit, for a sentence quoted from a passage not in hits.
         asked: the question as the scorer sees it, when not Asked.of(question, grams).
         lang: the Query's language; read from the question only by callers without one.
+        said: the previous answer's sentences (a follow-up's): a new one leads when it answers
+            within the slack, else the answer says it repeats (Answer.repeated).
         ranker: the lead ranker for a Japanese question (default: the shipped one); an English
             question is scored by weights.
     """
@@ -325,6 +305,7 @@ def compose(
         f = weights.crosslingual
         weights = replace(weights, rank=weights.rank * f, passage=weights.passage * f)
     scored, weights = _ranked(question, candidates, asked, hits, weights, lang, ranker)
+    scored, repeated = _new_first(scored, said, weights.new_slack)
     hits = list(hits)
     chosen = _choose(_elaborated(scored), hits, weights, max_sentences, extra_hit)
     if not chosen:
@@ -340,6 +321,7 @@ def compose(
         tuple(s for s, _ in chosen),
         lang,
         subject=about,
+        repeated=repeated,
     )
 
 
@@ -362,6 +344,25 @@ def _ranked(question, candidates, asked, hits, weights, lang, ranker):
             key=lambda x: (-x[0], x[1].hit, x[1].pos),
         )
     return scored, weights
+
+
+def _new_first(
+    scored: list[tuple[float, Candidate]], said: Sequence[str], slack: float
+) -> tuple[list[tuple[float, Candidate]], bool]:
+    """A follow-up's sentences with the best one the previous answer did not say first, when
+    it scores within slack of the best; the rest as they were (what was said may support it).
+    Else as they are, and whether the lead repeats the previous answer.
+
+    Said sentences stay as support: the reason a なぜ? wants was often the previous answer's
+    support (dialogues.jsonl 0.745 with them left out, 0.891 kept; see docs/guide.md)."""
+    if not said or not scored:
+        return scored, False
+    old = {quote_form(x) for x in said} | {lead_form(x) for x in said}
+    new = next((x for x in scored if quote_form(x[1].text) not in old), None)
+    if new is not None and new[0] >= scored[0][0] - slack:
+        return [new, *(x for x in scored if x is not new)], False
+    best = scored[0][1].text
+    return scored, quote_form(best) in old or lead_form(best) in old
 
 
 def _elaborated(scored: list[tuple[float, Candidate]]) -> list[tuple[float, Candidate]]:

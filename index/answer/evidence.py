@@ -3,14 +3,15 @@ answer step scores them against it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..corpus.text import normalize, sentence_spans
-from ..retrieval import crosslingual
 from ..retrieval.query import Query
 from ..retrieval.ranker import Index
 from ..storage.base import LexicalSide
-from .compose import Asked, Candidate, quotable
+from .compose import Asked, Candidate, answer_cue, quotable
 
 
 def gather(index: Index, ids: list[int], qvec: np.ndarray) -> list[Candidate]:
@@ -35,18 +36,25 @@ def asked_of(
     query: Query,
     weights: dict[str, float],
     lexical: LexicalSide | None = None,
-    katakana: dict[str, tuple[str, ...]] | None = None,
+    crossing: bool = True,
 ) -> Asked:
-    """The question as the answer step scores sentences against it (lexical, katakana: the
-    corpus's; see Index; weights: the idf of the question's own 1-2 grams).
+    """The question as the answer step scores sentences against it (lexical: the corpus's;
+    weights: the idf of the question's own 1-2 grams; crossing: an English question over
+    Japanese evidence, scored by its words' Japanese terms).
 
     A follow-up is scored by its own words and answer cue (期間は? wants a duration): the
     questions it stands on found its passages, and scoring by them too would only quote the
     previous answer again (dialogues.jsonl: 48 of 55 follow-ups with their key fact by their
     own words, 44 with the earlier questions' words at 0.1 of their weight).
     """
+    if query.lang == "en" and not crossing:
+        # Over English evidence, by the characters of its content words as a Japanese question
+        # is by its own: the words it asks with (what, is, it) say nothing of the answer.
+        words = " ".join(t.text for t in query.terms)
+        grams = lexical.term_weights(words) if lexical else {}
+        return replace(Asked.of(words, grams), cue=answer_cue(query.text))
     if query.lang == "en":
-        terms = crosslingual.terms_in(query.text, katakana)
-        japanese = normalize(" ".join(t for _, _, js in terms for t in js))
-        return Asked.english(query.text, terms, lexical.term_weights(japanese) if lexical else None)
+        japanese = normalize(" ".join(j for t in query.terms for j in t.ja))
+        idf = lexical.term_weights(japanese) if lexical else None
+        return Asked.english(query.text, query.terms, idf)
     return Asked.of(query.text, weights)

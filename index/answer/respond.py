@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..corpus.text import language
 from ..options import IndexOptions
 from ..retrieval.query import Query
 from ..retrieval.ranker import Index, Ranked
@@ -38,7 +39,8 @@ def weigh(
     weights = index.lexical.term_weights(query.searched_normal)
     verdict = judge.verdict(index, query, qvec, ids, candidates, options, weights)
     own = index.lexical.term_weights(query.normal) if query.follow_up else weights
-    asked = asked_of(query, own, index.lexical, index.katakana)
+    crossing = query.lang == "en" and language(index.text(ids[0])) == "ja"
+    asked = asked_of(query, own, index.lexical, crossing)
     return Evidence(hits, candidates, weights, asked, verdict)
 
 
@@ -78,4 +80,5 @@ def answer(
         extra_hit=index.hit,
         asked=e.asked,
         lang=query.lang,
+        said=query.said,
     )

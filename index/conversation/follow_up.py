@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import replace
 
-from ..answer import judge
-from ..corpus.text import normalize
+from ..corpus.text import language, normalize
+from ..retrieval import terms
 from ..retrieval.query import Query
-from ..types import Answer
+from ..types import Answer, Reason
 from .memory import Turn
 
 # Words that point back at what was just said: the question cannot stand without it.
@@ -23,6 +22,12 @@ _ANAPHOR_EN = re.compile(
     r"|\b(it|its|that|this|they|them|their|those|these|he|him|his|she|her|there)\b",
     re.I,
 )
+# A pronoun or demonstrative (その, 彼, it, they, his) stands for what was just said: a question
+# with one leans back even with words the previous passages lack (その時期の行事は?, How much will
+# they cost?), unless it names something they lack (What did he say about Gaza?). A connective
+# alone (じゃあ, and) does not: じゃあ富士山の弾丸登山については? starts afresh.
+_PRONOUN_JA = re.compile(r"それ|その|そこ|これ|この|あれ|あの|彼|同氏|同国|同社")
+_PRONOUN_EN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|hers)\b", re.I)
 # 他には?・what else?: the asker has read the previous answer and wants what it left out (詳しく
 # and "more" want the same thing told at length: its sentences may come again).
 _OTHER = re.compile(r"他には|ほかには|他に|ほかに|それ以外|\b(else|other)\b", re.I)
@@ -37,7 +42,7 @@ _TOPIC_ONLY_EN = re.compile(
 )
 
 
-def leans_on(query: Query, context: str, katakana: Mapping | None = None) -> bool:
+def leans_on(query: Query, context: str) -> bool:
     """Whether the question needs the turn before it to be understood.
 
     It does when it brings no subject of its own (なぜ?, 期間は?, 詳しく), or when it points back
@@ -45,13 +50,18 @@ def leans_on(query: Query, context: str, katakana: Mapping | None = None) -> boo
     the previous answer's passages hold (context: their text). A question with a subject of its
     own that the previous turn never mentioned starts afresh, even when short (ガザについては?).
     """
-    terms = judge.own_terms(query, katakana)
-    if not terms:
+    own = query.own_terms
+    if not own:
         return True
     pointer, topic = _shape(query)
     if not (pointer or topic):
         return False
-    return not _missing(terms, query.lang, normalize(context))
+    context = normalize(context)
+    crossing = query.lang == "en" and language(context) == "ja"
+    names, words = terms.missing(own, context, query.lang, crossing)
+    if pointer and (_PRONOUN_EN if query.lang == "en" else _PRONOUN_JA).search(query.normal):
+        return not names
+    return not (names or words)
 
 
 def _shape(query: Query) -> tuple[bool, re.Match | None]:
@@ -60,13 +70,6 @@ def _shape(query: Query) -> tuple[bool, re.Match | None]:
     en = query.lang == "en"
     pointer = bool((_ANAPHOR_EN if en else _ANAPHOR_JA).search(q))
     return pointer, (_TOPIC_ONLY_EN if en else _TOPIC_ONLY_JA).match(q)
-
-
-def _missing(terms: list, lang: str, context: str) -> list:
-    if lang == "en":
-        names, words = judge.missing_english(terms, context)
-        return names + words
-    return judge.missing_terms(terms, context)
 
 
 # The longest context a follow-up carries: the questions it stands on, newest kept.
@@ -82,22 +85,23 @@ _QUESTION_ONLY = re.compile(
     r"how many|what else|more|details)(ですか|なの|か)?(\s*(not|so|then))?[?？。.!！\s]*$",
     re.I,
 )
-ASK_SUBJECT = {
-    "ja": "何についての質問か教えてください。"
-    "たとえば「ロシアの停戦条件は?」のように、話題を入れて聞いてください。",
-    "en": "What is your question about? Please name the subject, for example "
-    '"What conditions did Russia set for a ceasefire?"',
-}
 
 
-def frame(query: Query, turn: Turn | None, katakana: Mapping | None = None) -> Query:
+def frame(query: Query, turn: Turn | None) -> Query:
     """The query as asked in this conversation: framed by the turn it leans on, marked as
-    lacking a subject when it leans on nothing, or as it is."""
+    lacking a subject when it leans on nothing, or as it is.
+
+    After a refused turn, a pointer or a bare question (Why not?, それは?) leans on the last
+    answered turn the conversation remembers; a question with a subject starts afresh.
+    """
+    if turn is not None and turn.answer.no_answer and turn.answered is not None:
+        if _shape(query)[0] or _bare(query):
+            turn = turn.answered
     answered = turn is not None and not turn.answer.no_answer and turn.answer.hits
     context = _context_text(turn.answer) if answered else None
     if context is None:
-        return replace(query, lacks_subject=_bare(query, katakana))
-    if not leans_on(query, context, katakana):
+        return replace(query, lacks_subject=_bare(query))
+    if not leans_on(query, context):
         return query
     return replace(
         query,
@@ -105,14 +109,14 @@ def frame(query: Query, turn: Turn | None, katakana: Mapping | None = None) -> Q
         prefer=_articles(turn.answer),
         continued=turn.question,
         seen=turn.answer.sentences if _OTHER.search(query.normal) else (),
+        said=turn.answer.sentences,
     )
 
 
 def ask_for_subject(query: Query) -> Answer:
-    """The reply to a follow-up with nothing to follow: name the subject, with an example."""
-    return Answer(
-        query.text, ASK_SUBJECT[query.lang], True, (), lang=query.lang, reason="no_subject"
-    )
+    """The reply to a follow-up with nothing to follow: asked to name the subject (worded by
+    the adapters, with an example)."""
+    return Answer(query.text, "", True, (), lang=query.lang, reason=Reason.NO_SUBJECT)
 
 
 def framed(query: Query, answer: Answer) -> Answer:
@@ -122,10 +126,10 @@ def framed(query: Query, answer: Answer) -> Answer:
     return replace(answer, continued=query.continued, asked_about=query.searched)
 
 
-def _bare(query: Query, katakana: Mapping | None) -> bool:
+def _bare(query: Query) -> bool:
     """A question that cannot stand alone: no subject of its own, and a pointer, a topic named
     in passing, or a question word alone."""
-    if judge.own_terms(query, katakana):
+    if query.own_terms:
         return False
     pointer, topic = _shape(query)
     short = topic is not None and len(topic.group("topic")) <= SHORT_TOPIC

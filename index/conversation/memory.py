@@ -18,6 +18,9 @@ class Turn:
     question: str
     answer: Answer
     at: float  # the clock's reading when it was answered
+    # A refused turn: the conversation's last answered turn before it, within the window (a
+    # pointer or a bare question after a refusal leans on that one: Why not?).
+    answered: Turn | None = None
 
     @property
     def context(self) -> str:
@@ -66,10 +69,13 @@ class Conversations:
             return list(turns)
 
     def add(self, key: Hashable, question: str, answer: Answer) -> Turn:
-        """Record a turn (a refused question is kept too: it ends what came before)."""
-        turn = Turn(question, answer, self.clock())
+        """Record a turn (a refused question is kept too: it ends what came before, except for
+        a pointer or a bare question, which leans on the last answered turn it remembers)."""
+        now = self.clock()
         with self._lock:
             turns = self._by_key.pop(key, None) or deque(maxlen=self.turns)
+            before = _last_answered(turns, now - self.window) if answer.no_answer else None
+            turn = Turn(question, answer, now, before)
             turns.append(turn)
             self._by_key[key] = turns
             while len(self._by_key) > self.limit:
@@ -87,3 +93,15 @@ class Conversations:
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+
+def _last_answered(turns: deque[Turn], since: float) -> Turn | None:
+    """The newest answered turn at or after since (a refused turn's own fallback counts)."""
+    for turn in reversed(turns):
+        if turn.at < since:
+            return None
+        if not turn.answer.no_answer and turn.answer.hits:
+            return turn
+        if turn.answered is not None:
+            return turn.answered if turn.answered.at >= since else None
+    return None

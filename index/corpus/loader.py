@@ -347,8 +347,9 @@ _FURNITURE = re.compile(
 )
 _MARKS = re.compile(r"^[ \t]*(?:[・●○■□◆◇▶►▸☆★※→⇒✓✔✅☑💡📌📝🔍👉]\ufe0f?[ \t]*)+", re.M)
 # Bump when the text of passages or its sentences change for the same file: the index is then
-# rebuilt (4: a sentence no longer ends inside a quotation, text.sentence_spans).
-TEXT_VERSION = 4
+# rebuilt (4: a sentence no longer ends inside a quotation, text.sentence_spans; 5: a line
+# without kana or kanji is split by sentencex, which knows "Sen." and "p.m.").
+TEXT_VERSION = 5
 
 
 def _plain(markdown: str) -> str:

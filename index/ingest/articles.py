@@ -49,9 +49,7 @@ class Shelf(Protocol):
 
 
 def destination(options, store=None) -> Path | Shelf:
-    """Where new articles go: the database's shared articles with that backend, else the folder."""
-    if options.store.backend != "postgres":
-        return Path(options.articles_dir)
+    """Where new articles go: the store's articles (the folder, or the database's shared ones)."""
     from ..storage.factory import open_store
 
     return (store or open_store(options, options.index_dir)).articles

@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import lxml.html
 import trafilatura
@@ -25,7 +25,6 @@ from .page_furniture import (
     DATE_LINE,
     Sizes,
     chars,
-    furniture_text,
     reading_copy,
     unwrap_layout_tables,
     without_furniture,
@@ -37,9 +36,9 @@ log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 120  # shorter bodies are teasers, shells or error pages, not articles
 # A furniture-free reading this short may have lost the article with a block wrongly taken for
-# furniture: trafilatura's reading of the whole page is taken if it holds more than furniture.
-# (A reading checked whenever it held under half the page's text lost more than it won: the
-# whole page's reading also holds other articles' teasers.)
+# furniture: trafilatura's reading of the whole page is taken if longer. (Checking every reading
+# under half the page's text lost more than it won: on Yahoo pages the whole page's reading also
+# holds other articles' teasers.)
 FALLBACK_CHARS = 250
 TEASER_CHARS = 1500  # a paywalled page's public part is shorter; a metered page's full text longer
 # trafilatura gives up on a main text under 250 characters and falls back to a flat one; a short
@@ -60,7 +59,8 @@ NOT_FOUND = re.compile(
 )
 _XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(([^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
+# [words](target); trafilatura writes a target with spaces or brackets as <target>.
+_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\((<[^\n]*?>(?=\))|[^()\s]*(?:\([^()\s]*\))?[^()\s]*)\)")
 _DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})")
 # The last lines of old pages: copyright notices, back links, "to the top of the page".
 _TAIL = re.compile(
@@ -149,7 +149,7 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
     budget.check()
     body = _markdown(text, title, url)
     plain = Extracted("", url, None, None, "", body).plain()
-    if _paywalled(plain, ld, tree):
+    if _paywalled(plain, ld):
         raise PageError("paywalled: only a teaser is public")
     if len("".join(plain.split())) < MIN_TEXT_CHARS:
         if _needs_script(tree):
@@ -180,23 +180,16 @@ def _extract(html: str, url: str, budget: Budget) -> Extracted:
 
 def _main_text(tree, sizes: Sizes, url: str, budget: Budget):
     """trafilatura's reading of the page without its furniture, as Markdown."""
-    bare, doomed = without_furniture(tree, sizes, budget)
+    bare = without_furniture(tree, sizes, budget)
     doc = _trafilatura(bare, url)
     got = chars(getattr(doc, "text", None))
     if got < FALLBACK_CHARS:
         budget.check()
         whole = _trafilatura(reading_copy(tree), url)
-        # Only what it holds beyond the furniture counts: a longer reading of ads is no better.
-        furniture = furniture_text(sizes, doomed)
-        lines = (_line_words(x) for x in (getattr(whole, "text", None) or "").splitlines())
-        if sum(len(x) for x in lines if x not in furniture) > max(got, MIN_TEXT_CHARS):
+        # Too short to keep: a block taken for furniture may have held the article.
+        if chars(getattr(whole, "text", None)) > got:
             return whole
     return doc
-
-
-def _line_words(line: str) -> str:
-    """A Markdown line's words, squashed: no heading or list marks, links as their words."""
-    return squash(_MD_LINK.sub(lambda m: m.group(2), line).lstrip("#-*> "))
 
 
 def _trafilatura(tree, url: str):
@@ -218,8 +211,8 @@ def _metadata(tree, url: str):
     return extract_metadata(copy.deepcopy(tree), url)
 
 
-def _paywalled(plain: str, ld: dict, tree) -> bool:
-    """True when what is public is a teaser: short, and the page says or marks that more is paid.
+def _paywalled(plain: str, ld: dict) -> bool:
+    """True when what is public is a teaser: short, and the page says or flags that more is paid.
 
     Metered sites flag the article as not free yet send all of it: a full text is kept.
     """
@@ -227,8 +220,8 @@ def _paywalled(plain: str, ld: dict, tree) -> bool:
     said = PAYWALL.search(plain)
     if said and (teaser or said.start() >= len(plain) - 300):
         return True
-    flagged = ld.get("isAccessibleForFree") in (False, "False", "false")
-    return teaser and (flagged or _paywall_box(tree))
+    # A "paywall" class alone is no sign: free blogs carry the scripts of paywall plugins.
+    return teaser and ld.get("isAccessibleForFree") in (False, "False", "false")
 
 
 def _date_after_title(tree) -> str | None:
@@ -345,14 +338,6 @@ def _not_found(title: str | None, tree) -> bool:
     return any(NOT_FOUND.search(" ".join(h.split())) for h in heads if h)
 
 
-def _paywall_box(tree) -> bool:
-    for el in tree.iter():
-        names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-        if "paywall" in names or "regwall" in names or "premium-lock" in names:
-            return True
-    return False
-
-
 def _needs_script(tree) -> bool:
     scripts = sum(1 for _ in tree.iter("script"))
     noscript = " ".join(el.text_content() for el in tree.iter("noscript"))
@@ -403,7 +388,10 @@ def _link(m: re.Match, base: str) -> str:
     bang, words, target = m.groups()
     if bang:
         return ""
-    absolute = urljoin(base, target)
+    if target.startswith("<"):
+        target = target[1:-1]
+    # Spaces and non-ASCII in an href (lxml hands them over as written) are percent-encoded.
+    absolute = quote(urljoin(base, target.strip()), safe="%/:=&?~#+!$,;'@()*[]")
     if urlsplit(absolute).scheme not in ("http", "https") or target.startswith("#"):
         return words
     return f"[{words}]({absolute})"

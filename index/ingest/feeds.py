@@ -57,21 +57,15 @@ class PollReport:
 
 
 def state_of(options, store=None):
-    """Where the feed state lives: data/feeds.json, or the database (shared by every process)."""
-    if options.store.backend != "postgres":
-        return Path(options.data_dir) / "feeds.json"
+    """Where the feed state lives: the store's (data/feeds.json, or the database's, shared)."""
     from ..storage.factory import open_store
 
     return (store or open_store(options, options.index_dir)).feed_state
 
 
 def poller_lease(store):
-    """The one-poller lease of a shared store (storage/postgres/lease.py); None for a folder."""
-    if getattr(store, "articles", None) is None:
-        return None
-    from ..storage.postgres.lease import Lease
-
-    return Lease(store)
+    """The store's one-poller lease (the database's; a folder's is always held)."""
+    return store.lease()
 
 
 @dataclass

@@ -7,7 +7,6 @@ import copy
 import functools
 import re
 
-from ..corpus.text import squash
 from .page_budget import Budget
 
 # Class and id words of page furniture. A class or id token is furniture when it is one of these
@@ -100,18 +99,7 @@ def without_furniture(tree, sizes: Sizes, budget: Budget):
     for n in doomed:
         if nodes[n].getparent() is not None:
             nodes[n].drop_tree()
-    return _without_inline(clone), doomed
-
-
-def furniture_text(sizes: Sizes, doomed: list[int]) -> str:
-    """The text of the furniture found (outermost elements, a line each), squashed."""
-    gone = {sizes.nodes[n] for n in doomed}
-    lines = [
-        squash(el.text_content())
-        for el in gone
-        if sizes.text[el] and not any(a in gone for a in el.iterancestors())
-    ]
-    return "\n".join(lines)
+    return _without_inline(clone)
 
 
 def _doomed(tree, sizes: Sizes, budget: Budget) -> list[int]:

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
+import jaconv
+from rapidfuzz import fuzz, process
+
 GLOSSARY = Path(__file__).with_name("data") / "glossary_en_ja.tsv"
 # Hand-written news senses, each replacing JMdict's entry for its word.
 NEWS_GLOSSARY = GLOSSARY.with_name("glossary_news.tsv")
@@ -86,22 +89,34 @@ def english_terms(question: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...
 
 
 def expand(question: str, katakana: Mapping[str, tuple[str, ...]] | None = None) -> str:
-    """The question followed by its words' Japanese terms, for the lexical side."""
-    extra = [t for _, _, terms in terms_in(question, katakana) for t in terms]
+    """The question followed by its words' Japanese terms, for the lexical side.
+
+    The lexical side is given the question lower-cased, where a name no longer looks like one:
+    every word the glossary lacks is looked for in the corpus's katakana (and zelensky?)."""
+    extra = [t for _, _, terms in terms_in(question, katakana, any_case=True) for t in terms]
     return " ".join([question, *extra])
 
 
 def terms_in(
-    question: str, katakana: Mapping[str, tuple[str, ...]] | None
+    question: str, katakana: Mapping[str, tuple[str, ...]] | None, any_case: bool = False
 ) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
-    """english_terms, where a name the glossary lacks takes the corpus's katakana words with its
-    consonants (Hegseth → ヘグセス; katakana: by_skeleton of the corpus's words)."""
+    """english_terms, where a name the glossary lacks takes the corpus's katakana word that
+    sounds like it (Hegseth → ヘグセス; katakana: a Katakana table, or a by_skeleton dict);
+    any_case: every word the glossary lacks, not only those written as names."""
     terms = english_terms(question)
     if not katakana:
         return terms
     return tuple(
-        (w, name, js or (katakana.get(skeleton_en(w), ()) if name else ())) for w, name, js in terms
+        (w, name, js or (_spelled(w, katakana) if name or any_case else ()))
+        for w, name, js in terms
     )
+
+
+def _spelled(name: str, katakana: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The corpus's katakana words for a name: by sound when the table knows sounds."""
+    if isinstance(katakana, Katakana):
+        return katakana.like(name)
+    return katakana.get(skeleton_en(name), ())
 
 
 def katakana_words(texts: Iterable[str]) -> list[str]:
@@ -117,6 +132,60 @@ def by_skeleton(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
         if len(key) >= 2:
             out.setdefault(key, []).append(w)
     return {k: tuple(v) for k, v in out.items()}
+
+
+class Katakana(dict):
+    """The corpus's katakana words by consonant skeleton (a by_skeleton dict), and by sound.
+
+    The skeleton alone took every word with the same consonants (Putin: アパチン, ピチャン,
+    プーチン); the words' romaji tell them apart, and find a name whose consonants katakana
+    writes otherwise (Vance: バンス) (benchmarks/katakana_names.py, on JMnedict's
+    transliterations: precision .17 → .82, plain English words matched .31 → .12).
+    """
+
+    def __init__(self, words: Iterable[str] = ()):
+        words = tuple(words)
+        super().__init__(by_skeleton(words))
+        self.words = words
+        self._sounds: dict[str, tuple[str, ...]] | None = None
+        self._found: dict[str, tuple[str, ...]] = {}
+
+    def like(self, name: str) -> tuple[str, ...]:
+        """Of the words with the name's consonants, those that sound most like it; else the
+        word that sounds closest, if close enough."""
+        found = self._found.get(name)
+        if found is None:
+            wanted = sound_en(name)
+            found = self._ranked(wanted, self.get(skeleton_en(name), ())) or self._closest(wanted)
+            if len(self._found) < 4096:  # a bounded memo: the same names come back each turn
+                self._found[name] = found
+        return found
+
+    @staticmethod
+    def _ranked(wanted: str, words: tuple[str, ...]) -> tuple[str, ...]:
+        scores = {w: fuzz.ratio(wanted, sound_ja(w)) for w in words}
+        best = max(scores.values(), default=0.0)
+        return tuple(w for w in words if scores[w] == best) if best >= SKELETON_MIN else ()
+
+    def _closest(self, wanted: str) -> tuple[str, ...]:
+        if self._sounds is None:  # romanized once per index version, on the first name
+            sounds: dict[str, list[str]] = {}
+            for w in self.words:
+                sounds.setdefault(sound_ja(w), []).append(w)
+            self._sounds = {k: tuple(v) for k, v in sounds.items() if len(k) >= 3}
+        if len(wanted) < 3:
+            return ()
+        best = process.extractOne(wanted, list(self._sounds), scorer=fuzz.ratio)
+        if best is None or best[1] < SOUND_MIN or best[0][0] != wanted[0]:
+            return ()
+        return self._sounds[best[0]]
+
+
+# The least fuzz.ratio (0-100) of a name's sound and a katakana word's: a word with the name's
+# consonants needs SKELETON_MIN, any other SOUND_MIN (benchmarks/katakana_names.py, tuned on a
+# held-out seed of JMnedict's transliterations).
+SKELETON_MIN = 70
+SOUND_MIN = 85
 
 
 def _lookup(key: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -240,6 +309,37 @@ def sounds_present(name: str, text: str) -> bool:
     return len(target) >= 2 and any(
         skeleton_ja(run) == target for run in _KATAKANA_RUN.findall(text)
     )
+
+
+# English spellings as katakana hears them, and romaji written alike (both: sound_en, sound_ja).
+_EN_SOUNDS = (("tch", "t"), ("ch", "t"), ("sh", "s"), ("th", "s"), ("ph", "f"), ("ck", "k"))
+_EN_SOUNDS += (("gh", ""), ("x", "ks"), ("q", "k"), ("c(?=[eiy])", "s"), ("c", "k"), ("l", "r"))
+_JA_SOUNDS = (("-", ""), ("shi", "si"), ("chi", "ti"), ("tsu", "tu"), ("ji", "zi"), ("dzu", "zu"))
+_BOTH = (("f", "h"), ("j", "z"), ("v", "b"), ("w", "u"), ("y", "i"), (r"(.)\1+", r"\1"))
+_BOTH += (("m(?=[pb])", "n"),)  # ン before p and b (トランプ: Trump)
+
+
+def sound_en(word: str) -> str:
+    """An English name as katakana would say it, in romaji-like letters (zelensky → zerenski)."""
+    w = word.lower()
+    for a, b in _EN_SOUNDS:
+        w = re.sub(a, b, w)
+    w = re.sub(r"(?<=[aeiou])r(?![aeiou])", "", w)  # star → スター: an r after a vowel is long
+    return _alike(re.sub(r"[^a-z]", "", w))
+
+
+def sound_ja(word: str) -> str:
+    """A katakana word's romaji, spelled as sound_en spells (ゼレンスキー → zerensuki)."""
+    w = jaconv.kana2alphabet(jaconv.kata2hira(word))
+    for a, b in _JA_SOUNDS:
+        w = w.replace(a, b)
+    return _alike(re.sub(r"[^a-z]", "", w))
+
+
+def _alike(w: str) -> str:
+    for a, b in _BOTH:
+        w = re.sub(a, b, w)
+    return w
 
 
 def _squeeze(chars) -> str:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 
-from ..corpus.text import normalize
 from ..errors import QuestionError
+from ..ingest.outlets import outlet_of
+from ..types import Hit
+from . import outlet_names
+from .outlet_names import fold
 from .ranker import Index, Ranked
 
-# 最新の・今日の・きょう・latest: the asker wants the newest coverage first.
-LATEST = re.compile(
-    r"最新|今日の|きょうの|本日の|直近の|いちばん新しい|一番新しい|\blatest\b|\bnewest\b", re.I
-)  # 直近の, not 直近6年間 (a span of years, asked of any article)
 # The newest of the ranked articles gains this much fused score, the oldest none (linear in
 # between): enough to lift a newer article over an older one on the same subject (their fused
 # scores differ by less than 0.1 in tests/test_conversation.py), not a weaker match over a strong.
@@ -46,11 +45,22 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.outlet or self.since or self.until)
 
+    def resolve(self, outlets: Sequence[str]) -> Filters:
+        """The outlet as these (the index's) names it, however it was typed (TBS, 毎日, ｔｂｓ,
+        mainichi, mainichi.jp); OutletError offers the choices when it means several or none."""
+        if not self.outlet or self.outlet in outlets:
+            return self
+        return replace(self, outlet=outlet_names.resolve(self.outlet, outlets))
+
+    @staticmethod
+    def choices(typed: str, outlets: Sequence[str]) -> list[str]:
+        """The outlets a partly typed name may mean, in the given order (for a pick list)."""
+        return outlet_names.matches(typed, outlets)
+
     def admits(self, section: dict) -> bool:
-        """Whether an article's section passes (a dated filter skips undated articles)."""
-        if self.outlet and normalize(self.outlet) not in {
-            normalize(o) for o in outlets_of(section)
-        }:
+        """Whether a section passes: of the outlet (its own links' when its article has several
+        outlets), and dated within the range (a dated filter skips undated articles)."""
+        if self.outlet and fold(self.outlet) not in {fold(o) for o in section_outlets(section)}:
             return False
         if self.since or self.until:
             published = _parsed(section.get("published"))
@@ -64,6 +74,25 @@ class Filters:
 def outlets_of(section: dict) -> list[str]:
     """The outlet names a section's article gives (「毎日新聞、TBS NEWS DIG」 is two)."""
     return [o for o in _SPLIT.split(section.get("outlet") or "") if o.strip()]
+
+
+def section_outlets(section: dict) -> list[str]:
+    """The outlets a section speaks for: of an article built from several outlets, those its own
+    links belong to; else (one outlet, or links to other sites) the article's."""
+    named = outlets_of(section)
+    if len(named) < 2:
+        return named
+    linked = {fold(outlet_of(url, section.get("outlet"))) for url in section.get("sources") or ()}
+    return [o for o in named if fold(o) in linked] or named
+
+
+def trim_links(hit: Hit, filters: Filters | None) -> Hit:
+    """The hit citing only its links of the filter's outlet (all of them when none is)."""
+    if not filters or not filters.outlet or len(hit.sources) < 2:
+        return hit
+    wanted = fold(filters.outlet)
+    kept = tuple(u for u in hit.sources if fold(outlet_of(u, hit.outlet)) == wanted)
+    return replace(hit, sources=kept) if kept else hit
 
 
 def narrow(index: Index, r: Ranked, filters: Filters) -> Ranked:
@@ -96,10 +125,6 @@ def newest_first(index: Index, r: Ranked, bonus: float = LATEST_BONUS) -> Ranked
     place = {d: n / (len(known) - 1) for n, d in enumerate(known)}
     lift = np.array([bonus * place.get(d, 0.0) for d in dates], dtype=np.float32)
     return _resort(r, r.fused + lift)
-
-
-def asks_latest(question: str) -> bool:
-    return bool(LATEST.search(question))
 
 
 def _resort(r: Ranked, fused: np.ndarray) -> Ranked:

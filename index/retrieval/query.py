@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..corpus.text import char_ngrams, language, normalize
+from ..corpus.text import char_ngrams, normalize
 from ..errors import QuestionError
 from ..options import IndexOptions
-from . import crosslingual
+from . import crosslingual, terms
+from .terms import Term
 
 
 def check_question(question: str, options: IndexOptions) -> str:
@@ -31,7 +32,7 @@ def check_question(question: str, options: IndexOptions) -> str:
 
 @dataclass(frozen=True)
 class Query:
-    """A question decided once: its normal form, its language, and the turn it leans on.
+    """A question decided once: its normal form, its language, its terms, and the turn it leans on.
 
     A follow-up (期間は? after a question about the ceasefire) is searched with the questions it
     stands on (`context`) and prefers the articles the previous answer cited; its own words are
@@ -41,17 +42,39 @@ class Query:
     text: str  # as asked
     normal: str  # check_question's form of text
     lang: str  # "ja" or "en": the reply's language
+    terms: tuple[Term, ...] = ()  # its terms (terms.question_terms)
+    latest: bool = False  # asks for the newest coverage first (最新の, latest)
     context: str = ""  # the earlier questions a follow-up stands on ("" when asked afresh)
     prefer: tuple[str, ...] = ()  # the previous answer's cited articles, best first
     continued: str = ""  # the question of the turn it continues
     lacks_subject: bool = False  # a follow-up with nothing to follow (期間は? as a first question)
     seen: tuple[str, ...] = ()  # sentences the asker was already shown and asks beyond (他には?)
+    said: tuple[str, ...] = ()  # the previous answer's sentences: a follow-up leads with others
 
     @classmethod
-    def of(cls, question: str, options: IndexOptions) -> Query:
-        """Check the question (QuestionError when it cannot be asked) and decide its language."""
+    def of(
+        cls,
+        question: str,
+        options: IndexOptions,
+        katakana: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> Query:
+        """Check the question (QuestionError when it cannot be asked) and decide its language,
+        terms (katakana: the corpus's spellings of names, see Index) and whether it asks the
+        latest."""
         normal = check_question(question, options)
-        return cls(question, normal, language(question))
+        lang = terms.question_language(question)
+        found = terms.question_terms(question, lang, katakana)
+        return cls(question, normal, lang, found, terms.asks_latest(question))
+
+    @property
+    def subject(self) -> tuple[Term, ...]:
+        """The terms that say what it is about, which the coverage must hold."""
+        return terms.subject(self.terms)
+
+    @property
+    def own_terms(self) -> tuple[Term, ...]:
+        """The terms a follow-up brings itself, the kind of answer it wants left out."""
+        return terms.own(self.terms)
 
     @property
     def follow_up(self) -> bool:

@@ -43,7 +43,7 @@ class Index:
         self.sections = version.sections
         self.anchors = version.anchors
         # The corpus's katakana words by their consonants: English names the glossary lacks.
-        self.katakana = crosslingual.by_skeleton(self.manifest.get("katakana", ()))
+        self.katakana = crosslingual.Katakana(self.manifest.get("katakana", ()))
         # A question reads the same few sections and texts several times (hits, evidence,
         # the answer's citations); parsed once per version, up to a bound.
         self._section_cache: dict[int, dict] = {}

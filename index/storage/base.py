@@ -137,6 +137,14 @@ class Writer(AbstractContextManager, Protocol):
         """
 
 
+class Lease(Protocol):
+    """Who polls the feeds: acquire() is True while this process may."""
+
+    def acquire(self, raise_errors: bool = False) -> bool: ...
+
+    def release(self) -> None: ...
+
+
 class Store(Protocol):
     """Where index versions live: the live one, one build at a time, and new ones."""
 
@@ -144,6 +152,14 @@ class Store(Protocol):
     # True when other processes may switch the live version (a database): readers then ask
     # live_name() once per question and reload when it changed.
     shared: bool
+    # The coverage it indexes, owned by the store and decided where it is opened (factory.py):
+    # the articles folder and data/feeds.json, or the database's articles and feed_state
+    # tables (shared by every process; then `shared` is True).
+    articles: object
+    feed_state: object
+
+    def lease(self) -> Lease:
+        """The feed poller's lease: held by one process of all (a folder's: always)."""
 
     def live_name(self) -> str | None:
         """The live version's name (cheap), or None when there is none."""

@@ -21,7 +21,8 @@ def open_store(options: IndexOptions, root: Path) -> Store:
     from .local import LocalStore
 
     if options.store.backend == "local":  # else "postgres": StoreOptions allows no other
-        return LocalStore(root)
+        feeds = Path(options.data_dir) / "feeds.json"
+        return LocalStore(root, articles=Path(options.articles_dir), feed_state=feeds)
     try:
         from .postgres.store import PgStore
     except ImportError as e:  # the drivers are an extra: pip install 'newsbot[postgres]'

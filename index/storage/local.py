@@ -44,14 +44,35 @@ log = logging.getLogger(__name__)
 LOCK = ".lock"
 
 
+class FolderLease:
+    """Always held: two processes on one folder each poll (the folder's file lock keeps their
+    writes from duplicating articles)."""
+
+    held = True
+
+    def acquire(self, raise_errors: bool = False) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
 class LocalStore:
     """Index versions in a folder (see the module docstring); implements storage.base.Store."""
 
     # Only this process's own reindex switches versions (see Searcher.reindex).
     shared = False
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, articles: Path | None = None, feed_state: Path | None = None):
         self.root = Path(root)
+        # The coverage this store indexes, as the factory opened it: the articles folder and
+        # the feeds' state file (PgStore's are tables; storage.base.Store).
+        self.articles = Path(articles) if articles is not None else None
+        self.feed_state = Path(feed_state) if feed_state is not None else None
+
+    def lease(self) -> FolderLease:
+        """The feed poller's lease: a folder has no other process to share polling with."""
+        return FolderLease()
 
     def live_name(self) -> str | None:
         try:

@@ -21,6 +21,7 @@ _LAZY = {
     "forget_aside": "erase",
     "aside_files": "files",
     "Scope": "report",
+    "rows_for_csv": "report",
     "UsageWriter": "writer",
     "UsageReport": "report",
     "build_report": "report",

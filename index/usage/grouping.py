@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..answer.judge import subject_terms
 from ..conversation import follow_up
 from ..corpus.text import char_ngrams, normalize
 from ..errors import QuestionError
 from ..options import IndexOptions
 from ..retrieval.query import Query
+from ..retrieval.terms import subject_terms
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,16 @@ SAME_WORDS = 0.5
 # ガザの停戦は?/ウクライナの停戦は? (.88); the lead term's can (ガザ/gaza .94, ガザ/ウクライナ .84).
 SAME_MEANING = 0.8
 SAME_LEAD = 0.905  # 石破首相/高市首相 .900 apart; プーチン/putin .907, 日銀/日本銀行 .94 alike
-NEIGHBOURS = 10  # nearest questions by meaning compared with each question
-EXACT_MAX = 4096  # up to this many questions, neighbours are found exactly
+NEIGHBOURS = 8  # nearest questions by meaning compared with each question
+EXACT_MAX = 2048  # up to this many questions, neighbours are found exactly
+PROBE = 6  # cells searched per question beyond that
 # A subject term shared by many questions links each to its first (most asked) BLOCK holders;
 # a bigram links only when it is rare (shared by at most RARE): common ones (教え, ついて) would
 # make every question every other's neighbour.
-BLOCK = 16
-RARE = 16
+BLOCK = 8
+RARE = 6
 KEY_TERMS = 4
+BARE_MAX = 40  # characters; bare follow-ups are short (それについてもっと詳しく教えてください: 19)
 _OPTIONS = IndexOptions()
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -73,20 +75,26 @@ def similarity(a: _Question, b: _Question) -> float:
         return 1.0
     terms = 0.0
     if a.terms and b.terms:
-        found = sum(t in b.norm for t in a.terms) + sum(t in a.norm for t in b.terms)
+        found = 0
+        for t in a.terms:
+            found += t in b.norm
+        for t in b.terms:
+            found += t in a.norm
         terms = found / (len(a.terms) + len(b.terms))
-    shared = len(a.bigrams & b.bigrams)
-    dice = 2 * shared / (len(a.bigrams) + len(b.bigrams)) if a.bigrams or b.bigrams else 0.0
-    return max(terms, dice)
+    size = len(a.bigrams) + len(b.bigrams)
+    dice = 2 * len(a.bigrams & b.bigrams) / size if size else 0.0
+    return terms if terms > dice else dice
 
 
 def subjectless(text: str) -> bool:
     """A bare follow-up (なぜ?, 期間は?), by the conversation's own test of a question alone."""
+    if len(text) > BARE_MAX:  # a question this long names its subject: skip the full test
+        return False
     try:
         query = Query.of(text, _OPTIONS)
     except QuestionError:
         return True  # nothing searchable (a kept-without-text row, a lone symbol)
-    return follow_up._bare(query, None)
+    return follow_up._bare(query)
 
 
 def group_questions(
@@ -114,27 +122,35 @@ def group_questions(
     seed_of: list[int] = []
     members: dict[int, list[int]] = {}
     for i, q in enumerate(questions):
-        best, best_score = i, 0.0
-        for j, cosine in near[i].items():
-            if j >= i:
-                continue
-            other = questions[j]
-            # Words or meaning alike, and about the same thing: ガザの停戦 is not ウクライナの停戦.
-            # Without a subject on both sides only the words can tell (今日の占いは?).
-            both = bool(q.lead and other.lead)
-            lead = same_lead(q, other) if both else True
-            alike = similarity(q, other) >= SAME_WORDS or (both and cosine >= SAME_MEANING)
-            # The group is the neighbour's; its seed's subject must be q's too (no drifting
-            # chain from ガザ to ウクライナ through 停戦).
-            seed = questions[seed_of[j]]
-            anchored = same_lead(q, seed) if q.lead and seed.lead else True
-            if alike and lead and anchored and max(similarity(q, other), cosine) > best_score:
-                best, best_score = seed_of[j], max(similarity(q, other), cosine)
-        seed_of.append(best)
-        members.setdefault(best, []).append(i)
+        seed_of.append(_join(i, q, questions, near[i], seed_of, same_lead))
+        members.setdefault(seed_of[i], []).append(i)
     groups = [_group([questions[i] for i in m], asked, users, reasons) for m in members.values()]
     groups.sort(key=lambda g: (-g.count, g.questions[0]))
     return groups, sum(asked[t] for t in bare)
+
+
+def _join(i: int, q: _Question, questions, near: dict[int, float], seed_of, same_lead) -> int:
+    """The seed of the group question i joins (i itself when none asks the same thing)."""
+    best, best_score = i, 0.0
+    for j, cosine in near.items():
+        if j >= i:  # only earlier (more asked) questions have a group yet
+            continue
+        other = questions[j]
+        words = similarity(q, other)
+        # Without a subject on both sides only the words can tell (今日の占いは?).
+        both = bool(q.lead and other.lead)
+        score = max(words, cosine if both else 0.0)
+        if score <= best_score or (words < SAME_WORDS and score < SAME_MEANING):
+            continue
+        # About the same thing (ガザの停戦 is not ウクライナの停戦), and so is the group's seed:
+        # a chain of alike questions cannot carry a group to another subject.
+        seed = questions[seed_of[j]]
+        if both and not same_lead(q, other):
+            continue
+        if q.lead and seed.lead and seed is not other and not same_lead(q, seed):
+            continue
+        best, best_score = seed_of[j], score
+    return best
 
 
 def _group(members: list[_Question], asked, users, reasons) -> Group:
@@ -184,6 +200,8 @@ def _leads(questions: list[_Question], encode: Encode | None):
     vectors = encode(leads) if encode is not None and len(questions) > 1 and leads else None
     row = {t: n for n, t in enumerate(leads)}
 
+    known: dict[tuple[str, str], bool] = {}
+
     def same(a: _Question, b: _Question) -> bool:
         if not a.lead or not b.lead:
             return False
@@ -191,14 +209,18 @@ def _leads(questions: list[_Question], encode: Encode | None):
             return True
         if vectors is None:
             return False
-        return float(vectors[row[a.lead]] @ vectors[row[b.lead]]) >= SAME_LEAD
+        pair = (a.lead, b.lead)
+        if pair not in known:
+            known[pair] = float(vectors[row[a.lead]] @ vectors[row[b.lead]]) >= SAME_LEAD
+        return known[pair]
 
     return same
 
 
 def _nearest(vectors: np.ndarray) -> list[dict[int, float]]:
-    """Each vector's NEIGHBOURS nearest by cosine: exact (FAISS flat) for a few thousand,
-    HNSW beyond, so 10,000 questions cost n log n rather than n²."""
+    """Each vector's NEIGHBOURS nearest by cosine: exact (FAISS flat) for a few thousand; beyond,
+    an inverted file of about √n cells of which PROBE are searched, so 10,000 questions cost
+    about n√n, not n²."""
     import faiss
 
     x = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -206,8 +228,11 @@ def _nearest(vectors: np.ndarray) -> list[dict[int, float]]:
     if n <= EXACT_MAX:
         index = faiss.IndexFlatIP(dim)
     else:
-        index = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 2 * NEIGHBOURS
+        cells = int(np.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10  # rough cells suffice: near questions share one or a neighbour
+        index.train(x)
+        index.nprobe = PROBE
     index.add(x)
     scores, ids = index.search(x, min(NEIGHBOURS + 1, n))
     return [

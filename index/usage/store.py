@@ -180,15 +180,16 @@ class UsageStore:
     def _open(self) -> sqlite3.Connection:
         """Open and migrate; only a file that fails the integrity check is moved aside."""
         try:
-            return self._connect()
+            return self.connect()
         except sqlite3.DatabaseError as e:
             if not damaged(e):  # full, I/O, read-only, locked: the file stays as it is
                 raise UsageStoreError(f"usage database {self.path} cannot be used now: {e}") from e
             aside = move_aside(self.path)
             log.warning("Usage database %s is damaged (%s); moved to %s", self.path, e, aside.name)
-            return self._connect()
+            return self.connect()
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
+        """A new connection: private files, pragmas, the schema checked and migrated."""
         private_dir(self.data_dir)
         private_file(self.path)
         conn = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None)

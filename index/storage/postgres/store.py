@@ -25,6 +25,7 @@ from ...options import StoreOptions
 from ..manifest import FORMAT
 from .articles import PgArticles, PgFeedState
 from .connection import Database, reason
+from .lease import Lease
 from .listen import Listener
 from .migrations import BUILD_LOCK, CHANNEL, SCHEMA
 from .version import PgVersion
@@ -88,6 +89,10 @@ class PgStore(Database):
             raise StoreUnavailableError(f"lost the index database ({reason(e)})") from None
         finally:
             conn.close()  # releases the lock with the session
+
+    def lease(self) -> Lease:
+        """The feed poller's lease: one process of all polls (lease.py)."""
+        return Lease(self)
 
     def listen(self, on_change) -> Listener:
         """Follow NOTIFYs of new versions and migrations in a daemon thread (listen.py)."""
