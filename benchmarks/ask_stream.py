@@ -7,7 +7,7 @@
 # - "all at once": one batch_ask of every question, then printing (before answers streamed);
 # - "batches of 16": batch_ask per 16 questions, printing after each (the version before this);
 # - "streamed": answered() below (not wired into the CLI: main's loop now answers each question
-#   on its own so one bad question never stops the next; see benchmarks/README.md, 12);
+#   on its own so one bad question never stops the next; see benchmarks/README.md, 15);
 # - "floor": one thread, each question encoded alone plus a flat FAISS search of its vector.
 # The ways alternate round by round so each sees the same load.
 
