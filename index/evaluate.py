@@ -77,10 +77,22 @@ def answer_metrics(questions: list[dict], replies: list, top_texts: list[str]) -
             not a.no_answer and any(g in squash(a.shown) for g in gs)
             for a, gs in zip(replies, golds)
         ]
+        lead = [
+            not a.no_answer and any(g in squash(lead_of(a)) for g in gs)
+            for a, gs in zip(replies, golds)
+        ]
         top = [any(g in squash(t) for g in gs) for t, gs in zip(top_texts, golds)]
         out["gold_in_answer"] = round(sum(has) / n, 4)
+        out["gold_in_lead"] = round(sum(lead) / n, 4)
         out["gold_in_top1"] = round(sum(top) / n, 4)
     return out
+
+
+def lead_of(a) -> str:
+    """An answer's lead as a reader meets it: its subject and first sentence, to the first 。."""
+    first = a.sentences[0] if a.sentences else ""
+    head = f"【{a.subject}】" if a.subject else ""
+    return head + first.split("。", 1)[0]
 
 
 def evaluate(

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import numpy as np
+
 from ..corpus.text import char_ngrams, find_urls, language, normalize
 from ..retrieval.terms import Term
 from ..types import Answer, Hit, Reason
+from . import answer_types, lead
 
 # Sentences that ask, exclaim, muse in the first person or carry page furniture are never
 # quoted: they state no fact, or not the coverage's own.
@@ -277,6 +280,7 @@ def compose(
     asked: Asked | None = None,
     lang: str | None = None,
     said: Sequence[str] = (),
+    ranker: lead.Model | None = None,
 ) -> Answer:
     """Lead with the sentence that best states the fact, then its closest support, each cited.
 
@@ -292,17 +296,15 @@ def compose(
         lang: the Query's language; read from the question only by callers without one.
         said: the previous answer's sentences (a follow-up's): a new one leads when it answers
             within the slack, else the answer says it repeats (Answer.repeated).
+        ranker: the lead ranker for a Japanese question (default: the shipped one); an English
+            question is scored by weights.
     """
     lang = lang or language(question)
     asked = asked or Asked.of(question, grams)
     if lang == "en":
         f = weights.crosslingual
         weights = replace(weights, rank=weights.rank * f, passage=weights.passage * f)
-    total = asked.total
-    scored = sorted(
-        ((score(c, asked, hits, weights, total), c) for c in candidates),
-        key=lambda x: (-x[0], x[1].hit, x[1].pos),
-    )
+    scored, weights = _ranked(question, candidates, asked, hits, weights, lang, ranker)
     scored, repeated = _new_first(scored, said, weights.new_slack)
     hits = list(hits)
     chosen = _choose(_elaborated(scored), hits, weights, max_sentences, extra_hit)
@@ -321,6 +323,27 @@ def compose(
         subject=about,
         repeated=repeated,
     )
+
+
+def _ranked(question, candidates, asked, hits, weights, lang, ranker):
+    """(score, candidate) best first, and the weights with the slack the scores are in."""
+    total = asked.total
+    if lang == "ja":  # the learned ranker (lead.py): trained on Japanese questions
+        base = np.array(
+            [features(c, asked, hits[0].score, hits[c.hit].score, total) for c in candidates]
+        )
+        ranker = ranker or lead.model()
+        kind = answer_types.asks(question)
+        scored = lead.order(
+            base, candidates, hits, asked.bigrams, kind, ranker, normalize(question)
+        )
+        weights = replace(weights, slack=ranker.slack)
+    else:
+        scored = sorted(
+            ((score(c, asked, hits, weights, total), c) for c in candidates),
+            key=lambda x: (-x[0], x[1].hit, x[1].pos),
+        )
+    return scored, weights
 
 
 def _new_first(
