@@ -316,5 +316,11 @@ class Follow(commands.Cog):
 
 
 async def setup(bot: NewsBot) -> None:
-    if bot.settings.follow.enabled:
-        await bot.add_cog(Follow(bot))
+    if not bot.settings.follow.enabled:
+        return
+    try:
+        cog = Follow(bot)
+    except FollowError as e:  # no key to seal ids with: the bot answers, /follow is off
+        log.warning("Following topics is off: %s", e)
+        return
+    await bot.add_cog(cog)
