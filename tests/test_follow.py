@@ -238,12 +238,11 @@ def test_a_pause_is_told_once(store):
 
 
 @pytest.fixture
-def cli(searcher, monkeypatch):
+def cli(searcher):
     """`newsbot ...` in this process, over the session's searcher (its model loaded once)."""
     from bot.cli import main
 
-    monkeypatch.setattr("index.Searcher.open", lambda *a, **k: searcher)
-    return main
+    return lambda argv: main(argv, open_searcher=lambda options, **kwargs: searcher)
 
 
 def test_newsbot_follow_test_prints_what_a_topic_matches(cli, tmp_path, capsys):

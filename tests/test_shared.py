@@ -592,7 +592,7 @@ def test_chat_serves_a_version_published_while_it_waits(
         encoding="utf-8",
     )
     monkeypatch.setenv("NEWSBOT_DATABASE_URL", pg_url)
-    monkeypatch.setattr("index.searcher.Embedder", lambda *args, **kwargs: embedder)
+    newsbot = cli_for(embedder)  # the model handed in through main, not patched into the core
     first, heard, loaded = other.index.name, threading.Event(), []
     use = Searcher.use
 
@@ -609,7 +609,9 @@ def test_chat_serves_a_version_published_while_it_waits(
     stdin = GatedStdin(QUESTIONS[0], "富士山の山開きはいつ?")
     monkeypatch.setattr("sys.stdin", stdin)
     status = []
-    chat = threading.Thread(target=lambda: status.append(main(["--config", str(config), "chat"])))
+    chat = threading.Thread(
+        target=lambda: status.append(newsbot(["--config", str(config), "chat"]))
+    )
     chat.start()
     try:
         assert stdin.waiting.wait(120), "chat did not answer its first line"

@@ -33,11 +33,9 @@ def add_parser(sub) -> None:
 
 
 def cmd_follow(args, settings: Settings) -> int:
-    from index import Searcher
-
     if not (args.test or args.why or args.eval):
         return _list(settings, args.json)
-    searcher = Searcher.open(settings.index)
+    searcher = args.open_searcher(settings.index, load=True)  # bot/searchers.py: the one way
     if args.eval:
         return _eval(searcher, args.eval, args.json)
     if args.why:
