@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import logging
 import os
+import queue
 import sqlite3
 import threading
 from pathlib import Path
@@ -30,29 +31,56 @@ class AskedLog:
 
     def __init__(self, folder: Path, rows: int = ROWS):
         self.folder, self.rows = Path(folder), rows
-        self._lock = threading.Lock()  # one connection, used from the event loop and threads
+        self._lock = threading.Lock()  # one connection, used by the writer and by get()
         self._db: sqlite3.Connection | None = None
         self._key = b""
+        # put() runs on the event loop: a commit waits for the disk, so a thread writes, and
+        # what it has not written yet is answered from memory.
+        self._pending: dict[int, tuple[str, str | None]] = {}
+        self._pending_lock = threading.Lock()  # held only for a dict step, never for the disk
+        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
 
     def put(self, message_id: int, question: str, continued: str | None) -> None:
-        """Record what an answer answered; a failure costs this record only (a warning)."""
-        try:
-            with self._lock:
-                db = self._open()
-                with db:
-                    db.execute(
-                        "insert or replace into asked (id, question, continued) values (?, ?, ?)",
-                        (self._hash(message_id), question, continued or None),
-                    )
-                    db.execute(
-                        "delete from asked where seq <= (select max(seq) from asked) - ?",
-                        (self.rows,),
-                    )
-        except (sqlite3.Error, OSError) as e:
-            log.warning("Cannot keep what answer %s answered: %s", "(hashed)", e)
+        """Record what an answer answered (written by a thread; a failure costs this record)."""
+        with self._pending_lock:
+            self._pending[message_id] = (question, continued or None)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="newsbot-asked")
+                self._writer.daemon = True
+                self._writer.start()
+        self._queue.put(message_id)
+
+    def _write(self) -> None:
+        while (message_id := self._queue.get()) is not None:
+            with self._pending_lock:
+                row = self._pending.get(message_id)
+            if row is None:  # put twice: the first write took both
+                continue
+            try:
+                with self._lock:
+                    db = self._open()
+                    with db:
+                        db.execute(
+                            "insert or replace into asked (id, question, continued)"
+                            " values (?, ?, ?)",
+                            (self._hash(message_id), *row),
+                        )
+                        db.execute(
+                            "delete from asked where seq <= (select max(seq) from asked) - ?",
+                            (self.rows,),
+                        )
+            except (sqlite3.Error, OSError) as e:
+                log.warning("Cannot keep what answer %s answered: %s", "(hashed)", e)
+            with self._pending_lock:
+                if self._pending.get(message_id) == row:
+                    del self._pending[message_id]
 
     def get(self, message_id: int) -> tuple[str, str | None] | None:
         """(question, the question it continued or None), or None when not recorded."""
+        with self._pending_lock:
+            if message_id in self._pending:
+                return self._pending[message_id]
         try:
             with self._lock:
                 row = (
@@ -69,6 +97,11 @@ class AskedLog:
         return (row[0], row[1]) if row else None
 
     def close(self) -> None:
+        """Write what is pending, then close the file."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
         with self._lock:
             if self._db is not None:
                 self._db.close()
