@@ -46,6 +46,12 @@ def remember_url(url: str | None) -> None:
         _SECRETS.update(v for v in values | pieces if len(v) >= MIN_PIECE)
 
 
+def forget_secrets() -> None:
+    """Forget the remembered literal values (a test, or a program that switches databases)."""
+    with _SECRETS_LOCK:
+        _SECRETS.clear()
+
+
 def password_of(url: str) -> str | None:
     """The password of a URL or libpq string as written: up to the LAST @ of the authority."""
     found = re.search(r"(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url)

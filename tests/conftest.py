@@ -15,6 +15,7 @@ import pytest
 from index import IndexOptions, Searcher
 from index.encoders.embedder import Embedder
 from index.options import StoreOptions
+from index.redact import forget_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -33,6 +34,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("simcord") is None:
             item.add_marker(pytest.mark.simcord(settle_timeout=SETTLE_TIMEOUT))
+
+
+@pytest.fixture(autouse=True)
+def forget_masked_secrets():
+    """A password a test configured is masked in this process's text from then on (redact.py):
+    forgotten after the test, so a later test's text (a path holding "secret") reads as written."""
+    yield
+    forget_secrets()
 
 
 @pytest.fixture(autouse=True)
