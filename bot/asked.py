@@ -20,6 +20,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from index.usage import key_file
+
 log = logging.getLogger(__name__)
 
 FILE, KEY = "asked.db", "asked.key"
@@ -127,15 +129,4 @@ class AskedLog:
 
 def _key(path: Path) -> bytes:
     """The hashing key, made once (0600); another process making it first wins."""
-    try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        pass
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    key = os.urandom(32)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.hex())
-    return key
+    return bytes.fromhex(key_file(path).strip())

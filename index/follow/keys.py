@@ -11,7 +11,6 @@ import binascii
 import hashlib
 import hmac
 import os
-import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import FollowError
+from ..usage.files import key_file
 
 KEY_NAME = "follow.key"
 
@@ -49,19 +49,9 @@ def load_key(data_dir: Path | str) -> bytes:
     """data_dir/follow.key: 32 random bytes (hex), created once, readable by its owner alone."""
     path = Path(data_dir) / KEY_NAME
     try:
-        return parse_key(path.read_text(encoding="ascii"))
-    except FileNotFoundError:
-        pass
+        return parse_key(key_file(path))
     except (FollowError, UnicodeDecodeError):
         raise FollowError(f"follow key {path} is damaged (subscriptions cannot be read)") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return load_key(data_dir)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32) + "\n")
-    return load_key(data_dir)
 
 
 def _hkdf(material: bytes, info: bytes) -> bytes:

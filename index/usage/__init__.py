@@ -20,6 +20,7 @@ _LAZY = {
     "retain": "erase",
     "forget_aside": "erase",
     "aside_files": "files",
+    "key_file": "files",
     "Scope": "report",
     "rows_for_csv": "report",
     "UsageWriter": "writer",

@@ -20,6 +20,24 @@ def private_dir(folder: Path) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
 
 
+def key_file(path: Path) -> str:
+    """A key file's text: 32 random bytes in hex, created once 0600 in a private folder; when
+    another process makes it first, theirs is used. The caller parses it (and words damage)."""
+    try:
+        return path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        pass
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii")
+    text = secrets.token_hex(32) + "\n"
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(text)
+    return text
+
+
 def private_file(path: Path) -> None:
     """Make sure the database and its WAL files exist as 0600 before SQLite opens them.
 

@@ -6,15 +6,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import UsageStoreError
-from .files import DB_NAME, move_aside, private_dir, private_file
+from .files import DB_NAME, key_file, move_aside, private_dir, private_file
 from .records import QuestionRecord, VoteRecord
 
 log = logging.getLogger(__name__)
@@ -88,19 +86,9 @@ def load_key(data_dir: Path) -> bytes:
     """The hashing key, created once (only this folder's owner may read it)."""
     path = Path(data_dir) / KEY_NAME
     try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        pass
+        return bytes.fromhex(key_file(path).strip())
     except ValueError:
         raise UsageStoreError(f"usage key {path} is damaged; delete it (counts restart)") from None
-    private_dir(path.parent)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return load_key(data_dir)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32) + "\n")
-    return load_key(data_dir)
 
 
 class Damaged(sqlite3.DatabaseError):
